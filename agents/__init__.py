@@ -1,0 +1,3 @@
+"""agents: built by later issues (see ARCHITECTURE.md)."""
+
+__all__: list[str] = []

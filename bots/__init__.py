@@ -1,0 +1,3 @@
+"""bots: built by later issues (see ARCHITECTURE.md)."""
+
+__all__: list[str] = []

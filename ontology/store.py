@@ -1,0 +1,134 @@
+"""The store: a unit of work over the four ontology tables (and knowledge chunks).
+
+    store = Store(engine)
+    with store.unit_of_work() as uow:
+        creator = uow.entities.insert("creator", "Ava", {"email": "ava@example.com"})
+        uow.events.insert("creator_created", actor_id=creator.id)
+        uow.commit()
+
+Leaving the block without `commit()` (or by an exception) rolls everything back. This module is
+the one edge where SQLAlchemy/psycopg exceptions become ontology errors.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any
+
+import psycopg.errors as pg
+from sqlalchemy import Connection as SAConnection
+from sqlalchemy import Engine, Executable, Result
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from ontology.errors import ConstraintViolation, InvalidInput, NotFound, OntologyError, TransactionFailed
+from ontology.types import REGISTRY, TypeRegistry
+
+__all__ = ["Store", "UnitOfWork", "translate_database_errors"]
+
+_UNIQUE_MESSAGES = {
+    "uq_creator_email": "a creator with this email already exists",
+    "uq_creator_handle": "a creator with this handle already exists",
+    "tags_entity_id_key_value_key": "this entity already has that tag",
+}
+
+
+@contextmanager
+def translate_database_errors() -> Iterator[None]:
+    """Turn database exceptions into ontology errors, most specific first, keeping the cause."""
+    try:
+        yield
+    except OntologyError:
+        raise
+    except DBAPIError as error:
+        cause = error.orig
+        diag = getattr(cause, "diag", None)
+        detail = (getattr(diag, "message_primary", None) or str(cause)).strip()
+        if isinstance(cause, pg.UniqueViolation):
+            name = getattr(diag, "constraint_name", "") or ""
+            raise ConstraintViolation(_UNIQUE_MESSAGES.get(name, f"duplicate value: {detail}")) from error
+        if isinstance(cause, pg.ForeignKeyViolation):
+            missing = re.search(r"\(([^)]*)\)=\(([^)]*)\)", getattr(diag, "message_detail", "") or "")
+            what = f"{missing.group(1)} {missing.group(2)}" if missing else detail
+            raise NotFound(f"no entity for {what}") from error
+        if isinstance(cause, pg.CheckViolation | pg.NotNullViolation):
+            raise InvalidInput(f"rejected by the database: {detail}") from error
+        if isinstance(cause, pg.DataError | pg.UntranslatableCharacter | pg.CharacterNotInRepertoire):
+            raise InvalidInput(f"the database cannot store this value: {detail}") from error
+        raise TransactionFailed(f"the database failed the transaction: {detail}") from error
+    except SQLAlchemyError as error:
+        raise TransactionFailed(f"the database failed the transaction: {error}") from error
+
+
+class UnitOfWork:
+    """One database transaction with a repository per table; rolls back unless committed."""
+
+    def __init__(self, engine: Engine, registry: TypeRegistry) -> None:
+        from ontology.repositories import (
+            ChunkRepository,
+            ConnectionRepository,
+            EntityRepository,
+            EventRepository,
+            TagRepository,
+        )
+
+        self._engine = engine
+        self.registry = registry
+        self._connection: SAConnection | None = None
+        self.entities = EntityRepository(self)
+        self.connections = ConnectionRepository(self)
+        self.events = EventRepository(self)
+        self.tags = TagRepository(self)
+        self.chunks = ChunkRepository(self)
+
+    def __enter__(self) -> UnitOfWork:
+        with translate_database_errors():
+            self._connection = self._engine.connect()
+            self._connection.begin()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        try:
+            connection.rollback()  # no-op after commit(); discards everything otherwise
+        finally:
+            connection.close()
+
+    def execute(self, statement: Executable, params: Any = None) -> Result[Any]:
+        """Run one statement inside this unit of work, translating database errors."""
+        if self._connection is None:
+            raise TransactionFailed("the unit of work is not open (use it in a `with` block)")
+        with translate_database_errors():
+            return self._connection.execute(statement, params)
+
+    def commit(self) -> None:
+        """Make every write of this unit of work durable, all together."""
+        if self._connection is None:
+            raise TransactionFailed("the unit of work is not open (use it in a `with` block)")
+        with translate_database_errors():
+            self._connection.commit()
+            self._connection.begin()
+
+    def rollback(self) -> None:
+        """Discard every write since the last commit."""
+        if self._connection is not None:
+            self._connection.rollback()
+            self._connection.begin()
+
+
+class Store:
+    """The typed store: hands out units of work over one engine and one type registry."""
+
+    def __init__(self, engine: Engine, registry: TypeRegistry = REGISTRY) -> None:
+        self.engine = engine
+        self.registry = registry
+
+    def unit_of_work(self) -> UnitOfWork:
+        """A new unit of work; use it as a context manager and call `commit()` to keep its writes."""
+        return UnitOfWork(self.engine, self.registry)

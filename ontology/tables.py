@@ -1,0 +1,101 @@
+"""SQLAlchemy Core tables: the four ontology tables plus the knowledge-chunk table.
+
+The schema itself is created by the alembic migrations in `ontology/migrations`; these objects
+describe it for queries. Ids are UUIDv7 (time-ordered, so keyset pages follow creation order).
+"""
+
+from __future__ import annotations
+
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Identity,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+
+metadata = MetaData()
+
+_uuid_pk = {"primary_key": True, "server_default": text("uuidv7()")}
+
+entities = Table(
+    "entities",
+    metadata,
+    Column("id", UUID(as_uuid=True), **_uuid_pk),
+    Column("type", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("properties", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("status", Text, nullable=False, server_default="active"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("deleted_at", DateTime(timezone=True)),
+)
+
+connections = Table(
+    "connections",
+    metadata,
+    Column("id", UUID(as_uuid=True), **_uuid_pk),
+    Column("from_entity", UUID(as_uuid=True), ForeignKey("entities.id", ondelete="CASCADE"), nullable=False),
+    Column("to_entity", UUID(as_uuid=True), ForeignKey("entities.id", ondelete="CASCADE"), nullable=False),
+    Column("from_type", Text, nullable=False),
+    Column("to_type", Text, nullable=False),
+    Column("relationship_type", Text, nullable=False),
+    Column("metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("strength", Float, nullable=False, server_default=text("1.0")),
+    Column("valid_from", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("valid_to", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", UUID(as_uuid=True), **_uuid_pk),
+    Column("type", Text, nullable=False),
+    Column("actor_id", UUID(as_uuid=True), ForeignKey("entities.id", ondelete="CASCADE")),
+    Column("target_id", UUID(as_uuid=True), ForeignKey("entities.id", ondelete="CASCADE")),
+    Column("timestamp", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("id", UUID(as_uuid=True), **_uuid_pk),
+    Column("entity_id", UUID(as_uuid=True), ForeignKey("entities.id", ondelete="CASCADE"), nullable=False),
+    Column("key", Text, nullable=False),
+    Column("value", Text, nullable=False),
+)
+
+# Partitioned by LIST(creator_id): one partition per creator, each with its own HNSW index
+# (measured: a shared index with a creator filter loses recall; see BENCH.md).
+knowledge_chunks = Table(
+    "knowledge_chunks",
+    metadata,
+    Column("creator_id", UUID(as_uuid=True), primary_key=True),
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("content_id", UUID(as_uuid=True), nullable=False),
+    Column("content_type", Text, nullable=False),
+    Column("chunk_no", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("tags", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    Column("embedding", Vector(), nullable=False),
+)
+
+knowledge_index = Table(
+    "knowledge_index",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model", Text, nullable=False),
+    Column("dimension", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

@@ -1,0 +1,3 @@
+"""Providers: one module per external service (a Protocol, typed errors, live + local implementations)."""
+
+__all__: list[str] = []
