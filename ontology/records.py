@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-__all__ = ["Chunk", "Connection", "Entity", "Event", "Neighbour", "SearchHit", "Tag", "to_json"]
+__all__ = ["Chunk", "Connection", "Entity", "Event", "Neighbour", "ProviderRecord", "SearchHit", "Tag", "to_json"]
 
 
 def to_json(record: object) -> dict[str, Any]:
@@ -96,3 +96,15 @@ class SearchHit:
     text: str
     score: float
     tags: list[str]
+
+
+@dataclass(frozen=True)
+class ProviderRecord:
+    """A local provider's stored object (e.g. a checkout session of the local Stripe ledger)."""
+
+    provider: str
+    kind: str
+    key: str
+    data: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime

@@ -71,6 +71,7 @@ class UnitOfWork:
             ConnectionRepository,
             EntityRepository,
             EventRepository,
+            ProviderRecordRepository,
             TagRepository,
         )
 
@@ -82,6 +83,7 @@ class UnitOfWork:
         self.events = EventRepository(self)
         self.tags = TagRepository(self)
         self.chunks = ChunkRepository(self)
+        self.records = ProviderRecordRepository(self)
 
     def __enter__(self) -> UnitOfWork:
         with translate_database_errors():

@@ -99,3 +99,15 @@ knowledge_index = Table(
     Column("dimension", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+
+# Local providers keep their state here (a Stripe-like ledger, sent SMS, live inputs...).
+provider_records = Table(
+    "provider_records",
+    metadata,
+    Column("provider", Text, primary_key=True),
+    Column("kind", Text, primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("data", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

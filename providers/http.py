@@ -1,0 +1,111 @@
+"""A JSON-over-HTTP client for vendors we call with httpx (d-id, heygen, cloudflare, sui, solana...).
+
+It maps HTTP outcomes to a provider's error family in one place (the httpx edge), applies the
+timeout and the retry policy, and never puts headers or secrets into messages.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from providers.errors import (
+    ProviderAuthError,
+    ProviderQuotaExceeded,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderUnavailable,
+    redact,
+)
+from providers.retry import RetryPolicy, call_with_retry
+
+__all__ = ["ErrorFamily", "JsonHttpClient", "parse_retry_after"]
+
+
+@dataclass(frozen=True)
+class ErrorFamily:
+    """The concrete error classes one provider raises for each kind of failure."""
+
+    unavailable: type[ProviderUnavailable]
+    rate_limited: type[ProviderRateLimited]
+    auth: type[ProviderAuthError]
+    rejected: type[ProviderRejected]
+    quota: type[ProviderQuotaExceeded] | None = None
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP date), or None."""
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        return max(parsed.timestamp() - time.time(), 0.0) if parsed else None
+
+
+class JsonHttpClient:
+    """`request()` returns decoded JSON or raises the provider's typed error."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        base_url: str,
+        errors: ErrorFamily,
+        headers: Mapping[str, str] | None = None,
+        secrets: tuple[str | None, ...] = (),
+        timeout: float = 20.0,
+        retry: RetryPolicy = RetryPolicy(),
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.name = name
+        self._errors = errors
+        self._secrets = secrets
+        self._retry = retry
+        self._sleep = sleep
+        self._client = httpx.Client(
+            base_url=base_url, headers=dict(headers or {}), timeout=timeout, transport=transport
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Send one request (retried if transient) and return its JSON body (None when empty)."""
+        return call_with_retry(
+            lambda: self._once(method, path, **kwargs), self._retry, what=f"{self.name} {method} {path}",
+            sleep=self._sleep,
+        )
+
+    def _once(self, method: str, path: str, **kwargs: Any) -> Any:
+        errors = self._errors
+        try:
+            response = self._client.request(method, path, **kwargs)
+        except httpx.TimeoutException as error:
+            raise errors.unavailable(f"{self.name}: timed out ({type(error).__name__})") from error
+        except httpx.TransportError as error:
+            raise errors.unavailable(f"{self.name}: connection failed ({type(error).__name__})") from error
+        status = response.status_code
+        if status < 400:
+            return response.json() if response.content else None
+        detail = redact(response.text[:300], *self._secrets)
+        message = f"{self.name}: HTTP {status} on {method} {path}: {detail}"
+        if status == 429:
+            raise errors.rate_limited(message, parse_retry_after(response.headers.get("retry-after")))
+        if status in (401, 403):
+            raise errors.auth(message)
+        if status == 402 and errors.quota is not None:
+            raise errors.quota(message)
+        if status >= 500 or status == 408:
+            raise errors.unavailable(message)
+        raise errors.rejected(message)
+
+
