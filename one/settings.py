@@ -36,7 +36,9 @@ class Settings(BaseSettings):
 
     # openai (chat, embeddings, structured output, images); any OpenAI-compatible endpoint
     openai_mode: Mode = "auto"
-    openai_api_key: SecretStr | None = Field(default=None, validation_alias=_env("ONE_OPENAI_API_KEY", "OPENAI_API_KEY"))
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=_env("ONE_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
     openai_base_url: str | None = Field(default=None, validation_alias=_env("ONE_OPENAI_BASE_URL", "OPENAI_BASE_URL"))
     openai_model: str = "gpt-4o-mini"
     openai_embedding_model: str = "text-embedding-3-small"
@@ -60,10 +62,14 @@ class Settings(BaseSettings):
 
     # EVM chains: alchemy (Base) and ethereum share one web3 implementation; uniswap runs on Base
     alchemy_mode: Mode = "auto"
-    alchemy_api_key: SecretStr | None = Field(default=None, validation_alias=_env("ONE_ALCHEMY_API_KEY", "ALCHEMY_API_KEY"))
+    alchemy_api_key: SecretStr | None = Field(
+        default=None, validation_alias=_env("ONE_ALCHEMY_API_KEY", "ALCHEMY_API_KEY")
+    )
     base_rpc_url: str | None = None
     ethereum_mode: Mode = "auto"
-    ethereum_rpc_url: str | None = Field(default=None, validation_alias=_env("ONE_ETHEREUM_RPC_URL", "ETHEREUM_RPC_URL"))
+    ethereum_rpc_url: str | None = Field(
+        default=None, validation_alias=_env("ONE_ETHEREUM_RPC_URL", "ETHEREUM_RPC_URL")
+    )
     evm_private_key: SecretStr | None = Field(default=None, description="deployer/minter key for live EVM chains")
     uniswap_mode: Mode = "auto"
 
@@ -72,16 +78,22 @@ class Settings(BaseSettings):
     did_api_key: SecretStr | None = Field(default=None, validation_alias=_env("ONE_DID_API_KEY", "DID_API_KEY"))
     did_base_url: str = "https://api.d-id.com"
     heygen_mode: Mode = "auto"
-    heygen_api_key: SecretStr | None = Field(default=None, validation_alias=_env("ONE_HEYGEN_API_KEY", "HEYGEN_API_KEY"))
+    heygen_api_key: SecretStr | None = Field(
+        default=None, validation_alias=_env("ONE_HEYGEN_API_KEY", "HEYGEN_API_KEY")
+    )
     heygen_base_url: str = "https://api.heygen.com"
 
     # messaging
     twilio_mode: Mode = "auto"
-    twilio_account_sid: str | None = Field(default=None, validation_alias=_env("ONE_TWILIO_ACCOUNT_SID", "TWILIO_ACCOUNT_SID"))
+    twilio_account_sid: str | None = Field(
+        default=None, validation_alias=_env("ONE_TWILIO_ACCOUNT_SID", "TWILIO_ACCOUNT_SID")
+    )
     twilio_auth_token: SecretStr | None = Field(
         default=None, validation_alias=_env("ONE_TWILIO_AUTH_TOKEN", "TWILIO_AUTH_TOKEN")
     )
-    twilio_from_number: str | None = Field(default=None, validation_alias=_env("ONE_TWILIO_FROM_NUMBER", "TWILIO_FROM_NUMBER"))
+    twilio_from_number: str | None = Field(
+        default=None, validation_alias=_env("ONE_TWILIO_FROM_NUMBER", "TWILIO_FROM_NUMBER")
+    )
     twilio_base_url: str | None = None
     sendgrid_mode: Mode = "auto"
     sendgrid_api_key: SecretStr | None = Field(
@@ -92,11 +104,15 @@ class Settings(BaseSettings):
 
     # media
     aws_mode: Mode = "auto"
-    aws_access_key_id: str | None = Field(default=None, validation_alias=_env("ONE_AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"))
+    aws_access_key_id: str | None = Field(
+        default=None, validation_alias=_env("ONE_AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID")
+    )
     aws_secret_access_key: SecretStr | None = Field(
         default=None, validation_alias=_env("ONE_AWS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY")
     )
-    aws_region: str = Field(default="us-east-1", validation_alias=_env("ONE_AWS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"))
+    aws_region: str = Field(
+        default="us-east-1", validation_alias=_env("ONE_AWS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION")
+    )
     s3_bucket: str | None = None
     s3_endpoint_url: str | None = None
     cloudfront_domain: str | None = None

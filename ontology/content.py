@@ -28,8 +28,9 @@ def register_creator(
     props = {**(properties or {}), "email": email, "handle": handle}
     with store.unit_of_work() as uow:
         creator = uow.entities.insert("creator", name, {k: v for k, v in props.items() if v is not None})
-        uow.events.insert("creator_created", actor_id=creator.id, target_id=creator.id,
-                          metadata={"registrationMethod": method})
+        uow.events.insert(
+            "creator_created", actor_id=creator.id, target_id=creator.id, metadata={"registrationMethod": method}
+        )
         uow.commit()
     return creator
 
@@ -52,8 +53,11 @@ def create_content(
     """
     if type not in CONTENT_TYPES:
         raise InvalidInput(f"{type!r} is not a content type; content types: {', '.join(sorted(CONTENT_TYPES))}")
-    pairs = [(key, value) for key, values in (tags or {}).items()
-             for value in ([values] if isinstance(values, str) else values)]
+    pairs = [
+        (key, value)
+        for key, values in (tags or {}).items()
+        for value in ([values] if isinstance(values, str) else values)
+    ]
     chunks = knowledge.prepare(creator_id, body)
     with store.unit_of_work() as uow:
         creator = uow.entities.get(creator_id)
@@ -64,7 +68,11 @@ def create_content(
         for key, value in pairs:
             uow.tags.add(content.id, key, value)
         uow.chunks.add(creator.id, content.id, type, chunks, sorted({f"{k}={v}" for k, v in pairs}))
-        uow.events.insert("content_changed", actor_id=creator.id, target_id=content.id,
-                          metadata={"action": "created", "contentType": type})
+        uow.events.insert(
+            "content_changed",
+            actor_id=creator.id,
+            target_id=content.id,
+            metadata={"action": "created", "contentType": type},
+        )
         uow.commit()
     return content

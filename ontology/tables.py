@@ -6,6 +6,8 @@ describe it for queries. Ids are UUIDv7 (time-ordered, so keyset pages follow cr
 
 from __future__ import annotations
 
+from typing import Any
+
 from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
     BigInteger,
@@ -25,12 +27,15 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 metadata = MetaData()
 
-_uuid_pk = {"primary_key": True, "server_default": text("uuidv7()")}
+
+def _uuid_pk() -> Column[Any]:
+    return Column("id", UUID(as_uuid=True), primary_key=True, server_default=text("uuidv7()"))
+
 
 entities = Table(
     "entities",
     metadata,
-    Column("id", UUID(as_uuid=True), **_uuid_pk),
+    _uuid_pk(),
     Column("type", Text, nullable=False),
     Column("name", Text, nullable=False),
     Column("properties", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
@@ -43,7 +48,7 @@ entities = Table(
 connections = Table(
     "connections",
     metadata,
-    Column("id", UUID(as_uuid=True), **_uuid_pk),
+    _uuid_pk(),
     Column("from_entity", UUID(as_uuid=True), ForeignKey("entities.id", ondelete="CASCADE"), nullable=False),
     Column("to_entity", UUID(as_uuid=True), ForeignKey("entities.id", ondelete="CASCADE"), nullable=False),
     Column("from_type", Text, nullable=False),
@@ -59,7 +64,7 @@ connections = Table(
 events = Table(
     "events",
     metadata,
-    Column("id", UUID(as_uuid=True), **_uuid_pk),
+    _uuid_pk(),
     Column("type", Text, nullable=False),
     Column("actor_id", UUID(as_uuid=True), ForeignKey("entities.id", ondelete="CASCADE")),
     Column("target_id", UUID(as_uuid=True), ForeignKey("entities.id", ondelete="CASCADE")),
@@ -70,7 +75,7 @@ events = Table(
 tags = Table(
     "tags",
     metadata,
-    Column("id", UUID(as_uuid=True), **_uuid_pk),
+    _uuid_pk(),
     Column("entity_id", UUID(as_uuid=True), ForeignKey("entities.id", ondelete="CASCADE"), nullable=False),
     Column("key", Text, nullable=False),
     Column("value", Text, nullable=False),

@@ -81,7 +81,9 @@ class JsonHttpClient:
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """Send one request (retried if transient) and return its JSON body (None when empty)."""
         return call_with_retry(
-            lambda: self._once(method, path, **kwargs), self._retry, what=f"{self.name} {method} {path}",
+            lambda: self._once(method, path, **kwargs),
+            self._retry,
+            what=f"{self.name} {method} {path}",
             sleep=self._sleep,
         )
 
@@ -107,5 +109,3 @@ class JsonHttpClient:
         if status >= 500 or status == 408:
             raise errors.unavailable(message)
         raise errors.rejected(message)
-
-

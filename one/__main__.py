@@ -1,0 +1,3 @@
+from one.cli import main
+
+main()

@@ -1,0 +1,187 @@
+"""The `one` command line. Errors print one line to stderr and exit 2 (bad input) or 1 (other)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from one.bootstrap import App, bootstrap
+from ontology import REGISTRY, ConstraintViolation, InvalidInput, NotFound, OneError, to_json
+from ontology.types import KINDS
+
+app = typer.Typer(help="ONE: a creator runs a business with AI.", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+entity_app = typer.Typer(help="Entities of the ontology.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(entity_app, name="entity")
+
+USER_ERRORS = (InvalidInput, NotFound, ConstraintViolation)
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    typer.echo(f"error: {message}".replace("\n", " "), err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _app(**kwargs: Any) -> Iterator[App]:
+    """Wire the app for one command and translate every error to one line + exit code."""
+    wired: App | None = None
+    try:
+        wired = bootstrap(**kwargs)
+        yield wired
+    except USER_ERRORS as error:
+        _fail(str(error), 2)
+    except OneError as error:
+        _fail(str(error), 1)
+    finally:
+        if wired is not None:
+            wired.close()
+
+
+def _parse_json(value: str | None, option: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as error:
+        _fail(f"{option} is not valid JSON: {error}", 2)
+    if not isinstance(parsed, dict):
+        _fail(f"{option} must be a JSON object", 2)
+    return parsed
+
+
+def _emit(as_json: bool, document: Any, human: Callable[[], None]) -> None:
+    if as_json:
+        typer.echo(json.dumps(document, ensure_ascii=False))
+    else:
+        human()
+
+
+@app.command()
+def demo() -> None:
+    """Build a demo creator with content of all 7 types, tag it, and run semantic searches."""
+    from one.demo import run_demo
+
+    with _app() as wired:
+        run_demo(wired, typer.echo)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema (idempotent; safe to run from several processes at once)."""
+    with _app(migrate=True) as wired:
+        url = wired.engine.url.render_as_string(hide_password=True)
+        typer.echo(f"schema is current on {url}")
+
+
+@app.command()
+def types(
+    kind: Annotated[str | None, typer.Option(help="entity, connection or event")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List the ontology's types (46 entity, 24 connection, 38 event)."""
+    if kind is not None and kind not in KINDS:
+        _fail(f"--kind must be one of {', '.join(KINDS)}, got {kind!r}", 2)
+    kinds = [kind] if kind else list(KINDS)
+    specs = [spec for k in kinds for spec in REGISTRY.specs(k)]  # type: ignore[arg-type]
+
+    def human() -> None:
+        for spec in specs:
+            typer.echo(f"{spec.kind:<10} {spec.name:<26} {spec.description}")
+
+    _emit(as_json, [spec.describe() for spec in specs], human)
+
+
+@entity_app.command("create")
+def entity_create(
+    type: Annotated[str, typer.Option("--type", help="entity type, see `one types --kind entity`")],
+    name: Annotated[str, typer.Option("--name")],
+    props: Annotated[str | None, typer.Option("--props", help="properties as a JSON object")] = None,
+    status: Annotated[str | None, typer.Option("--status")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create an entity of any type."""
+    properties = _parse_json(props, "--props")
+    with _app() as wired, wired.store.unit_of_work() as uow:
+        entity = uow.entities.insert(type, name, properties, status)
+        uow.commit()
+    _emit(as_json, to_json(entity), lambda: typer.echo(f"created {entity.type} {entity.name!r} {entity.id}"))
+
+
+@entity_app.command("get")
+def entity_get(id: str, as_json: JsonFlag = False) -> None:
+    """Show one entity."""
+    with _app() as wired, wired.store.unit_of_work() as uow:
+        entity = uow.entities.get(id)
+    _emit(as_json, to_json(entity), lambda: typer.echo(json.dumps(to_json(entity), indent=2, ensure_ascii=False)))
+
+
+@entity_app.command("list")
+def entity_list(
+    type: Annotated[str | None, typer.Option("--type")] = None,
+    status: Annotated[str | None, typer.Option("--status")] = None,
+    limit: Annotated[int, typer.Option("--limit")] = 50,
+    as_json: JsonFlag = False,
+) -> None:
+    """List live entities by type and/or status, oldest first."""
+    with _app() as wired, wired.store.unit_of_work() as uow:
+        found = uow.entities.query(type=type, status=status, limit=limit)
+
+    def human() -> None:
+        for e in found:
+            typer.echo(f"{e.id}  {e.type:<18} {e.status:<10} {e.name}")
+
+    _emit(as_json, [to_json(e) for e in found], human)
+
+
+@app.command()
+def connect(
+    from_id: Annotated[str, typer.Argument(metavar="FROM")],
+    to_id: Annotated[str, typer.Argument(metavar="TO")],
+    type: Annotated[str, typer.Option("--type", help="connection type, see `one types --kind connection`")],
+    meta: Annotated[str | None, typer.Option("--meta", help="metadata as a JSON object")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Connect two entities (the registry decides which ends each type allows)."""
+    metadata = _parse_json(meta, "--meta")
+    with _app() as wired, wired.store.unit_of_work() as uow:
+        connection = uow.connections.insert(from_id, to_id, type, metadata)
+        uow.commit()
+    _emit(
+        as_json,
+        to_json(connection),
+        lambda: typer.echo(
+            f"{connection.from_type} -{connection.relationship_type}-> {connection.to_type} {connection.id}"
+        ),
+    )
+
+
+@app.command()
+def search(
+    query: str,
+    creator: Annotated[str, typer.Option("--creator", help="creator id: search only their knowledge")],
+    limit: Annotated[int, typer.Option("--limit")] = 5,
+    content_type: Annotated[list[str] | None, typer.Option("--type", help="keep only this content type")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="keep only content tagged key=value")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Semantic search over one creator's knowledge."""
+    with _app() as wired:
+        hits = wired.knowledge.search(creator, query, limit=limit, content_types=content_type, tags=tag)
+
+    def human() -> None:
+        for hit in hits:
+            typer.echo(f"{hit.score:.3f}  [{hit.content_type}] {hit.text[:100]}")
+
+    _emit(as_json, [to_json(hit) for hit in hits], human)
+
+
+def main() -> None:
+    """Entry point used by `python -m one`."""
+    app(prog_name="one")
