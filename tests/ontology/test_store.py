@@ -1,0 +1,185 @@
+"""Store behaviour: units of work, queries by every index, updates and soft deletes."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from ontology import ConstraintViolation, InvalidInput, NotFound, Store, TransactionFailed
+
+
+def count(store: Store, table: str) -> int:
+    with store.unit_of_work() as uow:
+        return int(uow.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+def test_leaving_without_commit_rolls_back(store: Store) -> None:
+    before = count(store, "entities")
+    with store.unit_of_work() as uow:
+        uow.entities.insert("audience_member", "ghost")
+    assert count(store, "entities") == before
+
+
+def test_a_failure_midway_leaves_no_row_behind(store: Store) -> None:
+    before = [count(store, t) for t in ("entities", "connections", "events", "tags")]
+    with pytest.raises(InvalidInput), store.unit_of_work() as uow:
+        creator = uow.entities.insert("creator", "Half", {"email": "half@x.test", "handle": "half"})
+        post = uow.entities.insert("blog_post", "Draft")
+        uow.connections.insert(creator.id, post.id, "owns")
+        uow.tags.add(post.id, "topic", "x")
+        uow.events.insert("content_changed", actor_id=creator.id, metadata={"action": "created"})
+        uow.connections.insert(post.id, creator.id, "manages")  # a blog post cannot manage: InvalidInput
+        uow.commit()
+    assert [count(store, t) for t in ("entities", "connections", "events", "tags")] == before
+
+
+def test_database_failure_in_unit_of_work_is_typed_and_rolls_back(store: Store) -> None:
+    before = count(store, "entities")
+    with pytest.raises(TransactionFailed, match="statement timeout"), store.unit_of_work() as uow:
+        uow.entities.insert("audience_member", "doomed")
+        uow.execute(text("SET LOCAL statement_timeout = 10"))
+        uow.execute(text("SELECT pg_sleep(1)"))
+    assert count(store, "entities") == before
+
+
+def test_commit_keeps_writes_together(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        a = uow.entities.insert("audience_member", "A")
+        b = uow.entities.insert("audience_member", "B")
+        uow.commit()
+    with store.unit_of_work() as uow:
+        assert set(uow.entities.get_many([a.id, b.id])) == {a.id, b.id}
+
+
+def test_unique_creator_email_and_handle_case_insensitive(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        uow.entities.insert("creator", "Ava", {"email": "ava@unique.test", "handle": "ava-u"})
+        uow.commit()
+    for props, what in [({"email": "AVA@unique.test"}, "email"), ({"handle": "AVA-U"}, "handle")]:
+        with pytest.raises(ConstraintViolation, match=f"a creator with this {what} already exists"):
+            with store.unit_of_work() as uow:
+                uow.entities.insert("creator", "Copy", props)
+                uow.commit()
+    with store.unit_of_work() as uow:
+        assert uow.entities.by_unique_key("creator", "email", "ava@UNIQUE.test").name == "Ava"
+
+
+def test_update_merges_and_revalidates_properties(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        product = uow.entities.insert("digital_product", "Guide", {"price": 1900, "currency": "USD"})
+        updated = uow.entities.update(product.id, properties={"price": 2900}, status="published", name="Guide v2")
+        uow.commit()
+    assert updated.properties == {"price": 2900, "currency": "USD"}
+    assert (updated.status, updated.name) == ("published", "Guide v2")
+    assert updated.updated_at >= product.updated_at
+    with pytest.raises(InvalidInput, match="price"), store.unit_of_work() as uow:
+        uow.entities.update(product.id, properties={"price": -5})
+
+
+def test_soft_delete_hides_from_every_query(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        creator = uow.entities.insert("creator", "Del", {"email": "del@x.test", "handle": "del"})
+        post = uow.entities.insert("blog_post", "Soon gone unique-word-zebra")
+        uow.connections.insert(creator.id, post.id, "owns")
+        uow.tags.add(post.id, "topic", "zebra")
+        uow.entities.delete(post.id)
+        uow.commit()
+    with store.unit_of_work() as uow:
+        with pytest.raises(NotFound):
+            uow.entities.get(post.id)
+        assert uow.entities.neighbours(creator.id, "owns") == []
+        assert uow.entities.by_tag("topic", "zebra") == []
+        assert uow.entities.search_names("zebra") == []
+        assert post.id not in {e.id for e in uow.entities.query(type="blog_post", limit=1000)}
+        with pytest.raises(NotFound):
+            uow.entities.delete(post.id)
+    with pytest.raises(ConstraintViolation, match="email"), store.unit_of_work() as uow:  # still taken
+        uow.entities.insert("creator", "Del2", {"email": "del@x.test"})
+        uow.commit()
+
+
+def test_query_by_type_and_status_pages_in_creation_order(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        made = [uow.entities.insert("consultation", f"call {i}", status="scheduled") for i in range(5)]
+        uow.entities.insert("consultation", "archived call", status="archived")
+        uow.commit()
+    with store.unit_of_work() as uow:
+        first = uow.entities.query(type="consultation", status="scheduled", limit=3)
+        rest = uow.entities.query(type="consultation", status="scheduled", limit=3, after=first[-1].id)
+        archived = uow.entities.query(status="archived", type="consultation")
+    assert [e.id for e in first + rest] == [e.id for e in made]
+    assert [e.name for e in archived] == ["archived call"]
+
+
+def test_neighbours_both_directions_and_connection_updates(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        clone = uow.entities.insert("ai_clone", "Clone")
+        creator = uow.entities.insert("creator", "Owner", {"handle": "owner-n"})
+        agent = uow.entities.insert("sales_agent", "Sales")
+        c1 = uow.connections.insert(clone.id, creator.id, "clone_of")
+        uow.connections.insert(agent.id, creator.id, "manages")
+        uow.commit()
+    with store.unit_of_work() as uow:
+        incoming = uow.entities.neighbours(creator.id, direction="in")
+        assert {n.entity.name for n in incoming} == {"Clone", "Sales"}
+        assert [n.entity.name for n in uow.entities.neighbours(creator.id, "manages", direction="in")] == ["Sales"]
+        assert [n.entity.name for n in uow.entities.neighbours(clone.id, direction="both")] == ["Owner"]
+        assert [c.id for c in uow.connections.query(to_id=creator.id, type="clone_of")] == [c1.id]
+        closed = uow.connections.update(c1.id, strength=0.2, valid_to=datetime.now(UTC) + timedelta(days=1))
+        assert closed.strength == 0.2 and closed.valid_to is not None
+        uow.connections.delete(c1.id)
+        with pytest.raises(NotFound):
+            uow.connections.get(c1.id)
+
+
+def test_events_by_actor_target_type_and_time_range(store: Store) -> None:
+    now = datetime.now(UTC)
+    with store.unit_of_work() as uow:
+        fan = uow.entities.insert("audience_member", "Fan")
+        post = uow.entities.insert("video", "Clip")
+        for days in (3, 2, 1):
+            uow.events.insert(
+                "content_interacted",
+                actor_id=fan.id,
+                target_id=post.id,
+                metadata={"interactionType": "viewed"},
+                timestamp=now - timedelta(days=days),
+            )
+        uow.commit()
+    with store.unit_of_work() as uow:
+        window = uow.events.query(actor_id=fan.id, since=now - timedelta(days=2, hours=1), until=now)
+        assert [e.timestamp for e in window] == [now - timedelta(days=1), now - timedelta(days=2)]
+        assert len(uow.events.query(target_id=post.id, type="content_interacted")) == 3
+        assert uow.events.query(target_id=post.id, type="user_joined") == []
+        uow.events.delete(window[0].id)
+        assert len(uow.events.query(actor_id=fan.id)) == 2
+
+
+def test_tags_are_idempotent_and_editable(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        course = uow.entities.insert("course", "Course")
+        first = uow.tags.add(course.id, "skill", "squat")
+        again = uow.tags.add(course.id, "skill", "squat")
+        other = uow.tags.add(course.id, "audience", "beginners")
+        assert first.id == again.id
+        assert uow.tags.update(other.id, "parents").value == "parents"
+        assert [(t.key, t.value) for t in uow.tags.of_entity(course.id)] == [
+            ("audience", "parents"),
+            ("skill", "squat"),
+        ]
+        assert [e.id for e in uow.entities.by_tag("skill", "squat", type="course")] == [course.id]
+        uow.tags.delete(first.id)
+        assert uow.entities.by_tag("skill", "squat") == []
+        extra = uow.tags.add(course.id, "audience", "teens")
+        with pytest.raises(ConstraintViolation, match="already has that tag"):
+            uow.tags.update(extra.id, "parents")
+
+
+def test_full_text_search_on_names(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        uow.entities.insert("podcast", "Kettlebell swings for runners")
+        uow.entities.insert("podcast", "Running in winter")
+        uow.commit()
+        names = [e.name for e in uow.entities.search_names("kettlebell runners")]
+        assert names == ["Kettlebell swings for runners"]
+        assert uow.entities.search_names("winter", type="blog_post") == []
