@@ -11,27 +11,24 @@ parent table until the caller commits.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 from sqlalchemy import text
 
+from ontology.bulk_load import MAX_DOCUMENT_CHARS, ChunkRow, bulk_load_chunks
 from ontology.chunking import split_into_chunks
 from ontology.database import SCHEMA_LOCK
 from ontology.embedders import Embedder
 from ontology.errors import EmbeddingMismatch, InvalidInput
+from ontology.partitions import partition_name
 from ontology.records import Chunk, SearchHit
 from ontology.store import Store, translate_database_errors
 from ontology.types import CONTENT_TYPES
 from ontology.validation import MAX_QUERY_CHARS, MAX_TAG_CHARS, clean_limit, clean_text
 
-__all__ = ["MAX_DOCUMENT_CHARS", "KnowledgeBase", "partition_name"]
+__all__ = ["MAX_DOCUMENT_CHARS", "KnowledgeBase"]
 
-MAX_DOCUMENT_CHARS = 500_000
 DEFAULT_EF_SEARCH = 100
-
-
-def partition_name(creator_id: uuid.UUID) -> str:
-    """The partition table holding one creator's chunks."""
-    return f"knowledge_chunks_{creator_id.hex}"
 
 
 class KnowledgeBase:
@@ -82,6 +79,12 @@ class KnowledgeBase:
         vectors = self.embedder.embed_documents(pieces)
         self.ensure_partition(creator_id)
         return [Chunk(chunk_no=i, text=p, embedding=v) for i, (p, v) in enumerate(zip(pieces, vectors, strict=True))]
+
+    def bulk_load(self, creator_id: uuid.UUID, rows: Iterable[ChunkRow]) -> int:
+        """Load many pre-embedded chunks at once (an import): the creator's partition is rebuilt
+        beside the live one and swapped in, so searches keep running; returns the rows loaded."""
+        self.check_index()
+        return bulk_load_chunks(self.store.engine, creator_id, rows, dimension=self.embedder.dimension)
 
     def search(
         self,

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from ontology import tables as t
 from ontology.errors import InvalidInput, NotFound
+from ontology.partitions import creator_lock_key
 from ontology.records import Chunk, Connection, Entity, Event, Neighbour, ProviderRecord, SearchHit, Tag
 from ontology.types import ENTITY_STATUSES
 from ontology.validation import (
@@ -474,6 +475,11 @@ class ChunkRepository(_Repository):
         """Store embedded chunks (the creator's partition must exist: KnowledgeBase ensures it)."""
         if not chunks:
             return 0
+        # shared with other writers, exclusive against a bulk load rebuilding this creator's partition
+        self._uow.execute(
+            text("SELECT pg_advisory_xact_lock_shared(:k)"),
+            {"k": creator_lock_key(creator_id)},
+        )
         self._uow.execute(
             insert(t.knowledge_chunks),
             [

@@ -15,7 +15,6 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
-    Identity,
     Integer,
     MetaData,
     Table,
@@ -87,7 +86,9 @@ knowledge_chunks = Table(
     "knowledge_chunks",
     metadata,
     Column("creator_id", UUID(as_uuid=True), primary_key=True),
-    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column(
+        "id", BigInteger, primary_key=True, autoincrement=False, server_default=text("nextval('knowledge_chunk_ids')")
+    ),
     Column("content_id", UUID(as_uuid=True), nullable=False),
     Column("content_type", Text, nullable=False),
     Column("chunk_no", Integer, nullable=False),

@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from ontology import EmbeddingMismatch, InvalidInput, KnowledgeBase, Store, create_content, register_creator
 from ontology.chunking import split_into_chunks
-from ontology.knowledge import partition_name
+from ontology.partitions import partition_name
 
 
 def test_chunks_respect_the_limit_and_keep_every_word() -> None:
@@ -139,3 +139,35 @@ def test_a_mismatched_embedder_is_a_clear_error(store: Store, creators: dict[str
         other.search(creators["ava"], "protein")
     with pytest.raises(EmbeddingMismatch):
         other.prepare(creators["ava"], "text")
+
+
+def test_bulk_load_rebuilds_the_partition_keeping_existing_chunks(
+    store: Store, knowledge: KnowledgeBase, embedder, creators: dict[str, uuid.UUID]
+) -> None:
+    import numpy as np
+
+    from ontology.bulk_load import ChunkRow
+
+    ava = creators["ava"]
+    texts = [f"Imported tip {i}: drink water before every training session." for i in range(50)]
+    vectors = np.asarray(embedder.embed_documents(texts), dtype=np.float32)
+    content = uuid.uuid4()
+    rows = [ChunkRow(content, "blog_post", i, t, ["topic=import"], v) for i, (t, v) in enumerate(zip(texts, vectors, strict=True))]
+    assert knowledge.bulk_load(ava, rows) == 50
+    assert knowledge.search(ava, "how much protein should I eat?", limit=1)[0].text.startswith("Eat 1.6 g")
+    assert knowledge.search(ava, "hydration before training", tags=["topic=import"], limit=3)[0].text.startswith(
+        "Imported tip"
+    )
+    with store.unit_of_work() as uow:
+        indexes = uow.execute(
+            text("SELECT indexdef FROM pg_indexes WHERE tablename = :t"), {"t": partition_name(ava)}
+        ).scalars().all()
+    assert any("hnsw" in index for index in indexes)
+    # a bad row aborts the load and leaves the live partition as it was
+    bad = [*rows[:3], ChunkRow(content, "blog_post", 99, "bad", [], np.zeros(3, dtype=np.float32))]
+    with pytest.raises(InvalidInput, match="shape"):
+        knowledge.bulk_load(ava, bad)
+    with store.unit_of_work() as uow:
+        counted = uow.execute(text(f"SELECT count(*) FROM {partition_name(ava)}")).scalar_one()
+        staging = uow.execute(text("SELECT to_regclass(:t)"), {"t": partition_name(ava) + "_load"}).scalar_one()
+    assert staging is None and counted == 3 + 50 + 1  # three posts' chunks, 50 imported, one newsletter

@@ -88,9 +88,11 @@ def upgrade() -> None:
     )
     op.execute(
         f"""
+        CREATE SEQUENCE knowledge_chunk_ids;
+        -- a plain sequence, not an identity: bulk loads build a partition as a standalone table
         CREATE TABLE knowledge_chunks (
             creator_id uuid NOT NULL,
-            id bigint GENERATED ALWAYS AS IDENTITY,
+            id bigint NOT NULL DEFAULT nextval('knowledge_chunk_ids'),
             content_id uuid NOT NULL,
             content_type text NOT NULL,
             chunk_no integer NOT NULL,
@@ -108,5 +110,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute(
-        "DROP TABLE knowledge_chunks, knowledge_index, tags, events, connections, entities CASCADE"
+        "DROP TABLE knowledge_chunks, knowledge_index, tags, events, connections, entities CASCADE;"
+        "DROP SEQUENCE knowledge_chunk_ids"
     )
