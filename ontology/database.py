@@ -21,6 +21,7 @@ from ontology.errors import EmbeddingMismatch, TransactionFailed
 __all__ = [
     "SCHEMA_LOCK",
     "create_database",
+    "drop_database",
     "libpq_url",
     "make_engine",
     "schema_is_current",
@@ -63,6 +64,12 @@ def create_database(server_url: str, database: str, template: str | None = None)
             pass  # another process created it between our check and our CREATE: same outcome
         except psycopg.errors.UniqueViolation:
             pass  # the same race, reported through pg_database's unique index
+
+
+def drop_database(server_url: str, database: str) -> None:
+    """DROP DATABASE if it exists, disconnecting its sessions (benchmarks and tests start clean)."""
+    with psycopg.connect(libpq_url(server_url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')  # identifiers are ours
 
 
 def make_engine(url: str, *, pool_size: int = 5) -> Engine:
