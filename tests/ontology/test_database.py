@@ -36,3 +36,20 @@ def test_upgrading_with_another_embedder_is_refused(database_url: str) -> None:
     with pytest.raises(EmbeddingMismatch, match="openai/text-embedding-3-small"):
         upgrade(engine, embedder_model="openai/text-embedding-3-small", dimension=1536)
     engine.dispose()
+
+
+def test_the_spec_indexes_exist(store) -> None:  # type: ignore[no-untyped-def]
+    with store.unit_of_work() as uow:
+        defs = " | ".join(uow.execute(text("SELECT indexdef FROM pg_indexes WHERE schemaname = 'public'")).scalars())
+    for expected in [
+        "entities USING btree (type)", "entities USING btree (status)", "entities USING btree (type, status, id)",
+        "to_tsvector('simple'::regconfig, name)",
+        "connections USING btree (from_entity)", "connections USING btree (to_entity)",
+        "connections USING btree (from_entity, relationship_type)",
+        "connections USING btree (to_entity, relationship_type)",
+        "events USING btree (type, \"timestamp\")", "events USING btree (actor_id, \"timestamp\")",
+        "events USING btree (\"timestamp\")", "events USING btree (target_id, \"timestamp\")",
+        "tags USING btree (entity_id, key, value)", "tags USING btree (key, value, entity_id)",
+        "knowledge_chunks USING hnsw (embedding vector_cosine_ops)",
+    ]:
+        assert expected in defs, expected
