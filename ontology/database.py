@@ -20,6 +20,7 @@ from ontology.errors import EmbeddingMismatch, TransactionFailed
 
 __all__ = [
     "SCHEMA_LOCK",
+    "check_embedder",
     "create_database",
     "drop_database",
     "libpq_url",
@@ -108,14 +109,20 @@ def upgrade(engine: Engine, *, embedder_model: str, dimension: int) -> None:
                     {"m": embedder_model, "d": dimension},
                 )
                 conn.commit()
-            elif (row.model, row.dimension) != (embedder_model, dimension):
-                raise EmbeddingMismatch(
-                    f"the knowledge index holds {row.dimension}-d vectors from {row.model!r}, but the configured "
-                    f"embedder is {embedder_model!r} ({dimension}-d); set ONE_EMBEDDER back, or use a new database"
-                )
+            else:
+                check_embedder(row.model, row.dimension, embedder_model, dimension)
         finally:
             conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": SCHEMA_LOCK})
             conn.commit()
+
+
+def check_embedder(index_model: str, index_dimension: int, model: str, dimension: int) -> None:
+    """EmbeddingMismatch unless the index was built by this embedder at this dimension."""
+    if (index_model, index_dimension) != (model, dimension):
+        raise EmbeddingMismatch(
+            f"the knowledge index holds {index_dimension}-d vectors from {index_model!r}, but the configured "
+            f"embedder is {model!r} ({dimension}-d); set ONE_EMBEDDER back, or use a new database"
+        )
 
 
 def schema_is_current(engine: Engine) -> bool:

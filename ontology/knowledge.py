@@ -17,9 +17,9 @@ from sqlalchemy import text
 
 from ontology.bulk_load import MAX_DOCUMENT_CHARS, ChunkRow, bulk_load_chunks
 from ontology.chunking import split_into_chunks
-from ontology.database import SCHEMA_LOCK
+from ontology.database import SCHEMA_LOCK, check_embedder
 from ontology.embedders import Embedder
-from ontology.errors import EmbeddingMismatch, InvalidInput
+from ontology.errors import InvalidInput
 from ontology.partitions import partition_name
 from ontology.records import Chunk, SearchHit
 from ontology.store import Store, translate_database_errors
@@ -47,11 +47,8 @@ class KnowledgeBase:
             return
         with self.store.unit_of_work() as uow:
             row = uow.execute(text("SELECT model, dimension FROM knowledge_index WHERE id = 1")).first()
-        if row is not None and (row.model, row.dimension) != (self.embedder.model, self.embedder.dimension):
-            raise EmbeddingMismatch(
-                f"the knowledge index holds {row.dimension}-d vectors from {row.model!r}, but the configured "
-                f"embedder is {self.embedder.model!r} ({self.embedder.dimension}-d)"
-            )
+        if row is not None:
+            check_embedder(row.model, row.dimension, self.embedder.model, self.embedder.dimension)
         self._checked_index = True
 
     def ensure_partition(self, creator_id: uuid.UUID) -> None:
