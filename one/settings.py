@@ -82,6 +82,7 @@ class Settings(BaseSettings):
         default=None, validation_alias=_env("ONE_HEYGEN_API_KEY", "HEYGEN_API_KEY")
     )
     heygen_base_url: str = "https://api.heygen.com"
+    heygen_voice_id: str | None = Field(default=None, description="HeyGen voice for text-to-speech videos")
 
     # messaging
     twilio_mode: Mode = "auto"

@@ -97,7 +97,10 @@ class JsonHttpClient:
             raise errors.unavailable(f"{self.name}: connection failed ({type(error).__name__})") from error
         status = response.status_code
         if status < 400:
-            return response.json() if response.content else None
+            try:
+                return response.json() if response.content else None
+            except ValueError as error:  # e.g. a proxy's HTML error page with status 200
+                raise errors.unavailable(f"{self.name}: HTTP {status} with a body that is not JSON") from error
         detail = redact(response.text[:300], *self._secrets)
         message = f"{self.name}: HTTP {status} on {method} {path}: {detail}"
         if status == 429:

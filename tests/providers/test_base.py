@@ -120,3 +120,15 @@ def test_retry_after_parsing_and_redaction() -> None:
     assert parse_retry_after(None) is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
     assert redact(f"key={SECRET}!", SECRET, None, "") == "key=***!"
+
+
+def test_a_200_that_is_not_json_is_unavailable_and_retried() -> None:
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(200, text="<html>bad gateway page</html>")
+
+    with pytest.raises(AcmeUnavailable, match="not JSON"):
+        client(handler, []).request("GET", "/x")
+    assert len(calls) == 3

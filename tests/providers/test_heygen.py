@@ -1,0 +1,315 @@
+"""HeyGen: the live provider (httpx) against a respx fake of HeyGen's API and upload host, and the
+local one on the store with an in-memory twin of the media storage."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import respx
+
+from ontology import Store
+from providers.avatar import AvatarProvider, VideoJob
+from providers.errors import ProviderQuotaExceeded
+from providers.heygen import (
+    HeyGenAuthError,
+    HeyGenNotConfigured,
+    HeyGenQuotaExceeded,
+    HeyGenRateLimited,
+    HeyGenRejected,
+    HeyGenUnavailable,
+    LiveHeyGen,
+    LocalHeyGen,
+)
+from providers.retry import RetryPolicy
+
+pytestmark = pytest.mark.timeout(60)
+
+API = "https://api.heygen.test"
+UPLOAD = "https://upload.heygen.test"
+API_KEY = "hg-live-key-5f0c2b9a8e7d6c5b4a39"
+JPEG = b"\xff\xd8\xff\xe0" + b"\x10" * 64
+PHOTO_ID = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
+VIDEO_ID = "v0123456789abcdef0123456789abcd"
+STATUS_URL = f"{API}/v1/video_status.get"
+
+
+class MemoryMedia:
+    """An in-memory twin of the media storage interface (`upload(key, data, content_type) -> url`)."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, tuple[bytes, str]] = {}
+
+    def upload(self, key: str, data: bytes, content_type: str) -> str:
+        self.objects[key] = (data, content_type)
+        return f"memory://media/{key}"
+
+
+@pytest.fixture
+def api() -> Iterator[respx.MockRouter]:
+    with respx.mock(assert_all_called=False) as router:
+        yield router
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def heygen(api: respx.MockRouter, sleeps: list[float]) -> Iterator[LiveHeyGen]:
+    provider = LiveHeyGen(
+        API_KEY,
+        base_url=API,
+        upload_url=UPLOAD,
+        default_voice_id="voice_default",
+        retry=RetryPolicy(attempts=3, jitter=False),
+        sleep=sleeps.append,
+    )
+    yield provider
+    provider.close()
+
+
+def _uploaded(photo_id: str = PHOTO_ID) -> httpx.Response:
+    return httpx.Response(
+        200,
+        json={
+            "code": 100,
+            "data": {"talking_photo_id": photo_id, "talking_photo_url": "https://files.heygen.test/p.jpg"},
+            "message": None,
+        },
+    )
+
+
+def _generated(video_id: str = VIDEO_ID) -> httpx.Response:
+    return httpx.Response(200, json={"error": None, "data": {"video_id": video_id}})
+
+
+def test_live_and_local_follow_the_protocol(heygen: LiveHeyGen, store: Store) -> None:
+    assert isinstance(heygen, AvatarProvider)
+    assert isinstance(LocalHeyGen(store, MemoryMedia()), AvatarProvider)
+
+
+def test_create_avatar_uploads_raw_bytes_with_the_api_key(heygen: LiveHeyGen, api: respx.MockRouter) -> None:
+    route = api.post(f"{UPLOAD}/v1/talking_photo").mock(return_value=_uploaded())
+    assert heygen.create_avatar(JPEG, "Creator") == PHOTO_ID
+    request = route.calls.last.request
+    assert request.headers["X-Api-Key"] == API_KEY
+    assert request.headers["Content-Type"] == "image/jpeg" and request.content == JPEG
+
+
+def test_create_avatar_from_a_url_downloads_it_first(heygen: LiveHeyGen, api: respx.MockRouter) -> None:
+    image = api.get("https://cdn.example.com/me.jpg").mock(return_value=httpx.Response(200, content=JPEG))
+    upload = api.post(f"{UPLOAD}/v1/talking_photo").mock(return_value=_uploaded())
+    assert heygen.create_avatar("https://cdn.example.com/me.jpg", "Creator") == PHOTO_ID
+    assert image.call_count == 1 and upload.calls.last.request.content == JPEG
+    assert "X-Api-Key" not in image.calls.last.request.headers  # the key goes to HeyGen only
+
+
+def test_a_url_that_is_not_an_image_is_rejected(heygen: LiveHeyGen, api: respx.MockRouter) -> None:
+    api.get("https://cdn.example.com/page").mock(return_value=httpx.Response(200, text="<html></html>"))
+    upload = api.post(f"{UPLOAD}/v1/talking_photo")
+    with pytest.raises(HeyGenRejected, match="not a JPEG or PNG"):
+        heygen.create_avatar("https://cdn.example.com/page", "x")
+    assert upload.call_count == 0
+
+
+def test_talking_video_from_text(heygen: LiveHeyGen, api: respx.MockRouter) -> None:
+    route = api.post(f"{API}/v2/video/generate").mock(return_value=_generated())
+    assert heygen.create_talking_video(PHOTO_ID, "Welcome to my channel") == VIDEO_ID
+    body = json.loads(route.calls.last.request.content)
+    assert body == {
+        "video_inputs": [
+            {
+                "character": {"type": "talking_photo", "talking_photo_id": PHOTO_ID},
+                "voice": {"type": "text", "input_text": "Welcome to my channel", "voice_id": "voice_default"},
+            }
+        ],
+        "dimension": {"width": 1280, "height": 720},
+    }
+
+
+def test_talking_video_from_audio(heygen: LiveHeyGen, api: respx.MockRouter) -> None:
+    route = api.post(f"{API}/v2/video/generate").mock(return_value=_generated())
+    heygen.create_talking_video(PHOTO_ID, audio_url="https://cdn.example.com/v.mp3")
+    voice = json.loads(route.calls.last.request.content)["video_inputs"][0]["voice"]
+    assert voice == {"type": "audio", "audio_url": "https://cdn.example.com/v.mp3"}
+
+
+def test_text_without_any_voice_is_rejected_without_a_call(api: respx.MockRouter) -> None:
+    provider = LiveHeyGen(API_KEY, base_url=API, upload_url=UPLOAD)
+    with pytest.raises(HeyGenRejected, match="voice_id"):
+        provider.create_talking_video(PHOTO_ID, "hello")
+    assert not api.calls
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"status": "pending"}, VideoJob(VIDEO_ID, "pending")),
+        ({"status": "waiting"}, VideoJob(VIDEO_ID, "pending")),
+        ({"status": "processing"}, VideoJob(VIDEO_ID, "pending")),
+        (
+            {"status": "completed", "video_url": "https://files.heygen.test/v.mp4"},
+            VideoJob(VIDEO_ID, "done", "https://files.heygen.test/v.mp4"),
+        ),
+        (
+            {"status": "failed", "error": {"code": 40119, "message": "x", "detail": "Face not detected"}},
+            VideoJob(VIDEO_ID, "failed", None, "Face not detected"),
+        ),
+    ],
+)
+def test_video_status(heygen: LiveHeyGen, api: respx.MockRouter, data: dict[str, object], expected: VideoJob) -> None:
+    route = api.get(STATUS_URL, params={"video_id": VIDEO_ID}).mock(
+        return_value=httpx.Response(
+            200, json={"code": 100, "data": {"id": VIDEO_ID, "video_url": None, **data}, "message": "Success"}
+        )
+    )
+    assert heygen.video_status(VIDEO_ID) == expected
+    assert route.call_count == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [
+        (401, {"error": {"code": "invalid_api_key", "message": "Unauthorized"}}, HeyGenAuthError),
+        (403, {"error": {"code": "forbidden", "message": "Forbidden"}}, HeyGenAuthError),
+        (400, {"error": {"code": "invalid_parameter", "message": "talking_photo_id not found"}}, HeyGenRejected),
+        (402, {"error": {"code": "payment_required", "message": "payment required"}}, HeyGenQuotaExceeded),
+        (400, {"error": {"code": "insufficient_credit", "message": "Insufficient credit"}}, HeyGenQuotaExceeded),
+    ],
+)
+def test_http_errors_are_typed_and_not_retried(
+    heygen: LiveHeyGen, api: respx.MockRouter, status: int, body: dict[str, object], error: type[Exception]
+) -> None:
+    route = api.post(f"{API}/v2/video/generate").mock(return_value=httpx.Response(status, json=body))
+    with pytest.raises(error):
+        heygen.create_talking_video(PHOTO_ID, "hi")
+    assert route.call_count == 1
+
+
+def test_an_error_envelope_with_http_200_is_rejected(heygen: LiveHeyGen, api: respx.MockRouter) -> None:
+    api.post(f"{API}/v2/video/generate").mock(
+        return_value=httpx.Response(
+            200, json={"error": {"code": "invalid_parameter", "message": "voice_id is invalid"}, "data": None}
+        )
+    )
+    with pytest.raises(HeyGenRejected, match="voice_id is invalid"):
+        heygen.create_talking_video(PHOTO_ID, "hi")
+    api.get(STATUS_URL).mock(return_value=httpx.Response(200, json={"code": 400, "message": "video not found"}))
+    with pytest.raises(HeyGenRejected, match="video not found"):
+        heygen.video_status(VIDEO_ID)
+
+
+def test_quota_in_an_envelope_is_quota(heygen: LiveHeyGen, api: respx.MockRouter) -> None:
+    api.post(f"{API}/v2/video/generate").mock(
+        return_value=httpx.Response(
+            200, json={"error": {"code": "MOVIO_PAYMENT_INSUFFICIENT_CREDIT", "message": "no credit"}, "data": None}
+        )
+    )
+    with pytest.raises(ProviderQuotaExceeded):
+        heygen.create_talking_video(PHOTO_ID, "hi")
+
+
+def test_429_honours_retry_after(heygen: LiveHeyGen, api: respx.MockRouter, sleeps: list[float]) -> None:
+    route = api.post(f"{UPLOAD}/v1/talking_photo").mock(
+        side_effect=[httpx.Response(429, headers={"Retry-After": "6"}, json={"message": "rate limited"}), _uploaded()]
+    )
+    assert heygen.create_avatar(JPEG, "x") == PHOTO_ID
+    assert route.call_count == 2 and sleeps == [6.0]
+
+
+def test_429_exhausted_is_rate_limited(heygen: LiveHeyGen, api: respx.MockRouter) -> None:
+    route = api.get(STATUS_URL).mock(return_value=httpx.Response(429, headers={"Retry-After": "2"}))
+    with pytest.raises(HeyGenRateLimited) as caught:
+        heygen.video_status(VIDEO_ID)
+    assert caught.value.retry_after == 2.0 and route.call_count == 3
+
+
+def test_500_is_retried_a_bounded_number_of_times(
+    heygen: LiveHeyGen, api: respx.MockRouter, sleeps: list[float]
+) -> None:
+    route = api.post(f"{API}/v2/video/generate").mock(return_value=httpx.Response(502, text="bad gateway"))
+    with pytest.raises(HeyGenUnavailable, match="HTTP 502"):
+        heygen.create_talking_video(PHOTO_ID, "hi")
+    assert route.call_count == 3 and len(sleeps) == 2
+
+
+def test_timeouts_are_retried_then_unavailable(heygen: LiveHeyGen, api: respx.MockRouter) -> None:
+    route = api.get(STATUS_URL).mock(side_effect=httpx.ConnectTimeout("connect timed out"))
+    with pytest.raises(HeyGenUnavailable, match="timed out"):
+        heygen.video_status(VIDEO_ID)
+    assert route.call_count == 3
+
+
+def test_image_download_is_retried_on_5xx(heygen: LiveHeyGen, api: respx.MockRouter) -> None:
+    image = api.get("https://cdn.example.com/me.jpg").mock(return_value=httpx.Response(503))
+    with pytest.raises(HeyGenUnavailable, match="HTTP 503"):
+        heygen.create_avatar("https://cdn.example.com/me.jpg", "x")
+    assert image.call_count == 3
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda h: h.create_avatar(b"\x00\x01", "x"),
+        lambda h: h.create_talking_video(PHOTO_ID),
+        lambda h: h.create_talking_video("https://not/an/id", "hi"),
+        lambda h: h.create_talking_video(PHOTO_ID, "x" * 5001),
+        lambda h: h.video_status("id with spaces"),
+    ],
+)
+def test_bad_arguments_are_rejected_without_a_call(heygen: LiveHeyGen, api: respx.MockRouter, call: object) -> None:
+    with pytest.raises(HeyGenRejected):
+        call(heygen)  # type: ignore[operator]
+    assert not api.calls
+
+
+def test_no_secret_in_logs_or_errors(
+    heygen: LiveHeyGen, api: respx.MockRouter, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    api.post(f"{API}/v2/video/generate").mock(
+        side_effect=[
+            httpx.Response(500, text=f"upstream rejected key {API_KEY}"),
+            httpx.Response(200, json={"error": {"code": "bad", "message": f"key {API_KEY} is odd"}, "data": None}),
+        ]
+    )
+    api.get(STATUS_URL).mock(
+        return_value=httpx.Response(
+            200, json={"code": 100, "data": {"status": "failed", "error": {"detail": f"failed for {API_KEY}"}}}
+        )
+    )
+    with pytest.raises(HeyGenRejected) as caught:
+        heygen.create_talking_video(PHOTO_ID, "hi")
+    job = heygen.video_status(VIDEO_ID)
+    assert {"httpx", "one.providers"} <= {r.name for r in caplog.records}
+    for text in [r.getMessage() for r in caplog.records] + [str(caught.value), str(job), repr(heygen)]:
+        assert API_KEY not in text
+
+
+def test_live_without_a_key_is_not_configured() -> None:
+    with pytest.raises(HeyGenNotConfigured, match="ONE_HEYGEN_API_KEY"):
+        LiveHeyGen("")
+
+
+def test_local_heygen_records_requests_and_stores_placeholders(store: Store) -> None:
+    media = MemoryMedia()
+    local = LocalHeyGen(store, media)
+    avatar = local.create_avatar(JPEG, "Creator")
+    assert media.objects[f"heygen/avatars/{avatar}.jpg"] == (JPEG, "image/jpeg")
+    job = local.create_talking_video(avatar, "Hi from HeyGen, locally", voice_id="v1")
+    status = local.video_status(job)
+    assert status.status == "done" and status.result_url is not None
+    placeholder, _ = media.objects[status.result_url.removeprefix("memory://media/")]
+    assert b"heygen provider running locally" in placeholder
+    with store.unit_of_work() as uow:
+        record = uow.records.get("heygen", "video", job)
+        videos = uow.records.list("heygen", "video")
+    assert record.data["mode"] == "local" and record.data["voice_id"] == "v1"
+    assert [r.key for r in videos] == [job]
+    with pytest.raises(HeyGenRejected):
+        local.video_status("local_video_missing")
