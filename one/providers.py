@@ -238,11 +238,60 @@ def _solana_local(ctx: Context) -> Any:
     return LocalSolanaChain()
 
 
-def _not_wired(name: str) -> Callable[[Context], Any]:
-    def build(ctx: Context) -> Any:
-        raise ProviderNotConfigured(f"the {name} provider is not wired yet")
+def _anvil(ctx: Context, chain: str) -> Any:
+    """One local anvil node per chain (both use chain id 31337: sharing one would mix their tokens)."""
+    from providers.evm.node import AnvilNode
 
-    return build
+    return ctx.cache.setdefault(f"anvil-{chain}", AnvilNode(ctx.home / "anvil" / chain))
+
+
+def _evm_options(ctx: Context) -> dict[str, Any]:
+    return {"cache_dir": ctx.home / "evm" / "build"}
+
+
+def _alchemy_live(ctx: Context) -> Any:
+    from providers.alchemy import AlchemyChain
+
+    return AlchemyChain.live(
+        private_key=_secret(ctx, "evm_private_key") or None,
+        api_key=_secret(ctx, "alchemy_api_key") or None,
+        rpc_url=ctx.settings.base_rpc_url,
+        **_evm_options(ctx),
+    )
+
+
+def _alchemy_local(ctx: Context) -> Any:
+    from providers.alchemy import AlchemyChain
+
+    if "base-local" not in ctx.cache:
+        ctx.cache["base-local"] = AlchemyChain.local(_anvil(ctx, "base"), **_evm_options(ctx))
+    return ctx.cache["base-local"]
+
+
+def _ethereum_live(ctx: Context) -> Any:
+    from providers.ethereum import EthereumChain
+
+    return EthereumChain.live(
+        private_key=_secret(ctx, "evm_private_key") or None, rpc_url=ctx.settings.ethereum_rpc_url, **_evm_options(ctx)
+    )
+
+
+def _ethereum_local(ctx: Context) -> Any:
+    from providers.ethereum import EthereumChain
+
+    return EthereumChain.local(_anvil(ctx, "ethereum"), **_evm_options(ctx))
+
+
+def _uniswap_live(ctx: Context) -> Any:
+    from providers.uniswap import UniswapProvider
+
+    return UniswapProvider.live(_alchemy_live(ctx))
+
+
+def _uniswap_local(ctx: Context) -> Any:
+    from providers.uniswap import UniswapProvider
+
+    return UniswapProvider.local(_alchemy_local(ctx), record=ctx.home / "anvil" / "base" / "uniswap.json")
 
 
 PROVIDERS: tuple[ProviderEntry, ...] = (
@@ -274,24 +323,24 @@ PROVIDERS: tuple[ProviderEntry, ...] = (
         "alchemy",
         "Base chain: ERC-20 deploy, mint, transfer, balance",
         (("alchemy_api_key", "base_rpc_url"), ("evm_private_key",)),
-        _not_wired("alchemy"),
-        _not_wired("alchemy"),
+        _alchemy_live,
+        _alchemy_local,
         "the same web3 code against a local anvil node",
     ),
     ProviderEntry(
         "ethereum",
         "Ethereum mainnet: ERC-20 deploy, mint, transfer, balance",
         (("ethereum_rpc_url",), ("evm_private_key",)),
-        _not_wired("ethereum"),
-        _not_wired("ethereum"),
+        _ethereum_live,
+        _ethereum_local,
         "the same web3 code against a local anvil node",
     ),
     ProviderEntry(
         "uniswap",
         "Uniswap v3 pools, liquidity and quotes on Base",
         (("alchemy_api_key", "base_rpc_url"), ("evm_private_key",)),
-        _not_wired("uniswap"),
-        _not_wired("uniswap"),
+        _uniswap_live,
+        _uniswap_local,
         "Uniswap's official v3 contracts deployed on the local anvil node",
     ),
     ProviderEntry(

