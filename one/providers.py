@@ -169,7 +169,10 @@ def _sendgrid_live(ctx: Context) -> Any:
 
     s = ctx.settings
     return SendGridEmailProvider(
-        _secret(ctx, "sendgrid_api_key"), from_email=s.email_from, base_url=s.sendgrid_base_url
+        _secret(ctx, "sendgrid_api_key"),
+        from_email=s.email_from,
+        base_url=s.sendgrid_base_url,
+        webhook_public_key=_secret(ctx, "sendgrid_webhook_public_key") or None,
     )
 
 

@@ -101,6 +101,11 @@ class Settings(BaseSettings):
         default=None, validation_alias=_env("ONE_SENDGRID_API_KEY", "SENDGRID_API_KEY")
     )
     sendgrid_base_url: str | None = None
+    sendgrid_webhook_public_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=_env("ONE_SENDGRID_WEBHOOK_PUBLIC_KEY", "SENDGRID_WEBHOOK_PUBLIC_KEY"),
+        description="base64 key from SendGrid's signed event webhook settings",
+    )
     email_from: str = "ONE <no-reply@localhost>"
 
     # media
