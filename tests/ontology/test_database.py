@@ -44,9 +44,9 @@ def test_the_spec_indexes_exist(store) -> None:  # type: ignore[no-untyped-def]
     for expected in [
         "entities USING btree (type)", "entities USING btree (status)", "entities USING btree (type, status, id)",
         "to_tsvector('simple'::regconfig, name)",
-        "connections USING btree (from_entity)", "connections USING btree (to_entity)",
-        "connections USING btree (from_entity, relationship_type)",
-        "connections USING btree (to_entity, relationship_type)",
+        "connections USING btree (from_entity, id)", "connections USING btree (to_entity, id)",
+        "connections USING btree (from_entity, relationship_type, id)",
+        "connections USING btree (to_entity, relationship_type, id)",
         "events USING btree (type, \"timestamp\")", "events USING btree (actor_id, \"timestamp\")",
         "events USING btree (\"timestamp\")", "events USING btree (target_id, \"timestamp\")",
         "tags USING btree (entity_id, key, value)", "tags USING btree (key, value, entity_id)",
