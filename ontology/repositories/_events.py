@@ -1,0 +1,88 @@
+"""Events: the append-only log."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+
+from ontology import tables as t
+from ontology.errors import NotFound
+from ontology.records import Event
+from ontology.repositories._base import Repository, parse_id
+from ontology.validation import (
+    clean_limit,
+    clean_payload,
+)
+
+
+class EventRepository(Repository):
+    """Events: the append-only log of what happened (no update: history is not rewritten)."""
+
+    def insert(
+        self,
+        type: str,
+        *,
+        actor_id: uuid.UUID | str | None = None,
+        target_id: uuid.UUID | str | None = None,
+        metadata: dict[str, Any] | None = None,
+        timestamp: datetime | None = None,
+    ) -> Event:
+        """Record an event; metadata is validated by the event type's model."""
+        spec = self._uow.registry.get("event", type)
+        values: dict[str, Any] = {
+            "type": type,
+            "actor_id": None if actor_id is None else parse_id(actor_id, "actor_id"),
+            "target_id": None if target_id is None else parse_id(target_id, "target_id"),
+            "metadata": clean_payload(spec.validate(metadata), "metadata"),
+        }
+        if timestamp is not None:
+            values["timestamp"] = timestamp
+        row = self._uow.execute(insert(t.events).values(**values).returning(t.events)).one()
+        return Event(**row._mapping)
+
+    def get(self, id: uuid.UUID | str) -> Event:
+        """The event with this id, or NotFound."""
+        event_id = parse_id(id)
+        row = self._uow.execute(select(t.events).where(t.events.c.id == event_id)).first()
+        if row is None:
+            raise NotFound(f"no event with id {event_id}")
+        return Event(**row._mapping)
+
+    def delete(self, id: uuid.UUID | str) -> None:
+        """Remove an event (only for deletion requests; history is otherwise kept)."""
+        current = self.get(id)
+        self._uow.execute(delete(t.events).where(t.events.c.id == current.id))
+
+    def query(
+        self,
+        *,
+        type: str | None = None,
+        actor_id: uuid.UUID | str | None = None,
+        target_id: uuid.UUID | str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[Event]:
+        """Events by type, actor or target within [since, until), newest first."""
+        conditions = []
+        if type is not None:
+            self._uow.registry.get("event", type)
+            conditions.append(t.events.c.type == type)
+        if actor_id is not None:
+            conditions.append(t.events.c.actor_id == parse_id(actor_id, "actor_id"))
+        if target_id is not None:
+            conditions.append(t.events.c.target_id == parse_id(target_id, "target_id"))
+        if since is not None:
+            conditions.append(t.events.c.timestamp >= since)
+        if until is not None:
+            conditions.append(t.events.c.timestamp < until)
+        rows = self._uow.execute(
+            select(t.events)
+            .where(*conditions)
+            .order_by(t.events.c.timestamp.desc(), t.events.c.id.desc())
+            .limit(clean_limit(limit))
+        )
+        return [Event(**row._mapping) for row in rows]

@@ -1,0 +1,73 @@
+"""Local providers' state records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+
+from ontology import tables as t
+from ontology.errors import NotFound
+from ontology.records import ProviderRecord
+from ontology.repositories._base import Repository
+from ontology.validation import (
+    MAX_NAME_CHARS,
+    clean_limit,
+    clean_payload,
+    clean_text,
+)
+
+
+class ProviderRecordRepository(Repository):
+    """State of local provider implementations, keyed by (provider, kind, key)."""
+
+    def put(self, provider: str, kind: str, key: str, data: dict[str, Any]) -> ProviderRecord:
+        """Store a new record; ConstraintViolation if that key exists (use it for idempotency)."""
+        row = self._uow.execute(
+            insert(t.provider_records)
+            .values(
+                provider=provider,
+                kind=kind,
+                key=clean_text(key, "key", max_chars=MAX_NAME_CHARS),
+                data=clean_payload(data, "data"),
+            )
+            .returning(t.provider_records)
+        ).one()
+        return ProviderRecord(**row._mapping)
+
+    def get(self, provider: str, kind: str, key: str, *, for_update: bool = False) -> ProviderRecord:
+        """The record, or NotFound; `for_update` locks it until the unit of work ends."""
+        statement = select(t.provider_records).where(
+            t.provider_records.c.provider == provider,
+            t.provider_records.c.kind == kind,
+            t.provider_records.c.key == key,
+        )
+        row = self._uow.execute(statement.with_for_update() if for_update else statement).first()
+        if row is None:
+            raise NotFound(f"no {provider} {kind} {key!r}")
+        return ProviderRecord(**row._mapping)
+
+    def update(self, provider: str, kind: str, key: str, changes: dict[str, Any]) -> ProviderRecord:
+        """Merge `changes` into the record's data."""
+        current = self.get(provider, kind, key)
+        row = self._uow.execute(
+            update(t.provider_records)
+            .where(
+                t.provider_records.c.provider == provider,
+                t.provider_records.c.kind == kind,
+                t.provider_records.c.key == key,
+            )
+            .values(data=clean_payload({**current.data, **changes}, "data"), updated_at=func.now())
+            .returning(t.provider_records)
+        ).one()
+        return ProviderRecord(**row._mapping)
+
+    def list(self, provider: str, kind: str, *, limit: int = 100) -> list[ProviderRecord]:
+        """The newest records of one kind, newest first."""
+        rows = self._uow.execute(
+            select(t.provider_records)
+            .where(t.provider_records.c.provider == provider, t.provider_records.c.kind == kind)
+            .order_by(t.provider_records.c.created_at.desc(), t.provider_records.c.key)
+            .limit(clean_limit(limit))
+        )
+        return [ProviderRecord(**row._mapping) for row in rows]
