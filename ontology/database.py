@@ -102,6 +102,7 @@ def upgrade(engine: Engine, *, embedder_model: str, dimension: int) -> None:
             conn.commit()
             command.upgrade(_alembic_config(conn, dimension), "head")
             conn.commit()
+            _setup_checkpointer(engine)
             row = conn.execute(text("SELECT model, dimension FROM knowledge_index WHERE id = 1")).first()
             if row is None:
                 conn.execute(
@@ -114,6 +115,15 @@ def upgrade(engine: Engine, *, embedder_model: str, dimension: int) -> None:
         finally:
             conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": SCHEMA_LOCK})
             conn.commit()
+
+
+def _setup_checkpointer(engine: Engine) -> None:
+    """LangGraph's checkpoint tables; run here, under the schema lock (concurrent setup() deadlocks)."""
+    from langgraph.checkpoint.postgres import PostgresSaver
+
+    url = engine.url.render_as_string(hide_password=False)
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        PostgresSaver(conn).setup()  # type: ignore[arg-type]
 
 
 def check_embedder(index_model: str, index_dimension: int, model: str, dimension: int) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 import psycopg.errors as pg
 from sqlalchemy import Connection as SAConnection
-from sqlalchemy import Engine, Executable, Result
+from sqlalchemy import Engine, Executable, Result, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from ontology.errors import ConstraintViolation, InvalidInput, NotFound, OntologyError, TransactionFailed
@@ -134,3 +134,16 @@ class Store:
     def unit_of_work(self) -> UnitOfWork:
         """A new unit of work; use it as a context manager and call `commit()` to keep its writes."""
         return UnitOfWork(self.engine, self.registry)
+
+    @contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        """Hold a cluster-wide advisory lock named `name` for the block (serialises e.g. one fan's turns
+        across processes and workers). Other holders of the same name wait."""
+        with translate_database_errors(), self.engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(hashtextextended(:n, 0))"), {"n": name})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:n, 0))"), {"n": name})
+                conn.commit()

@@ -73,6 +73,25 @@ class EntityRepository(Repository):
             raise NotFound(f"no {type} with {key} {value!r}")
         return Entity(**row._mapping)
 
+    def by_identity(self, type: str, platform: str, account: str) -> Entity:
+        """The live entity of `type` linked to this platform account (e.g. telegram 12345), or NotFound."""
+        self._uow.registry.get("entity", type)
+        platform = clean_text(platform, "platform", max_chars=MAX_TAG_CHARS)
+        account = clean_text(account, "account", max_chars=MAX_NAME_CHARS)
+        row = self._uow.execute(
+            select(t.entities)
+            .where(
+                t.entities.c.type == type,
+                t.entities.c.deleted_at.is_(None),
+                t.entities.c.properties["identities"].op("@>")(func.jsonb_build_object(platform, account)),
+            )
+            .order_by(t.entities.c.id)
+            .limit(1)
+        ).first()
+        if row is None:
+            raise NotFound(f"no {type} linked to {platform} account {account!r}")
+        return Entity(**row._mapping)
+
     def update(
         self,
         id: uuid.UUID | str,
