@@ -52,6 +52,18 @@ class EntityRepository(Repository):
             raise NotFound(f"no entity with id {entity_id}")
         return Entity(**row._mapping)
 
+    def get_for_update(self, id: uuid.UUID | str) -> Entity:
+        """The live entity, row-locked until the unit of work ends (serialises writers of one entity)."""
+        entity_id = parse_id(id)
+        row = self._uow.execute(
+            select(t.entities)
+            .where(t.entities.c.id == entity_id, t.entities.c.deleted_at.is_(None))
+            .with_for_update()
+        ).first()
+        if row is None:
+            raise NotFound(f"no entity with id {entity_id}")
+        return Entity(**row._mapping)
+
     def get_many(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, Entity]:
         """Live entities by id (missing ids are simply absent)."""
         rows = self._uow.execute(select(t.entities).where(t.entities.c.id.in_(ids), t.entities.c.deleted_at.is_(None)))
