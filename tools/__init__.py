@@ -1,6 +1,9 @@
-"""Tools: LangChain tools over ontology operations and provider calls, authorized per role in code."""
+"""Tools: LangChain tools over ontology operations and provider calls, authorized per role in code.
 
-from tools import knowledge
+Importing this package registers every tool in `TOOLS` (name -> ToolSpec with its allowed roles).
+"""
+
+from tools import analytics, audience, commerce, compliance, content, knowledge, marketing, media, operations, payments
 from tools.context import NotAllowed, Principal, ProviderSource, Role, ToolContext
 from tools.registry import TOOLS, ToolSpec, authorize, execute, one_tool, tools_named
 
@@ -12,9 +15,18 @@ __all__ = [
     "Role",
     "ToolContext",
     "ToolSpec",
+    "analytics",
+    "audience",
     "authorize",
+    "commerce",
+    "compliance",
+    "content",
     "execute",
     "knowledge",
+    "marketing",
+    "media",
     "one_tool",
+    "operations",
+    "payments",
     "tools_named",
 ]
