@@ -1,0 +1,89 @@
+"""Audience tools: leads, referral codes, a fan's own profile, the creator's fan list."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ontology import Store
+from tests.tools.conftest import ContextFactory, World, call, ok, row_counts
+from tools import Role
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def test_capture_lead_saves_one_lead_per_email_per_creator(
+    make_ctx: ContextFactory, world: World, rival: World, store: Store
+) -> None:
+    first = ok(make_ctx(Role.FAN), "capture_lead", email=" Jo@Example.com ")
+    again = ok(make_ctx(Role.AGENT), "capture_lead", email="jo@example.com")
+    elsewhere = ok(make_ctx(Role.FAN, of=rival), "capture_lead", email="jo@example.com")
+    assert first["new"] is True and again["new"] is False and again["lead_id"] == first["lead_id"]
+    assert elsewhere["new"] is True and elsewhere["lead_id"] != first["lead_id"]
+    with store.unit_of_work() as uow:
+        lead = uow.entities.get(first["lead_id"])
+        owners = uow.connections.query(to_id=lead.id, type="owns")
+        events = uow.events.query(type="lead_captured", target_id=lead.id)
+    assert lead.properties["email"] == "jo@example.com"
+    assert [c.from_entity for c in owners] == [world.creator.id]
+    assert [(e.actor_id, e.metadata["source"]) for e in events] == [(world.fan.id, "clone_chat")]
+
+
+@pytest.mark.parametrize("email", ["not-an-email", "a@b", "x@@example.com", "me@example.com\nBcc: all"])
+def test_capture_lead_rejects_invalid_addresses(make_ctx: ContextFactory, store: Store, email: str) -> None:
+    before = row_counts(store)
+    message = call(make_ctx(Role.FAN), "capture_lead", email=email)
+    assert str(message.content).startswith("error:") and "not a valid email" in str(message.content)
+    assert row_counts(store) == before
+
+
+def test_a_fan_gets_one_open_referral_code_owned_by_them(make_ctx: ContextFactory, world: World, store: Store) -> None:
+    ctx = make_ctx(Role.FAN)
+    first = ok(ctx, "create_referral")
+    again = ok(ctx, "create_referral")
+    assert first["new"] is True and again["code"] == first["code"] and again["new"] is False
+    assert len(first["code"]) == 12 and first["code"] in first["summary"]
+    with store.unit_of_work() as uow:
+        referral = uow.entities.get(first["referral_id"])
+        owners = uow.connections.query(to_id=referral.id, type="owns")
+        events = uow.events.query(type="referral_activity", target_id=referral.id)
+    expires = datetime.fromisoformat(referral.properties["expiresAt"])
+    assert timedelta(days=29) < expires - datetime.now(UTC) <= timedelta(days=30)
+    assert referral.properties["status"] == "pending" and referral.status == "pending"
+    assert referral.properties["referrerCode"] == first["code"]
+    assert [c.from_entity for c in owners] == [world.fan.id]
+    assert [e.metadata["action"] for e in events] == ["created"]
+
+
+def test_codes_are_unguessable_and_the_creator_gets_fresh_ones(make_ctx: ContextFactory) -> None:
+    creator = make_ctx(Role.CREATOR)
+    codes = {ok(creator, "create_referral")["code"] for _ in range(5)}
+    assert len(codes) == 5
+    assert all(c.isalnum() and c.isupper() for c in codes)
+
+
+def test_a_fans_profile_is_their_own_data_only(make_ctx: ContextFactory, world: World, rival: World) -> None:
+    ok(make_ctx(Role.FAN, fan=world.other_fan), "capture_lead", email="riley-private@example.com")
+    ok(make_ctx(Role.FAN, of=rival), "create_referral")  # the rival's fan, elsewhere
+    ok(make_ctx(Role.FAN, of=rival, fan=world.fan), "capture_lead", email="sam-at-rival@example.com")
+    ok(make_ctx(Role.FAN), "capture_lead", email="sam-here@example.com")
+    profile = ok(make_ctx(Role.FAN), "get_my_profile")
+    about = [a["about"] for a in profile["recent_activity"]]
+    assert "sam-here@example.com" in about and "sam-at-rival@example.com" not in about  # other creators' stay out
+    assert profile["id"] == str(world.fan.id) and profile["properties"]["email"] == "sam-main@example.com"
+    text = str(profile)
+    assert "riley" not in text.lower() and str(world.other_fan.id) not in text
+    assert rival.fan.name not in text
+    other = ok(make_ctx(Role.FAN, fan=world.other_fan), "get_my_profile")
+    assert other["id"] == str(world.other_fan.id) and "sam-main" not in str(other)
+
+
+def test_list_fans_shows_emails_to_the_creator_only(make_ctx: ContextFactory, world: World, rival: World) -> None:
+    creator_view = ok(make_ctx(Role.CREATOR), "list_fans")
+    agent_view = ok(make_ctx(Role.AGENT), "list_fans", limit=1)
+    assert {f["id"] for f in creator_view["fans"]} == {str(world.fan.id), str(world.other_fan.id)}
+    assert {f["email"] for f in creator_view["fans"]} == {"sam-main@example.com", "riley-main@example.com"}
+    assert agent_view["total"] == 2 and len(agent_view["fans"]) == 1 and "email" not in agent_view["fans"][0]
+    assert rival.fan.name not in str(creator_view)
+    assert str(call(make_ctx(Role.CREATOR), "list_fans", limit=0).content).startswith("error:")

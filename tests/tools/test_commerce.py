@@ -1,0 +1,193 @@
+"""Catalog and payment tools against the real store and the local Stripe ledger."""
+
+from __future__ import annotations
+
+import pytest
+
+from ontology import Store
+from providers.stripe import LocalStripe
+from tests.tools.conftest import ContextFactory, World, call, ok, row_counts
+from tools import Role
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def test_list_products_is_the_creators_sellable_catalog_with_formatted_prices(
+    make_ctx: ContextFactory, world: World, rival: World
+) -> None:
+    for role in Role:
+        data = ok(make_ctx(role), "list_products")
+        by_name = {p["name"]: p for p in data["products"]}
+        assert set(by_name) == {"Pricing Playbook", "Inner Circle", "Strategy Call", "Start Here", "Pro Course"}
+        assert by_name["Pricing Playbook"] == {
+            "id": str(world.products["playbook"].id),
+            "name": "Pricing Playbook",
+            "type": "digital_product",
+            "price": 4900,
+            "currency": "USD",
+            "formatted_price": "$49.00",
+            "interval": None,
+            "description": None,
+        }
+        assert by_name["Inner Circle"]["formatted_price"] == "$9.00/month"
+        assert by_name["Strategy Call"]["formatted_price"] == "€250.00"
+        assert by_name["Start Here"]["price"] == 0 and by_name["Start Here"]["formatted_price"] == "free"
+        assert "$49.00" in data["summary"] and "Unreleased" not in data["summary"]
+    rival_ids = {str(p.id) for p in rival.products.values()}
+    assert not rival_ids & {p["id"] for p in ok(make_ctx(Role.FAN), "list_products")["products"]}
+
+
+def test_a_fan_gets_a_checkout_link_at_the_catalog_price_and_one_pending_payment(
+    make_ctx: ContextFactory, world: World, store: Store
+) -> None:
+    ctx = make_ctx(Role.FAN, run_id="run-checkout-1")
+    product = world.products["playbook"]
+    data = ok(ctx, "create_checkout_link", product_id=str(product.id))
+
+    assert data["url"].startswith("http") and data["url"] in data["summary"]
+    assert (data["price"], data["currency"], data["formatted_price"]) == (4900, "USD", "$49.00")
+    with store.unit_of_work() as uow:
+        payment = uow.entities.get(data["payment_id"])
+        events = uow.events.query(type="payment_processed", target_id=payment.id)
+        owner = uow.connections.query(to_id=payment.id, type="owns")
+    assert payment.status == "pending"
+    assert payment.properties["amount"] == 4900 and payment.properties["productId"] == str(product.id)
+    assert [e.metadata["status"] for e in events] == ["initiated"] and events[0].actor_id == world.fan.id
+    assert [c.from_entity for c in owner] == [world.creator.id]
+    stripe: LocalStripe = ctx.providers.get("stripe")
+    session = stripe.retrieve_checkout_session(payment.properties["providerRef"])
+    assert session.amount_total == 4900 and session.currency == "usd" and session.url == data["url"]
+    assert session.metadata["buyer_id"] == str(world.fan.id)
+
+
+def test_a_retried_turn_reuses_the_session_and_writes_nothing_twice(
+    make_ctx: ContextFactory, world: World, store: Store
+) -> None:
+    ctx = make_ctx(Role.FAN, run_id="run-retry")
+    first = ok(ctx, "create_checkout_link", product_id=str(world.products["call"].id))
+    before = row_counts(store)
+    again = ok(ctx, "create_checkout_link", product_id=str(world.products["call"].id))
+    assert again["url"] == first["url"] and again["payment_id"] == first["payment_id"]
+    assert row_counts(store) == before
+    other_run = ok(
+        make_ctx(Role.FAN, run_id="run-other"), "create_checkout_link", product_id=str(world.products["call"].id)
+    )
+    assert other_run["url"] != first["url"]
+    assert first["formatted_price"] == "€250.00"
+
+
+def test_a_membership_checks_out_as_a_subscription(make_ctx: ContextFactory, world: World) -> None:
+    data = ok(make_ctx(Role.FAN, run_id="run-sub"), "create_checkout_link", product_id=str(world.products["circle"].id))
+    assert data["mode"] == "subscription" and data["price"] == 900
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [("free_course", "enroll_in_course"), ("secret", "no product"), (None, "not a valid id")],
+)
+def test_checkout_refuses_free_hidden_and_bogus_products(
+    make_ctx: ContextFactory, world: World, store: Store, key: str | None, expected: str
+) -> None:
+    product_id = str(world.products[key].id) if key else "the cheap one"
+    before = row_counts(store)
+    message = call(make_ctx(Role.FAN), "create_checkout_link", product_id=product_id)
+    assert message.status == "error" and str(message.content).startswith("error:")
+    assert expected in str(message.content)
+    assert row_counts(store) == before
+
+
+def test_another_creators_product_cannot_be_sold_here(make_ctx: ContextFactory, rival: World, store: Store) -> None:
+    before = row_counts(store)
+    for role in Role:
+        message = call(make_ctx(role), "create_checkout_link", product_id=str(rival.products["playbook"].id))
+        assert str(message.content).startswith("error: there is no product")
+    assert row_counts(store) == before
+
+
+def test_a_fan_enrolls_in_a_free_course_once(make_ctx: ContextFactory, world: World, store: Store) -> None:
+    ctx = make_ctx(Role.FAN, fan=world.other_fan)
+    course = world.products["free_course"]
+    first = ok(ctx, "enroll_in_course", course_id=str(course.id))
+    second = ok(ctx, "enroll_in_course", course_id=str(course.id))
+    assert first["already_enrolled"] is False and second["already_enrolled"] is True
+    with store.unit_of_work() as uow:
+        links = uow.connections.query(from_id=world.other_fan.id, to_id=course.id, type="enrolled_in")
+        events = uow.events.query(type="course_enrolled", target_id=course.id)
+    assert [c.metadata for c in links] == [{"status": "active", "progress": 0.0}]
+    assert [e.actor_id for e in events] == [world.other_fan.id]
+
+
+def test_a_paid_course_points_to_checkout(make_ctx: ContextFactory, world: World) -> None:
+    message = call(make_ctx(Role.FAN), "enroll_in_course", course_id=str(world.products["pro_course"].id))
+    assert str(message.content).startswith("error:") and "$199.00" in str(message.content)
+    assert "create_checkout_link" in str(message.content)
+
+
+def test_enrolment_is_self_only_for_fans_and_follower_only_for_the_creator(
+    make_ctx: ContextFactory, world: World, rival: World, store: Store
+) -> None:
+    course = str(world.products["free_course"].id)
+    before = row_counts(store)
+    message = call(make_ctx(Role.FAN), "enroll_in_course", course_id=course, fan_id=str(world.other_fan.id))
+    assert str(message.content).startswith("refused:")
+    stranger = call(make_ctx(Role.CREATOR), "enroll_in_course", course_id=course, fan_id=str(rival.fan.id))
+    assert str(stranger.content).startswith("error: there is no fan")
+    assert row_counts(store) == before
+    done = ok(make_ctx(Role.CREATOR), "enroll_in_course", course_id=course, fan_id=str(world.fan.id))
+    assert done["fan_id"] == str(world.fan.id) and done["enrolled"] is True
+
+
+def test_change_price_updates_the_catalog_and_the_next_checkout(
+    make_ctx: ContextFactory, store: Store, world: World
+) -> None:
+    creator = make_ctx(Role.CREATOR)
+    product = str(world.products["call"].id)
+    data = ok(creator, "change_price", product_id=product, price=30000)
+    assert data["product"]["formatted_price"] == "€300.00" and data["old_price"] == 25000
+    listed = {p["id"]: p for p in ok(make_ctx(Role.FAN), "list_products")["products"]}
+    assert listed[product]["price"] == 30000
+    link = ok(make_ctx(Role.FAN, run_id="after-price-change"), "create_checkout_link", product_id=product)
+    assert link["price"] == 30000
+    for bad in (-1, "lots"):
+        assert str(call(creator, "change_price", product_id=product, price=bad).content).startswith("error:")
+    with store.unit_of_work() as uow:
+        assert uow.entities.get(product).properties["price"] == 30000
+
+
+def test_refund_of_a_paid_checkout_goes_through_stripe_once(
+    make_ctx: ContextFactory, world: World, store: Store
+) -> None:
+    fan = make_ctx(Role.FAN, run_id="run-refund")
+    link = ok(fan, "create_checkout_link", product_id=str(world.products["playbook"].id))
+    creator = make_ctx(Role.CREATOR)
+    unpaid = call(creator, "refund_payment", payment_id=link["payment_id"], reason="changed mind")
+    assert str(unpaid.content).startswith("error:") and "never paid" in str(unpaid.content)
+
+    stripe: LocalStripe = fan.providers.get("stripe")
+    with store.unit_of_work() as uow:
+        session_id = uow.entities.get(link["payment_id"]).properties["providerRef"]
+    stripe.complete_checkout_session(session_id)
+    refund = ok(creator, "refund_payment", payment_id=link["payment_id"], reason="changed mind")
+    assert refund["refunded"] is True and refund["amount"] == 4900 and refund["refund_id"].startswith("re_")
+    again = ok(creator, "refund_payment", payment_id=link["payment_id"], reason="changed mind")
+    assert again["already_refunded"] is True and again["refund_id"] == refund["refund_id"]
+    with store.unit_of_work() as uow:
+        events = uow.events.query(type="payment_processed", target_id=link["payment_id"])
+        payment = uow.entities.get(link["payment_id"])
+    assert sorted(e.metadata["status"] for e in events) == ["initiated", "refunded"]
+    assert payment.properties["refunded"] is True and payment.properties["refundReason"] == "changed mind"
+
+
+def test_refunds_and_price_changes_stay_within_the_creators_business(
+    make_ctx: ContextFactory, rival: World, store: Store
+) -> None:
+    rival_fan = make_ctx(Role.FAN, of=rival, run_id="rival-run")
+    rival_payment = ok(rival_fan, "create_checkout_link", product_id=str(rival.products["playbook"].id))["payment_id"]
+    before = row_counts(store)
+    creator = make_ctx(Role.CREATOR)
+    assert str(call(creator, "refund_payment", payment_id=rival_payment, reason="x").content).startswith(
+        "error: there is no payment"
+    )
+    moved = call(creator, "change_price", product_id=str(rival.products["playbook"].id), price=1)
+    assert str(moved.content).startswith("error: there is no product")
+    assert row_counts(store) == before

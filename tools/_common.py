@@ -1,0 +1,157 @@
+"""What the tool modules share: JSON replies, id parsing, creator scoping, the catalog and prices.
+
+Scoping rule of every tool: a thing belongs to the acting creator when the creator `owns` it. An id
+that exists but belongs to someone else gets the same NotFound as an id that does not exist, so a
+tool never confirms another creator's data.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ontology import Entity, InvalidInput, NotFound, UnitOfWork
+from ontology.types import CONTENT_TYPES
+from tools.context import Principal, Role
+
+__all__ = [
+    "CATALOG_TYPES",
+    "CONTENT_TYPES",
+    "DEFAULT_CURRENCY",
+    "PUBLIC_STATUSES",
+    "Offer",
+    "connect_created_by",
+    "format_price",
+    "offer_of",
+    "owned_by",
+    "owned_entities",
+    "owned_entity",
+    "parse_id",
+    "reply",
+]
+
+CATALOG_TYPES = frozenset({"digital_product", "membership", "consultation", "course"})
+PUBLIC_STATUSES = frozenset({"active", "published"})  # what fans may see and buy
+DEFAULT_CURRENCY = "USD"  # the platform's currency for a price stored without one
+MAX_OWNED = 1000  # the store's page limit: owned things are read in one page
+
+_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "CAD": "CA$", "AUD": "A$", "NZD": "NZ$"}
+_ZERO_DECIMAL = frozenset({"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "XAF"})
+
+
+def reply(summary: str, **data: Any) -> str:
+    """A tool's answer: a JSON object with a human `summary` first, then the data."""
+    return json.dumps({"summary": summary, **data}, ensure_ascii=False, default=str)
+
+
+def parse_id(value: str | uuid.UUID, what: str) -> uuid.UUID:
+    """A UUID from the model's argument, or InvalidInput naming what was expected."""
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value).strip())
+    except ValueError:
+        raise InvalidInput(f"{what} id {value!r} is not a valid id (ids look like 0190f3c2-...)") from None
+
+
+def owned_by(uow: UnitOfWork, owner_id: uuid.UUID, entity_id: uuid.UUID) -> bool:
+    """Whether `owner_id` owns `entity_id` (an `owns` connection between them)."""
+    return bool(uow.connections.query(from_id=owner_id, to_id=entity_id, type="owns", limit=1))
+
+
+def owned_entity(
+    uow: UnitOfWork, creator_id: uuid.UUID, entity_id: str | uuid.UUID, types: Collection[str], what: str
+) -> Entity:
+    """The creator's entity of one of `types`, or NotFound (also when it is another creator's)."""
+    wanted = parse_id(entity_id, what)
+    missing = NotFound(f"there is no {what} with id {wanted} in this creator's business")
+    try:
+        entity = uow.entities.get(wanted)
+    except NotFound:
+        raise missing from None
+    if entity.type not in types or not owned_by(uow, creator_id, entity.id):
+        raise missing
+    return entity
+
+
+def owned_entities(uow: UnitOfWork, owner_id: uuid.UUID, types: Iterable[str] | None = None) -> list[Entity]:
+    """The live entities `owner_id` owns, optionally only of `types`, oldest first."""
+    keep = frozenset(types) if types is not None else None
+    found = uow.entities.neighbours(owner_id, "owns", direction="out", limit=MAX_OWNED)
+    return [n.entity for n in found if keep is None or n.entity.type in keep]
+
+
+def connect_created_by(uow: UnitOfWork, thing_id: uuid.UUID, principal: Principal) -> None:
+    """Record who made `thing_id`: the creator by hand (human) or an agent (ai). Fans make nothing here."""
+    if principal.role is Role.FAN:
+        return
+    by = "human" if principal.role is Role.CREATOR else "ai"
+    uow.connections.insert(thing_id, principal.entity_id, "created_by", {"by": by})
+
+
+def format_price(amount: int | None, currency: str | None) -> str:
+    """A price for people: 4900 USD -> "$49.00", 0 -> "free", None -> "no price set"."""
+    if amount is None:
+        return "no price set"
+    if amount == 0:
+        return "free"
+    code = (currency or DEFAULT_CURRENCY).upper()
+    number = f"{amount:,}" if code in _ZERO_DECIMAL else f"{amount // 100:,}.{amount % 100:02d}"
+    symbol = _SYMBOLS.get(code)
+    return f"{symbol}{number}" if symbol else f"{number} {code}"
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A catalog entry as tools show it; the only source of prices for replies and checkouts."""
+
+    id: str
+    name: str
+    type: str
+    status: str
+    price: int | None  # minor units; None = no price set (a course without a price is free: 0)
+    currency: str
+    formatted_price: str
+    interval: str | None
+    description: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON-ready form (`price` in minor units, `formatted_price` like "$49.00")."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "type": self.type,
+            "price": self.price,
+            "currency": self.currency,
+            "formatted_price": self.formatted_price,
+            "interval": self.interval,
+            "description": self.description,
+        }
+
+
+def offer_of(product: Entity) -> Offer:
+    """The catalog entry of a product or course entity, its price read from the entity only."""
+    props = product.properties
+    price = props.get("price")
+    if price is None and product.type == "course":
+        price = 0
+    currency = str(props.get("currency") or DEFAULT_CURRENCY).upper()
+    interval = props.get("interval")
+    formatted = format_price(price, currency)
+    if interval in ("month", "year") and price:
+        formatted = f"{formatted}/{interval}"
+    description = props.get("description") or props.get("summary")
+    return Offer(
+        id=str(product.id),
+        name=product.name,
+        type=product.type,
+        status=product.status,
+        price=price,
+        currency=currency,
+        formatted_price=formatted,
+        interval=interval if isinstance(interval, str) else None,
+        description=str(description) if description else None,
+    )

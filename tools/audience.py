@@ -1,0 +1,216 @@
+"""Audience tools: leads, referral codes, a fan's own profile, and the creator's list of fans.
+
+A fan only ever reaches their own entity (`ctx.principal.entity_id`); the list of fans is for the
+creator and their agents, and only the creator sees fans' email addresses.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from langchain_core.tools import InjectedToolArg
+
+from ontology import Entity, InvalidInput, UnitOfWork
+from tools._common import owned_by, owned_entities, reply
+from tools.context import Role, ToolContext
+from tools.registry import one_tool
+
+__all__ = ["capture_lead", "create_referral", "get_my_profile", "list_fans"]
+
+EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
+)
+REFERRAL_DAYS = 30
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"  # no 0/O, 1/I/L: read aloud and typed by fans
+CODE_LENGTH = 12  # ~59 bits: not guessable
+PROFILE_EVENTS = 10
+
+
+def _clean_email(email: str) -> str:
+    value = email.strip().lower()
+    if len(value) > 320 or not EMAIL.match(value):
+        raise InvalidInput(f"{email!r} is not a valid email address")
+    return value
+
+
+def _lead_of(uow: UnitOfWork, creator_id: uuid.UUID, email: str) -> Entity | None:
+    for lead in uow.entities.by_tag("email", email, type="lead", limit=1000):
+        if owned_by(uow, creator_id, lead.id):
+            return lead
+    return None
+
+
+@one_tool(roles={Role.FAN, Role.AGENT})
+def capture_lead(email: str, ctx: Annotated[ToolContext, InjectedToolArg]) -> str:
+    """Save an email address someone gave so the creator can follow up (for example to send the free
+    guide or newsletter). Use it only with an address the person typed themself. Saving the same
+    address again is harmless."""
+    address = _clean_email(email)
+    principal = ctx.principal
+    with ctx.store.unit_of_work() as uow:
+        existing = _lead_of(uow, principal.creator_id, address)
+        if existing is not None:
+            return reply(
+                "That email is already on the creator's list.", lead_id=str(existing.id), email=address, new=False
+            )
+        lead = uow.entities.insert("lead", address, {"email": address})
+        uow.tags.add(lead.id, "email", address)
+        uow.connections.insert(principal.creator_id, lead.id, "owns", {"revenueShare": 1.0})
+        source = "clone_chat" if principal.role is Role.FAN else (principal.agent_type or "agent")
+        uow.events.insert(
+            "lead_captured",
+            actor_id=principal.entity_id,
+            target_id=lead.id,
+            metadata={"source": source, "creatorId": str(principal.creator_id)},
+        )
+        uow.commit()
+    return reply(
+        "Saved the email address; the creator can now follow up.", lead_id=str(lead.id), email=address, new=True
+    )
+
+
+def _new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def _open_referral(uow: UnitOfWork, owner_id: uuid.UUID, creator_id: uuid.UUID) -> Entity | None:
+    now = datetime.now(UTC)
+    for referral in owned_entities(uow, owner_id, {"referral"}):
+        props = referral.properties
+        expires = props.get("expiresAt")
+        if (
+            props.get("creatorId") == str(creator_id)
+            and props.get("status") == "pending"
+            and isinstance(expires, str)
+            and datetime.fromisoformat(expires) > now
+        ):
+            return referral
+    return None
+
+
+@one_tool(roles={Role.FAN, Role.CREATOR})
+def create_referral(ctx: Annotated[ToolContext, InjectedToolArg]) -> str:
+    """Create a personal referral code to share with friends (valid 30 days). A fan gets their own
+    code (asking again returns the same open code); the creator gets a new code each time."""
+    principal = ctx.principal
+    with ctx.store.unit_of_work() as uow:
+        if principal.role is Role.FAN:
+            existing = _open_referral(uow, principal.entity_id, principal.creator_id)
+            if existing is not None:
+                props = existing.properties
+                return reply(
+                    f"Your referral code is {props['referrerCode']} (valid until {props['expiresAt'][:10]}).",
+                    referral_id=str(existing.id),
+                    code=props["referrerCode"],
+                    expires_at=props["expiresAt"],
+                    new=False,
+                )
+        code = _new_code()
+        expires = datetime.now(UTC) + timedelta(days=REFERRAL_DAYS)
+        referral = uow.entities.insert(
+            "referral",
+            f"referral {code}",
+            {
+                "referrerCode": code,
+                "status": "pending",
+                "expiresAt": expires.isoformat(),
+                "creatorId": str(principal.creator_id),
+                "referrerId": str(principal.entity_id),
+            },
+            status="pending",
+        )
+        uow.connections.insert(principal.entity_id, referral.id, "owns", {"revenueShare": 1.0})
+        uow.events.insert(
+            "referral_activity",
+            actor_id=principal.entity_id,
+            target_id=referral.id,
+            metadata={"action": "created", "creatorId": str(principal.creator_id)},
+        )
+        uow.commit()
+    return reply(
+        f"Your referral code is {code} (valid until {expires.date().isoformat()}).",
+        referral_id=str(referral.id),
+        code=code,
+        expires_at=expires.isoformat(),
+        new=True,
+    )
+
+
+def _in_scope(uow: UnitOfWork, target: Entity, creator_id: uuid.UUID, fan_id: uuid.UUID) -> bool:
+    """Whether an event's target belongs to this creator's business (or is the fan or the creator)."""
+    if target.id in (creator_id, fan_id):
+        return True
+    if target.properties.get("creatorId") == str(creator_id):
+        return True
+    return owned_by(uow, creator_id, target.id)
+
+
+@one_tool(roles={Role.FAN})
+def get_my_profile(ctx: Annotated[ToolContext, InjectedToolArg]) -> str:
+    """Show the fan who is talking what the creator's platform knows about them: their own profile,
+    tags, courses and recent activity with this creator. Only ever the fan's own data."""
+    principal = ctx.principal
+    with ctx.store.unit_of_work() as uow:
+        fan = uow.entities.get(principal.entity_id)
+        tags = [f"{tag.key}={tag.value}" for tag in uow.tags.of_entity(fan.id)]
+        courses = [
+            {"course_id": str(n.entity.id), "title": n.entity.name, **n.connection.metadata}
+            for n in uow.entities.neighbours(fan.id, "enrolled_in", direction="out", limit=50)
+            if owned_by(uow, principal.creator_id, n.entity.id)
+        ]
+        recent: list[dict[str, Any]] = []
+        events = uow.events.query(actor_id=fan.id, limit=PROFILE_EVENTS * 3)
+        targets = uow.entities.get_many([e.target_id for e in events if e.target_id is not None])
+        for event in events:
+            target = targets.get(event.target_id) if event.target_id is not None else None
+            if target is not None and not _in_scope(uow, target, principal.creator_id, fan.id):
+                continue  # the fan's activity with another creator is not this creator's business
+            recent.append(
+                {"type": event.type, "at": event.timestamp.isoformat(), "about": target.name if target else None}
+            )
+            if len(recent) == PROFILE_EVENTS:
+                break
+    props = {k: v for k, v in fan.properties.items() if k != "identities"}
+    return reply(
+        f"Your profile: {fan.name}; {len(courses)} course(s); {len(recent)} recent activities.",
+        id=str(fan.id),
+        name=fan.name,
+        properties=props,
+        platforms=sorted(fan.properties.get("identities", {})),
+        tags=tags,
+        courses=courses,
+        recent_activity=recent,
+    )
+
+
+@one_tool(roles={Role.CREATOR, Role.AGENT})
+def list_fans(ctx: Annotated[ToolContext, InjectedToolArg], limit: int = 20) -> str:
+    """List the creator's audience: the fans who follow the creator, newest connections last, with
+    their names and ids (emails are shown to the creator only). `limit` is how many (1-200)."""
+    if isinstance(limit, bool) or not 1 <= limit <= 200:
+        raise InvalidInput(f"limit must be from 1 to 200, got {limit!r}")
+    principal = ctx.principal
+    with ctx.store.unit_of_work() as uow:
+        followers = uow.entities.neighbours(principal.creator_id, "following", direction="in", limit=1000)
+    fans = [n for n in followers if n.entity.type == "audience_member"]
+    show_email = principal.role is Role.CREATOR
+    rows: list[dict[str, Any]] = []
+    for n in fans[:limit]:
+        row: dict[str, Any] = {
+            "id": str(n.entity.id),
+            "name": n.entity.name,
+            "since": n.connection.created_at.isoformat(),
+        }
+        if show_email:
+            row["email"] = n.entity.properties.get("email")
+        rows.append(row)
+    names = ", ".join(r["name"] for r in rows[:10])
+    return reply(
+        f"{len(fans)} fan(s) follow the creator" + (f"; e.g. {names}." if names else "."),
+        total=len(fans),
+        fans=rows,
+    )
