@@ -46,8 +46,11 @@ def create_content(
     tags: dict[str, list[str] | str] | None = None,
     properties: dict[str, Any] | None = None,
     status: str | None = None,
+    created_by: tuple[uuid.UUID, str] | None = None,
 ) -> Entity:
     """Create content owned by the creator: entity, `owns`, tags, content_changed and its knowledge chunks.
+
+    `created_by` is (author entity, "human" | "ai") when someone other than the owner wrote it.
 
     Embedding happens before the transaction opens; the rows are written together or not at all.
     """
@@ -65,6 +68,8 @@ def create_content(
             raise InvalidInput(f"content is owned by a creator; {creator_id} is a {creator.type}")
         content = uow.entities.insert(type, title, {**(properties or {}), "body": body}, status)
         uow.connections.insert(creator.id, content.id, "owns", {"revenueShare": 1.0})
+        if created_by is not None:
+            uow.connections.insert(content.id, created_by[0], "created_by", {"by": created_by[1]})
         for key, value in pairs:
             uow.tags.add(content.id, key, value)
         uow.chunks.add(creator.id, content.id, type, chunks, sorted({f"{k}={v}" for k, v in pairs}))

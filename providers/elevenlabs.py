@@ -280,6 +280,10 @@ def tone_wav(text: str, voice_id: str, *, rate: int = 16000) -> bytes:
     return buffer.getvalue()
 
 
+# ElevenLabs' premade voices (available to every account): the local provider speaks with them too.
+PREMADE_VOICES = frozenset({"21m00Tcm4TlvDQ8ikWy9", "EXAVITQu4vr4xnSDxMaL", "pNInz6obpgDQGcFmaJgB", "ErXwobaYiN019PkySvjV"})
+
+
 class LocalElevenLabsProvider:
     """Offline stand-in: records each request in provider_records (provider "elevenlabs", kinds
     "voice" and "speech"), returns `local_voice_` ids and generated WAV tones (not speech)."""
@@ -317,7 +321,8 @@ class LocalElevenLabsProvider:
                 voice = uow.records.get(PROVIDER, "voice", voice_id)
             except NotFound:
                 voice = None
-            if voice is None or voice.data.get("deleted"):
+            premade = voice is None and voice_id in PREMADE_VOICES  # every ElevenLabs account has these
+            if (voice is None and not premade) or (voice is not None and voice.data.get("deleted")):
                 raise ElevenLabsRejected(f"ElevenLabs text-to-speech: HTTP 404 voice_not_found: no voice {voice_id!r}")
             audio = tone_wav(text, voice_id)
             uow.records.put(PROVIDER, "speech", f"local_speech_{uuid.uuid4().hex}", {

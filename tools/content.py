@@ -9,7 +9,7 @@ from langchain_core.tools import InjectedToolArg
 
 from ontology import InvalidInput, NotFound
 from ontology import create_content as create_content_entity
-from tools._common import CONTENT_TYPES, PUBLIC_STATUSES, connect_created_by, owned_entities, owned_entity, reply
+from tools._common import CONTENT_TYPES, PUBLIC_STATUSES, owned_entities, owned_entity, reply
 from tools.context import Role, ToolContext
 from tools.registry import one_tool
 
@@ -64,13 +64,10 @@ def create_content(
         raise InvalidInput("the content needs a body (its text)")
     principal = ctx.principal
     tags: dict[str, list[str] | str] | None = {"topic": topic.strip().lower()} if topic and topic.strip() else None
+    author = (principal.entity_id, "human" if principal.role is Role.CREATOR else "ai")
     content = create_content_entity(
-        ctx.store, ctx.knowledge, principal.creator_id, content_type, title, body, tags=tags
+        ctx.store, ctx.knowledge, principal.creator_id, content_type, title, body, tags=tags, created_by=author
     )
-    # ontology.create_content commits on its own; the authorship link follows in a second unit of work
-    with ctx.store.unit_of_work() as uow:
-        connect_created_by(uow, content.id, principal)
-        uow.commit()
     return reply(
         f"Saved the draft {content_type.replace('_', ' ')} '{content.name}' (id {content.id}); it is not published.",
         id=str(content.id),
