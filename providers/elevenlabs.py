@@ -131,8 +131,9 @@ def _detail(body: Any) -> tuple[str | None, str]:
     if isinstance(detail, dict):
         return detail.get("status") or detail.get("code"), str(detail.get("message") or detail)
     if isinstance(detail, list):  # 422 validation errors: [{"loc": [...], "msg": ...}]
-        return "validation_error", "; ".join(str(item.get("msg", item)) if isinstance(item, dict) else str(item)
-                                             for item in detail[:5])
+        return "validation_error", "; ".join(
+            str(item.get("msg", item)) if isinstance(item, dict) else str(item) for item in detail[:5]
+        )
     return None, str(detail)
 
 
@@ -180,8 +181,13 @@ def _sample_file(index: int, data: bytes) -> tuple[str, bytes, str]:
 
 def _mime_for(output_format: str) -> str:
     codec = output_format.split("_", 1)[0]
-    return {"mp3": "audio/mpeg", "pcm": "audio/L16", "wav": "audio/wav", "ulaw": "audio/basic",
-            "opus": "audio/ogg"}.get(codec, "application/octet-stream")
+    return {
+        "mp3": "audio/mpeg",
+        "pcm": "audio/L16",
+        "wav": "audio/wav",
+        "ulaw": "audio/basic",
+        "opus": "audio/ogg",
+    }.get(codec, "application/octet-stream")
 
 
 class ElevenLabsProvider:
@@ -235,8 +241,10 @@ class ElevenLabsProvider:
             raise ElevenLabsRejected("ElevenLabs voice clone: at least one audio sample is needed")
         files: list[Any] = [_sample_file(i, data) for i, data in enumerate(samples, 1)]
         extra: dict[str, Any] = {"description": description} if description else {}
-        response = self._call("voice clone", lambda: self._client.voices.ivc.create(
-            name=name, files=files, request_options={"max_retries": 0}, **extra))
+        response = self._call(
+            "voice clone",
+            lambda: self._client.voices.ivc.create(name=name, files=files, request_options={"max_retries": 0}, **extra),
+        )
         return str(response.voice_id)
 
     def text_to_speech(self, voice_id: str, text: str, model: str | None = None) -> bytes:
@@ -246,7 +254,10 @@ class ElevenLabsProvider:
             # convert() is lazy: nothing is sent until it is iterated, and a dropped connection shows up
             # while reading chunks, so the whole stream is consumed inside the retried operation.
             chunks = self._client.text_to_speech.convert(
-                voice_id, text=text, model_id=model or self.model, output_format=self.output_format,
+                voice_id,
+                text=text,
+                model_id=model or self.model,
+                output_format=self.output_format,
                 request_options={"max_retries": 0},
             )
             return b"".join(chunks)
@@ -256,8 +267,9 @@ class ElevenLabsProvider:
     def list_voices(self) -> list[VoiceInfo]:
         """The account's voices (`GET /v1/voices`)."""
         response = self._call("list voices", lambda: self._client.voices.get_all(request_options={"max_retries": 0}))
-        return [VoiceInfo(voice_id=v.voice_id, name=v.name or "", category=str(v.category or ""))
-                for v in response.voices]
+        return [
+            VoiceInfo(voice_id=v.voice_id, name=v.name or "", category=str(v.category or "")) for v in response.voices
+        ]
 
     def delete_voice(self, voice_id: str) -> None:
         """Delete a voice (`DELETE /v1/voices/{voice_id}`)."""
@@ -281,7 +293,9 @@ def tone_wav(text: str, voice_id: str, *, rate: int = 16000) -> bytes:
 
 
 # ElevenLabs' premade voices (available to every account): the local provider speaks with them too.
-PREMADE_VOICES = frozenset({"21m00Tcm4TlvDQ8ikWy9", "EXAVITQu4vr4xnSDxMaL", "pNInz6obpgDQGcFmaJgB", "ErXwobaYiN019PkySvjV"})
+PREMADE_VOICES = frozenset(
+    {"21m00Tcm4TlvDQ8ikWy9", "EXAVITQu4vr4xnSDxMaL", "pNInz6obpgDQGcFmaJgB", "ErXwobaYiN019PkySvjV"}
+)
 
 
 class LocalElevenLabsProvider:
@@ -301,9 +315,16 @@ class LocalElevenLabsProvider:
             raise ElevenLabsRejected("ElevenLabs voice clone: at least one audio sample is needed")
         digests = [hashlib.sha256(sample).hexdigest() for sample in samples]
         voice_id = "local_voice_" + hashlib.sha256("\n".join([name, *digests]).encode()).hexdigest()[:20]
-        data = {"mode": "local", "name": name, "description": description, "samples": len(samples),
-                "sample_bytes": sum(map(len, samples)), "sample_sha256": digests, "deleted": False,
-                "note": "local voice: no audio was sent to ElevenLabs"}
+        data = {
+            "mode": "local",
+            "name": name,
+            "description": description,
+            "samples": len(samples),
+            "sample_bytes": sum(map(len, samples)),
+            "sample_sha256": digests,
+            "deleted": False,
+            "note": "local voice: no audio was sent to ElevenLabs",
+        }
         try:
             with self._store.unit_of_work() as uow:
                 uow.records.put(PROVIDER, "voice", voice_id, data)
@@ -325,11 +346,21 @@ class LocalElevenLabsProvider:
             if (voice is None and not premade) or (voice is not None and voice.data.get("deleted")):
                 raise ElevenLabsRejected(f"ElevenLabs text-to-speech: HTTP 404 voice_not_found: no voice {voice_id!r}")
             audio = tone_wav(text, voice_id)
-            uow.records.put(PROVIDER, "speech", f"local_speech_{uuid.uuid4().hex}", {
-                "mode": "local", "voice_id": voice_id, "model": model or self.model, "text": text[:1000],
-                "characters": len(text), "audio_bytes": len(audio), "format": "wav",
-                "note": "local speech: a generated tone, not a voice",
-            })
+            uow.records.put(
+                PROVIDER,
+                "speech",
+                f"local_speech_{uuid.uuid4().hex}",
+                {
+                    "mode": "local",
+                    "voice_id": voice_id,
+                    "model": model or self.model,
+                    "text": text[:1000],
+                    "characters": len(text),
+                    "audio_bytes": len(audio),
+                    "format": "wav",
+                    "note": "local speech: a generated tone, not a voice",
+                },
+            )
             uow.commit()
         return audio
 
@@ -337,8 +368,11 @@ class LocalElevenLabsProvider:
         """The locally cloned voices that were not deleted (newest first)."""
         with self._store.unit_of_work() as uow:
             records = uow.records.list(PROVIDER, "voice", limit=1000)
-        return [VoiceInfo(voice_id=r.key, name=str(r.data.get("name", "")), category="local")
-                for r in records if not r.data.get("deleted")]
+        return [
+            VoiceInfo(voice_id=r.key, name=str(r.data.get("name", "")), category="local")
+            for r in records
+            if not r.data.get("deleted")
+        ]
 
     def delete_voice(self, voice_id: str) -> None:
         """Mark a local voice deleted; ElevenLabsRejected if there is no such voice."""
