@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 
 from one.bootstrap import App
-from one.demo_content import CONTENT, CREATOR, SEARCHES
+from one.demo_content import AGENT_COMMANDS, CONTENT, CREATOR, FAN_SCRIPT, PRODUCTS, SEARCHES
 from ontology import NotFound, create_content, register_creator
 
 __all__ = ["run_demo"]
@@ -63,6 +64,51 @@ def run_demo(app: App, say: Callable[[str], None]) -> None:
     for event in events:
         counts[event.type] = counts.get(event.type, 0) + 1
     say(f"Events by the creator: {', '.join(f'{n} {t}' for t, n in sorted(counts.items()))}.")
+    _clone_and_agents(app, creator.id, say)
     say("\nTry it yourself:")
     say(f'  .venv/bin/one search "protein for beginners" --creator {creator.id}')
-    say("  .venv/bin/one types --kind connection")
+    say("  .venv/bin/one chat --as fan --name you        # talk to the clone")
+    say("  .venv/bin/one chat --as creator               # command the ten agents")
+    say("  .venv/bin/one providers                       # what runs live, what runs locally")
+
+
+def _ensure_products(app: App, creator_id: uuid.UUID) -> None:
+    with app.store.unit_of_work() as uow:
+        owned = {n.entity.name for n in uow.entities.neighbours(creator_id, "owns", limit=1000)}
+        for type_, name, properties in PRODUCTS:
+            if name not in owned:
+                product = uow.entities.insert(type_, name, properties)
+                uow.connections.insert(creator_id, product.id, "owns")
+        uow.commit()
+
+
+def _clone_and_agents(app: App, creator_id: uuid.UUID, say: Callable[[str], None]) -> None:
+    """Build the clone and the agents, then show a fan conversation and two agent commands."""
+    from agents import build_clone, register_team
+    from one.runtime import build_runtime
+
+    _ensure_products(app, creator_id)
+    clone = build_clone(app.store, app.knowledge, app.providers, creator_id)
+    team = register_team(app.store, creator_id)
+    say(
+        f"\nAI clone {clone.clone.id}: persona of {clone.persona.name} ({clone.persona.tone}); "
+        f"voice {clone.voice_status}, appearance {clone.appearance_status}."
+    )
+    say(f"Business agents: {', '.join(sorted(t.removesuffix('_agent') for t in team))}.")
+    runtime = build_runtime(app)
+    try:
+        model = "the offline model" if runtime.models.is_offline else "the OpenAI model (offline fallback)"
+        say(f"\nA fan (Sam, on the console) talks to the clone, on {model}:")
+        for text in FAN_SCRIPT:
+            started = time.perf_counter()
+            reply = runtime.conversations.reply(creator_id, "console", "demo-sam", text, display_name="Sam")
+            say(f"  Sam   > {text}")
+            say(f"  clone > {reply.text}  ({(time.perf_counter() - started) * 1000:.0f} ms)")
+        say("\nThe creator commands the agents:")
+        for command in AGENT_COMMANDS:
+            run = runtime.commands.command(creator_id, command)
+            say(f"  creator > {command}")
+            say(f"  {run.agent_type.removesuffix('_agent')} > {run.answer}")
+            say(f"    (tools: {', '.join(run.tool_calls) or 'none'}; logged as agent_executed {run.run_id})")
+    finally:
+        runtime.pool.close()
