@@ -6,7 +6,9 @@ so `upgrade` takes `pg_advisory_lock` first; a second caller waits, then finds t
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import psycopg
@@ -94,12 +96,26 @@ def _alembic_config(connection: object, dimension: int) -> Config:
     return config
 
 
+def _wait_for_schema_lock(conn: Any, timeout: float = 600.0) -> None:
+    """Take the schema lock by polling, never by blocking inside PostgreSQL: a waiter blocked in
+    pg_advisory_lock holds a snapshot, and the checkpointer's CREATE INDEX CONCURRENTLY waits for every
+    snapshot to end, so holder and waiters would wait on each other forever (seen with 4 processes)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": SCHEMA_LOCK}).scalar()
+        conn.commit()  # leave no transaction (and no snapshot) open between tries
+        if got:
+            return
+        if time.monotonic() > deadline:
+            raise TransactionFailed(f"another process held the schema lock for over {timeout:.0f}s")
+        time.sleep(0.2)
+
+
 def upgrade(engine: Engine, *, embedder_model: str, dimension: int) -> None:
     """Bring the schema to head and record (or check) the knowledge index's embedder."""
     with engine.connect() as conn:
-        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": SCHEMA_LOCK})
+        _wait_for_schema_lock(conn)
         try:
-            conn.commit()
             command.upgrade(_alembic_config(conn, dimension), "head")
             conn.commit()
             _setup_checkpointer(engine)
