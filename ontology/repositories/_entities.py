@@ -56,9 +56,7 @@ class EntityRepository(Repository):
         """The live entity, row-locked until the unit of work ends (serialises writers of one entity)."""
         entity_id = parse_id(id)
         row = self._uow.execute(
-            select(t.entities)
-            .where(t.entities.c.id == entity_id, t.entities.c.deleted_at.is_(None))
-            .with_for_update()
+            select(t.entities).where(t.entities.c.id == entity_id, t.entities.c.deleted_at.is_(None)).with_for_update()
         ).first()
         if row is None:
             raise NotFound(f"no entity with id {entity_id}")

@@ -42,14 +42,20 @@ def test_the_spec_indexes_exist(store) -> None:  # type: ignore[no-untyped-def]
     with store.unit_of_work() as uow:
         defs = " | ".join(uow.execute(text("SELECT indexdef FROM pg_indexes WHERE schemaname = 'public'")).scalars())
     for expected in [
-        "entities USING btree (type)", "entities USING btree (status)", "entities USING btree (type, status, id)",
+        "entities USING btree (type)",
+        "entities USING btree (status)",
+        "entities USING btree (type, status, id)",
         "to_tsvector('simple'::regconfig, name)",
-        "connections USING btree (from_entity, id)", "connections USING btree (to_entity, id)",
+        "connections USING btree (from_entity, id)",
+        "connections USING btree (to_entity, id)",
         "connections USING btree (from_entity, relationship_type, id)",
         "connections USING btree (to_entity, relationship_type, id)",
-        "events USING btree (type, \"timestamp\")", "events USING btree (actor_id, \"timestamp\")",
-        "events USING btree (\"timestamp\")", "events USING btree (target_id, \"timestamp\")",
-        "tags USING btree (entity_id, key, value)", "tags USING btree (key, value, entity_id)",
+        'events USING btree (type, "timestamp")',
+        'events USING btree (actor_id, "timestamp")',
+        'events USING btree ("timestamp")',
+        'events USING btree (target_id, "timestamp")',
+        "tags USING btree (entity_id, key, value)",
+        "tags USING btree (key, value, entity_id)",
         "knowledge_chunks USING hnsw (embedding vector_cosine_ops)",
     ]:
         assert expected in defs, expected

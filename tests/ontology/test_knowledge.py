@@ -152,16 +152,21 @@ def test_bulk_load_rebuilds_the_partition_keeping_existing_chunks(
     texts = [f"Imported tip {i}: drink water before every training session." for i in range(50)]
     vectors = np.asarray(embedder.embed_documents(texts), dtype=np.float32)
     content = uuid.uuid4()
-    rows = [ChunkRow(content, "blog_post", i, t, ["topic=import"], v) for i, (t, v) in enumerate(zip(texts, vectors, strict=True))]
+    rows = [
+        ChunkRow(content, "blog_post", i, t, ["topic=import"], v)
+        for i, (t, v) in enumerate(zip(texts, vectors, strict=True))
+    ]
     assert knowledge.bulk_load(ava, rows) == 50
     assert knowledge.search(ava, "how much protein should I eat?", limit=1)[0].text.startswith("Eat 1.6 g")
     assert knowledge.search(ava, "hydration before training", tags=["topic=import"], limit=3)[0].text.startswith(
         "Imported tip"
     )
     with store.unit_of_work() as uow:
-        indexes = uow.execute(
-            text("SELECT indexdef FROM pg_indexes WHERE tablename = :t"), {"t": partition_name(ava)}
-        ).scalars().all()
+        indexes = (
+            uow.execute(text("SELECT indexdef FROM pg_indexes WHERE tablename = :t"), {"t": partition_name(ava)})
+            .scalars()
+            .all()
+        )
     assert any("hnsw" in index for index in indexes)
     # a bad row aborts the load and leaves the live partition as it was
     bad = [*rows[:3], ChunkRow(content, "blog_post", 99, "bad", [], np.zeros(3, dtype=np.float32))]
