@@ -1,4 +1,4 @@
-"""The offline chat model's text work: reading the prompt, filling tool arguments, writing replies.
+"""The offline chat model's text work: reading the prompt and tool results, matching words, writing replies.
 
 Every reply is a template around text quoted from the conversation (a knowledge passage, a tool's
 summary, a URL the tool returned). The templates themselves hold no digits and no links, so a reply
@@ -21,11 +21,15 @@ __all__ = [
     "chit_chat_reply",
     "content_words",
     "evidence_in",
-    "fill_arguments",
+    "fan_facts",
+    "leading_verb",
+    "name_overlap",
+    "opening_verbs",
     "knowledge_passages",
     "persona_name",
     "recent_user_texts",
     "render_tool_result",
+    "schema_of",
     "tool_result_passages",
     "word_overlap",
 ]
@@ -33,37 +37,7 @@ __all__ = [
 UUID_RE = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 URL_RE = re.compile(r"https?://[^\s\"'<>)\]]+")
-NUMBER_RE = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
 PERSONA_RE = re.compile(r"\bYou are ([^\n.,;:!?()]{1,60})")
-# Arguments that carry what the user asked for, by name.
-TEXT_ARGS = frozenset(
-    {
-        "query",
-        "topic",
-        "question",
-        "text",
-        "goal",
-        "prompt",
-        "task",
-        "request",
-        "message",
-        "brief",
-        "subject",
-        "description",
-        "idea",
-        "instructions",
-        "command",
-        "content",
-        "body",
-    }
-)
-# Words people use for a period that are not the enum value itself.
-ENUM_SYNONYMS = {
-    "day": ("today", "daily", "yesterday"),
-    "week": ("weekly",),
-    "month": ("monthly",),
-    "year": ("yearly", "annual", "annually"),
-}
 RECENT_MESSAGES = 6
 
 _GREETING = frozenset({"hi", "hello", "hey", "hiya", "yo", "morning", "afternoon", "evening", "howdy", "greetings"})
@@ -143,35 +117,56 @@ class ToolSpec:
         """The fixed text embedded for routing: the description on one line (or the name)."""
         return " ".join(self.description.split()) or self.name.replace("_", " ")
 
+    @property
+    def purpose_text(self) -> str:
+        """What the tool is for in brief: its name in words, its first sentence and any "Use it ..." sentence."""
+        sentences = re.split(r"(?<=[.!?])\s+", " ".join(self.description.split()))
+        chosen = [sentences[0], *(s for s in sentences[1:] if re.match(r"Use (?:it|this)\b", s))]
+        return " ".join([self.name.replace("_", " ") + ":", *chosen]).strip()
+
 
 def persona_name(messages: Sequence[BaseMessage]) -> str | None:
-    """Who the system prompt says the model is ("You are Maya Fit, ..." -> "Maya Fit")."""
+    """Who the system prompt says the model is, when it is a name ("You are Maya Fit, ..." -> "Maya Fit";
+    "You are the marketing agent ..." -> None)."""
     for message in messages:
         if isinstance(message, SystemMessage):
             match = PERSONA_RE.search(message.text)
             if match:
-                return match.group(1).strip()
+                name = match.group(1).strip()
+                first = name.split()[0] if name.split() else ""
+                return name if first[:1].isupper() and first.lower() not in ("the", "a", "an") else None
     return None
+
+
+def _section_items(messages: Sequence[BaseMessage], is_header: Any) -> list[str]:
+    """The `- item` lines under a header line (for which `is_header(line)` holds) in system messages."""
+    items: list[str] = []
+    for message in messages:
+        if not isinstance(message, SystemMessage):
+            continue
+        inside, count = False, 0
+        for line in message.text.splitlines():
+            stripped = line.strip()
+            if stripped.endswith(":") and is_header(stripped.lower()):
+                inside, count = True, len(items)
+            elif inside and stripped.startswith("- "):
+                items.append(stripped[2:].strip())
+            elif inside and stripped and len(items) > count and not stripped.endswith(":"):
+                items[-1] = f"{items[-1]} {stripped}"  # an item wrapped onto the next line
+            elif inside:
+                inside = False
+    return [item for item in items if item]
 
 
 def knowledge_passages(messages: Sequence[BaseMessage]) -> list[str]:
     """The passages listed under a `Knowledge:` line (one `- passage` per line) in system messages."""
-    passages: list[str] = []
-    for message in messages:
-        if not isinstance(message, SystemMessage):
-            continue
-        inside = False
-        for line in message.text.splitlines():
-            stripped = line.strip()
-            if stripped.lower() == "knowledge:":
-                inside = True
-            elif inside and stripped.startswith("- "):
-                passages.append(stripped[2:].strip())
-            elif inside and stripped and passages and not stripped.endswith(":"):
-                passages[-1] = f"{passages[-1]} {stripped}"  # a passage wrapped onto the next line
-            elif inside:
-                inside = False
-    return [p for p in passages if p]
+    return _section_items(messages, lambda header: header == "knowledge:")
+
+
+def fan_facts(messages: Sequence[BaseMessage]) -> list[str]:
+    """What the fan told about themselves: the `- fact` lines under a header such as "What this fan has
+    told you about themselves:" in system messages."""
+    return _section_items(messages, lambda header: "told you" in header or "about themselves" in header)
 
 
 def chit_chat_reply(text: str, name: str | None) -> str | None:
@@ -189,60 +184,12 @@ def chit_chat_reply(text: str, name: str | None) -> str | None:
     return "Glad to hear it. Anything else you'd like to know?"
 
 
-def _schema_of(prop: dict[str, Any]) -> dict[str, Any]:
+def schema_of(prop: dict[str, Any]) -> dict[str, Any]:
     """The non-null branch of an `anyOf` (how pydantic writes `X | None`), else the property itself."""
     for option in prop.get("anyOf", []):
         if isinstance(option, dict) and option.get("type") != "null":
             return {**prop, **option}
     return prop
-
-
-def _enum_value(values: list[Any], text: str) -> Any:
-    lowered = text.lower()
-    for value in values:
-        word = str(value).lower()
-        spellings = (word, *ENUM_SYNONYMS.get(word, ()))
-        if any(re.search(rf"\b{re.escape(s)}(?:ly|s)?\b", lowered) for s in spellings):
-            return value
-    return None
-
-
-def _number(text: str, integer: bool) -> int | float | None:
-    cleaned = EMAIL_RE.sub(" ", UUID_RE.sub(" ", text))
-    match = NUMBER_RE.search(cleaned)
-    if match is None:
-        return None
-    value = float(match.group(0))
-    if integer:
-        return int(value) if value.is_integer() else None
-    return value
-
-
-def fill_arguments(spec: ToolSpec, request: str, recent: Sequence[str]) -> dict[str, Any] | None:
-    """Arguments for `spec` taken from the request (ids and emails also from `recent` user texts, newest
-    first); None when a required argument cannot be filled, so the tool must not be called."""
-    properties: dict[str, Any] = spec.parameters.get("properties", {}) or {}
-    required = set(spec.parameters.get("required", []) or [])
-    args: dict[str, Any] = {}
-    for name, raw in properties.items():
-        prop = _schema_of(raw if isinstance(raw, dict) else {})
-        kind, lowered = prop.get("type"), name.lower()
-        value: Any = None
-        if "enum" in prop:
-            value = _enum_value(list(prop["enum"]), request)
-        elif prop.get("format") == "uuid" or lowered == "id" or lowered.endswith("_id"):
-            value = next((m.group(0) for t in (request, *recent) if (m := UUID_RE.search(t))), None)
-        elif "email" in lowered or prop.get("format") == "email":
-            value = next((m.group(0) for t in (request, *recent) if (m := EMAIL_RE.search(t))), None)
-        elif kind in ("integer", "number"):
-            value = _number(request, integer=kind == "integer")
-        elif kind == "string" and (lowered in TEXT_ARGS or lowered.rsplit("_", 1)[-1] in TEXT_ARGS):
-            value = request.strip() or None
-        if value is not None:
-            args[name] = value
-        elif name in required:
-            return None
-    return args
 
 
 def recent_user_texts(messages: Sequence[BaseMessage], before: int) -> list[str]:
@@ -309,6 +256,12 @@ _STOPWORDS = frozenset(
 )
 
 
+# Words before the verb of a command: "please", "can you", "I want you to", "go ahead and".
+_COMMAND_OPENERS = frozenset(
+    re.findall(r"\w+", "please pls can could would will you u i want need like id wed to go ahead and now just quickly kindly")
+)
+
+
 def _stem(word: str) -> str:
     """A crude English stemmer: enough to match "courses" with "course" and "buying" with "buy"."""
     if word.endswith("ies") and len(word) > 4:
@@ -341,10 +294,37 @@ def word_overlap(request: str, specs: Sequence[ToolSpec]) -> list[float]:
     return [sum(weight[w] for w in words & vocabulary) / total for vocabulary in vocabularies]
 
 
+def name_overlap(request: str, specs: Sequence[ToolSpec]) -> list[float]:
+    """For each tool, the share of its name's words ("draft_campaign": draft, campaign) the request uses,
+    each word weighted by how few of the tools' names hold it."""
+    words = _stems(request)
+    names = [_stems(spec.name.replace("_", " ")) for spec in specs]
+    weight = {w: math.log(1 + len(specs) / sum(w in n for n in names)) for n in names for w in n}
+    return [sum(weight[w] for w in n & words) / (sum(weight[w] for w in n) or 1.0) for n in names]
+
+
+def leading_verb(request: str) -> str | None:
+    """The stemmed verb a command starts with ("please draft a campaign" -> "draft"), or None."""
+    words = re.findall(r"[a-z]+", request.lower().replace("'", ""))
+    while words and words[0] in _COMMAND_OPENERS:
+        words = words[1:]
+    return _stem(words[0]) if words and words[0] not in _STOPWORDS else None
+
+
+def opening_verbs(spec: ToolSpec) -> frozenset[str]:
+    """The verbs a tool's name and description open with ("draft_campaign", "Draft a marketing ...")."""
+    first = re.findall(r"[a-z]+", spec.description.lower())[:1]
+    return frozenset(_stem(w) for w in [spec.name.split("_")[0].lower(), *first])
+
+
+def _stems(text: str) -> frozenset[str]:
+    return frozenset(_stem(w) for w in re.findall(r"[a-z]+", text.lower()) if len(w) > 1)
+
+
 def evidence_in(request: str, spec: ToolSpec) -> bool:
     """Whether the request itself holds an id or email that one of the tool's arguments asks for."""
     for name, raw in (spec.parameters.get("properties", {}) or {}).items():
-        prop = _schema_of(raw if isinstance(raw, dict) else {})
+        prop = schema_of(raw if isinstance(raw, dict) else {})
         lowered = name.lower()
         if (prop.get("format") == "uuid" or lowered == "id" or lowered.endswith("_id")) and UUID_RE.search(request):
             return True

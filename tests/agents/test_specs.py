@@ -71,10 +71,8 @@ def test_every_tool_name_is_a_registered_tool() -> None:
     used = {name for spec in [*AGENT_SPECS.values(), CLONE_SPEC] for name in spec.tools}
     assert used <= TOOL_NAMES
     registered = set(tools.TOOLS)
-    if registered <= {"search_knowledge"}:  # the tools of issue 5 have not landed in this checkout yet
-        pytest.skip(f"only {sorted(registered)} registered so far; checked against TOOL_NAMES instead")
-    assert used <= registered, sorted(used - registered)
-    for name in MONEY_TOOLS & registered:
+    assert registered == TOOL_NAMES, sorted(registered ^ TOOL_NAMES)
+    for name in MONEY_TOOLS:
         assert tools.TOOLS[name].moves_money
 
 
