@@ -128,9 +128,7 @@ class RetryingChatOpenAI(ChatOpenAI):
             except (openai.OpenAIError, pydantic.ValidationError) as error:
                 raise self._translate(error) from error
 
-        first, rest = await call_with_retry_async(
-            start, self._retrying[0], what=self._what(), sleep=self._retrying[2]
-        )
+        first, rest = await call_with_retry_async(start, self._retrying[0], what=self._what(), sleep=self._retrying[2])
         if first is None:
             return
         yield first

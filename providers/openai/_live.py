@@ -52,8 +52,10 @@ def to_result(message: AIMessage, default_model: str) -> CompletionResult:
     metadata = message.response_metadata or {}
     return CompletionResult(
         text=message.text,
-        tool_calls=[ToolCallRequest(id=call.get("id") or "", name=call["name"], arguments=dict(call["args"]))
-                    for call in message.tool_calls],
+        tool_calls=[
+            ToolCallRequest(id=call.get("id") or "", name=call["name"], arguments=dict(call["args"]))
+            for call in message.tool_calls
+        ],
         tokens_in=int(usage.get("input_tokens", 0)),
         tokens_out=int(usage.get("output_tokens", 0)),
         model=str(metadata.get("model_name") or default_model),
@@ -122,8 +124,12 @@ class OpenAIProvider:
             from providers.openai._chat import RetryingChatOpenAI
 
             chat = RetryingChatOpenAI(
-                model=name, api_key=SecretStr(self._api_key), base_url=self._base_url, timeout=self._timeout,
-                max_retries=0, use_responses_api=False,
+                model=name,
+                api_key=SecretStr(self._api_key),
+                base_url=self._base_url,
+                timeout=self._timeout,
+                max_retries=0,
+                use_responses_api=False,
             )
             self._chat[name] = chat.configure_retries(self._retry, self._sleep, self._async_sleep)
         return self._chat[name]
@@ -156,8 +162,13 @@ class OpenAIProvider:
         """The OpenAI embedder (`embedding_model`), with the same endpoint, timeout and retries."""
         if self._embedder is None:
             self._embedder = OpenAIEmbedder(
-                self._api_key, model=self._embedding_model, dimension=self._embedding_dimension,
-                base_url=self._base_url, timeout=self._timeout, retry=self._retry, sleep=self._sleep,
+                self._api_key,
+                model=self._embedding_model,
+                dimension=self._embedding_dimension,
+                base_url=self._base_url,
+                timeout=self._timeout,
+                retry=self._retry,
+                sleep=self._sleep,
             )
         return self._embedder
 
@@ -193,5 +204,9 @@ class OpenAIProvider:
             metadata["revised_prompt"] = str(image.revised_prompt)
         return GeneratedImage(
             data=base64.b64decode(image.b64_json) if image.b64_json else None,
-            url=image.url, mime_type="image/png", width=width, height=height, metadata=metadata,
+            url=image.url,
+            mime_type="image/png",
+            width=width,
+            height=height,
+            metadata=metadata,
         )

@@ -10,22 +10,27 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
+from ontology.embedders import Embedder
+
 __all__ = [
     "ToolSpec",
+    "cached_vectors",
     "chit_chat_reply",
     "content_words",
+    "cosine",
     "evidence_in",
     "fan_facts",
-    "leading_verb",
-    "name_overlap",
-    "opening_verbs",
+    "first_object",
     "knowledge_passages",
+    "leading_verb",
+    "opening_verbs",
     "persona_name",
     "recent_user_texts",
     "render_tool_result",
@@ -39,6 +44,31 @@ EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 URL_RE = re.compile(r"https?://[^\s\"'<>)\]]+")
 PERSONA_RE = re.compile(r"\bYou are ([^\n.,;:!?()]{1,60})")
 RECENT_MESSAGES = 6
+
+_CACHE_LIMIT = 20_000
+_cache: dict[tuple[str, str, str], list[float]] = {}
+_cache_lock = threading.Lock()
+
+
+def cached_vectors(embedder: Embedder, kind: str, texts: Sequence[str]) -> list[list[float]]:
+    """Vectors for `texts` ("query" or "passage" embeddings), each text embedded once per process."""
+    with _cache_lock:
+        found = {text: _cache[(embedder.model, kind, text)] for text in texts if (embedder.model, kind, text) in _cache}
+    missing = [text for text in dict.fromkeys(texts) if text not in found]
+    if missing:
+        vectors = embedder.embed_documents(missing) if kind == "passage" else [embedder.embed_query(t) for t in missing]
+        found.update(zip(missing, vectors, strict=True))
+        with _cache_lock:
+            if len(_cache) + len(missing) > _CACHE_LIMIT:
+                _cache.clear()
+            _cache.update({(embedder.model, kind, text): vector for text, vector in zip(missing, vectors, strict=True)})
+    return [found[text] for text in texts]
+
+
+def cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    """The cosine similarity of two L2-normalised vectors."""
+    return float(sum(x * y for x, y in zip(a, b, strict=True)))  # both are L2-normalised
+
 
 _GREETING = frozenset({"hi", "hello", "hey", "hiya", "yo", "morning", "afternoon", "evening", "howdy", "greetings"})
 _THANKS = frozenset({"thanks", "thank", "thx", "ty", "cheers", "appreciate"})
@@ -122,7 +152,18 @@ class ToolSpec:
         """What the tool is for in brief: its name in words, its first sentence and any "Use it ..." sentence."""
         sentences = re.split(r"(?<=[.!?])\s+", " ".join(self.description.split()))
         chosen = [sentences[0], *(s for s in sentences[1:] if re.match(r"Use (?:it|this)\b", s))]
-        return " ".join([self.name.replace("_", " ") + ":", *chosen]).strip()
+        return " ".join(chosen).strip() or self.name.replace("_", " ")
+
+    @property
+    def verb(self) -> str:
+        """The verb the tool's name opens with ("draft_campaign" -> "draft")."""
+        return self.name.split("_")[0].lower()
+
+    @property
+    def objects(self) -> frozenset[str]:
+        """The stemmed words of the tool's name after its verb ("create_checkout_link" -> checkout, link)."""
+        words = self.name.lower().split("_")
+        return frozenset(_stem(w) for w in (words[1:] or words) if w not in _STOPWORDS)
 
 
 def persona_name(messages: Sequence[BaseMessage]) -> str | None:
@@ -258,7 +299,7 @@ _STOPWORDS = frozenset(
 
 # Words before the verb of a command: "please", "can you", "I want you to", "go ahead and".
 _COMMAND_OPENERS = frozenset(
-    re.findall(r"\w+", "please pls can could would will you u i want need like id wed to go ahead and now just quickly kindly")
+    re.findall(r"\w+", "please pls can could would will you u i want need like id wed to go ahead and now just kindly")
 )
 
 
@@ -294,13 +335,15 @@ def word_overlap(request: str, specs: Sequence[ToolSpec]) -> list[float]:
     return [sum(weight[w] for w in words & vocabulary) / total for vocabulary in vocabularies]
 
 
-def name_overlap(request: str, specs: Sequence[ToolSpec]) -> list[float]:
-    """For each tool, the share of its name's words ("draft_campaign": draft, campaign) the request uses,
-    each word weighted by how few of the tools' names hold it."""
-    words = _stems(request)
-    names = [_stems(spec.name.replace("_", " ")) for spec in specs]
-    weight = {w: math.log(1 + len(specs) / sum(w in n for n in names)) for n in names for w in n}
-    return [sum(weight[w] for w in n & words) / (sum(weight[w] for w in n) or 1.0) for n in names]
+def first_object(request: str, specs: Sequence[ToolSpec]) -> list[bool]:
+    """For each tool, whether the first word of the request that names any tool's object names its object
+    ("write a follow-up campaign for fans" -> the campaign tools, not list_fans)."""
+    objects = [spec.objects for spec in specs]
+    for word in re.findall(r"[a-z]+", request.lower()):
+        stem = _stem(word)
+        if any(stem in o for o in objects):
+            return [stem in o for o in objects]
+    return [False] * len(specs)
 
 
 def leading_verb(request: str) -> str | None:
@@ -312,9 +355,16 @@ def leading_verb(request: str) -> str | None:
 
 
 def opening_verbs(spec: ToolSpec) -> frozenset[str]:
-    """The verbs a tool's name and description open with ("draft_campaign", "Draft a marketing ...")."""
-    first = re.findall(r"[a-z]+", spec.description.lower())[:1]
-    return frozenset(_stem(w) for w in [spec.name.split("_")[0].lower(), *first])
+    """The verbs a tool is for: its name's, its description's first word and any "use it to <verb>"."""
+    description = " ".join(spec.description.lower().split())
+    first = re.split(r"(?<=[.!?])\s", description, maxsplit=1)[0]
+    verbs = [
+        spec.verb,
+        *re.findall(r"[a-z]+", first)[:1],
+        *re.findall(r"\bto (\w+)", first)[:1],
+        *re.findall(r"\buse (?:it|this) to (\w+)", description),
+    ]
+    return frozenset(_stem(w) for w in verbs)
 
 
 def _stems(text: str) -> frozenset[str]:

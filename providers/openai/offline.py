@@ -2,14 +2,19 @@
 
 It is a real LangChain `BaseChatModel` that supports `bind_tools`, so graphs run unchanged on it:
 
-1. After tool results (the last messages are ToolMessages) it writes the reply from those results:
-   summaries quoted verbatim, refusals and errors restated.
-2. Otherwise it reads the last user message. Small talk gets a short reply. With tools bound, it embeds
-   the request and compares it with each tool's description and with a few fixed "not an action"
-   anchors (questions, small talk): the best tool is called when it beats the anchors by `tool_margin`
-   and its similarity is at least `tool_threshold`, with arguments it can extract (ids, emails,
-   numbers, enum values, the request text); a tool whose required arguments cannot be filled is skipped.
-3. No tool: it quotes the most similar passage from the prompt's `Knowledge:` section, calls the
+1. After tool results it writes the reply from them (summaries verbatim, refusals and errors restated),
+   unless step one of a two-step plan just ran: a listing that now lets the request's best tool be
+   filled (list_products, then create_checkout_link for the product the request names).
+2. Otherwise it reads the last user message (`_offline_intents`): small talk gets a short reply; a money
+   request (refund, discount, price change, transfer) with no tool bound for it gets an honest refusal;
+   a prompt injection is declined; a question about the fan is answered from the facts the prompt lists
+   about them; a statement about the fan gets a warm acknowledgement with a fitting passage.
+3. With tools bound, it scores each tool: embedding similarity to its description and its purpose, plus
+   bonuses for shared words, the tool name's object and verb, and ids the request holds. The best tool is
+   called when it clears `tool_threshold` and the "not an action" anchors, with arguments filled from the
+   request, earlier messages and tool results (`_offline_args`); when only an id is missing, the bound
+   tool that lists such ids is called first.
+4. No tool: it quotes the most similar passage from the prompt's `Knowledge:` section, calls the
    knowledge-search tool if one is bound, or says it does not know. It never invents facts or prices.
 """
 
@@ -18,13 +23,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langchain_core.messages.utils import count_tokens_approximately
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import Runnable
@@ -36,29 +40,34 @@ from ontology.embedders import Embedder
 from providers.openai._offline_args import (
     fill_arguments,
     is_id_argument,
+    last_request,
     missing_arguments,
     routing_text,
     tool_result_data,
+    trailing_tool_results,
 )
 from providers.openai._offline_intents import (
+    MONEY_TOOL_WORDS,
     acknowledgement,
     decline_injection,
     facts_reply,
     fan_name,
+    fitting_passage,
+    matching_facts,
     money_refusal,
     read_intent,
-    self_topic_words,
     statement_topic,
 )
 from providers.openai._offline_parts import (
     ToolSpec,
+    cached_vectors,
     chit_chat_reply,
-    content_words,
+    cosine,
     evidence_in,
     fan_facts,
+    first_object,
     knowledge_passages,
     leading_verb,
-    name_overlap,
     opening_verbs,
     persona_name,
     recent_user_texts,
@@ -82,28 +91,6 @@ NOT_AN_ACTION = (
     "tell me more about yourself",
     "what's the best way to get better at this?",
 )
-_CACHE_LIMIT = 20_000
-_cache: dict[tuple[str, str, str], list[float]] = {}
-_cache_lock = threading.Lock()
-
-
-def _cached(embedder: Embedder, kind: str, texts: Sequence[str]) -> list[list[float]]:
-    """Vectors for `texts` ("query" or "passage" embeddings), each text embedded once per process."""
-    with _cache_lock:
-        found = {text: _cache[(embedder.model, kind, text)] for text in texts if (embedder.model, kind, text) in _cache}
-    missing = [text for text in dict.fromkeys(texts) if text not in found]
-    if missing:
-        vectors = embedder.embed_documents(missing) if kind == "passage" else [embedder.embed_query(t) for t in missing]
-        found.update(zip(missing, vectors, strict=True))
-        with _cache_lock:
-            if len(_cache) + len(missing) > _CACHE_LIMIT:
-                _cache.clear()
-            _cache.update({(embedder.model, kind, text): vector for text, vector in zip(missing, vectors, strict=True)})
-    return [found[text] for text in texts]
-
-
-def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    return float(sum(x * y for x, y in zip(a, b, strict=True)))  # both are L2-normalised
 
 
 class OfflineChatModel(BaseChatModel):
@@ -124,14 +111,19 @@ class OfflineChatModel(BaseChatModel):
     """Added to a tool's score when the request holds an id or email that one of its arguments asks for."""
     fallthrough_gap: float = 0.01
     """When the best tool's required arguments cannot be filled, runners-up this close may be called."""
-    name_weight: float = 0.05
-    """Added to a tool's score per share of its name's words ("draft", "campaign") the request uses."""
-    verb_bonus: float = 0.02
+    object_bonus: float = 0.02
+    """Added to the tools whose name's object is the first such object the request names."""
+    purpose_mix: float = 0.5
+    """How much the similarity to a tool's purpose (first and "Use it" sentences) counts against the whole
+    description's."""
+    verb_bonus: float = 0.03
     """Added to a tool's score when the request opens with the verb its name or description opens with."""
     knowledge_threshold: float = 0.85
     """Least cosine similarity between the request and a passage for the passage to be quoted."""
-    statement_threshold: float = 0.82
-    """Least similarity between a fan's statement about themselves and a passage for it to be offered."""
+    statement_threshold: float = 0.83
+    """Least score (similarity plus shared-word bonus) of a passage for a fan's statement about themselves."""
+    statement_word_bonus: float = 0.02
+    """Added to a passage's score for a statement per content word they share."""
     fact_threshold: float = 0.8
     """Least similarity between a question about the fan and a fact they told for the fact to be quoted."""
     fact_gap: float = 0.01
@@ -209,9 +201,9 @@ class OfflineChatModel(BaseChatModel):
     def respond(self, messages: Sequence[BaseMessage]) -> AIMessage:
         """The model's answer to `messages`: a tool call, or a reply with token usage."""
         name = persona_name(messages)
-        index, request = _last_request(messages)
+        index, request = last_request(messages)
         results = tool_result_data(messages)
-        trailing = _trailing_tool_results(messages)
+        trailing = trailing_tool_results(messages)
         if trailing:
             follow_up = self._follow_up(messages, index, request, results)
             if follow_up is not None:
@@ -252,33 +244,44 @@ class OfflineChatModel(BaseChatModel):
         if not actions:
             return []
         text = routing_text(request)
-        query = _cached(self.embedder, "query", [text])[0]
-        full = _cached(self.embedder, "query", [spec.routing_text for spec in actions])
-        purpose = _cached(self.embedder, "query", [spec.purpose_text for spec in actions])
+        query = cached_vectors(self.embedder, "query", [text])[0]
+        full = cached_vectors(self.embedder, "query", [spec.routing_text for spec in actions])
+        purpose = cached_vectors(self.embedder, "query", [spec.purpose_text for spec in actions])
         overlaps = word_overlap(text, actions)
-        names = name_overlap(text, actions)
+        objects = first_object(text, actions)
         verb = leading_verb(text)
+        mix = self.purpose_mix
         scored = [
             (
-                max(_cosine(query, f), _cosine(query, p))
+                (1 - mix) * cosine(query, f)
+                + mix * cosine(query, p)
                 + self.word_weight * overlap
-                + self.name_weight * named
+                + (self.object_bonus if first else 0.0)
                 + (self.verb_bonus if verb and verb in opening_verbs(spec) else 0.0)
                 + (self.evidence_bonus if evidence_in(request, spec) else 0.0),
                 spec,
             )
-            for f, p, overlap, named, spec in zip(full, purpose, overlaps, names, actions, strict=True)
+            for f, p, overlap, first, spec in zip(full, purpose, overlaps, objects, actions, strict=True)
         ]
         return sorted(scored, key=lambda pair: (-pair[0], pair[1].name))
 
     def not_an_action_score(self, request: str) -> float:
         """The similarity of `request` to the closest "not an action" anchor."""
-        query = _cached(self.embedder, "query", [routing_text(request)])[0]
-        return max(_cosine(query, vector) for vector in _cached(self.embedder, "query", NOT_AN_ACTION))
+        query = cached_vectors(self.embedder, "query", [routing_text(request)])[0]
+        return max(cosine(query, vector) for vector in cached_vectors(self.embedder, "query", NOT_AN_ACTION))
 
     def _candidates(self, request: str) -> list[ToolSpec]:
-        """The tools that may be called for `request`, best first (all of them when a call is required)."""
-        scored = self.tool_scores(request)
+        """The tools that may be called for `request`, best first (all of them when a call is required).
+        A tool that moves money (its name says refund, price, transfer...) is a candidate only when the
+        request asks for exactly that."""
+        asked = read_intent(request).money_tool_words
+        scored = [
+            (score, spec)
+            for score, spec in self.tool_scores(request)
+            if not any(word in spec.name for word in MONEY_TOOL_WORDS) or any(word in spec.name for word in asked)
+        ]
+        if not scored:
+            return []
         if self.tool_choice in ("any", "required"):
             return [spec for _, spec in scored]
         floor = self.not_an_action_score(request) + self.tool_margin
@@ -353,41 +356,30 @@ class OfflineChatModel(BaseChatModel):
 
     # replies ----------------------------------------------------------------------------------------
 
+    def similarities(self, text: str, passages: Sequence[str]) -> list[float]:
+        """The similarity of `text` (as a query) to each of `passages`."""
+        query = cached_vectors(self.embedder, "query", [text])[0]
+        return [cosine(query, vector) for vector in cached_vectors(self.embedder, "passage", list(passages))]
+
     def best_passage(self, request: str, passages: Sequence[str]) -> tuple[float, str] | None:
         """The passage most similar to `request` with its similarity, or None when there are none."""
         if not passages:
             return None
-        query = _cached(self.embedder, "query", [request])[0]
-        vectors = _cached(self.embedder, "passage", list(passages))
-        return max(
-            ((_cosine(query, v), p) for v, p in zip(vectors, passages, strict=True)),
-            key=lambda pair: (pair[0], -passages.index(pair[1])),
-        )
+        scores = self.similarities(request, passages)
+        best = max(range(len(passages)), key=lambda i: (scores[i], -i))
+        return scores[best], passages[best]
 
     def matching_facts(self, question: str, facts: Sequence[str]) -> list[str]:
-        """The facts the fan told that answer a question about them: all of them (newest few) for a general
-        question ("what did I tell you?"), else the best match and any as good; [] when none fits."""
-        if not facts:
-            return []
-        topic = self_topic_words(question)
-        if not topic:
-            return list(facts[-self.max_facts :])
-        labelled = [f"{fact} My name is {who}." if (who := fan_name(fact)) else fact for fact in facts]
-        query = _cached(self.embedder, "query", [question])[0]
-        vectors = _cached(self.embedder, "passage", labelled)
-        scores = [
-            _cosine(query, vector) + self.word_weight * len(topic & content_words(text)) / len(topic)
-            for vector, text in zip(vectors, labelled, strict=True)
-        ]
-        best = max(scores)
-        if best < self.fact_threshold:
-            return []
-        return [fact for fact, score in zip(facts, scores, strict=True) if score >= best - self.fact_gap]
+        """The facts the fan told that answer a question about them (see `_offline_intents.matching_facts`)."""
+        return matching_facts(
+            question, facts, self.similarities, self.word_weight, self.fact_threshold, self.fact_gap, self.max_facts
+        )
 
     def _acknowledge(self, statement: str, passages: Sequence[str]) -> str:
         topic = statement_topic(statement)
-        best = self.best_passage(topic, passages) if passages else None
-        passage = best[1] if best is not None and best[0] >= self.statement_threshold else None
+        passage = fitting_passage(
+            topic, passages, self.similarities, self.statement_word_bonus, self.statement_threshold
+        )
         return acknowledgement(fan_name(statement), passage)
 
     def _answer_from_knowledge(self, request: str, passages: Sequence[str]) -> str | None:
@@ -397,7 +389,7 @@ class OfflineChatModel(BaseChatModel):
         return f"Here's what I've written about that: {best[1]}"
 
     def _reply_from_results(self, messages: Sequence[BaseMessage], results: list[ToolMessage], name: str | None) -> str:
-        _, request = _last_request(messages)
+        _, request = last_request(messages)
         parts = []
         for result in results:
             passages = tool_result_passages(result.text) if result.name == self.knowledge_tool else None
@@ -426,22 +418,6 @@ class OfflineChatModel(BaseChatModel):
             "total_tokens": tokens_in + tokens_out,
         }
         return reply
-
-
-def _trailing_tool_results(messages: Sequence[BaseMessage]) -> list[ToolMessage]:
-    results: list[ToolMessage] = []
-    for message in reversed(messages):
-        if not isinstance(message, ToolMessage):
-            break
-        results.append(message)
-    return list(reversed(results))
-
-
-def _last_request(messages: Sequence[BaseMessage]) -> tuple[int, str | None]:
-    for index in range(len(messages) - 1, -1, -1):
-        if isinstance(messages[index], HumanMessage):
-            return index, messages[index].text
-    return len(messages), None
 
 
 def _call(name: str, args: dict[str, Any], request: str) -> dict[str, Any]:
