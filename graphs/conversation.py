@@ -74,6 +74,13 @@ class CloneConversations:
     def fan(self, creator_id: uuid.UUID, platform: str, account: str, display_name: str | None = None) -> Entity:
         """The person behind a platform account; their first message to this creator registers them
         (one person, one audience member, following every creator they talk to)."""
+        with self.store.unit_of_work() as uow:  # the common case, a known fan of this creator: no lock needed
+            try:
+                known = uow.entities.by_identity("audience_member", platform, account)
+                if uow.connections.query(from_id=known.id, to_id=creator_id, type="following", limit=1):
+                    return known
+            except NotFound:
+                pass  # first contact: registered under the lock below
         with self.store.lock(f"identity:{platform}:{account}"), self.store.unit_of_work() as uow:
             try:
                 fan = uow.entities.by_identity("audience_member", platform, account)
