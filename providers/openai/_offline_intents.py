@@ -65,7 +65,7 @@ MONEY: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
             r"\b(?:change|lower|drop|reduce|cut|set|update|edit|raise|increase|modify|adjust|slash)\s+"
             r"(?:the\s+|my\s+|your\s+|its\s+|this\s+|that\s+|all\s+)?(?:\w+\s+){0,3}?prices?\b"
             r"|\b(?:give|get|want|need|have|apply|use|send|got)\s+(?:me\s+|us\s+)?(?:a|an|any|some|the|my|your)?\s*"
-            r"(?:\w+\s)?(?:discount|coupon|promo code|voucher)"
+            r"(?:[\w%$€£.,-]+\s){0,2}(?:discount|coupon|promo code|voucher)"
             r"|\b(?:make|sell|give|let me have)\b[^.?!]{0,30}\bcheaper\b|\bmake (?:it|this|that|them) free\b"
             r"|\b(?:give|get|send|let|have|make)\b(?:\s+[\w']+){0,5}\s+"
             r"(?:for free|free of charge|at no cost|without paying|for nothing)\b"
