@@ -79,9 +79,8 @@ def owned_entity(
 
 def owned_entities(uow: UnitOfWork, owner_id: uuid.UUID, types: Iterable[str] | None = None) -> list[Entity]:
     """The live entities `owner_id` owns, optionally only of `types`, oldest first."""
-    keep = frozenset(types) if types is not None else None
-    found = uow.entities.neighbours(owner_id, "owns", direction="out", limit=MAX_OWNED)
-    return [n.entity for n in found if keep is None or n.entity.type in keep]
+    wanted = list(types) if types is not None else None
+    return [n.entity for n in uow.entities.neighbours(owner_id, "owns", direction="out", limit=MAX_OWNED, types=wanted)]
 
 
 def connect_created_by(uow: UnitOfWork, thing_id: uuid.UUID, principal: Principal) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -22,61 +23,54 @@ from tools.registry import one_tool
 
 __all__ = ["compute_metrics", "create_plan", "fetch_metrics", "record_insight"]
 
-SCAN = 1000  # the store's page limit
 
 
 def compute_metrics(uow: UnitOfWork, creator_id: uuid.UUID, period_days: int) -> dict[str, Any]:
-    """The creator's business figures now and over the last `period_days` days (revenue per currency)."""
+    """The creator's business figures now and over the last `period_days` days (revenue per currency).
+
+    Everything is counted and summed in the database, scoped to what the creator owns: no page
+    limit truncates a big creator's figures, and no other creator's events are read."""
     since = datetime.now(UTC) - timedelta(days=period_days)
-    owned = [n.entity for n in uow.entities.neighbours(creator_id, "owns", direction="out", limit=SCAN)]
-    by_type: dict[str, list[Any]] = {}
-    for entity in owned:
-        by_type.setdefault(entity.type, []).append(entity)
-    payments = {e.id for e in by_type.get("payment", [])}
-    courses = {e.id for e in by_type.get("course", [])}
     revenue: Counter[str] = Counter()
     statuses: Counter[str] = Counter()
-    for event in uow.events.query(type="payment_processed", since=since, limit=SCAN):
-        if event.target_id not in payments:
-            continue
-        status, amount = event.metadata.get("status"), int(event.metadata.get("amount") or 0)
-        currency = str(event.metadata.get("currency") or "").upper()
-        statuses[str(status)] += 1
+    for total in uow.events.totals(
+        "payment_processed", owned_by=creator_id, since=since, group_by=("status", "currency"), sum_of="amount"
+    ):
+        status, currency = str(total.group[0]), str(total.group[1] or "").upper()
+        statuses[status] += total.count
         if status == "completed":
-            revenue[currency] += amount
+            revenue[currency] += total.sum
         elif status == "refunded":
-            revenue[currency] -= amount
-    followers = [
-        n
-        for n in uow.entities.neighbours(creator_id, "following", direction="in", limit=SCAN)
-        if n.entity.type == "audience_member"
-    ]
-    content = [e for t in CONTENT_TYPES for e in by_type.get(t, [])]
-    leads = by_type.get("lead", [])
-    enrolments = [
-        e for e in uow.events.query(type="course_enrolled", since=since, limit=SCAN) if e.target_id in courses
-    ]
-    referrals = [
-        e
-        for e in uow.events.query(type="referral_activity", since=since, limit=SCAN)
-        if e.metadata.get("creatorId") == str(creator_id) and e.metadata.get("action") == "created"
-    ]
+            revenue[currency] -= total.sum
+    owned = uow.entities.count_neighbours(creator_id, "owns")
+    owned_new = uow.entities.count_neighbours(creator_id, "owns", since=since)
+    fans = uow.entities.count_neighbours(creator_id, "following", direction="in")
+    fans_new = uow.entities.count_neighbours(creator_id, "following", direction="in", since=since)
+
+    def tally(counts: dict[tuple[str, str], int], types: Iterable[str], statuses: Iterable[str] | None = None) -> int:
+        kinds, wanted = set(types), set(statuses) if statuses is not None else None
+        return sum(n for (kind, status), n in counts.items() if kind in kinds and (wanted is None or status in wanted))
+
+    enrolments = uow.events.totals("course_enrolled", owned_by=creator_id, since=since)
+    referrals = uow.events.totals(
+        "referral_activity", since=since, where={"creatorId": str(creator_id), "action": "created"}
+    )
     return {
         "period_days": period_days,
         "revenue": dict(sorted(revenue.items())),
         "payments_completed": statuses["completed"],
         "refunds": statuses["refunded"],
         "checkouts_started": statuses["initiated"],
-        "fans": len(followers),
-        "new_fans": sum(1 for n in followers if n.connection.created_at >= since),
-        "leads": len(leads),
-        "new_leads": sum(1 for e in leads if e.created_at >= since),
-        "content_pieces": len(content),
-        "published_content": sum(1 for e in content if e.status == "published"),
-        "new_content": sum(1 for e in content if e.created_at >= since),
-        "products_for_sale": sum(1 for t in CATALOG_TYPES for e in by_type.get(t, []) if e.status in PUBLIC_STATUSES),
-        "course_enrollments": len(enrolments),
-        "referrals_created": len(referrals),
+        "fans": tally(fans, ["audience_member"]),
+        "new_fans": tally(fans_new, ["audience_member"]),
+        "leads": tally(owned, ["lead"]),
+        "new_leads": tally(owned_new, ["lead"]),
+        "content_pieces": tally(owned, CONTENT_TYPES),
+        "published_content": tally(owned, CONTENT_TYPES, ["published"]),
+        "new_content": tally(owned_new, CONTENT_TYPES),
+        "products_for_sale": tally(owned, CATALOG_TYPES, PUBLIC_STATUSES),
+        "course_enrollments": sum(t.count for t in enrolments),
+        "referrals_created": sum(t.count for t in referrals),
     }
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, func, insert, literal_column, select, update
 
@@ -196,8 +198,10 @@ class EntityRepository(Repository):
         *,
         direction: Direction = "out",
         limit: int = 100,
+        types: Collection[str] | None = None,
     ) -> list[Neighbour]:
-        """Entities connected to this one (outgoing, incoming or both), optionally by relationship type."""
+        """Entities connected to this one (outgoing, incoming or both), optionally by relationship type
+        and by the neighbours' entity types."""
         entity_id = parse_id(id)
         if relationship is not None:
             self._uow.registry.get("connection", relationship)
@@ -211,6 +215,8 @@ class EntityRepository(Repository):
             conditions = [here == entity_id, e.c.deleted_at.is_(None)]
             if relationship is not None:
                 conditions.append(c.c.relationship_type == relationship)
+            if types is not None:
+                conditions.append((c.c.to_type if there is c.c.to_entity else c.c.from_type).in_(list(types)))
             rows = self._uow.execute(
                 select(c, *[col.label(f"e_{col.name}") for col in e.columns])
                 .join(e, e.c.id == there)
@@ -227,3 +233,28 @@ class EntityRepository(Repository):
                     )
                 )
         return found[:limit]
+
+    def count_neighbours(
+        self,
+        id: uuid.UUID | str,
+        relationship: str,
+        *,
+        direction: Literal["out", "in"] = "out",
+        since: datetime | None = None,
+    ) -> dict[tuple[str, str], int]:
+        """How many live neighbours over `relationship`, by (entity type, status); `since` counts only
+        connections made from then on. Counts in the database: no page limit applies."""
+        entity_id = parse_id(id)
+        self._uow.registry.get("connection", relationship)
+        c, e = t.connections, t.entities
+        here, there = (c.c.from_entity, c.c.to_entity) if direction == "out" else (c.c.to_entity, c.c.from_entity)
+        conditions = [here == entity_id, c.c.relationship_type == relationship, e.c.deleted_at.is_(None)]
+        if since is not None:
+            conditions.append(c.c.created_at >= since)
+        rows = self._uow.execute(
+            select(e.c.type, e.c.status, func.count().label("n"))
+            .join(e, e.c.id == there)
+            .where(*conditions)
+            .group_by(e.c.type, e.c.status)
+        )
+        return {(row.type, row.status): int(row.n) for row in rows}

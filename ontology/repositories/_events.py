@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import BigInteger, and_, delete, func, insert, literal, select
 
 from ontology import tables as t
 from ontology.errors import NotFound
@@ -86,3 +87,50 @@ class EventRepository(Repository):
             .limit(clean_limit(limit))
         )
         return [Event(**row._mapping) for row in rows]
+
+    def totals(
+        self,
+        type: str,
+        *,
+        owned_by: uuid.UUID | str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        where: dict[str, Any] | None = None,
+        group_by: tuple[str, ...] = (),
+        sum_of: str | None = None,
+    ) -> list[EventTotal]:
+        """Count events of `type` (and sum an integer metadata key), grouped by metadata keys, in the
+        database. `owned_by` keeps events whose target the given entity `owns` (a creator's payments,
+        courses...); `where` keeps events whose metadata contains those key/values."""
+        self._uow.registry.get("event", type)
+        ev, c = t.events, t.connections
+        conditions: list[Any] = [ev.c.type == type]
+        if since is not None:
+            conditions.append(ev.c.timestamp >= since)
+        if until is not None:
+            conditions.append(ev.c.timestamp < until)
+        if where:
+            conditions.append(ev.c.metadata.op("@>")(clean_payload(dict(where), "where")))
+        keys = [ev.c.metadata[key].astext.label(f"g{i}") for i, key in enumerate(group_by)]
+        total = func.coalesce(func.sum(ev.c.metadata[sum_of].astext.cast(BigInteger)), 0) if sum_of else literal(0)
+        statement = select(*keys, func.count().label("n"), total.label("total")).where(*conditions)
+        if owned_by is not None:
+            statement = statement.join(
+                c,
+                and_(
+                    c.c.to_entity == ev.c.target_id,
+                    c.c.from_entity == parse_id(owned_by, "owned_by"),
+                    c.c.relationship_type == "owns",
+                ),
+            )
+        rows = self._uow.execute(statement.group_by(*keys) if keys else statement)
+        return [EventTotal(tuple(row[: len(keys)]), int(row.n), int(row.total)) for row in rows if row.n]
+
+
+@dataclass(frozen=True)
+class EventTotal:
+    """One group of `EventRepository.totals`: its metadata values, how many events, their summed key."""
+
+    group: tuple[str | None, ...]
+    count: int
+    sum: int

@@ -183,3 +183,29 @@ def test_full_text_search_on_names(store: Store) -> None:
         names = [e.name for e in uow.entities.search_names("kettlebell runners")]
         assert names == ["Kettlebell swings for runners"]
         assert uow.entities.search_names("winter", type="blog_post") == []
+
+
+def test_totals_and_counts_are_scoped_to_what_an_owner_owns(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        ann = uow.entities.insert("creator", "Ann", {"handle": "ann-totals"})
+        bob = uow.entities.insert("creator", "Bob", {"handle": "bob-totals"})
+        fan = uow.entities.insert("audience_member", "Fan")
+        uow.connections.insert(fan.id, ann.id, "following")
+        for owner, amounts in ((ann, [1900, 4900, 1200]), (bob, [99_900])):
+            for amount in amounts:
+                payment = uow.entities.insert("payment", "p", {"amount": amount, "currency": "USD"})
+                uow.connections.insert(owner.id, payment.id, "owns")
+                meta = {"amount": amount, "currency": "USD", "status": "completed"}
+                uow.events.insert("payment_processed", actor_id=fan.id, target_id=payment.id, metadata=meta)
+        uow.entities.insert("video", "Not owned by anyone")
+        uow.commit()
+    with store.unit_of_work() as uow:
+        [total] = uow.events.totals(
+            "payment_processed", owned_by=ann.id, group_by=("status", "currency"), sum_of="amount"
+        )
+        assert (total.group, total.count, total.sum) == (("completed", "USD"), 3, 8000)
+        assert uow.events.totals("payment_processed", owned_by=ann.id, where={"status": "refunded"}) == []
+        assert uow.entities.count_neighbours(ann.id, "owns") == {("payment", "active"): 3}
+        assert uow.entities.count_neighbours(ann.id, "following", direction="in") == {("audience_member", "active"): 1}
+        assert [n.entity.type for n in uow.entities.neighbours(bob.id, "owns", types=["payment"])] == ["payment"]
+        assert uow.entities.neighbours(bob.id, "owns", types=["video"]) == []
