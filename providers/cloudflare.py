@@ -90,9 +90,6 @@ class CloudflareUnavailable(CloudflareError, ProviderUnavailable):
 class CloudflareRateLimited(CloudflareUnavailable, ProviderRateLimited):
     """Cloudflare asked us to slow down (429); `retry_after` is its hint in seconds, or None."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        ProviderRateLimited.__init__(self, message, retry_after)
-
 
 class CloudflareAuthError(CloudflareError, ProviderAuthError):
     """Cloudflare rejected the API token, or it lacks the Stream permission."""

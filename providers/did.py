@@ -87,9 +87,6 @@ class DidUnavailable(DidError, ProviderUnavailable):
 class DidRateLimited(DidUnavailable, ProviderRateLimited):
     """D-ID asked us to slow down (429); `retry_after` is its hint in seconds, or None."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        ProviderRateLimited.__init__(self, message, retry_after)
-
 
 class DidAuthError(DidError, ProviderAuthError):
     """D-ID rejected the API key."""

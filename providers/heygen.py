@@ -91,9 +91,6 @@ class HeyGenUnavailable(HeyGenError, ProviderUnavailable):
 class HeyGenRateLimited(HeyGenUnavailable, ProviderRateLimited):
     """HeyGen asked us to slow down (429); `retry_after` is its hint in seconds, or None."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        ProviderRateLimited.__init__(self, message, retry_after)
-
 
 class HeyGenAuthError(HeyGenError, ProviderAuthError):
     """HeyGen rejected the API key."""

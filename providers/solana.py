@@ -74,9 +74,6 @@ class SolanaUnavailable(SolanaError, ProviderUnavailable):
 class SolanaRateLimited(SolanaUnavailable, ProviderRateLimited):
     """The node asked us to slow down; `retry_after` is its hint in seconds, or None."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        ProviderRateLimited.__init__(self, message, retry_after)
-
 
 class SolanaAuthError(SolanaError, ProviderAuthError):
     """The RPC endpoint rejected our credentials (a keyed provider URL)."""

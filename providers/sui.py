@@ -78,9 +78,6 @@ class SuiUnavailable(SuiError, ProviderUnavailable):
 class SuiRateLimited(SuiUnavailable, ProviderRateLimited):
     """The node asked us to slow down; `retry_after` is its hint in seconds, or None."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        ProviderRateLimited.__init__(self, message, retry_after)
-
 
 class SuiAuthError(SuiError, ProviderAuthError):
     """The RPC endpoint rejected our credentials (a keyed provider URL)."""

@@ -52,9 +52,6 @@ class StripeUnavailable(StripeError, ProviderUnavailable):
 class StripeRateLimited(StripeUnavailable, ProviderRateLimited):
     """Stripe asked us to slow down (HTTP 429); `retry_after` is its hint in seconds, or None."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        ProviderRateLimited.__init__(self, message, retry_after)
-
 
 class StripeAuthError(StripeError, ProviderAuthError):
     """Stripe rejected the API key (401) or the key lacks permission (403)."""
