@@ -32,8 +32,8 @@ class App:
     providers: Providers
 
     def close(self) -> None:
-        """Release the connection pool."""
-        self.engine.dispose()
+        """Release the connection pools."""
+        self.store.dispose()
 
 
 def build_embedder(settings: Settings) -> Embedder:

@@ -20,7 +20,7 @@ from typing import Any
 
 import psycopg.errors as pg
 from sqlalchemy import Connection as SAConnection
-from sqlalchemy import Engine, Executable, Result, text
+from sqlalchemy import Engine, Executable, Result, create_engine, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from ontology.errors import ConstraintViolation, InvalidInput, NotFound, OntologyError, TransactionFailed
@@ -127,9 +127,25 @@ class UnitOfWork:
 class Store:
     """The typed store: hands out units of work over one engine and one type registry."""
 
-    def __init__(self, engine: Engine, registry: TypeRegistry = REGISTRY) -> None:
+    def __init__(self, engine: Engine, registry: TypeRegistry = REGISTRY, *, lock_engine: Engine | None = None) -> None:
         self.engine = engine
         self.registry = registry
+        self._lock_engine = lock_engine
+
+    @property
+    def lock_engine(self) -> Engine:
+        """The connections advisory locks are held on: a pool of their own, so that turns waiting for a
+        lock can never take every connection the lock holders need to finish (measured: 4 quick messages
+        of one fan on a pool of 4 timed out). Built on first use unless one was given."""
+        if self._lock_engine is None:
+            self._lock_engine = create_engine(self.engine.url, pool_size=2, max_overflow=62, pool_pre_ping=True)
+        return self._lock_engine
+
+    def dispose(self) -> None:
+        """Close every pooled connection (the store's and the locks')."""
+        self.engine.dispose()
+        if self._lock_engine is not None:
+            self._lock_engine.dispose()
 
     def unit_of_work(self) -> UnitOfWork:
         """A new unit of work; use it as a context manager and call `commit()` to keep its writes."""
@@ -139,7 +155,7 @@ class Store:
     def lock(self, name: str) -> Iterator[None]:
         """Hold a cluster-wide advisory lock named `name` for the block (serialises e.g. one fan's turns
         across processes and workers). Other holders of the same name wait."""
-        with translate_database_errors(), self.engine.connect() as conn:
+        with translate_database_errors(), self.lock_engine.connect() as conn:
             conn.execute(text("SELECT pg_advisory_lock(hashtextextended(:n, 0))"), {"n": name})
             conn.commit()
             try:

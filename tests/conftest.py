@@ -65,8 +65,9 @@ def database_url(pg_server: str, request: pytest.FixtureRequest) -> str:
 def store(database_url: str) -> Iterator[Store]:
     """A store over this module's database."""
     engine = make_engine(database_url, pool_size=2)
-    yield Store(engine)
-    engine.dispose()
+    store = Store(engine)
+    yield store
+    store.dispose()
 
 
 @pytest.fixture(scope="module")

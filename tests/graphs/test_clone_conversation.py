@@ -124,3 +124,34 @@ def test_fans_are_isolated(store, knowledge, providers, checkpointer, creator) -
     chat.reply(creator, "telegram", "iso-a", "My secret code word is PINEAPPLE-42 and I'm a nurse.")
     chat.reply(creator, "telegram", "iso-b", "hi there")
     assert all("PINEAPPLE" not in m.text for m in model.prompts[1])
+
+
+def test_quick_messages_from_one_fan_are_handled_in_order_never_interleaved(  # type: ignore[no-untyped-def]
+    store, knowledge, providers, checkpointer, creator
+) -> None:
+    import threading
+    import time
+
+    from langchain_core.messages import HumanMessage
+
+    class SlowModel(ScriptedChatModel):
+        def _generate(self, messages, stop=None, run_manager=None, **kwargs):  # type: ignore[no-untyped-def]
+            time.sleep(0.05)  # long enough for the other threads to try to start their turns
+            return super()._generate(messages, stop, run_manager, **kwargs)
+
+    model = SlowModel(script=[f"answer {i}" for i in range(4)])
+    chat = conversations(store, knowledge, providers, checkpointer, model)
+    threads = [
+        threading.Thread(target=chat.reply, args=(creator, "telegram", "quick-1", f"message {i}")) for i in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    fan = chat.fan(creator, "telegram", "quick-1")
+    state = chat.graph.get_state({"configurable": {"thread_id": thread_id(chat.clone_of(creator).id, fan.id)}})
+    kinds = [type(m).__name__ for m in state.values["messages"]]
+    assert kinds == ["HumanMessage", "AIMessage"] * (len(kinds) // 2)  # strictly alternating turns
+    for prompt in model.prompts:  # each model call saw exactly one new fan message after the last answer
+        humans = [m for m in prompt if isinstance(m, HumanMessage)]
+        assert prompt[-1] is humans[-1]
