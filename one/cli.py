@@ -265,11 +265,8 @@ def agents_register(creator: CreatorFlag = None, as_json: JsonFlag = False) -> N
 
     with _app() as wired:
         team = register_team(wired.store, default_creator(wired, creator))
-    _emit(
-        as_json,
-        {t: str(e.id) for t, e in team.items()},
-        lambda: [typer.echo(f"{t:<20} {e.id}") for t, e in team.items()],
-    )
+    ids = {agent_type: str(agent.id) for agent_type, agent in team.items()}
+    _emit(as_json, ids, lambda: typer.echo("\n".join(f"{t:<20} {i}" for t, i in ids.items())))
 
 
 @app.command()
