@@ -29,6 +29,11 @@ _ABOUT_ONESELF = re.compile(
     re.IGNORECASE,
 )
 # sentences, and clauses joined by "and"/"but" that start another first-person statement
+# Requests to the clone ("I'd like to buy the membership", "I want a refund") are turns, not facts about the fan.
+_REQUEST = re.compile(
+    r"\b(buy|purchase|order|checkout|pay|subscribe|sign me up|refund|discount|coupon|price|send me|link)\b",
+    re.IGNORECASE,
+)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+|,?\s+(?:and|but)\s+(?=(?:i|i'm|im|i've|my)\b)", re.IGNORECASE)
 
 
@@ -46,7 +51,7 @@ def remember_facts(summary: str, text: str) -> str:
     facts = [line for line in summary.splitlines() if line.strip()]
     for sentence in _SENTENCE.split(text):
         sentence = " ".join(sentence.split())
-        if not sentence or not _ABOUT_ONESELF.search(sentence) or sentence.endswith("?"):
+        if not sentence or not _ABOUT_ONESELF.search(sentence) or sentence.endswith("?") or _REQUEST.search(sentence):
             continue
         fact = sentence[:MAX_FACT_CHARS]
         facts = [f for f in facts if _topic(f) != _topic(fact)] + [fact]
