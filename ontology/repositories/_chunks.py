@@ -65,10 +65,9 @@ class ChunkRepository(Repository):
         embedding: list[float],
         *,
         limit: int,
+        ef_search: int,
         content_types: list[str] | None = None,
         tags: list[str] | None = None,
-        ef_search: int = 200,
-        exact: bool = False,
     ) -> list[SearchHit]:
         """The `limit` chunks of one creator closest to `embedding` (cosine), filtered by type and tags."""
         k = t.knowledge_chunks
@@ -78,20 +77,15 @@ class ChunkRepository(Repository):
             conditions.append(k.c.content_type.in_(content_types))
         if tags:
             conditions.append(k.c.tags.contains(tags))
-        if exact:
-            self._uow.execute(text("SET LOCAL enable_indexscan = off"))
-        else:
-            self._uow.execute(text(f"SET LOCAL hnsw.ef_search = {int(ef_search)}"))
-            if content_types or tags:  # filters: keep scanning the graph until enough rows pass
-                self._uow.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+        self._uow.execute(text(f"SET LOCAL hnsw.ef_search = {int(ef_search)}"))
+        if content_types or tags:  # filters: keep scanning the graph until enough rows pass
+            self._uow.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
         rows = self._uow.execute(
             select(k.c.content_id, k.c.content_type, k.c.chunk_no, k.c.text, k.c.tags, distance.label("d"))
             .where(and_(*conditions))
             .order_by(distance)
             .limit(clean_limit(limit))
         )
-        if exact:
-            self._uow.execute(text("SET LOCAL enable_indexscan = on"))
         hits = [
             SearchHit(
                 content_id=r.content_id,
