@@ -3,6 +3,7 @@
     ElevenLabsError                     (ProviderError) anything from ElevenLabs
     ├── ElevenLabsNotConfigured         (ProviderNotConfigured) no ELEVENLABS_API_KEY for a live client
     ├── ElevenLabsUnavailable           (ProviderUnavailable) timeout, connection drop (also mid-audio), 5xx
+    │                                   (a clone or a render is retried only if it never reached ElevenLabs)
     │   └── ElevenLabsRateLimited       (ProviderRateLimited) 429; `retry_after` from the headers
     ├── ElevenLabsAuthError             (ProviderAuthError) 401/403 (other than quota)
     └── ElevenLabsRejected              (ProviderRejected) 400/404/422: bad voice, text or samples
@@ -37,7 +38,7 @@ from providers.errors import (
     ProviderUnavailable,
     redact,
 )
-from providers.http import parse_retry_after
+from providers.http import never_sent, parse_retry_after
 from providers.retry import RetryPolicy, call_with_retry
 
 if TYPE_CHECKING:
@@ -146,19 +147,21 @@ def translate_elevenlabs_error(error: BaseException, *secrets: str | None, what:
     prefix = f"ElevenLabs {what}"
     if isinstance(error, ElevenLabsError):
         return error
-    if isinstance(error, httpx.TimeoutException):
-        return ElevenLabsUnavailable(f"{prefix}: timed out ({type(error).__name__})")
-    if isinstance(error, httpx.TransportError):
-        return ElevenLabsUnavailable(f"{prefix}: connection failed ({type(error).__name__})")
+    if isinstance(error, httpx.TransportError):  # timeouts included
+        failed = "timed out" if isinstance(error, httpx.TimeoutException) else "connection failed"
+        return ElevenLabsUnavailable(
+            f"{prefix}: {failed} ({type(error).__name__})", maybe_delivered=not never_sent(error)
+        )
     if isinstance(error, ApiError):
         status = error.status_code or 0
         code, text = _detail(error.body)
         message = redact(f"{prefix}: HTTP {status}{f' {code}' if code else ''}: {text[:300]}", *secrets)
         if code in _QUOTA_STATUSES or status == 402:
             return ElevenLabsQuotaExceeded(message)
-        if status == 429:
-            headers = {k.lower(): v for k, v in (error.headers or {}).items()}
-            return ElevenLabsRateLimited(message, parse_retry_after(headers.get("retry-after")))
+        headers = {k.lower(): v for k, v in (error.headers or {}).items()}
+        retry_after = parse_retry_after(headers.get("retry-after"))
+        if status == 429 or (status == 503 and retry_after is not None):
+            return ElevenLabsRateLimited(message, retry_after)
         if status in (401, 403):
             return ElevenLabsAuthError(message)
         if status in (408, 409) or status >= 500:
@@ -222,7 +225,7 @@ class ElevenLabsProvider:
         self._retry = retry
         self._sleep = sleep
 
-    def _call(self, what: str, operation: Callable[[], T]) -> T:
+    def _call(self, what: str, operation: Callable[[], T], *, idempotent: bool = True) -> T:
         import httpx
         from elevenlabs.core.api_error import ApiError
         from elevenlabs.core.parse_error import ParsingError
@@ -233,10 +236,14 @@ class ElevenLabsProvider:
             except (ApiError, ParsingError, httpx.HTTPError) as error:
                 raise translate_elevenlabs_error(error, self._api_key, what=what) from error
 
-        return call_with_retry(once, self._retry, what=f"ElevenLabs {what}", sleep=self._sleep)
+        return call_with_retry(once, self._retry, what=f"ElevenLabs {what}", sleep=self._sleep, idempotent=idempotent)
 
     def clone_voice(self, name: str, samples: list[bytes], description: str | None = None) -> str:
-        """Instant Voice Cloning (`POST /v1/voices/add`) from WAV/MP3 samples; returns the voice id."""
+        """Instant Voice Cloning (`POST /v1/voices/add`) from WAV/MP3 samples; returns the voice id.
+
+        ElevenLabs has no idempotency key: retried only when the request surely never arrived, so a
+        timeout cannot leave two voices behind.
+        """
         if not samples:
             raise ElevenLabsRejected("ElevenLabs voice clone: at least one audio sample is needed")
         files: list[Any] = [_sample_file(i, data) for i, data in enumerate(samples, 1)]
@@ -244,11 +251,16 @@ class ElevenLabsProvider:
         response = self._call(
             "voice clone",
             lambda: self._client.voices.ivc.create(name=name, files=files, request_options={"max_retries": 0}, **extra),
+            idempotent=False,
         )
         return str(response.voice_id)
 
     def text_to_speech(self, voice_id: str, text: str, model: str | None = None) -> bytes:
-        """`text` spoken by `voice_id` (`POST /v1/text-to-speech/{voice_id}`), the whole audio as bytes."""
+        """`text` spoken by `voice_id` (`POST /v1/text-to-speech/{voice_id}`), the whole audio as bytes.
+
+        A render is paid for once it started: retried only when the request surely never arrived, not
+        after a timeout, a 5xx or a connection dropped mid-audio.
+        """
 
         def speak() -> bytes:
             # convert() is lazy: nothing is sent until it is iterated, and a dropped connection shows up
@@ -262,7 +274,7 @@ class ElevenLabsProvider:
             )
             return b"".join(chunks)
 
-        return self._call("text-to-speech", speak)
+        return self._call("text-to-speech", speak, idempotent=False)
 
     def list_voices(self) -> list[VoiceInfo]:
         """The account's voices (`GET /v1/voices`)."""

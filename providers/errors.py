@@ -2,11 +2,17 @@
 
     ProviderError                       (ontology.errors; root of this subtree)
     ├── ProviderNotConfigured           keys/URLs missing for a live call, or forced live without them
-    ├── ProviderUnavailable             transient: timeout, connection error, 5xx -> retried with backoff
-    │   └── ProviderRateLimited         429 / rate limit; `retry_after` seconds when the vendor says
+    ├── ProviderUnavailable             transient: timeout, connection error, 5xx -> retried with backoff;
+    │   │                               `maybe_delivered`: whether the vendor may have acted on the request
+    │   └── ProviderRateLimited         429, or 503 with Retry-After: the vendor did not act on it;
+    │                                   `retry_after` seconds when the vendor says
     ├── ProviderAuthError               401/403: bad or revoked credentials -> never retried
     └── ProviderRejected                the vendor refused this request (4xx, declined, reverted)
         └── ProviderQuotaExceeded       the account is out of quota/credit -> never retried
+
+A create (an SMS, an email, a render) is retried only when its error says the request surely did
+not reach the vendor (`maybe_delivered=False`: a connection that never opened, a 429/503 asking us
+to wait) or under the vendor's idempotency key; see `providers.retry`.
 
 Each provider declares its own family by mixing its root with these, e.g.
 `class StripeRateLimited(StripeError, ProviderRateLimited)`, so callers can catch either
@@ -34,14 +40,23 @@ class ProviderNotConfigured(ProviderError):
 
 
 class ProviderUnavailable(ProviderError):
-    """A transient failure (timeout, connection, 5xx); safe to retry."""
+    """A transient failure (timeout, connection, 5xx); a read may be retried.
+
+    `maybe_delivered` is False only when the request surely never reached the vendor (the
+    connection was never made): only then may a create be sent again. A read timeout, a dropped
+    connection or a 5xx leave it True, the default, because the vendor may have acted already.
+    """
+
+    def __init__(self, message: str, *, maybe_delivered: bool = True) -> None:
+        super().__init__(message)
+        self.maybe_delivered = maybe_delivered
 
 
 class ProviderRateLimited(ProviderUnavailable):
-    """The vendor asked us to slow down; `retry_after` is its hint in seconds (or None)."""
+    """The vendor refused to act now (429, or 503 with Retry-After); `retry_after` is its hint in seconds (or None)."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, retry_after: float | None = None, *, maybe_delivered: bool = False) -> None:
+        super().__init__(message, maybe_delivered=maybe_delivered)
         self.retry_after = retry_after
 
 

@@ -7,6 +7,7 @@ timeout and the retry policy, and never puts headers or secrets into messages.
 from __future__ import annotations
 
 import email.utils
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -24,7 +25,10 @@ from providers.errors import (
 )
 from providers.retry import RetryPolicy, call_with_retry
 
-__all__ = ["ErrorFamily", "JsonHttpClient", "parse_retry_after"]
+__all__ = ["ErrorFamily", "JsonHttpClient", "never_sent", "parse_retry_after"]
+
+# RFC 9110 9.2.2: repeating one of these has the effect of sending it once. POST (a create) is not.
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
 @dataclass(frozen=True)
@@ -38,15 +42,33 @@ class ErrorFamily:
     quota: type[ProviderQuotaExceeded] | None = None
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or HTTP date), or None."""
-    if not value:
+def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP date); None when absent or malformed.
+
+    A malformed value ("soon", "nan", a date without a zone) is treated as absent, never raised:
+    the caller then backs off by its own policy.
+    """
+    if not value or not isinstance(value, str):
         return None
     try:
-        return max(float(value), 0.0)
+        seconds = float(value)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
-        return max(parsed.timestamp() - time.time(), 0.0) if parsed else None
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if parsed.tzinfo is None:  # RFC 9110 dates are GMT; a zone-less one is not an HTTP date
+            return None
+        seconds = parsed.timestamp() - now()
+    return None if math.isnan(seconds) else max(seconds, 0.0)
+
+
+def never_sent(error: BaseException | None) -> bool:
+    """Whether an httpx failure happened before any byte of the request left (no connection was made).
+
+    Only then can a create be sent again without risk of doing it twice.
+    """
+    return isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
 
 
 class JsonHttpClient:
@@ -78,13 +100,18 @@ class JsonHttpClient:
         """Close the connection pool."""
         self._client.close()
 
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        """Send one request (retried if transient) and return its JSON body (None when empty)."""
+    def request(self, method: str, path: str, *, idempotent: bool | None = None, **kwargs: Any) -> Any:
+        """Send one request (retried if transient) and return its JSON body (None when empty).
+
+        `idempotent` defaults to the method's meaning (RFC 9110): a POST is a create, retried only
+        when it surely never reached the vendor; pass `idempotent=True` for a POST that only reads.
+        """
         return call_with_retry(
             lambda: self._once(method, path, **kwargs),
             self._retry,
             what=f"{self.name} {method} {path}",
             sleep=self._sleep,
+            idempotent=method.upper() in _IDEMPOTENT_METHODS if idempotent is None else idempotent,
         )
 
     def _once(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -92,9 +119,11 @@ class JsonHttpClient:
         try:
             response = self._client.request(method, path, **kwargs)
         except httpx.TimeoutException as error:
-            raise errors.unavailable(f"{self.name}: timed out ({type(error).__name__})") from error
+            message = f"{self.name}: timed out ({type(error).__name__})"
+            raise errors.unavailable(message, maybe_delivered=not never_sent(error)) from error
         except httpx.TransportError as error:
-            raise errors.unavailable(f"{self.name}: connection failed ({type(error).__name__})") from error
+            message = f"{self.name}: connection failed ({type(error).__name__})"
+            raise errors.unavailable(message, maybe_delivered=not never_sent(error)) from error
         status = response.status_code
         if status < 400:
             try:
@@ -103,8 +132,9 @@ class JsonHttpClient:
                 raise errors.unavailable(f"{self.name}: HTTP {status} with a body that is not JSON") from error
         detail = redact(response.text[:300], *self._secrets)
         message = f"{self.name}: HTTP {status} on {method} {path}: {detail}"
-        if status == 429:
-            raise errors.rate_limited(message, parse_retry_after(response.headers.get("retry-after")))
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        if status == 429 or (status == 503 and retry_after is not None):
+            raise errors.rate_limited(message, retry_after)
         if status in (401, 403):
             raise errors.auth(message)
         if status == 402 and errors.quota is not None:

@@ -319,7 +319,11 @@ class SendGridEmailProvider(_EventParser):
         from_: str | None = None,
         custom_args: Mapping[str, str] | None = None,
     ) -> str:
-        """Send one email; returns SendGrid's X-Message-Id (retried on timeouts, 429 and 5xx)."""
+        """Send one email; returns SendGrid's X-Message-Id.
+
+        Mail Send has no idempotency key, so it is retried only when the request surely never reached
+        SendGrid (connection not made, 429, 503 with Retry-After), never after a read timeout or a 5xx.
+        """
         to_name, to_address = _address(to, "to")
         from_name, from_address = _address(from_ or self._from, "from")
         args = _check_message(subject, text, custom_args)
@@ -333,7 +337,9 @@ class SendGridEmailProvider(_EventParser):
         }
         if args:
             body["custom_args"] = args
-        return call_with_retry(lambda: self._send_once(body), self._retry, what="sendgrid send", sleep=self._sleep)
+        return call_with_retry(
+            lambda: self._send_once(body), self._retry, what="sendgrid send", sleep=self._sleep, idempotent=False
+        )
 
     def _send_once(self, body: dict[str, Any]) -> str:
         from python_http_client.exceptions import HTTPError
@@ -343,8 +349,11 @@ class SendGridEmailProvider(_EventParser):
         except HTTPError as error:
             raise self._translate(error) from error
         except urllib.error.URLError as error:
+            # urllib raises URLError only while connecting and writing the request (a response is read
+            # after): SendGrid never got a whole request, so it cannot have sent the email.
             timed_out = isinstance(error.reason, TimeoutError)
-            raise SendGridUnavailable(f"SendGrid: {'timed out' if timed_out else 'connection failed'}") from error
+            message = f"SendGrid: {'timed out' if timed_out else 'connection failed'}"
+            raise SendGridUnavailable(message, maybe_delivered=False) from error
         except TimeoutError as error:
             raise SendGridUnavailable("SendGrid: timed out") from error
         except (OSError, http.client.HTTPException) as error:
@@ -364,11 +373,13 @@ class SendGridEmailProvider(_EventParser):
             detail = raw[:300]
         message = redact(f"SendGrid: HTTP {status}: {detail}", self._key)
         headers = error.headers
+        retry_after = parse_retry_after(headers.get("Retry-After") if headers else None)
         if status == 429:
-            retry_after = parse_retry_after(headers.get("Retry-After") if headers else None)
             reset = headers.get("X-RateLimit-Reset") if headers else None
             if retry_after is None and reset and reset.isdigit():
                 retry_after = max(int(reset) - self._clock(), 0.0)
+            return SendGridRateLimited(message, retry_after)
+        if status == 503 and retry_after is not None:
             return SendGridRateLimited(message, retry_after)
         if status in (401, 403):
             return SendGridAuthError(message)

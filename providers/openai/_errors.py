@@ -25,7 +25,7 @@ from providers.errors import (
     ProviderUnavailable,
     redact,
 )
-from providers.http import parse_retry_after
+from providers.http import never_sent, parse_retry_after
 
 __all__ = [
     "OpenAIAuthError",
@@ -76,16 +76,8 @@ def _retry_after(headers: Any) -> float | None:
     """Seconds from `retry-after-ms` or `retry-after` (as the SDK reads them), or None."""
     if headers is None:
         return None
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            return max(float(millis) / 1000, 0.0)
-        except ValueError:
-            pass
-    try:
-        return parse_retry_after(headers.get("retry-after"))
-    except (TypeError, ValueError):
-        return None
+    millis = parse_retry_after(headers.get("retry-after-ms"))
+    return millis / 1000 if millis is not None else parse_retry_after(headers.get("retry-after"))
 
 
 def translate_openai_error(error: BaseException, *secrets: str | None, what: str = "request") -> OpenAIError:
@@ -99,20 +91,24 @@ def translate_openai_error(error: BaseException, *secrets: str | None, what: str
         return error
     prefix = f"OpenAI {what}"
     if isinstance(error, openai.APITimeoutError):
-        return OpenAIUnavailable(f"{prefix}: timed out")
+        return OpenAIUnavailable(f"{prefix}: timed out", maybe_delivered=not never_sent(error.__cause__))
     if isinstance(error, openai.APIConnectionError):
         cause = type(error.__cause__).__name__ if error.__cause__ else "connection error"
-        return OpenAIUnavailable(f"{prefix}: connection failed ({cause})")
+        message = f"{prefix}: connection failed ({cause})"
+        return OpenAIUnavailable(message, maybe_delivered=not never_sent(error.__cause__))
     if isinstance(error, openai.APIStatusError):
         status = error.status_code
         body = error.body if isinstance(error.body, dict) else {}
         code = error.code or body.get("type")
         detail = str(body.get("message") or error.message)[:300]
         message = redact(f"{prefix}: HTTP {status}{f' {code}' if code else ''}: {detail}", *secrets)
+        retry_after = _retry_after(error.response.headers)
         if status == 429:
             if code == "insufficient_quota" or body.get("type") == "insufficient_quota":
                 return OpenAIQuotaExceeded(message)
-            return OpenAIRateLimited(message, _retry_after(error.response.headers))
+            return OpenAIRateLimited(message, retry_after)
+        if status == 503 and retry_after is not None:
+            return OpenAIRateLimited(message, retry_after)
         if status in (401, 403):
             return OpenAIAuthError(message)
         if status in (408, 409) or status >= 500:

@@ -177,7 +177,10 @@ class OpenAIProvider:
         return self.embedder.embed_documents(texts)
 
     def generate_image(self, prompt: str, size: str = "1024x1024") -> GeneratedImage:
-        """One image for `prompt` from `image_model` (`/v1/images/generations`), as bytes or a URL."""
+        """One image for `prompt` from `image_model` (`/v1/images/generations`), as bytes or a URL.
+
+        Not retried after a timeout or a 5xx (the image may have been made and billed already).
+        """
         import openai
 
         width, height = parse_size(size)
@@ -195,7 +198,10 @@ class OpenAIProvider:
             except openai.OpenAIError as error:
                 raise translate_openai_error(error, self._api_key, what="image generation") from error
 
-        response = call_with_retry(once, self._retry, what="OpenAI image generation", sleep=self._sleep)
+        # a paid render without an idempotency key: retried only if the request never reached the server
+        response = call_with_retry(
+            once, self._retry, what="OpenAI image generation", sleep=self._sleep, idempotent=False
+        )
         if not response.data:
             raise OpenAIRejected("OpenAI image generation: the answer held no image")
         image = response.data[0]

@@ -53,11 +53,23 @@ def _http_client(timeout: float) -> Any:
         def request(self, *args: Any, **kwargs: Any) -> Any:
             self.last.retry_after = None
             response = super().request(*args, **kwargs)
-            if response.status_code == 429:
+            if response.status_code in (429, 503):
                 self.last.retry_after = parse_retry_after(response.headers.get("Retry-After"))
             return response
 
     return _RetryAfterHttpClient()
+
+
+def _never_sent(error: Exception) -> bool:
+    """Whether a requests failure happened before the connection was made (refused, DNS, connect
+    timeout): then Twilio cannot have the message. A dropped connection or a read timeout may follow it."""
+    import requests
+    from urllib3.exceptions import NewConnectionError
+
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(reason, NewConnectionError)
 
 
 class TwilioSmsProvider(_VerifyingSms):
@@ -110,11 +122,17 @@ class TwilioSmsProvider(_VerifyingSms):
         )
 
     def send_sms(self, to: str, body: str) -> SentSms:
-        """Send one SMS (retried on timeouts, 429 and 5xx as the policy allows)."""
+        """Send one SMS. Twilio's Messages API has no idempotency key, so a send is retried only when
+        it surely never reached Twilio (connection not made, 429, 503 with Retry-After), never after a
+        read timeout or a 5xx: the fan would get the SMS twice."""
         to = normalize_e164(to)
         _check_body(body)
         return call_with_retry(
-            lambda: self._send_once(to, body), self._retry, what="twilio send_sms", sleep=self._sleep
+            lambda: self._send_once(to, body),
+            self._retry,
+            what="twilio send_sms",
+            sleep=self._sleep,
+            idempotent=False,
         )
 
     def _send_once(self, to: str, body: str) -> SentSms:
@@ -126,9 +144,11 @@ class TwilioSmsProvider(_VerifyingSms):
         except (TwilioRestException, TwilioServiceException) as error:
             raise self._translate(error) from error
         except requests.Timeout as error:
-            raise TwilioUnavailable(f"Twilio: timed out ({type(error).__name__})") from error
+            message = f"Twilio: timed out ({type(error).__name__})"
+            raise TwilioUnavailable(message, maybe_delivered=not _never_sent(error)) from error
         except requests.RequestException as error:
-            raise TwilioUnavailable(f"Twilio: connection failed ({type(error).__name__})") from error
+            message = f"Twilio: connection failed ({type(error).__name__})"
+            raise TwilioUnavailable(message, maybe_delivered=not _never_sent(error)) from error
         except TwilioException as error:
             raise TwilioRejected(redact(f"Twilio: {error}", self._token)) from error
         log.info("twilio sms %s to %s: %s", message.sid, _mask(to), message.status)
@@ -139,8 +159,9 @@ class TwilioSmsProvider(_VerifyingSms):
         code = getattr(error, "code", None)
         detail = getattr(error, "msg", None) or getattr(error, "detail", None) or ""
         message = redact(f"Twilio: HTTP {status} (error {code}): {detail}", self._token)
-        if status == 429:
-            return TwilioRateLimited(message, getattr(self._http.last, "retry_after", None))
+        retry_after = getattr(self._http.last, "retry_after", None)
+        if status == 429 or (status == 503 and retry_after is not None):
+            return TwilioRateLimited(message, retry_after)
         if status in (401, 403):
             return TwilioAuthError(message)
         if status >= 500 or status == 408:
