@@ -63,12 +63,19 @@ def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time
     return None if math.isnan(seconds) else max(seconds, 0.0)
 
 
+_NEVER_SENT = frozenset({"ConnectError", "ConnectTimeout", "PoolTimeout"})
+
+
 def never_sent(error: BaseException | None) -> bool:
     """Whether an httpx failure happened before any byte of the request left (no connection was made).
 
-    Only then can a create be sent again without risk of doing it twice.
+    Only then can a create be sent again without risk of doing it twice. Matched by name, because
+    openai 3.x speaks httpx2, whose exceptions mirror httpx's but are other classes.
     """
-    return isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+    return any(
+        kind.__name__ in _NEVER_SENT and kind.__module__.partition(".")[0] in ("httpx", "httpx2")
+        for kind in type(error).__mro__
+    )
 
 
 class JsonHttpClient:

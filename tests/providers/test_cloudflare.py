@@ -216,6 +216,42 @@ def test_5xx_is_retried_a_bounded_number_of_times(
     assert route.call_count == 3 and len(sleeps) == 2
 
 
+@pytest.mark.parametrize(
+    "failure",
+    [httpx.ReadTimeout("slow"), httpx.Response(500, text="internal"), httpx.Response(503, text="busy")],
+    ids=["read-timeout", "500", "503-without-retry-after"],
+)
+def test_a_live_input_create_that_may_have_arrived_is_sent_once(
+    stream: LiveCloudflareStream, api: respx.MockRouter, sleeps: list[float], failure: object
+) -> None:
+    route = api.post(INPUTS).mock(side_effect=[failure, httpx.Response(200, json=_envelope(_live_input()))])
+    with pytest.raises(CloudflareUnavailable) as caught:
+        stream.create_live_input("x")
+    assert caught.value.maybe_delivered is True and route.call_count == 1 and sleeps == []
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [httpx.ConnectError("refused"), httpx.Response(503, headers={"Retry-After": "1"}, text="busy")],
+    ids=["connect-error", "503-retry-after"],
+)
+def test_a_live_input_create_that_surely_never_arrived_is_retried_and_made_once(
+    stream: LiveCloudflareStream, api: respx.MockRouter, sleeps: list[float], failure: object
+) -> None:
+    route = api.post(INPUTS).mock(side_effect=[failure, httpx.Response(200, json=_envelope(_live_input()))])
+    assert stream.create_live_input("x").uid == UID
+    assert route.call_count == 2 and len(sleeps) == 1
+
+
+def test_a_retry_after_above_the_cap_is_a_rate_limit_error_carrying_it(
+    stream: LiveCloudflareStream, api: respx.MockRouter, sleeps: list[float]
+) -> None:
+    route = api.post(INPUTS).mock(return_value=httpx.Response(429, headers={"Retry-After": "300"}))
+    with pytest.raises(CloudflareRateLimited) as caught:
+        stream.create_live_input("x")
+    assert caught.value.retry_after == 300.0 and route.call_count == 1 and sleeps == []
+
+
 def test_timeouts_are_retried_then_unavailable(stream: LiveCloudflareStream, api: respx.MockRouter) -> None:
     route = api.get(f"{INPUTS}/{UID}").mock(side_effect=httpx.ReadTimeout("timed out"))
     with pytest.raises(CloudflareUnavailable, match="timed out"):

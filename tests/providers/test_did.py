@@ -185,11 +185,55 @@ def test_500_is_retried_a_bounded_number_of_times(did: LiveDid, api: respx.MockR
     assert route.call_count == 3 and len(sleeps) == 2
 
 
-def test_timeouts_are_retried_then_unavailable(did: LiveDid, api: respx.MockRouter) -> None:
-    route = api.post("/talks").mock(side_effect=httpx.ReadTimeout("read timed out"))
+def test_timeouts_of_a_status_poll_are_retried_then_unavailable(did: LiveDid, api: respx.MockRouter) -> None:
+    route = api.get("/talks/tlk_1").mock(side_effect=httpx.ReadTimeout("read timed out"))
     with pytest.raises(DidUnavailable, match="timed out"):
-        did.create_talking_video(PORTRAIT, "hi")
+        did.video_status("tlk_1")
     assert route.call_count == 3
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [httpx.ReadTimeout("read timed out"), httpx.Response(500, text="internal"), httpx.Response(503, text="busy")],
+    ids=["read-timeout", "500", "503-without-retry-after"],
+)
+def test_a_render_that_may_have_started_is_not_paid_for_twice(
+    did: LiveDid, api: respx.MockRouter, sleeps: list[float], failure: object
+) -> None:
+    route = api.post("/talks").mock(side_effect=[failure, httpx.Response(201, json={"id": "tlk_2"})])
+    with pytest.raises(DidUnavailable) as caught:
+        did.create_talking_video(PORTRAIT, "hi")
+    assert caught.value.maybe_delivered is True
+    assert route.call_count == 1 and sleeps == []
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [httpx.ConnectError("refused"), httpx.Response(503, headers={"Retry-After": "3"}, text="busy")],
+    ids=["connect-error", "503-retry-after"],
+)
+def test_a_render_that_surely_never_started_is_retried_and_made_once(
+    did: LiveDid, api: respx.MockRouter, sleeps: list[float], failure: object
+) -> None:
+    route = api.post("/talks").mock(side_effect=[failure, httpx.Response(201, json={"id": "tlk_2"})])
+    assert did.create_talking_video(PORTRAIT, "hi") == "tlk_2"
+    assert route.call_count == 2 and len(sleeps) == 1
+
+
+def test_a_retry_after_above_the_cap_is_a_rate_limit_error_carrying_it(
+    did: LiveDid, api: respx.MockRouter, sleeps: list[float]
+) -> None:
+    route = api.post("/talks").mock(return_value=httpx.Response(429, headers={"Retry-After": "3600"}))
+    with pytest.raises(DidRateLimited) as caught:
+        did.create_talking_video(PORTRAIT, "hi")
+    assert caught.value.retry_after == 3600.0 and route.call_count == 1 and sleeps == []
+
+
+def test_a_malformed_retry_after_is_a_typed_rate_limit_error(did: LiveDid, api: respx.MockRouter) -> None:
+    route = api.post("/talks").mock(return_value=httpx.Response(429, headers={"Retry-After": "soon"}))
+    with pytest.raises(DidRateLimited) as caught:
+        did.create_talking_video(PORTRAIT, "hi")
+    assert caught.value.retry_after is None and route.call_count == 3
 
 
 def test_a_body_that_is_not_json_is_unavailable(did: LiveDid, api: respx.MockRouter) -> None:
@@ -220,7 +264,7 @@ def test_no_secret_in_logs_or_errors(did: LiveDid, api: respx.MockRouter, caplog
     caplog.set_level(logging.DEBUG)
     api.post("/talks").mock(
         side_effect=[
-            httpx.Response(500, text=f"failed for Basic {API_KEY}"),
+            httpx.Response(429, text=f"failed for Basic {API_KEY}"),
             httpx.Response(401, json={"kind": "AuthorizationError", "description": f"bad password {PASSWORD}"}),
         ]
     )

@@ -229,13 +229,53 @@ def test_429_exhausted_is_rate_limited(heygen: LiveHeyGen, api: respx.MockRouter
     assert caught.value.retry_after == 2.0 and route.call_count == 3
 
 
-def test_500_is_retried_a_bounded_number_of_times(
+def test_5xx_of_a_status_poll_is_retried_a_bounded_number_of_times(
     heygen: LiveHeyGen, api: respx.MockRouter, sleeps: list[float]
 ) -> None:
-    route = api.post(f"{API}/v2/video/generate").mock(return_value=httpx.Response(502, text="bad gateway"))
+    route = api.get(STATUS_URL).mock(return_value=httpx.Response(502, text="bad gateway"))
     with pytest.raises(HeyGenUnavailable, match="HTTP 502"):
-        heygen.create_talking_video(PHOTO_ID, "hi")
+        heygen.video_status(VIDEO_ID)
     assert route.call_count == 3 and len(sleeps) == 2
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [httpx.ReadTimeout("slow"), httpx.Response(502, text="bad gateway"), httpx.Response(500, text="oops")],
+    ids=["read-timeout", "502", "500"],
+)
+def test_a_render_or_upload_that_may_have_arrived_is_sent_once(
+    heygen: LiveHeyGen, api: respx.MockRouter, sleeps: list[float], failure: object
+) -> None:
+    render = api.post(f"{API}/v2/video/generate").mock(side_effect=[failure, _generated()])
+    with pytest.raises(HeyGenUnavailable) as caught:
+        heygen.create_talking_video(PHOTO_ID, "hi")
+    assert caught.value.maybe_delivered is True and render.call_count == 1
+    upload = api.post(f"{UPLOAD}/v1/talking_photo").mock(side_effect=[failure, _uploaded()])
+    with pytest.raises(HeyGenUnavailable):
+        heygen.create_avatar(JPEG, "x")
+    assert upload.call_count == 1 and sleeps == []
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [httpx.ConnectError("refused"), httpx.Response(503, headers={"Retry-After": "2"}, text="busy")],
+    ids=["connect-error", "503-retry-after"],
+)
+def test_a_render_that_surely_never_arrived_is_retried_and_made_once(
+    heygen: LiveHeyGen, api: respx.MockRouter, sleeps: list[float], failure: object
+) -> None:
+    render = api.post(f"{API}/v2/video/generate").mock(side_effect=[failure, _generated()])
+    assert heygen.create_talking_video(PHOTO_ID, "hi") == VIDEO_ID
+    assert render.call_count == 2 and len(sleeps) == 1
+
+
+def test_a_retry_after_above_the_cap_is_a_rate_limit_error_carrying_it(
+    heygen: LiveHeyGen, api: respx.MockRouter, sleeps: list[float]
+) -> None:
+    route = api.post(f"{API}/v2/video/generate").mock(return_value=httpx.Response(429, headers={"Retry-After": "900"}))
+    with pytest.raises(HeyGenRateLimited) as caught:
+        heygen.create_talking_video(PHOTO_ID, "hi")
+    assert caught.value.retry_after == 900.0 and route.call_count == 1 and sleeps == []
 
 
 def test_timeouts_are_retried_then_unavailable(heygen: LiveHeyGen, api: respx.MockRouter) -> None:
@@ -274,7 +314,7 @@ def test_no_secret_in_logs_or_errors(
     caplog.set_level(logging.DEBUG)
     api.post(f"{API}/v2/video/generate").mock(
         side_effect=[
-            httpx.Response(500, text=f"upstream rejected key {API_KEY}"),
+            httpx.Response(429, text=f"upstream rejected key {API_KEY}"),
             httpx.Response(200, json={"error": {"code": "bad", "message": f"key {API_KEY} is odd"}, "data": None}),
         ]
     )

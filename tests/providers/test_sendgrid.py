@@ -144,41 +144,94 @@ def test_429_with_only_x_ratelimit_reset_waits_until_the_reset(fake: FakeSendGri
     assert message_id and sleeps == [5.0] and len(fake.requests) == 2
 
 
-def test_500_is_retried_with_backoff_then_gives_up(fake: FakeSendGridApi, sleeps: list[float]) -> None:
-    fake.fail(500, "internal error", times=10)
-    with pytest.raises(SendGridUnavailable, match="500"):
-        live(fake, sleeps, attempts=4).send_email("fan@example.com", "s", "t")
-    assert len(fake.requests) == 4 and sleeps == [0.5, 1.0, 2.0] and fake.sent == []
-
-
-def test_503_once_then_success(fake: FakeSendGridApi, sleeps: list[float]) -> None:
-    fake.fail(503, "unavailable")
-    assert live(fake, sleeps).send_email("fan@example.com", "s", "t") == fake.sent[0][0]
-    assert len(fake.requests) == 2
-
-
-@pytest.mark.timeout(60)
-def test_a_hanging_api_times_out_and_is_retried_a_bounded_number_of_times(
+def test_a_500_after_the_send_is_not_retried_so_the_fan_gets_one_email(
     fake: FakeSendGridApi, sleeps: list[float]
 ) -> None:
-    fake.hang(30, times=5)
-    with pytest.raises(SendGridUnavailable, match="timed out") as caught:
-        live(fake, sleeps, attempts=2, timeout=0.3).send_email("fan@example.com", "s", "t")
-    assert isinstance(caught.value, ProviderUnavailable)
-    assert len(fake.requests) == 2 and len(sleeps) == 1
+    fake.fail(500, "internal error", times=10)
+    with pytest.raises(SendGridUnavailable, match="500") as caught:
+        live(fake, sleeps, attempts=4).send_email("fan@example.com", "s", "t")
+    assert caught.value.maybe_delivered is True
+    assert len(fake.requests) == 1 and sleeps == []
+
+
+def test_a_503_without_retry_after_is_not_retried(fake: FakeSendGridApi, sleeps: list[float]) -> None:
+    fake.fail(503, "unavailable")
+    with pytest.raises(SendGridUnavailable):
+        live(fake, sleeps).send_email("fan@example.com", "s", "t")
+    assert len(fake.requests) == 1 and fake.sent == []
+
+
+def test_a_503_with_retry_after_is_retried_and_sends_once(fake: FakeSendGridApi, sleeps: list[float]) -> None:
+    fake.fail(503, "unavailable", headers={"Retry-After": "2"})
+    assert live(fake, sleeps).send_email("fan@example.com", "s", "t") == fake.sent[0][0]
+    assert len(fake.requests) == 2 and len(fake.sent) == 1 and sleeps == [2.0]
+
+
+def test_a_retry_after_above_the_cap_is_a_rate_limit_error_carrying_it(
+    fake: FakeSendGridApi, sleeps: list[float]
+) -> None:
+    fake.fail(429, "too many requests", headers={"Retry-After": "90"})
+    with pytest.raises(SendGridRateLimited) as caught:
+        live(fake, sleeps).send_email("fan@example.com", "s", "t")
+    assert caught.value.retry_after == 90.0
+    assert len(fake.requests) == 1 and sleeps == []
+
+
+def test_a_malformed_retry_after_is_a_typed_rate_limit_error_with_our_backoff(
+    fake: FakeSendGridApi, sleeps: list[float]
+) -> None:
+    fake.fail(429, "too many requests", times=3, headers={"Retry-After": "soon"})
+    with pytest.raises(SendGridRateLimited) as caught:
+        live(fake, sleeps, attempts=3).send_email("fan@example.com", "s", "t")
+    assert caught.value.retry_after is None
+    assert len(fake.requests) == 3 and sleeps == [0.5, 1.0]
 
 
 @pytest.mark.timeout(60)
-def test_connection_refused_is_unavailable(sleeps: list[float]) -> None:
+def test_a_read_timeout_after_the_send_is_not_retried(fake: FakeSendGridApi, sleeps: list[float]) -> None:
+    fake.hang(30, times=5)
+    with pytest.raises(SendGridUnavailable, match="timed out") as caught:
+        live(fake, sleeps, attempts=3, timeout=0.3).send_email("fan@example.com", "s", "t")
+    assert isinstance(caught.value, ProviderUnavailable) and caught.value.maybe_delivered
+    assert len(fake.requests) == 1 and sleeps == []
+
+
+def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.timeout(60)
+def test_connection_refused_is_unavailable_and_retried(sleeps: list[float]) -> None:
     provider = SendGridEmailProvider(
-        KEY, base_url=f"http://127.0.0.1:{port}", timeout=2, retry=RetryPolicy(attempts=2), sleep=sleeps.append
+        KEY, base_url=f"http://127.0.0.1:{_free_port()}", timeout=2, retry=RetryPolicy(attempts=2), sleep=sleeps.append
     )
-    with pytest.raises(SendGridUnavailable, match="connection failed"):
+    with pytest.raises(SendGridUnavailable, match="connection failed") as caught:
         provider.send_email("fan@example.com", "s", "t")
+    assert caught.value.maybe_delivered is False
     assert len(sleeps) == 1
+
+
+@pytest.mark.timeout(60)
+def test_a_send_whose_connection_was_refused_is_retried_and_sent_once() -> None:
+    late = FakeSendGridApi(KEY, port=_free_port())
+
+    def sendgrid_comes_up(seconds: float) -> None:
+        late.start()
+
+    provider = SendGridEmailProvider(
+        KEY,
+        base_url=f"http://127.0.0.1:{late.server.port}",
+        timeout=2,
+        retry=RetryPolicy(attempts=3, jitter=False),
+        sleep=sendgrid_comes_up,
+    )
+    try:
+        message_id = provider.send_email("fan@example.com", "s", "t")
+    finally:
+        late.stop()
+    assert len(late.requests) == 1 and [sent[0] for sent in late.sent] == [message_id]
 
 
 def test_missing_key_is_named() -> None:

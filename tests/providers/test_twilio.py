@@ -159,49 +159,106 @@ def test_a_429_then_success_is_retried(store: Store, fake: FakeTwilioApi, sleeps
     assert sent.status == "queued" and len(fake.requests) == 2 and sleeps == [2.0]
 
 
-def test_500_is_retried_with_backoff_then_gives_up(store: Store, fake: FakeTwilioApi, sleeps: list[float]) -> None:
-    fake.fail(500, 20500, "Internal Server Error", times=10)
-    with pytest.raises(TwilioUnavailable, match="500"):
-        live(store, fake, sleeps, attempts=4).send_sms(TO, "hi")
-    assert len(fake.requests) == 4 and sleeps == [0.5, 1.0, 2.0]
-    assert fake.messages == []
-
-
-def test_503_once_then_success(store: Store, fake: FakeTwilioApi, sleeps: list[float]) -> None:
-    fake.fail(503, 20503, "Service Unavailable")
-    assert live(store, fake, sleeps).send_sms(TO, "hi").status == "queued"
-    assert len(fake.requests) == 2 and len(fake.messages) == 1
-
-
-@pytest.mark.timeout(60)
-def test_a_hanging_api_times_out_and_is_retried_a_bounded_number_of_times(
+def test_a_500_after_the_send_is_not_retried_so_the_fan_gets_one_sms(
     store: Store, fake: FakeTwilioApi, sleeps: list[float]
 ) -> None:
-    fake.hang(30, times=5)
-    with pytest.raises(TwilioUnavailable, match="timed out") as caught:
-        live(store, fake, sleeps, timeout=0.3, attempts=2).send_sms(TO, "hi")
-    assert isinstance(caught.value, ProviderUnavailable)
-    assert len(fake.requests) == 2 and len(sleeps) == 1
+    fake.fail(500, 20500, "Internal Server Error", times=10)
+    with pytest.raises(TwilioUnavailable, match="500") as caught:
+        live(store, fake, sleeps, attempts=4).send_sms(TO, "hi")
+    assert caught.value.maybe_delivered is True
+    assert len(fake.requests) == 1 and sleeps == []
+
+
+def test_a_503_without_retry_after_is_not_retried(store: Store, fake: FakeTwilioApi, sleeps: list[float]) -> None:
+    fake.fail(503, 20503, "Service Unavailable")
+    with pytest.raises(TwilioUnavailable):
+        live(store, fake, sleeps).send_sms(TO, "hi")
+    assert len(fake.requests) == 1 and fake.messages == []
+
+
+def test_a_503_with_retry_after_is_retried_and_sends_once(
+    store: Store, fake: FakeTwilioApi, sleeps: list[float]
+) -> None:
+    fake.fail(503, 20503, "Service Unavailable", headers={"Retry-After": "4"})
+    assert live(store, fake, sleeps).send_sms(TO, "hi").status == "queued"
+    assert len(fake.requests) == 2 and len(fake.messages) == 1 and sleeps == [4.0]
+
+
+def test_a_retry_after_above_the_cap_is_a_rate_limit_error_carrying_it(
+    store: Store, fake: FakeTwilioApi, sleeps: list[float]
+) -> None:
+    fake.fail(429, 20429, "Too Many Requests", headers={"Retry-After": "120"})
+    with pytest.raises(TwilioRateLimited) as caught:
+        live(store, fake, sleeps).send_sms(TO, "hi")
+    assert caught.value.retry_after == 120.0
+    assert len(fake.requests) == 1 and sleeps == []
+
+
+def test_a_malformed_retry_after_is_a_typed_rate_limit_error_with_our_backoff(
+    store: Store, fake: FakeTwilioApi, sleeps: list[float]
+) -> None:
+    fake.fail(429, 20429, "Too Many Requests", times=3, headers={"Retry-After": "soon"})
+    with pytest.raises(TwilioRateLimited) as caught:
+        live(store, fake, sleeps, attempts=3).send_sms(TO, "hi")
+    assert caught.value.retry_after is None
+    assert len(fake.requests) == 3 and sleeps == [0.5, 1.0]
 
 
 @pytest.mark.timeout(60)
-def test_connection_refused_is_unavailable(store: Store, sleeps: list[float]) -> None:
+def test_a_read_timeout_after_the_send_is_not_retried(store: Store, fake: FakeTwilioApi, sleeps: list[float]) -> None:
+    fake.hang(30, times=5)
+    with pytest.raises(TwilioUnavailable, match="timed out") as caught:
+        live(store, fake, sleeps, timeout=0.3, attempts=3).send_sms(TO, "hi")
+    assert isinstance(caught.value, ProviderUnavailable) and caught.value.maybe_delivered
+    assert len(fake.requests) == 1 and sleeps == []
+
+
+def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.timeout(60)
+def test_connection_refused_is_unavailable_and_retried(store: Store, sleeps: list[float]) -> None:
     provider = TwilioSmsProvider(
         SID,
         TOKEN,
         FROM,
         store,
-        base_url=f"http://127.0.0.1:{port}",
+        base_url=f"http://127.0.0.1:{_free_port()}",
         timeout=2,
         retry=RetryPolicy(attempts=2, jitter=False),
         sleep=sleeps.append,
     )
-    with pytest.raises(TwilioUnavailable, match="connection failed"):
+    with pytest.raises(TwilioUnavailable, match="connection failed") as caught:
         provider.send_sms(TO, "hi")
+    assert caught.value.maybe_delivered is False
     assert len(sleeps) == 1
+
+
+@pytest.mark.timeout(60)
+def test_a_send_whose_connection_was_refused_is_retried_and_sent_once(store: Store) -> None:
+    late = FakeTwilioApi(SID, TOKEN, port=_free_port())
+
+    def twilio_comes_up(seconds: float) -> None:
+        late.start()
+
+    provider = TwilioSmsProvider(
+        SID,
+        TOKEN,
+        FROM,
+        store,
+        base_url=f"http://127.0.0.1:{late.server.port}",
+        timeout=2,
+        retry=RetryPolicy(attempts=3, jitter=False),
+        sleep=twilio_comes_up,
+    )
+    try:
+        assert provider.send_sms(TO, "hi").status == "queued"
+    finally:
+        late.stop()
+    assert len(late.requests) == 1 and len(late.messages) == 1
 
 
 def test_missing_settings_are_named(store: Store) -> None:

@@ -17,6 +17,7 @@ from providers.twilio import (
     TwilioInvalidNumber,
     TwilioRejected,
     TwilioSmsProvider,
+    TwilioUnavailable,
     TwilioVerificationThrottled,
     VerificationPolicy,
 )
@@ -196,6 +197,25 @@ def test_a_refused_sms_stores_no_code(store: Store, clock: Clock) -> None:
             uow.records.get("twilio", "verification", number)
         provider.start_verification(number)  # not throttled: the failed attempt left nothing behind
         assert len(fake.messages) == 1
+
+
+def test_a_verification_sms_that_may_have_been_sent_is_not_sent_again(store: Store, clock: Clock) -> None:
+    number = next(_numbers)
+    with FakeTwilioApi(SID, TOKEN) as fake:
+        fake.fail(500, 20500, "Internal Server Error", times=5)
+        provider = TwilioSmsProvider(
+            SID,
+            TOKEN,
+            "+15005550006",
+            store,
+            base_url=fake.base_url,
+            clock=clock,
+            retry=RetryPolicy(attempts=3, jitter=False),
+            sleep=lambda _: None,
+        )
+        with pytest.raises(TwilioUnavailable):
+            provider.start_verification(number)
+        assert len(fake.requests) == 1  # one code SMS at most, never three
 
 
 def test_the_policy_is_configurable(store: Store, clock: Clock) -> None:

@@ -31,9 +31,9 @@ class _Answer:
 class FakeSendGridApi:
     """Serves /v3/mail/send on 127.0.0.1; `fail()`/`hang()` queue the next answers."""
 
-    def __init__(self, api_key: str) -> None:
+    def __init__(self, api_key: str, *, port: int = 0) -> None:
         self.api_key = api_key
-        self.server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+        self.server = HTTPServer(host="127.0.0.1", port=port, threaded=True)
         self.requests: list[dict[str, Any]] = []  # JSON bodies received, in order
         self.sent: list[tuple[str, dict[str, Any]]] = []  # (X-Message-Id, body) of accepted mail
         self._queue: deque[_Answer] = deque()

@@ -37,10 +37,10 @@ class _Failure:
 class FakeTwilioApi:
     """Serves Twilio's Messages API on 127.0.0.1; `fail()`/`hang()` queue the next answers."""
 
-    def __init__(self, account_sid: str, auth_token: str) -> None:
+    def __init__(self, account_sid: str, auth_token: str, *, port: int = 0) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
-        self.server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+        self.server = HTTPServer(host="127.0.0.1", port=port, threaded=True)
         self.requests: list[dict[str, str]] = []  # form fields of every POST received, in order
         self.messages: list[dict[str, Any]] = []  # messages Twilio accepted
         self.unreachable: set[str] = {"+15005550001"}  # Twilio's magic "invalid number"
