@@ -99,7 +99,12 @@ def heygen_live(ctx: Context) -> Any:
     from providers.heygen import LiveHeyGen
 
     s = ctx.settings
-    return LiveHeyGen(_secret(ctx, "heygen_api_key"), base_url=s.heygen_base_url, default_voice_id=s.heygen_voice_id)
+    return LiveHeyGen(
+        _secret(ctx, "heygen_api_key"),
+        base_url=s.heygen_base_url,
+        default_voice_id=s.heygen_voice_id,
+        download_max_bytes=s.heygen_download_max_bytes,
+    )
 
 
 def heygen_local(ctx: Context) -> Any:

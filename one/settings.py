@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     )
     heygen_base_url: str = "https://api.heygen.com"
     heygen_voice_id: str | None = Field(default=None, description="HeyGen voice for text-to-speech videos")
+    heygen_download_max_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1, le=10 * 1024 * 1024, description="cap on a portrait fetched from a URL"
+    )
 
     # messaging
     twilio_mode: Mode = "auto"

@@ -45,8 +45,9 @@ from providers.errors import (
     ProviderUnavailable,
     redact,
 )
+from providers.fetch import PublicFetcher, Resolver, system_resolver
 from providers.http import ErrorFamily, JsonHttpClient
-from providers.retry import RetryPolicy, call_with_retry
+from providers.retry import RetryPolicy
 
 __all__ = [
     "AvatarProvider",
@@ -127,6 +128,8 @@ class LiveHeyGen:
         height: int = 720,
         timeout: float = 30.0,
         retry: RetryPolicy = RetryPolicy(),
+        download_max_bytes: int = MAX_IMAGE_BYTES,
+        resolve: Resolver = system_resolver,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -135,8 +138,17 @@ class LiveHeyGen:
         self._voice_id = default_voice_id
         self._dimension = {"width": width, "height": height}
         self._secrets = (api_key,)
-        self._retry, self._sleep = retry, sleep
-        self._downloads = httpx.Client(transport=transport, timeout=timeout, follow_redirects=True)
+        # a creator-supplied URL: https to public addresses only, each redirect checked, size-capped
+        self._downloads = PublicFetcher(
+            name="heygen",
+            errors=_FAMILY,
+            max_bytes=min(download_max_bytes, MAX_IMAGE_BYTES),
+            timeout=timeout,
+            retry=retry,
+            resolve=resolve,
+            transport=transport,
+            sleep=sleep,
+        )
         common: dict[str, Any] = {
             "errors": _FAMILY,
             "headers": {"X-Api-Key": api_key, "Accept": "application/json"},
@@ -158,11 +170,12 @@ class LiveHeyGen:
     def create_avatar(self, image: bytes | str, name: str) -> str:
         """Upload a JPEG/PNG portrait as a talking photo; returns its `talking_photo_id`.
 
-        HeyGen takes the image bytes only, so an http(s) URL is downloaded first (at most 10 MB).
-        HeyGen's upload has no name field: `name` is not sent.
+        HeyGen takes the image bytes only, so a URL is downloaded first: https on a public address
+        only, at most `download_max_bytes` (10 MB at most). HeyGen's upload has no name field: `name`
+        is not sent.
         """
         image = check_image(image, HeyGenRejected)
-        data = image if isinstance(image, bytes) else self._download(image)
+        data = image if isinstance(image, bytes) else self._downloads.get(image, what="the image")
         content_type = image_content_type(data)
         if content_type is None:
             raise HeyGenRejected("the image at that URL is not a JPEG or PNG file")
@@ -218,24 +231,6 @@ class LiveHeyGen:
         if not isinstance(body, dict):
             raise HeyGenUnavailable(f"heygen: {method} {path} answered with an unexpected body")
         return body
-
-    def _download(self, url: str) -> bytes:
-        def once() -> bytes:
-            try:
-                response = self._downloads.get(url)
-            except httpx.TimeoutException as error:
-                raise HeyGenUnavailable("heygen: downloading the image timed out") from error
-            except httpx.TransportError as error:
-                raise HeyGenUnavailable(f"heygen: downloading the image failed ({type(error).__name__})") from error
-            if response.status_code >= 500:
-                raise HeyGenUnavailable(f"heygen: the image URL answered HTTP {response.status_code}")
-            if response.status_code >= 400:
-                raise HeyGenRejected(f"heygen: the image URL answered HTTP {response.status_code}")
-            if len(response.content) > MAX_IMAGE_BYTES:
-                raise HeyGenRejected(f"heygen: the image is larger than {MAX_IMAGE_BYTES:,} bytes")
-            return response.content
-
-        return call_with_retry(once, self._retry, what="heygen image download", sleep=self._sleep)
 
 
 def _payload(body: dict[str, Any], secrets: tuple[str, ...]) -> dict[str, Any]:

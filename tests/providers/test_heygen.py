@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 from collections.abc import Iterator
 
 import httpx
@@ -35,6 +36,26 @@ JPEG = b"\xff\xd8\xff\xe0" + b"\x10" * 64
 PHOTO_ID = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
 VIDEO_ID = "v0123456789abcdef0123456789abcd"
 STATUS_URL = f"{API}/v1/video_status.get"
+CDN_IP = "93.184.216.34"  # what the test DNS answers for cdn.example.com: a public address
+# A test DNS (the provider's resolver seam): names a creator might give, and where they point.
+DNS = {
+    "cdn.example.com": [CDN_IP],
+    "img.example.org": ["2606:2800:220:1:248:1893:25c8:1946"],
+    "internal.example.com": ["10.0.0.7"],
+    "metadata.example.com": ["169.254.169.254"],
+    "split.example.com": [CDN_IP, "127.0.0.1"],
+}
+
+
+def resolve(host: str, port: int) -> list[str]:
+    if host not in DNS:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    return list(DNS[host])
+
+
+def cdn(path: str) -> str:
+    """Where a download of https://cdn.example.com{path} really connects: the checked address."""
+    return f"https://{CDN_IP}{path}"
 
 
 class MemoryMedia:
@@ -67,6 +88,7 @@ def heygen(api: respx.MockRouter, sleeps: list[float]) -> Iterator[LiveHeyGen]:
         upload_url=UPLOAD,
         default_voice_id="voice_default",
         retry=RetryPolicy(attempts=3, jitter=False),
+        resolve=resolve,
         sleep=sleeps.append,
     )
     yield provider
@@ -102,15 +124,18 @@ def test_create_avatar_uploads_raw_bytes_with_the_api_key(heygen: LiveHeyGen, ap
 
 
 def test_create_avatar_from_a_url_downloads_it_first(heygen: LiveHeyGen, api: respx.MockRouter) -> None:
-    image = api.get("https://cdn.example.com/me.jpg").mock(return_value=httpx.Response(200, content=JPEG))
+    image = api.get(cdn("/me.jpg")).mock(return_value=httpx.Response(200, content=JPEG))
     upload = api.post(f"{UPLOAD}/v1/talking_photo").mock(return_value=_uploaded())
     assert heygen.create_avatar("https://cdn.example.com/me.jpg", "Creator") == PHOTO_ID
     assert image.call_count == 1 and upload.calls.last.request.content == JPEG
-    assert "X-Api-Key" not in image.calls.last.request.headers  # the key goes to HeyGen only
+    request = image.calls.last.request
+    assert "X-Api-Key" not in request.headers  # the key goes to HeyGen only
+    # connected to the address that was checked; the name travels in Host and TLS SNI (certificate checked)
+    assert request.headers["Host"] == "cdn.example.com" and request.extensions["sni_hostname"] == "cdn.example.com"
 
 
 def test_a_url_that_is_not_an_image_is_rejected(heygen: LiveHeyGen, api: respx.MockRouter) -> None:
-    api.get("https://cdn.example.com/page").mock(return_value=httpx.Response(200, text="<html></html>"))
+    api.get(cdn("/page")).mock(return_value=httpx.Response(200, text="<html></html>"))
     upload = api.post(f"{UPLOAD}/v1/talking_photo")
     with pytest.raises(HeyGenRejected, match="not a JPEG or PNG"):
         heygen.create_avatar("https://cdn.example.com/page", "x")
@@ -286,10 +311,147 @@ def test_timeouts_are_retried_then_unavailable(heygen: LiveHeyGen, api: respx.Mo
 
 
 def test_image_download_is_retried_on_5xx(heygen: LiveHeyGen, api: respx.MockRouter) -> None:
-    image = api.get("https://cdn.example.com/me.jpg").mock(return_value=httpx.Response(503))
+    image = api.get(cdn("/me.jpg")).mock(return_value=httpx.Response(503))
     with pytest.raises(HeyGenUnavailable, match="HTTP 503"):
         heygen.create_avatar("https://cdn.example.com/me.jpg", "x")
     assert image.call_count == 3
+
+
+# creator-supplied URLs: https to public addresses only ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://cdn.example.com/me.jpg",
+        "https://127.0.0.1/me.jpg",
+        "https://10.1.2.3/me.jpg",
+        "https://169.254.169.254/latest/meta-data/iam/security-credentials/",
+        "https://[::1]/me.jpg",
+        "https://[fd00:ec2::254]/latest/meta-data/",
+        "https://[::ffff:127.0.0.1]/me.jpg",
+        "https://0.0.0.0/me.jpg",
+        "https://224.0.0.1/me.jpg",
+        "https://internal.example.com/me.jpg",
+        "https://metadata.example.com/latest/meta-data/",
+        "https://split.example.com/me.jpg",  # one private answer is enough to refuse
+        "https://user:pass@cdn.example.com/me.jpg",
+        "https://nowhere.invalid/me.jpg",
+    ],
+)
+def test_an_image_url_that_is_not_https_to_a_public_address_is_refused_without_a_request(
+    heygen: LiveHeyGen, api: respx.MockRouter, sleeps: list[float], url: str
+) -> None:
+    with pytest.raises(HeyGenRejected) as caught:
+        heygen.create_avatar(url, "x")
+    assert not api.calls and sleeps == []
+    assert "pass" not in str(caught.value)
+
+
+def test_a_public_ipv6_host_is_fetched_at_its_checked_address(heygen: LiveHeyGen, api: respx.MockRouter) -> None:
+    image = api.get("https://[2606:2800:220:1:248:1893:25c8:1946]/me.png").mock(
+        return_value=httpx.Response(200, content=JPEG)
+    )
+    api.post(f"{UPLOAD}/v1/talking_photo").mock(return_value=_uploaded())
+    assert heygen.create_avatar("https://img.example.org/me.png", "x") == PHOTO_ID
+    assert image.calls.last.request.headers["Host"] == "img.example.org"
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        "https://169.254.169.254/latest/meta-data/",
+        "https://internal.example.com/me.jpg",
+        "http://cdn.example.com/me.jpg",
+        "https://[::1]:8443/admin",
+    ],
+)
+def test_a_redirect_from_an_allowed_url_to_a_forbidden_one_is_refused(
+    heygen: LiveHeyGen, api: respx.MockRouter, location: str
+) -> None:
+    first = api.get(cdn("/me.jpg")).mock(return_value=httpx.Response(302, headers={"Location": location}))
+    upload = api.post(f"{UPLOAD}/v1/talking_photo")
+    with pytest.raises(HeyGenRejected, match="https|public address"):
+        heygen.create_avatar("https://cdn.example.com/me.jpg", "x")
+    assert first.call_count == 1 and upload.call_count == 0
+    assert len(api.calls) == 1  # the forbidden hop was never requested
+
+
+def test_each_allowed_redirect_hop_is_checked_and_followed(heygen: LiveHeyGen, api: respx.MockRouter) -> None:
+    api.get(cdn("/me.jpg")).mock(return_value=httpx.Response(301, headers={"Location": "/v2/me.jpg"}))
+    api.get(cdn("/v2/me.jpg")).mock(
+        return_value=httpx.Response(307, headers={"Location": "https://img.example.org/final.jpg"})
+    )
+    final = api.get("https://[2606:2800:220:1:248:1893:25c8:1946]/final.jpg").mock(
+        return_value=httpx.Response(200, content=JPEG)
+    )
+    api.post(f"{UPLOAD}/v1/talking_photo").mock(return_value=_uploaded())
+    assert heygen.create_avatar("https://cdn.example.com/me.jpg", "x") == PHOTO_ID
+    assert final.calls.last.request.headers["Host"] == "img.example.org"
+
+
+def test_redirects_are_bounded(heygen: LiveHeyGen, api: respx.MockRouter) -> None:
+    loop = api.get(cdn("/loop")).mock(return_value=httpx.Response(302, headers={"Location": "/loop"}))
+    with pytest.raises(HeyGenRejected, match="redirects more than 5"):
+        heygen.create_avatar("https://cdn.example.com/loop", "x")
+    assert loop.call_count == 6
+
+
+def test_the_host_is_resolved_once_per_hop_and_that_answer_is_used(api: respx.MockRouter) -> None:
+    answers = iter([[CDN_IP], ["127.0.0.1"]])  # a rebinding DNS: public when checked, loopback after
+    asked: list[str] = []
+
+    def rebinding(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return next(answers)
+
+    heygen = LiveHeyGen(API_KEY, base_url=API, upload_url=UPLOAD, resolve=rebinding, sleep=lambda _: None)
+    image = api.get(cdn("/me.jpg")).mock(return_value=httpx.Response(200, content=JPEG))
+    api.post(f"{UPLOAD}/v1/talking_photo").mock(return_value=_uploaded())
+    assert heygen.create_avatar("https://cdn.example.com/me.jpg", "x") == PHOTO_ID
+    assert asked == ["cdn.example.com"] and image.call_count == 1  # the connection went to the checked address
+
+
+class _Chunks(httpx.SyncByteStream):
+    """A body of `count` chunks of 1 KB, without Content-Length; records how many were read."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.sent = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for _ in range(self.count):
+            self.sent += 1
+            yield b"\xff\xd8\xff" + b"\x00" * 1021
+
+
+def test_an_oversize_body_is_refused_while_streaming(api: respx.MockRouter) -> None:
+    heygen = LiveHeyGen(API_KEY, upload_url=UPLOAD, resolve=resolve, download_max_bytes=4096, sleep=lambda _: None)
+    body = _Chunks(1000)  # 1 MB, far above the 4 KB cap
+    api.get(cdn("/huge.jpg")).mock(return_value=httpx.Response(200, stream=body))
+    upload = api.post(f"{UPLOAD}/v1/talking_photo")
+    with pytest.raises(HeyGenRejected, match="larger than 4,096 bytes"):
+        heygen.create_avatar("https://cdn.example.com/huge.jpg", "x")
+    assert body.sent <= 5 and upload.call_count == 0  # stopped at the cap, not after reading it all
+
+
+def test_an_oversize_content_length_is_refused_before_reading(api: respx.MockRouter) -> None:
+    heygen = LiveHeyGen(API_KEY, upload_url=UPLOAD, resolve=resolve, download_max_bytes=4096, sleep=lambda _: None)
+    body = _Chunks(5)
+    api.get(cdn("/big.jpg")).mock(
+        return_value=httpx.Response(200, headers={"Content-Length": str(10 * 1024 * 1024)}, stream=body)
+    )
+    with pytest.raises(HeyGenRejected, match="larger than"):
+        heygen.create_avatar("https://cdn.example.com/big.jpg", "x")
+    assert body.sent == 0
+
+
+def test_a_body_at_the_cap_is_accepted(api: respx.MockRouter) -> None:
+    heygen = LiveHeyGen(API_KEY, upload_url=UPLOAD, resolve=resolve, download_max_bytes=4096, sleep=lambda _: None)
+    api.get(cdn("/ok.jpg")).mock(return_value=httpx.Response(200, stream=_Chunks(4)))
+    upload = api.post(f"{UPLOAD}/v1/talking_photo").mock(return_value=_uploaded())
+    assert heygen.create_avatar("https://cdn.example.com/ok.jpg", "x") == PHOTO_ID
+    assert len(upload.calls.last.request.content) == 4096
 
 
 @pytest.mark.parametrize(
