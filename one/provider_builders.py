@@ -141,6 +141,7 @@ def sendgrid_live(ctx: Context) -> Any:
         from_email=s.email_from,
         base_url=s.sendgrid_base_url,
         webhook_public_key=_secret(ctx, "sendgrid_webhook_public_key") or None,
+        webhook_tolerance=s.sendgrid_webhook_tolerance_seconds,
     )
 
 

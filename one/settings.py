@@ -116,6 +116,9 @@ class Settings(BaseSettings):
         validation_alias=_env("ONE_SENDGRID_WEBHOOK_PUBLIC_KEY", "SENDGRID_WEBHOOK_PUBLIC_KEY"),
         description="base64 key from SendGrid's signed event webhook settings",
     )
+    sendgrid_webhook_tolerance_seconds: int = Field(
+        default=300, ge=1, le=86_400, description="how old a signed event webhook request may be (replays)"
+    )
     email_from: str = "ONE <no-reply@localhost>"
 
     # media

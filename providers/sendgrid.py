@@ -10,8 +10,9 @@
         └── SendGridWebhookInvalid                       bad or missing signature, stale, malformed
 
 The event webhook is verified with the SDK's `EventWebhook` (ECDSA P-256 / SHA-256 over the
-timestamp header followed by the raw body). Only the local provider without a configured key
-accepts unsigned payloads.
+timestamp header followed by the raw body), and its timestamp must be within `webhook_tolerance`
+seconds of now (5 minutes by default), so a captured request cannot be replayed later. Only the
+local provider without a configured key accepts unsigned payloads.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ log = logging.getLogger("one.providers.sendgrid")
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 DEFAULT_FROM = "ONE <no-reply@localhost>"
+DEFAULT_WEBHOOK_TOLERANCE = 300.0  # seconds between SendGrid signing a webhook request and us reading it
 
 # SendGrid's event names -> ours (others pass through unchanged).
 EVENT_KINDS = {
@@ -188,9 +190,9 @@ def _check_message(subject: str, text: str, custom_args: Mapping[str, str] | Non
 class _EventParser:
     """Signature check and decoding of event-webhook payloads, shared by both implementations."""
 
-    def __init__(
-        self, public_key: str | None, tolerance: float | None, clock: Callable[[], float], require_key: bool
-    ) -> None:
+    def __init__(self, public_key: str | None, tolerance: float, clock: Callable[[], float], require_key: bool) -> None:
+        if not tolerance > 0:
+            raise SendGridNotConfigured("the SendGrid webhook tolerance must be a positive number of seconds")
         self._verifier: Any = None
         if public_key:
             from sendgrid.helpers.eventwebhook import EventWebhook
@@ -232,13 +234,14 @@ class _EventParser:
             raise SendGridWebhookInvalid("event webhook signature is not valid base64") from error
         if not valid:
             raise SendGridWebhookInvalid("event webhook signature does not match the payload")
-        if self._tolerance is not None:
-            try:
-                age = abs(self._clock() - int(timestamp))
-            except ValueError as error:
-                raise SendGridWebhookInvalid("event webhook timestamp is not an integer") from error
-            if age > self._tolerance:
-                raise SendGridWebhookInvalid(f"event webhook timestamp is {age:.0f}s away from now")
+        try:
+            age = abs(self._clock() - int(timestamp))
+        except ValueError as error:
+            raise SendGridWebhookInvalid("event webhook timestamp is not an integer") from error
+        if age > self._tolerance:  # signed, but too old (or from the future): a replay
+            raise SendGridWebhookInvalid(
+                f"event webhook timestamp is {age:.0f}s away from now (at most {self._tolerance:.0f}s)"
+            )
 
 
 def _event(item: dict[str, Any]) -> EmailEvent:
@@ -290,7 +293,7 @@ class SendGridEmailProvider(_EventParser):
         from_email: str = DEFAULT_FROM,
         base_url: str | None = None,
         webhook_public_key: str | None = None,
-        webhook_tolerance: float | None = None,
+        webhook_tolerance: float = DEFAULT_WEBHOOK_TOLERANCE,
         timeout: float = 20.0,
         retry: RetryPolicy = RetryPolicy(),
         sleep: Callable[[float], None] = time.sleep,
@@ -399,7 +402,7 @@ class LocalEmailProvider(_EventParser):
         *,
         from_email: str = DEFAULT_FROM,
         webhook_public_key: str | None = None,
-        webhook_tolerance: float | None = None,
+        webhook_tolerance: float = DEFAULT_WEBHOOK_TOLERANCE,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(webhook_public_key, webhook_tolerance, clock, require_key=False)

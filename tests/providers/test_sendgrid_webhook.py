@@ -130,16 +130,44 @@ def test_signed_but_malformed_bodies_are_refused(
         provider.parse_events(b"\xff\xfe", "AAAA", TIMESTAMP)
 
 
-def test_a_stale_timestamp_is_refused_when_a_tolerance_is_set(private_key: ec.EllipticCurvePrivateKey) -> None:
-    provider = SendGridEmailProvider(
-        "SG.unused", webhook_public_key=public_key_b64(private_key), webhook_tolerance=300, clock=lambda: NOW
-    )
+def test_a_replayed_old_signed_payload_is_refused_by_default_and_a_fresh_one_accepted(
+    provider: SendGridEmailProvider, private_key: ec.EllipticCurvePrivateKey
+) -> None:
     body = payload()
-    old = str(NOW - 301)
+    captured = str(NOW - 301)  # a genuine request, signed by SendGrid 5 minutes and 1 second ago
+    with pytest.raises(SendGridWebhookInvalid, match="301s away from now"):
+        provider.parse_events(body, sign(private_key, body, captured), captured)
+    future = str(NOW + 301)
     with pytest.raises(SendGridWebhookInvalid, match="301s"):
-        provider.parse_events(body, sign(private_key, body, old), old)
-    recent = str(NOW - 299)
-    assert len(provider.parse_events(body, sign(private_key, body, recent), recent)) == len(EVENTS)
+        provider.parse_events(body, sign(private_key, body, future), future)
+    fresh = str(NOW - 299)
+    assert len(provider.parse_events(body, sign(private_key, body, fresh), fresh)) == len(EVENTS)
+
+
+@pytest.mark.parametrize("make", [SendGridEmailProvider, LocalEmailProvider])
+def test_the_replay_window_is_configurable_for_both_providers(
+    tmp_path: Path, private_key: ec.EllipticCurvePrivateKey, make: type
+) -> None:
+    first = "SG.unused" if make is SendGridEmailProvider else tmp_path
+    provider = make(first, webhook_public_key=public_key_b64(private_key), webhook_tolerance=60, clock=lambda: NOW)
+    body = payload()
+    with pytest.raises(SendGridWebhookInvalid, match="at most 60s"):
+        provider.parse_events(body, sign(private_key, body, str(NOW - 61)), str(NOW - 61))
+    assert len(provider.parse_events(body, sign(private_key, body, str(NOW - 59)), str(NOW - 59))) == len(EVENTS)
+
+
+def test_a_signed_timestamp_that_is_not_a_number_is_refused(
+    provider: SendGridEmailProvider, private_key: ec.EllipticCurvePrivateKey
+) -> None:
+    body = payload()
+    with pytest.raises(SendGridWebhookInvalid, match="not an integer"):
+        provider.parse_events(body, sign(private_key, body, "soon"), "soon")
+
+
+@pytest.mark.parametrize("tolerance", [0, -5])
+def test_a_tolerance_that_would_refuse_everything_is_a_configuration_error(tolerance: float) -> None:
+    with pytest.raises(SendGridNotConfigured, match="tolerance"):
+        SendGridEmailProvider("SG.unused", webhook_tolerance=tolerance)
 
 
 def test_the_live_provider_needs_a_public_key_for_webhooks() -> None:
@@ -157,7 +185,7 @@ def test_the_local_provider_accepts_unsigned_payloads_only_without_a_key(
 ) -> None:
     unsigned = LocalEmailProvider(tmp_path)
     assert [e.kind for e in unsigned.parse_events(payload(), None, None)][:3] == ["delivered", "opened", "clicked"]
-    signed = LocalEmailProvider(tmp_path, webhook_public_key=public_key_b64(private_key))
+    signed = LocalEmailProvider(tmp_path, webhook_public_key=public_key_b64(private_key), clock=lambda: NOW)
     with pytest.raises(SendGridWebhookInvalid):
         signed.parse_events(payload(), None, None)
     body = payload()
