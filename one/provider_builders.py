@@ -46,6 +46,7 @@ def openai_live(ctx: Context) -> Any:
         base_url=s.openai_base_url,
         model=s.openai_model,
         embedding_model=s.openai_embedding_model,
+        embedding_dimensions=s.openai_embedding_dimensions,
     )
 
 

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(default=None, validation_alias=_env("ONE_OPENAI_BASE_URL", "OPENAI_BASE_URL"))
     openai_model: str = "gpt-4o-mini"
     openai_embedding_model: str = "text-embedding-3-small"
+    openai_embedding_dimensions: int | None = Field(
+        default=None, ge=1, description="sent as `dimensions` when set; unset = the model's own size"
+    )
 
     # elevenlabs (voice clone, text-to-speech)
     elevenlabs_mode: Mode = "auto"

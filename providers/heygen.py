@@ -138,11 +138,12 @@ class LiveHeyGen:
         self._voice_id = default_voice_id
         self._dimension = {"width": width, "height": height}
         self._secrets = (api_key,)
+        self.download_max_bytes = min(download_max_bytes, MAX_IMAGE_BYTES)
         # a creator-supplied URL: https to public addresses only, each redirect checked, size-capped
         self._downloads = PublicFetcher(
             name="heygen",
             errors=_FAMILY,
-            max_bytes=min(download_max_bytes, MAX_IMAGE_BYTES),
+            max_bytes=self.download_max_bytes,
             timeout=timeout,
             retry=retry,
             resolve=resolve,

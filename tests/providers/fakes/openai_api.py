@@ -24,6 +24,11 @@ from werkzeug import Request, Response
 __all__ = ["CHAT", "EMBEDDINGS", "IMAGES", "TINY_PNG", "ChatReply", "FakeOpenAIAPI", "fake_vector"]
 
 CHAT, EMBEDDINGS, IMAGES = "/v1/chat/completions", "/v1/embeddings", "/v1/images/generations"
+OPENAI_EMBEDDING_SIZES = {
+    "text-embedding-3-small": 1536,
+    "text-embedding-3-large": 3072,
+    "text-embedding-ada-002": 1536,
+}
 # A valid 1x1 PNG, as an image model would return (base64-decoded).
 TINY_PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -128,6 +133,7 @@ class FakeOpenAIAPI:
     """The fake API on `server`; `api_key=None` accepts any bearer token (like Ollama)."""
 
     def __init__(self, server: HTTPServer, api_key: str | None, *, dimension: int = 8) -> None:
+        """`dimension`: the size of vectors of any model that is not one of OpenAI's (as Ollama would serve)."""
         self.server = server
         self.api_key = api_key
         self.dimension = dimension
@@ -264,9 +270,19 @@ class FakeOpenAIAPI:
 
     def _embeddings(self, body: dict[str, Any]) -> Response:
         texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        model, dimensions = str(body["model"]), body.get("dimensions")
+        # As the real API: text-embedding-3 models shorten to `dimensions`, ada-002 refuses it;
+        # another model is served at its own size and `dimensions` is ignored (as Ollama does).
+        size = OPENAI_EMBEDDING_SIZES.get(model, self.dimension)
+        if dimensions is not None and model.startswith("text-embedding-3"):
+            size = int(dimensions)
+        elif dimensions is not None and model in OPENAI_EMBEDDING_SIZES:
+            message = "This model does not support specifying dimensions."
+            error = {"message": message, "type": "invalid_request_error", "param": None, "code": None}
+            return _json(400, {"error": error})
         data = []
         for index, text in enumerate(texts):
-            vector = fake_vector(str(text), self.dimension)
+            vector = fake_vector(str(text), size)
             if body.get("encoding_format") == "base64":  # what the SDK asks for by default
                 encoded: Any = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
             else:
