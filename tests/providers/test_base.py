@@ -16,7 +16,7 @@ from providers.errors import (
     redact,
 )
 from providers.http import ErrorFamily, JsonHttpClient, parse_retry_after
-from providers.retry import RetryPolicy, call_with_retry
+from providers.retry import RetryPolicy, call_with_retry, call_with_retry_async
 
 
 class AcmeError(ProviderError): ...
@@ -256,3 +256,30 @@ def test_call_with_retry_keeps_retrying_reads_and_marks_creates() -> None:
     calls.clear()
     assert call_with_retry(refused_then_ok, policy, what="create", sleep=lambda s: None, idempotent=False) == "ok"
     assert calls == [1, 1]
+
+
+def test_the_async_twin_applies_the_same_rules_to_creates() -> None:
+    import asyncio
+
+    policy = RetryPolicy(attempts=3, base=1, cap=8, jitter=False)
+    failures = [AcmeUnavailable("refused", maybe_delivered=False), AcmeUnavailable("read timeout")]
+    calls: list[int] = []
+    waits: list[float] = []
+
+    async def create() -> str:
+        calls.append(1)
+        if failures:
+            raise failures.pop(0)
+        return "created"
+
+    async def wait(seconds: float) -> None:
+        waits.append(seconds)
+
+    with pytest.raises(AcmeUnavailable, match="read timeout"):
+        asyncio.run(call_with_retry_async(create, policy, what="create", sleep=wait, idempotent=False))
+    assert calls == [1, 1] and waits == [1]  # retried after the refusal, not after the read timeout
+    too_long = AcmeRateLimited("slow down", retry_after=60)
+    failures.append(too_long)
+    with pytest.raises(AcmeRateLimited) as raised:
+        asyncio.run(call_with_retry_async(create, policy, what="read", sleep=wait))
+    assert raised.value is too_long and waits == [1]
