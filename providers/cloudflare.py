@@ -2,11 +2,14 @@
 
     CloudflareError
     ├── CloudflareNotConfigured        (ProviderNotConfigured)  no API token or account id
-    ├── CloudflareUnavailable          (ProviderUnavailable)    timeout, connection error, 5xx -> retried
+    ├── CloudflareUnavailable          (ProviderUnavailable)    timeout, connection error, 5xx -> retried*
     │   └── CloudflareRateLimited      (ProviderRateLimited)    429; `retry_after` from Retry-After
     ├── CloudflareAuthError            (ProviderAuthError)      401/403: bad token or missing Stream permission
     └── CloudflareRejected             (ProviderRejected)       4xx (unknown live input...), `success: false`,
                                                                 or a bad argument
+
+* A GET is retried; a POST (a create: Cloudflare takes no idempotency key) only when it surely
+  never arrived (no connection, 429, 503 with Retry-After): never a second live input.
 
 Live: `POST/GET/DELETE /accounts/{account_id}/stream/live_inputs[/{uid}]` with a Bearer token.
 Local: `LocalCloudflareStream` keeps live-input records in the database with placeholder
@@ -84,7 +87,7 @@ class CloudflareNotConfigured(CloudflareError, ProviderNotConfigured):
 
 
 class CloudflareUnavailable(CloudflareError, ProviderUnavailable):
-    """Cloudflare could not be reached or failed on its side; safe to retry."""
+    """Cloudflare could not be reached or failed on its side; `maybe_delivered` says whether it may have acted."""
 
 
 class CloudflareRateLimited(CloudflareUnavailable, ProviderRateLimited):

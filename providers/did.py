@@ -2,11 +2,14 @@
 
     DidError
     ├── DidNotConfigured        (ProviderNotConfigured)  no API key for a live call
-    ├── DidUnavailable          (ProviderUnavailable)    timeout, connection error, 5xx -> retried
+    ├── DidUnavailable          (ProviderUnavailable)    timeout, connection error, 5xx -> retried*
     │   └── DidRateLimited      (ProviderRateLimited)    429; `retry_after` from Retry-After
     ├── DidAuthError            (ProviderAuthError)      401/403: bad or revoked key
     └── DidRejected             (ProviderRejected)       4xx or a bad argument: D-ID refused this request
         └── DidQuotaExceeded    (ProviderQuotaExceeded)  402: out of credits
+
+* A GET is retried; a POST (a create: D-ID takes no idempotency key) only when it surely
+  never arrived (no connection, 429, 503 with Retry-After): never a second paid render.
 
 Live: `POST /images` (multipart upload of a portrait, returns its URL), `POST /talks` (source_url +
 script), `GET /talks/{id}`, with `Authorization: Basic <API_USER:API_PASSWORD>` as D-ID's docs say.
@@ -81,7 +84,7 @@ class DidNotConfigured(DidError, ProviderNotConfigured):
 
 
 class DidUnavailable(DidError, ProviderUnavailable):
-    """D-ID could not be reached or failed on its side; safe to retry."""
+    """D-ID could not be reached or failed on its side; `maybe_delivered` says whether it may have acted."""
 
 
 class DidRateLimited(DidUnavailable, ProviderRateLimited):

@@ -2,11 +2,14 @@
 
     HeyGenError
     ├── HeyGenNotConfigured        (ProviderNotConfigured)  no API key for a live call
-    ├── HeyGenUnavailable          (ProviderUnavailable)    timeout, connection error, 5xx -> retried
+    ├── HeyGenUnavailable          (ProviderUnavailable)    timeout, connection error, 5xx -> retried*
     │   └── HeyGenRateLimited      (ProviderRateLimited)    429; `retry_after` from Retry-After
     ├── HeyGenAuthError            (ProviderAuthError)      401/403: bad or revoked key
     └── HeyGenRejected             (ProviderRejected)       4xx, an error envelope, or a bad argument
         └── HeyGenQuotaExceeded    (ProviderQuotaExceeded)  402, or an "insufficient credit"/quota error
+
+* A GET is retried; a POST (a create: HeyGen takes no idempotency key) only when it surely
+  never arrived (no connection, 429, 503 with Retry-After): never a second paid render.
 
 Live: `POST upload.heygen.com/v1/talking_photo` (raw JPEG/PNG body, returns `talking_photo_id`),
 `POST /v2/video/generate` (a talking_photo character with a text or audio voice),
@@ -86,7 +89,7 @@ class HeyGenNotConfigured(HeyGenError, ProviderNotConfigured):
 
 
 class HeyGenUnavailable(HeyGenError, ProviderUnavailable):
-    """HeyGen could not be reached or failed on its side; safe to retry."""
+    """HeyGen could not be reached or failed on its side; `maybe_delivered` says whether it may have acted."""
 
 
 class HeyGenRateLimited(HeyGenUnavailable, ProviderRateLimited):

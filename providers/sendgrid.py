@@ -2,12 +2,15 @@
 
     SendGridError (ProviderError)
     ├── SendGridNotConfigured (ProviderNotConfigured)    API key / webhook public key missing or unusable
-    ├── SendGridUnavailable (ProviderUnavailable)        timeout, connection error, 5xx -> retried
+    ├── SendGridUnavailable (ProviderUnavailable)        timeout, connection error, 5xx -> retried*
     │   └── SendGridRateLimited (ProviderRateLimited)    429 (Retry-After or X-RateLimit-Reset)
     ├── SendGridAuthError (ProviderAuthError)            401/403
     └── SendGridRejected (ProviderRejected)              400...: SendGrid refused this email
         ├── SendGridInvalidMessage                       our own checks, before any call
         └── SendGridWebhookInvalid                       bad or missing signature, stale, malformed
+
+* A send only when it surely never reached SendGrid (no connection, 429, 503 with Retry-After):
+  SendGrid takes no idempotency key, so a timeout or a 5xx is never followed by a second send.
 
 The event webhook is verified with the SDK's `EventWebhook` (ECDSA P-256 / SHA-256 over the
 timestamp header followed by the raw body), and its timestamp must be within `webhook_tolerance`
@@ -99,7 +102,7 @@ class SendGridNotConfigured(SendGridError, ProviderNotConfigured):
 
 
 class SendGridUnavailable(SendGridError, ProviderUnavailable):
-    """Timeout, connection failure or 5xx; safe to retry."""
+    """Timeout, connection failure or 5xx; `maybe_delivered` says whether the email may have gone."""
 
 
 class SendGridRateLimited(SendGridUnavailable, ProviderRateLimited):

@@ -2,12 +2,15 @@
 
     TwilioError (ProviderError)
     ├── TwilioNotConfigured (ProviderNotConfigured)
-    ├── TwilioUnavailable (ProviderUnavailable)        timeout, connection error, 5xx -> retried
+    ├── TwilioUnavailable (ProviderUnavailable)        timeout, connection error, 5xx -> retried*
     │   └── TwilioRateLimited (ProviderRateLimited)    429, with Retry-After when Twilio sends one
     ├── TwilioAuthError (ProviderAuthError)            401/403: wrong account SID or auth token
     └── TwilioRejected (ProviderRejected)              Twilio refused this message (400...)
         ├── TwilioInvalidNumber                        not E.164 (checked before any call), or 21211...
         └── TwilioVerificationThrottled                a code was requested too soon / too often
+
+* A send only when it surely never reached Twilio (no connection, 429, 503 with Retry-After):
+  Twilio takes no idempotency key, so a timeout or a 5xx is never followed by a second send.
 
 Verification codes are ours, not Twilio Verify: a 6-digit code from `secrets`, stored only as a
 salted hash with its expiry and attempt count in `provider_records` (provider "twilio", kind

@@ -21,7 +21,7 @@ class TwilioNotConfigured(TwilioError, ProviderNotConfigured):
 
 
 class TwilioUnavailable(TwilioError, ProviderUnavailable):
-    """Timeout, connection failure or a 5xx from Twilio; safe to retry."""
+    """Timeout, connection failure or a 5xx from Twilio; `maybe_delivered` says whether the SMS may have gone."""
 
 
 class TwilioRateLimited(TwilioUnavailable, ProviderRateLimited):
