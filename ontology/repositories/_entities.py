@@ -56,10 +56,15 @@ class EntityRepository(Repository):
         return Entity(**row._mapping)
 
     def get_for_update(self, id: uuid.UUID | str) -> Entity:
-        """The live entity, row-locked until the unit of work ends (serialises writers of one entity)."""
+        """The live entity, row-locked until the unit of work ends (serialises writers of one entity).
+
+        FOR NO KEY UPDATE, the lock an UPDATE takes: rows referencing the entity (events, connections)
+        can still be inserted meanwhile, whose key-share locks FOR UPDATE would deadlock with."""
         entity_id = parse_id(id)
         row = self._uow.execute(
-            select(t.entities).where(t.entities.c.id == entity_id, t.entities.c.deleted_at.is_(None)).with_for_update()
+            select(t.entities)
+            .where(t.entities.c.id == entity_id, t.entities.c.deleted_at.is_(None))
+            .with_for_update(key_share=True)
         ).first()
         if row is None:
             raise NotFound(f"no entity with id {entity_id}")
