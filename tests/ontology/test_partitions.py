@@ -72,9 +72,9 @@ def test_a_creator_registered_before_partitions_came_with_registration_gets_one_
 
 
 def test_a_failed_registration_leaves_no_partition(store: Store) -> None:
+    register_creator(store, "Dora", email="dora@partitions.test")
     with store.unit_of_work() as uow:
         before = uow.execute(text("SELECT count(*) FROM pg_inherits")).scalar_one()
-    register_creator(store, "Dora", email="dora@partitions.test")
     with pytest.raises(ConstraintViolation, match="already exists"):
         register_creator(store, "Dora again", email="dora@partitions.test")
     with store.unit_of_work() as uow:
