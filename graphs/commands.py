@@ -152,7 +152,7 @@ class AgentCommands:
     def _finish(self, agent: Entity, creator_id: uuid.UUID, metadata: dict[str, Any], *, ok: bool) -> None:
         with self.store.unit_of_work() as uow:
             uow.events.insert("agent_executed", actor_id=agent.id, target_id=creator_id, metadata=metadata)
-            current = uow.entities.get(agent.id).properties
+            current = uow.entities.get_for_update(agent.id).properties  # concurrent runs count one by one
             runs = int(current.get("totalExecutions") or 0) + 1
             rate = float(current.get("successRate") or 0.0)
             uow.entities.update(

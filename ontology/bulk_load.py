@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 
 from ontology.database import SCHEMA_LOCK
 from ontology.errors import InvalidInput
-from ontology.partitions import creator_lock_key, partition_name
+from ontology.partitions import attach_partition_sql, creator_lock_key, partition_name, standalone_partition_sql
 from ontology.store import translate_database_errors
 from ontology.types import CONTENT_TYPES
 from ontology.validation import MAX_TAG_CHARS, clean_text
@@ -72,8 +72,8 @@ def bulk_load_chunks(
                 cur.execute("SELECT to_regclass(%s)", (live,))
                 exists = cur.fetchone()[0] is not None
                 cur.execute(f"DROP TABLE IF EXISTS {staging}")
-                cur.execute(f"CREATE TABLE {staging} (LIKE knowledge_chunks INCLUDING DEFAULTS)")
-                cur.execute(f"ALTER TABLE {staging} ADD CHECK (creator_id = '{creator_id}')")
+                for statement in standalone_partition_sql(creator_id, staging):
+                    cur.execute(statement)
                 if exists:
                     cur.execute(f"INSERT INTO {staging} SELECT * FROM {live}")
                 count = 0
@@ -94,6 +94,12 @@ def bulk_load_chunks(
                             )
                         )
                         count += 1
+                # fans find the new chunks exactly when their content is published and live (copied rows
+                # already carry their flag; status changes meanwhile wait for the creator lock)
+                cur.execute(
+                    f"UPDATE {staging} s SET published = true FROM entities e WHERE e.id = s.content_id "
+                    "AND e.status = 'published' AND e.deleted_at IS NULL AND NOT s.published"
+                )
                 cur.execute(f"SET maintenance_work_mem = '{maintenance_mem}'")
                 cur.execute(f"ALTER TABLE {staging} ADD PRIMARY KEY (creator_id, id)")
                 cur.execute(f"CREATE INDEX ON {staging} (creator_id, content_id)")
@@ -109,7 +115,7 @@ def bulk_load_chunks(
                     cur.execute(f"ALTER TABLE knowledge_chunks DETACH PARTITION {live}")
                     cur.execute(f"DROP TABLE {live}")
                 cur.execute(f"ALTER TABLE {staging} RENAME TO {live}")
-                cur.execute(f"ALTER TABLE knowledge_chunks ATTACH PARTITION {live} FOR VALUES IN ('{creator_id}')")
+                cur.execute(attach_partition_sql(creator_id, live))
                 conn.commit()
                 return count
             except BaseException:

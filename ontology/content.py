@@ -24,10 +24,13 @@ def register_creator(
     method: str = "cli",
     properties: dict[str, Any] | None = None,
 ) -> Entity:
-    """A new creator entity and its creator_created event (email and handle must be unused)."""
+    """A new creator entity, its creator_created event and its knowledge partition (email and handle
+    must be unused). Making the partition here, attached without locking out searches, keeps the first
+    content's write free of DDL."""
     props = {**(properties or {}), "email": email, "handle": handle}
     with store.unit_of_work() as uow:
         creator = uow.entities.insert("creator", name, {k: v for k, v in props.items() if v is not None})
+        uow.chunks.create_partition(creator.id)
         uow.events.insert(
             "creator_created", actor_id=creator.id, target_id=creator.id, metadata={"registrationMethod": method}
         )

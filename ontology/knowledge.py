@@ -17,12 +17,11 @@ from sqlalchemy import text
 
 from ontology.bulk_load import MAX_DOCUMENT_CHARS, ChunkRow, bulk_load_chunks
 from ontology.chunking import split_into_chunks
-from ontology.database import SCHEMA_LOCK, check_embedder
+from ontology.database import check_embedder
 from ontology.embedders import Embedder
 from ontology.errors import InvalidInput
-from ontology.partitions import partition_name
 from ontology.records import Chunk, SearchHit
-from ontology.store import Store, translate_database_errors
+from ontology.store import Store
 from ontology.types import CONTENT_TYPES
 from ontology.validation import MAX_QUERY_CHARS, MAX_TAG_CHARS, clean_limit, clean_text
 
@@ -54,20 +53,13 @@ class KnowledgeBase:
         self._checked_index = True
 
     def ensure_partition(self, creator_id: uuid.UUID) -> None:
-        """Create the creator's partition (and, with it, its HNSW index) if it does not exist yet."""
+        """Create the creator's partition (and, with it, its HNSW index) if it does not exist yet:
+        registration creates it; this covers creators registered before that."""
         if creator_id in self._partitions:
             return
-        name = partition_name(creator_id)
-        with self.store.engine.connect() as conn, translate_database_errors():
-            if conn.execute(text("SELECT to_regclass(:n)"), {"n": name}).scalar() is None:
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SCHEMA_LOCK})
-                conn.execute(
-                    text(
-                        f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF knowledge_chunks "
-                        f"FOR VALUES IN ('{creator_id}')"
-                    )
-                )
-            conn.commit()
+        with self.store.unit_of_work() as uow:
+            uow.chunks.create_partition(creator_id)
+            uow.commit()
         self._partitions.add(creator_id)
 
     def prepare(self, creator_id: uuid.UUID, body: str) -> list[Chunk]:
@@ -93,11 +85,13 @@ class KnowledgeBase:
         limit: int = 5,
         content_types: list[str] | None = None,
         tags: list[str] | None = None,
+        published_only: bool = False,
     ) -> list[SearchHit]:
         """The creator's chunks most similar in meaning to `query`, best first.
 
         `content_types` keeps only those content types; `tags` ("key=value") keeps only chunks of
-        content carrying every one of them.
+        content carrying every one of them; `published_only` keeps only published, live content
+        (what a fan may see; the creator and agents also search drafts).
         """
         clean_text(query, "search query", max_chars=MAX_QUERY_CHARS)
         clean_limit(limit)
@@ -116,5 +110,11 @@ class KnowledgeBase:
             if uow.entities.get(creator).type != "creator":  # NotFound for an unknown id
                 raise InvalidInput(f"{creator} is not a creator")
             return uow.chunks.nearest(
-                creator, vector, limit=limit, content_types=content_types, tags=tags, ef_search=self.ef_search
+                creator,
+                vector,
+                limit=limit,
+                content_types=content_types,
+                tags=tags,
+                ef_search=self.ef_search,
+                published_only=published_only,
             )

@@ -11,6 +11,7 @@ from typing import Any
 from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -95,6 +96,8 @@ knowledge_chunks = Table(
     Column("text", Text, nullable=False),
     Column("tags", ARRAY(Text), nullable=False, server_default=text("'{}'")),
     Column("embedding", Vector(), nullable=False),
+    # the content is published and not deleted: fans may find it (kept in step by EntityRepository)
+    Column("published", Boolean, nullable=False, server_default=text("false")),
 )
 
 knowledge_index = Table(

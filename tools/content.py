@@ -9,7 +9,8 @@ from langchain_core.tools import InjectedToolArg
 
 from ontology import InvalidInput, NotFound
 from ontology import create_content as create_content_entity
-from tools._common import CONTENT_TYPES, PUBLIC_STATUSES, owned_entities, owned_entity, reply
+from ontology.types import PUBLISHED
+from tools._common import CONTENT_TYPES, owned_entities, owned_entity, reply
 from tools.context import Role, ToolContext
 from tools.registry import one_tool
 
@@ -27,7 +28,7 @@ def get_content(content_id: str, ctx: Annotated[ToolContext, InjectedToolArg]) -
     principal = ctx.principal
     with ctx.store.unit_of_work() as uow:
         content = owned_entity(uow, principal.creator_id, content_id, CONTENT_TYPES, "content")
-        if principal.role is Role.FAN and content.status not in PUBLIC_STATUSES:
+        if principal.role is Role.FAN and content.status != PUBLISHED:
             # a draft looks exactly like a missing id to a fan: nothing about it leaks
             raise NotFound(f"there is no content with id {content.id} in this creator's business")
         tags = uow.tags.of_entity(content.id)

@@ -146,44 +146,57 @@ def refund_payment(payment_id: str, reason: str, ctx: Annotated[ToolContext, Inj
     principal = ctx.principal
     with ctx.store.unit_of_work() as uow:
         payment = owned_entity(uow, principal.creator_id, payment_id, {"payment"}, "payment")
-        done = [
-            e
-            for e in uow.events.query(type="payment_processed", target_id=payment.id, limit=100)
-            if e.metadata.get("status") == "refunded"
-        ]
-    if done:
-        return reply(
-            f"Payment {payment.id} was already refunded.",
-            payment_id=str(payment.id),
-            refunded=True,
-            already_refunded=True,
-            refund_id=done[0].metadata.get("refundId"),
-        )
-    if payment.properties.get("provider") not in (None, "stripe"):
-        raise InvalidInput(f"payment {payment.id} was made through {payment.properties['provider']}, not Stripe")
-    stripe = _stripe(ctx)
-    intent = _payment_intent_of(stripe, payment)
-    refund = stripe.refund(intent, idempotency_key=f"one-refund-{payment.id}")
-    currency = str(payment.properties.get("currency") or refund.currency).upper()
-    with ctx.store.unit_of_work() as uow:
-        uow.entities.update(
-            payment.id,
-            properties={"refunded": True, "refundId": refund.id, "refundReason": reason[:500], "paymentIntent": intent},
-        )
-        uow.events.insert(
-            "payment_processed",
-            actor_id=principal.entity_id,
-            target_id=payment.id,
-            metadata={
-                "amount": refund.amount,
-                "currency": currency,
-                "providerRef": refund.id,
-                "status": "refunded",
-                "reason": reason[:500],
-                "refundId": refund.id,
-            },
-        )
-        uow.commit()
+    # One refund of a payment at a time, across workers: the check, the Stripe call and the write run
+    # under one lock, so a concurrent second refund finds the refunded event. It is an advisory lock on
+    # the store's lock pool, not the payment's row lock: refunds waiting for it hold no connection of the
+    # pool the refund in progress needs (the local Stripe ledger writes through it), and no transaction
+    # stays open across the Stripe call. The idempotency key covers a retry after a failed write.
+    with ctx.store.lock(f"refund:{payment.id}"):
+        with ctx.store.unit_of_work() as uow:
+            payment = uow.entities.get(payment.id)
+            done = [
+                e
+                for e in uow.events.query(type="payment_processed", target_id=payment.id, limit=100)
+                if e.metadata.get("status") == "refunded"
+            ]
+        if done:
+            return reply(
+                f"Payment {payment.id} was already refunded.",
+                payment_id=str(payment.id),
+                refunded=True,
+                already_refunded=True,
+                refund_id=done[0].metadata.get("refundId"),
+            )
+        if payment.properties.get("provider") not in (None, "stripe"):
+            raise InvalidInput(f"payment {payment.id} was made through {payment.properties['provider']}, not Stripe")
+        stripe = _stripe(ctx)
+        intent = _payment_intent_of(stripe, payment)
+        refund = stripe.refund(intent, idempotency_key=f"one-refund-{payment.id}")
+        currency = str(payment.properties.get("currency") or refund.currency).upper()
+        with ctx.store.unit_of_work() as uow:
+            uow.entities.update(
+                payment.id,
+                properties={
+                    "refunded": True,
+                    "refundId": refund.id,
+                    "refundReason": reason[:500],
+                    "paymentIntent": intent,
+                },
+            )
+            uow.events.insert(
+                "payment_processed",
+                actor_id=principal.entity_id,
+                target_id=payment.id,
+                metadata={
+                    "amount": refund.amount,
+                    "currency": currency,
+                    "providerRef": refund.id,
+                    "status": "refunded",
+                    "reason": reason[:500],
+                    "refundId": refund.id,
+                },
+            )
+            uow.commit()
     return reply(
         f"Refunded {format_price(refund.amount, currency)} for payment {payment.id} (refund {refund.id}).",
         payment_id=str(payment.id),

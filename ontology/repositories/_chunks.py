@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import and_, delete, insert, select, text
+from sqlalchemy import and_, delete, insert, select, text, update
 
 from ontology import tables as t
-from ontology.partitions import creator_lock_key
+from ontology.database import SCHEMA_LOCK
+from ontology.errors import NotFound
+from ontology.partitions import attach_partition_sql, creator_lock_key, partition_name, standalone_partition_sql
 from ontology.records import Chunk, SearchHit
 from ontology.repositories._base import Repository
+from ontology.types import PUBLISHED
 from ontology.validation import (
     clean_limit,
 )
@@ -17,6 +20,20 @@ from ontology.validation import (
 
 class ChunkRepository(Repository):
     """Knowledge chunks of one creator's content, with their embeddings (see ontology.knowledge)."""
+
+    def create_partition(self, creator_id: uuid.UUID) -> bool:
+        """Create and attach the creator's partition (with its HNSW index) unless it exists; True if
+        created. Searches of other creators keep running meanwhile (see ontology.partitions)."""
+        name = partition_name(creator_id)
+        exists = text("SELECT to_regclass(:n) IS NOT NULL")
+        if self._uow.execute(exists, {"n": name}).scalar():
+            return False
+        self._uow.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SCHEMA_LOCK})
+        if self._uow.execute(exists, {"n": name}).scalar():  # another process made it while we waited
+            return False
+        for statement in [*standalone_partition_sql(creator_id, name), attach_partition_sql(creator_id, name)]:
+            self._uow.execute(text(statement))
+        return True
 
     def add(
         self,
@@ -26,14 +43,19 @@ class ChunkRepository(Repository):
         chunks: list[Chunk],
         tags: list[str],
     ) -> int:
-        """Store embedded chunks (the creator's partition must exist: KnowledgeBase ensures it)."""
+        """Store embedded chunks (the creator's partition must exist: KnowledgeBase ensures it), visible
+        to fans exactly when the content is published. NotFound if the content does not exist."""
         if not chunks:
             return 0
-        # shared with other writers, exclusive against a bulk load rebuilding this creator's partition
-        self._uow.execute(
-            text("SELECT pg_advisory_xact_lock_shared(:k)"),
-            {"k": creator_lock_key(creator_id)},
-        )
+        self._lock_creator(creator_id)
+        # FOR SHARE: a concurrent status change of the content waits for these rows, then updates them too
+        status = self._uow.execute(
+            select(t.entities.c.status)
+            .where(t.entities.c.id == content_id, t.entities.c.deleted_at.is_(None))
+            .with_for_update(read=True)
+        ).scalar()
+        if status is None:
+            raise NotFound(f"no content with id {content_id}")
         self._uow.execute(
             insert(t.knowledge_chunks),
             [
@@ -45,6 +67,7 @@ class ChunkRepository(Repository):
                     "text": chunk.text,
                     "tags": tags,
                     "embedding": chunk.embedding,
+                    "published": status == PUBLISHED,
                 }
                 for chunk in chunks
             ],
@@ -53,11 +76,45 @@ class ChunkRepository(Repository):
 
     def remove_content(self, creator_id: uuid.UUID, content_id: uuid.UUID) -> None:
         """Drop every chunk of one piece of content (before re-indexing it, or on deletion)."""
+        self._lock_creator(creator_id)
         self._uow.execute(
             delete(t.knowledge_chunks).where(
                 t.knowledge_chunks.c.creator_id == creator_id, t.knowledge_chunks.c.content_id == content_id
             )
         )
+
+    def set_published(self, content_id: uuid.UUID, published: bool) -> None:
+        """Let fans find this content's chunks, or take them out of fans' reach (EntityRepository calls
+        this when content is published, unpublished or archived)."""
+        k = t.knowledge_chunks
+        for creator_id in self._owners(content_id):
+            self._lock_creator(creator_id)
+            self._uow.execute(
+                update(k)
+                .where(k.c.creator_id == creator_id, k.c.content_id == content_id, k.c.published.isnot(published))
+                .values(published=published)
+            )
+
+    def discard(self, content_id: uuid.UUID) -> None:
+        """Drop every chunk of deleted content: nobody finds any of it again (EntityRepository calls this)."""
+        for creator_id in self._owners(content_id):
+            self.remove_content(creator_id, content_id)
+
+    def _owners(self, content_id: uuid.UUID) -> list[uuid.UUID]:
+        """The creators whose partitions hold this content's chunks (its owners)."""
+        c = t.connections
+        return list(
+            self._uow.execute(
+                select(c.c.from_entity).where(
+                    c.c.to_entity == content_id, c.c.relationship_type == "owns", c.c.from_type == "creator"
+                )
+            ).scalars()
+        )
+
+    def _lock_creator(self, creator_id: uuid.UUID) -> None:
+        """Shared with other writers, exclusive against a bulk load rebuilding this creator's partition
+        (which would otherwise drop a row or a flag written meanwhile)."""
+        self._uow.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": creator_lock_key(creator_id)})
 
     def nearest(
         self,
@@ -68,8 +125,10 @@ class ChunkRepository(Repository):
         ef_search: int,
         content_types: list[str] | None = None,
         tags: list[str] | None = None,
+        published_only: bool = False,
     ) -> list[SearchHit]:
-        """The `limit` chunks of one creator closest to `embedding` (cosine), filtered by type and tags."""
+        """The `limit` chunks of one creator closest to `embedding` (cosine), filtered by type and tags;
+        `published_only` keeps only chunks of published, live content (what fans may see)."""
         k = t.knowledge_chunks
         distance = k.c.embedding.cosine_distance(embedding)
         conditions = [k.c.creator_id == creator_id]
@@ -77,8 +136,13 @@ class ChunkRepository(Repository):
             conditions.append(k.c.content_type.in_(content_types))
         if tags:
             conditions.append(k.c.tags.contains(tags))
+        if published_only:
+            conditions.append(k.c.published)
         self._uow.execute(text(f"SET LOCAL hnsw.ef_search = {int(ef_search)}"))
-        if content_types or tags:  # filters: keep scanning the graph until enough rows pass
+        # Filters: keep scanning the graph until enough rows pass. For `published_only` this beats a
+        # second, partial HNSW index per partition: most content is published, so the scan rarely goes
+        # far past ef_search, and a flag change never has to move rows between two graphs.
+        if content_types or tags or published_only:
             self._uow.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
         rows = self._uow.execute(
             select(k.c.content_id, k.c.content_type, k.c.chunk_no, k.c.text, k.c.tags, distance.label("d"))

@@ -13,6 +13,7 @@ from ontology import tables as t
 from ontology.errors import InvalidInput, NotFound
 from ontology.records import Connection, Entity, Neighbour
 from ontology.repositories._base import Direction, Repository, parse_id, parse_status
+from ontology.types import PUBLISHED
 from ontology.validation import (
     MAX_NAME_CHARS,
     MAX_QUERY_CHARS,
@@ -55,10 +56,15 @@ class EntityRepository(Repository):
         return Entity(**row._mapping)
 
     def get_for_update(self, id: uuid.UUID | str) -> Entity:
-        """The live entity, row-locked until the unit of work ends (serialises writers of one entity)."""
+        """The live entity, row-locked until the unit of work ends (serialises writers of one entity).
+
+        FOR NO KEY UPDATE, the lock an UPDATE takes: rows referencing the entity (events, connections)
+        can still be inserted meanwhile, whose key-share locks FOR UPDATE would deadlock with."""
         entity_id = parse_id(id)
         row = self._uow.execute(
-            select(t.entities).where(t.entities.c.id == entity_id, t.entities.c.deleted_at.is_(None)).with_for_update()
+            select(t.entities)
+            .where(t.entities.c.id == entity_id, t.entities.c.deleted_at.is_(None))
+            .with_for_update(key_share=True)
         ).first()
         if row is None:
             raise NotFound(f"no entity with id {entity_id}")
@@ -112,8 +118,13 @@ class EntityRepository(Repository):
         properties: dict[str, Any] | None = None,
         status: str | None = None,
     ) -> Entity:
-        """Rename, merge `properties` into the existing ones (re-validated whole), or change status."""
-        current = self.get(id)
+        """Rename, merge `properties` into the existing ones (re-validated whole), or change status.
+
+        The row is locked first, so concurrent updates of one entity each merge into the other's result
+        (none is lost). Publishing content, or taking it back (draft, archived...), changes what fans
+        find in its knowledge in the same unit of work.
+        """
+        current = self.get_for_update(id)
         values: dict[str, Any] = {"updated_at": func.now()}
         if name is not None:
             values["name"] = clean_text(name, "name", max_chars=MAX_NAME_CHARS)
@@ -126,12 +137,22 @@ class EntityRepository(Repository):
         row = self._uow.execute(
             update(t.entities).where(t.entities.c.id == current.id).values(**values).returning(t.entities)
         ).one()
-        return Entity(**row._mapping)
+        updated = Entity(**row._mapping)
+        published = updated.status == PUBLISHED
+        if self._is_content(current) and published != (current.status == PUBLISHED):
+            self._uow.chunks.set_published(current.id, published)
+        return updated
 
     def delete(self, id: uuid.UUID | str) -> None:
-        """Soft-delete: the row stays for history, every query skips it from now on."""
-        current = self.get(id)
+        """Soft-delete: the row stays for history, every query skips it from now on; deleted content's
+        knowledge chunks go with it, in the same unit of work."""
+        current = self.get_for_update(id)
         self._uow.execute(update(t.entities).where(t.entities.c.id == current.id).values(deleted_at=func.now()))
+        if self._is_content(current):
+            self._uow.chunks.discard(current.id)
+
+    def _is_content(self, entity: Entity) -> bool:
+        return self._uow.registry.get("entity", entity.type).category == "content"
 
     def query(
         self,

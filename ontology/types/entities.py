@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 from ontology.types.registry import Payload, TypeSpec
 
 ENTITY_STATUSES: tuple[str, ...] = ("draft", "active", "inactive", "pending", "scheduled", "published", "archived")
+PUBLISHED = "published"  # the one status in which content (and its knowledge) reaches fans
 
 Probability = Field(default=None, ge=0, le=1)
 

@@ -6,6 +6,7 @@ import pytest
 
 from ontology import Store
 from providers.stripe import LocalStripe
+from tests.conftest import run_threads
 from tests.tools.conftest import ContextFactory, World, call, ok, row_counts
 from tools import Role
 
@@ -191,3 +192,25 @@ def test_refunds_and_price_changes_stay_within_the_creators_business(
     moved = call(creator, "change_price", product_id=str(rival.products["playbook"].id), price=1)
     assert str(moved.content).startswith("error: there is no product")
     assert row_counts(store) == before
+
+
+def test_concurrent_refunds_of_one_payment_refund_once_and_write_one_event(
+    make_ctx: ContextFactory, world: World, store: Store
+) -> None:
+    fan = make_ctx(Role.FAN, run_id="run-concurrent-refund")
+    link = ok(fan, "create_checkout_link", product_id=str(world.products["call"].id))
+    stripe: LocalStripe = fan.providers.get("stripe")
+    with store.unit_of_work() as uow:
+        stripe.complete_checkout_session(uow.entities.get(link["payment_id"]).properties["providerRef"])
+    creator = make_ctx(Role.CREATOR)
+    answers: list[dict[str, object]] = [{} for _ in range(4)]
+
+    def refund(i: int) -> None:
+        answers[i] = ok(creator, "refund_payment", payment_id=link["payment_id"], reason="double click")
+
+    run_threads(refund, 4)
+    assert sorted(bool(a["already_refunded"]) for a in answers) == [False, True, True, True]
+    assert len({a["refund_id"] for a in answers}) == 1
+    with store.unit_of_work() as uow:
+        events = uow.events.query(type="payment_processed", target_id=link["payment_id"])
+    assert sorted(e.metadata["status"] for e in events) == ["initiated", "refunded"]
