@@ -14,7 +14,6 @@ Probability = Field(default=None, ge=0, le=1)
 Currency = Field(default=None, pattern=r"^[A-Za-z]{3}$", description="ISO 4217 code, e.g. USD")
 MinorUnits = Field(default=None, ge=0, description="minor units (cents): 4900 is 49.00")
 EntityId = Field(default=None, description="an entity id (UUID string)")
-Identities = Field(default_factory=dict, description="platform -> account id, e.g. {'telegram': '12345'}")
 MediaStatus = Literal["ready", "failed", "none"]
 
 
@@ -23,7 +22,7 @@ class CreatorProps(Payload):
     handle: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     niche: str | None = Field(default=None, description="what the business is about, in a few words")
     bio: str | None = Field(default=None, description="one or two sentences about the creator")
-    identities: dict[str, str] = Identities
+    identities: dict[str, str] = Field(default_factory=dict, description="platform -> account id")
 
 
 class AiCloneProps(Payload):
@@ -47,7 +46,7 @@ class AiCloneProps(Payload):
 
 class AudienceMemberProps(Payload):
     email: str | None = Field(default=None, max_length=320)
-    identities: dict[str, str] = Identities
+    identities: dict[str, str] = Field(default_factory=dict, description="platform -> account id")
     timezone: str | None = Field(default=None, description="IANA zone, e.g. Europe/Berlin")
 
 
