@@ -121,7 +121,7 @@ def neighbour_page(
     the database), so a model sees a bounded page and knows what lies beyond it."""
     counts = uow.entities.count_neighbours(entity_id, relationship, direction=direction)
     total = sum(n for (kind, status), n in counts.items() if kind in types and (statuses is None or status in statuses))
-    cursor = parse_id(after, "page cursor (after)") if after else None
+    cursor = parse_id(after, "page cursor") if after else None
     found = uow.entities.neighbours(
         entity_id, relationship, direction=direction, limit=limit + 1, types=types, statuses=statuses, after=cursor
     )
