@@ -4,13 +4,15 @@
     result.clone.properties["systemPrompt"], result.voice_status   # "ready" | "failed" | "none"
 
 Order of work, so a failure never leaves half a clone:
-1. read the creator and their content (InvalidInput if the id is not a creator's);
+1. read the creator and all of their published content, page by page (InvalidInput if the id is not a
+   creator's); drafts, archived and deleted content never shape the persona;
 2. distil the persona: with a live LLM (`llm.structured(messages, Persona)`), else deterministically
    from the content itself (its tags, its own sentences), inventing nothing;
 3. call the voice and appearance providers, outside any transaction; a provider error is recorded
    as `voiceStatus`/`appearanceStatus` "failed" with a short reason, and the clone is still built;
-4. one unit of work: the ai_clone entity, `clone_of`, `trained_on` each content item, clone_created,
-   and voice_cloned / appearance_cloned only for what succeeded. Any database error rolls it all back.
+4. one unit of work: the ai_clone entity, `clone_of`, `trained_on` each published item (dropping it for
+   items unpublished since), clone_created, and voice_cloned / appearance_cloned only for what
+   succeeded. Any database error rolls it all back.
 A creator has one clone: building again refreshes its persona and training instead of adding another.
 """
 
@@ -35,7 +37,7 @@ __all__ = ["CloneResult", "CloneStatus", "StructuredLLM", "build_clone", "clone_
 log = logging.getLogger(__name__)
 
 CloneStatus = Literal["ready", "failed", "none"]
-MAX_CONTENT = 1000  # content items read per creator (the store's page limit)
+PUBLISHED = ("published",)  # the only content a clone learns from
 _TOPIC_KEYS = ("topic", "skill", "industry", "goal")
 
 
@@ -91,8 +93,9 @@ def _clone(uow: UnitOfWork, creator_id: uuid.UUID) -> Entity | None:
 
 
 def _content(uow: UnitOfWork, creator_id: uuid.UUID) -> list[Entity]:
-    owned = uow.entities.neighbours(creator_id, "owns", limit=MAX_CONTENT)
-    return [n.entity for n in owned if n.entity.type in CONTENT_TYPES]
+    """All of the creator's published, live content (drafts are the creator's alone), oldest first."""
+    owned = uow.entities.iter_neighbours(creator_id, "owns", types=CONTENT_TYPES, statuses=PUBLISHED)
+    return [n.entity for n in owned]
 
 
 # ---- persona, offline: only what the creator's profile and content show ------------------------------------
@@ -311,10 +314,14 @@ def build_clone(
         if existing is None:
             clone = uow.entities.insert("ai_clone", f"{creator.name} AI clone", {**props, "totalInteractions": 0})
             uow.connections.insert(clone.id, creator.id, "clone_of")
-            trained: set[uuid.UUID] = set()
+            trained: dict[uuid.UUID, uuid.UUID] = {}
         else:
             clone = uow.entities.update(existing.id, properties=props)
-            trained = {n.entity.id for n in uow.entities.neighbours(clone.id, "trained_on", limit=MAX_CONTENT)}
+            trained = {n.entity.id: n.connection.id for n in uow.entities.iter_neighbours(clone.id, "trained_on")}
+        current = {item.id for item in content}
+        for item_id, connection_id in trained.items():
+            if item_id not in current:  # unpublished since the last build: no longer part of the persona
+                uow.connections.delete(connection_id)
         for item in content:
             if item.id not in trained:
                 uow.connections.insert(clone.id, item.id, "trained_on")

@@ -33,7 +33,7 @@ def run_demo(app: App, say: Callable[[str], None]) -> None:
         say(f"Registered creator {creator.name} ({creator.id}), handle @{CREATOR['handle']}.")
         started = time.perf_counter()
         for type_, title, body, tags in CONTENT:
-            create_content(store, knowledge, creator.id, type_, title, body, tags=tags)
+            create_content(store, knowledge, creator.id, type_, title, body, tags=tags, status="published")
             say(f"  + {type_:<12} {title}  [{', '.join(f'{k}={v}' for k, vs in tags.items() for v in vs)}]")
         kinds = sorted({c[0] for c in CONTENT})
         say(
@@ -74,7 +74,7 @@ def run_demo(app: App, say: Callable[[str], None]) -> None:
 
 def _ensure_products(app: App, creator_id: uuid.UUID) -> None:
     with app.store.unit_of_work() as uow:
-        owned = {n.entity.name for n in uow.entities.neighbours(creator_id, "owns", limit=1000)}
+        owned = {n.entity.name for n in uow.entities.iter_neighbours(creator_id, "owns")}
         for type_, name, properties in PRODUCTS:
             if name not in owned:
                 product = uow.entities.insert(type_, name, properties)

@@ -11,9 +11,9 @@ import json
 import uuid
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from ontology import Entity, InvalidInput, NotFound, UnitOfWork
+from ontology import Entity, InvalidInput, Neighbour, NotFound, UnitOfWork
 from ontology.types import CONTENT_TYPES
 from tools.context import Principal, Role
 
@@ -23,8 +23,10 @@ __all__ = [
     "DEFAULT_CURRENCY",
     "PUBLIC_STATUSES",
     "Offer",
+    "Page",
     "connect_created_by",
     "format_price",
+    "neighbour_page",
     "offer_of",
     "owned_by",
     "owned_entities",
@@ -36,7 +38,6 @@ __all__ = [
 CATALOG_TYPES = frozenset({"digital_product", "membership", "consultation", "course"})
 PUBLIC_STATUSES = frozenset({"active", "published"})  # what fans may see and buy
 DEFAULT_CURRENCY = "USD"  # the platform's currency for a price stored without one
-MAX_OWNED = 1000  # the store's page limit: owned things are read in one page
 
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "CAD": "CA$", "AUD": "A$", "NZD": "NZ$"}
 _ZERO_DECIMAL = frozenset({"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "XAF"})
@@ -77,10 +78,55 @@ def owned_entity(
     return entity
 
 
-def owned_entities(uow: UnitOfWork, owner_id: uuid.UUID, types: Iterable[str] | None = None) -> list[Entity]:
-    """The live entities `owner_id` owns, optionally only of `types`, oldest first."""
-    wanted = list(types) if types is not None else None
-    return [n.entity for n in uow.entities.neighbours(owner_id, "owns", direction="out", limit=MAX_OWNED, types=wanted)]
+def owned_entities(
+    uow: UnitOfWork,
+    owner_id: uuid.UUID,
+    types: Iterable[str] | None = None,
+    statuses: Iterable[str] | None = None,
+) -> list[Entity]:
+    """Every live entity `owner_id` owns, optionally only of `types` and `statuses`, oldest first
+    (filtered in the database and read page by page: nothing is cut off at a page limit)."""
+    return [
+        n.entity
+        for n in uow.entities.iter_neighbours(
+            owner_id,
+            "owns",
+            types=list(types) if types is not None else None,
+            statuses=list(statuses) if statuses is not None else None,
+        )
+    ]
+
+
+@dataclass(frozen=True)
+class Page:
+    """One bounded page of a list a tool shows a model, with the whole list's size."""
+
+    items: list[Neighbour]
+    total: int
+    next_after: str | None  # pass back as `after` for the next page; None on the last page
+
+
+def neighbour_page(
+    uow: UnitOfWork,
+    entity_id: uuid.UUID,
+    relationship: str,
+    *,
+    types: Collection[str],
+    statuses: Collection[str] | None = None,
+    direction: Literal["out", "in"] = "out",
+    limit: int,
+    after: str | None = None,
+) -> Page:
+    """At most `limit` neighbours after the cursor `after`, and how many there are in all (counted in
+    the database), so a model sees a bounded page and knows what lies beyond it."""
+    counts = uow.entities.count_neighbours(entity_id, relationship, direction=direction)
+    total = sum(n for (kind, status), n in counts.items() if kind in types and (statuses is None or status in statuses))
+    cursor = parse_id(after, "page cursor") if after else None
+    found = uow.entities.neighbours(
+        entity_id, relationship, direction=direction, limit=limit + 1, types=types, statuses=statuses, after=cursor
+    )
+    more = len(found) > limit
+    return Page(found[:limit], total, str(found[limit - 1].connection.id) if more else None)
 
 
 def connect_created_by(uow: UnitOfWork, thing_id: uuid.UUID, principal: Principal) -> None:

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from langchain_core.tools import InjectedToolArg
 
 from ontology import Entity, InvalidInput, UnitOfWork
-from tools._common import owned_by, owned_entities, reply
+from tools._common import neighbour_page, owned_by, owned_entities, reply
 from tools.context import Role, ToolContext
 from tools.registry import one_tool
 
@@ -188,18 +188,20 @@ def get_my_profile(ctx: Annotated[ToolContext, InjectedToolArg]) -> str:
 
 
 @one_tool(roles={Role.CREATOR, Role.AGENT})
-def list_fans(ctx: Annotated[ToolContext, InjectedToolArg], limit: int = 20) -> str:
-    """List the creator's audience: the fans who follow the creator, newest connections last, with
-    their names and ids (emails are shown to the creator only). `limit` is how many (1-200)."""
+def list_fans(ctx: Annotated[ToolContext, InjectedToolArg], limit: int = 20, after: str | None = None) -> str:
+    """List the creator's audience: the fans who follow the creator, oldest first, with their names and
+    ids (emails are shown to the creator only). `limit` is how many per page (1-200); the reply gives
+    `total`, and `next_page` when there are more: pass it as `after` to read the next page."""
     if isinstance(limit, bool) or not 1 <= limit <= 200:
         raise InvalidInput(f"limit must be from 1 to 200, got {limit!r}")
     principal = ctx.principal
     with ctx.store.unit_of_work() as uow:
-        followers = uow.entities.neighbours(principal.creator_id, "following", direction="in", limit=1000)
-    fans = [n for n in followers if n.entity.type == "audience_member"]
+        page = neighbour_page(
+            uow, principal.creator_id, "following", direction="in", types={"audience_member"}, limit=limit, after=after
+        )
     show_email = principal.role is Role.CREATOR
     rows: list[dict[str, Any]] = []
-    for n in fans[:limit]:
+    for n in page.items:
         row: dict[str, Any] = {
             "id": str(n.entity.id),
             "name": n.entity.name,
@@ -209,8 +211,10 @@ def list_fans(ctx: Annotated[ToolContext, InjectedToolArg], limit: int = 20) -> 
             row["email"] = n.entity.properties.get("email")
         rows.append(row)
     names = ", ".join(r["name"] for r in rows[:10])
+    shown = f"; showing {len(rows)}" if len(rows) < page.total else ""
     return reply(
-        f"{len(fans)} fan(s) follow the creator" + (f"; e.g. {names}." if names else "."),
-        total=len(fans),
+        f"{page.total} fan(s) follow the creator{shown}" + (f"; e.g. {names}." if names else "."),
+        total=page.total,
         fans=rows,
+        next_page=page.next_after,
     )

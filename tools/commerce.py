@@ -17,8 +17,8 @@ from tools._common import (
     CATALOG_TYPES,
     PUBLIC_STATUSES,
     format_price,
+    neighbour_page,
     offer_of,
-    owned_entities,
     owned_entity,
     parse_id,
     reply,
@@ -28,24 +28,34 @@ from tools.registry import one_tool
 
 __all__ = ["change_price", "enroll_in_course", "list_products"]
 
+PRODUCTS_PER_PAGE = 50  # offers per reply: a big catalog must not flood the model's context
+
 
 @one_tool(roles={Role.CREATOR, Role.AGENT, Role.FAN})
-def list_products(ctx: Annotated[ToolContext, InjectedToolArg]) -> str:
+def list_products(ctx: Annotated[ToolContext, InjectedToolArg], after: str | None = None) -> str:
     """List what the creator sells (digital products, memberships, consultations, courses) with each
     item's id, name, type and price. This is the ONLY source of prices: call it before stating any
     price and quote `formatted_price` exactly; never guess a price. Use the id with
-    create_checkout_link (paid items) or enroll_in_course (free courses)."""
+    create_checkout_link (paid items) or enroll_in_course (free courses). A big catalog comes in pages:
+    `total` says how many items there are, and `next_page`, when given, is passed as `after` for more."""
     with ctx.store.unit_of_work() as uow:
-        products = [
-            p for p in owned_entities(uow, ctx.principal.creator_id, CATALOG_TYPES) if p.status in PUBLIC_STATUSES
-        ]
-    offers = [offer_of(product).as_dict() for product in products]
+        page = neighbour_page(
+            uow,
+            ctx.principal.creator_id,
+            "owns",
+            types=CATALOG_TYPES,
+            statuses=PUBLIC_STATUSES,
+            limit=PRODUCTS_PER_PAGE,
+            after=after,
+        )
+    offers = [offer_of(n.entity).as_dict() for n in page.items]
     if offers:
         lines = "; ".join(f"{o['name']} ({o['type'].replace('_', ' ')}): {o['formatted_price']}" for o in offers)
-        summary = f"{len(offers)} item(s) for sale: {lines}."
+        more = f" (showing {len(offers)} of {page.total})" if len(offers) < page.total else ""
+        summary = f"{page.total} item(s) for sale{more}: {lines}."
     else:
         summary = "The creator has nothing for sale right now."
-    return reply(summary, products=offers)
+    return reply(summary, products=offers, total=page.total, next_page=page.next_after)
 
 
 def _fan_of_creator(uow: UnitOfWork, fan_id: str, creator_id: uuid.UUID) -> Entity:

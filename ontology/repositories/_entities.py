@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from datetime import datetime
 from typing import Any, Literal
 
@@ -15,6 +15,7 @@ from ontology.records import Connection, Entity, Neighbour
 from ontology.repositories._base import Direction, Repository, parse_id, parse_status
 from ontology.types import PUBLISHED
 from ontology.validation import (
+    MAX_LIMIT,
     MAX_NAME_CHARS,
     MAX_QUERY_CHARS,
     MAX_TAG_CHARS,
@@ -220,10 +221,15 @@ class EntityRepository(Repository):
         direction: Direction = "out",
         limit: int = 100,
         types: Collection[str] | None = None,
+        statuses: Collection[str] | None = None,
+        after: uuid.UUID | str | None = None,
     ) -> list[Neighbour]:
         """Entities connected to this one (outgoing, incoming or both), optionally by relationship type
-        and by the neighbours' entity types."""
+        and by the neighbours' entity types and statuses, in connection order; pass the last
+        connection's id as `after` for the next page (or use `iter_neighbours`)."""
         entity_id = parse_id(id)
+        wanted = [parse_status(s) for s in statuses] if statuses is not None else None
+        cursor = parse_id(after, "after") if after is not None else None
         if relationship is not None:
             self._uow.registry.get("connection", relationship)
         c, e = t.connections, t.entities
@@ -238,6 +244,10 @@ class EntityRepository(Repository):
                 conditions.append(c.c.relationship_type == relationship)
             if types is not None:
                 conditions.append((c.c.to_type if there is c.c.to_entity else c.c.from_type).in_(list(types)))
+            if wanted is not None:
+                conditions.append(e.c.status.in_(wanted))
+            if cursor is not None:
+                conditions.append(c.c.id > cursor)
             rows = self._uow.execute(
                 select(c, *[col.label(f"e_{col.name}") for col in e.columns])
                 .join(e, e.c.id == there)
@@ -253,7 +263,31 @@ class EntityRepository(Repository):
                         entity=Entity(**{col.name: m[f"e_{col.name}"] for col in e.columns}),
                     )
                 )
+        if len(pairs) > 1:  # both directions: one connection order, so `after` pages correctly
+            found.sort(key=lambda n: n.connection.id)
         return found[:limit]
+
+    def iter_neighbours(
+        self,
+        id: uuid.UUID | str,
+        relationship: str | None = None,
+        *,
+        direction: Direction = "out",
+        types: Collection[str] | None = None,
+        statuses: Collection[str] | None = None,
+        page: int = MAX_LIMIT,
+    ) -> Iterator[Neighbour]:
+        """Every neighbour `neighbours` would find, walked page by page (keyset on the connection id),
+        so no caller stops silently at a page limit. Consume it inside the unit of work."""
+        after: uuid.UUID | None = None
+        while True:
+            batch = self.neighbours(
+                id, relationship, direction=direction, limit=page, types=types, statuses=statuses, after=after
+            )
+            yield from batch
+            if len(batch) < page:
+                return
+            after = batch[-1].connection.id
 
     def count_neighbours(
         self,

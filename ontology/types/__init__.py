@@ -3,7 +3,7 @@
 from ontology.types.connections import CONNECTION_TYPES
 from ontology.types.entities import CONTENT_TYPES, ENTITY_STATUSES, ENTITY_TYPES, PUBLISHED
 from ontology.types.events import ELEVATE_STEPS, EVENT_TYPES
-from ontology.types.registry import KINDS, Kind, Payload, TypeRegistry, TypeSpec
+from ontology.types.registry import KINDS, Kind, Payload, Timestamp, TypeRegistry, TypeSpec
 
 REGISTRY = TypeRegistry((*ENTITY_TYPES, *CONNECTION_TYPES, *EVENT_TYPES))
 
@@ -16,6 +16,7 @@ __all__ = [
     "REGISTRY",
     "Kind",
     "Payload",
+    "Timestamp",
     "TypeRegistry",
     "TypeSpec",
 ]

@@ -2,51 +2,62 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from ontology.types.registry import Payload, TypeSpec
+from ontology.types.registry import Payload, Timestamp, TypeSpec
 
 ENTITY_STATUSES: tuple[str, ...] = ("draft", "active", "inactive", "pending", "scheduled", "published", "archived")
 PUBLISHED = "published"  # the one status in which content (and its knowledge) reaches fans
 
 Probability = Field(default=None, ge=0, le=1)
+Currency = Field(default=None, pattern=r"^[A-Za-z]{3}$", description="ISO 4217 code, e.g. USD")
+MinorUnits = Field(default=None, ge=0, description="minor units (cents): 4900 is 49.00")
+EntityId = Field(default=None, description="an entity id (UUID string)")
+MediaStatus = Literal["ready", "failed", "none"]
 
 
 class CreatorProps(Payload):
     email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     handle: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
-    niche: str | None = None
-    bio: str | None = None
+    niche: str | None = Field(default=None, description="what the business is about, in a few words")
+    bio: str | None = Field(default=None, description="one or two sentences about the creator")
     identities: dict[str, str] = Field(default_factory=dict, description="platform -> account id")
 
 
 class AiCloneProps(Payload):
-    voiceId: str | None = None
-    voiceProvider: str | None = None
-    appearanceId: str | None = None
-    appearanceProvider: str | None = None
-    systemPrompt: str | None = None
+    voiceId: str | None = Field(default=None, description="the voice provider's id of the cloned voice")
+    voiceProvider: str | None = Field(default=None, description="who cloned the voice, e.g. elevenlabs")
+    voiceStatus: MediaStatus | None = Field(default=None, description="outcome of the last voice cloning")
+    voiceError: str | None = Field(default=None, description="short cause when voice cloning failed")
+    appearanceId: str | None = Field(default=None, description="the avatar provider's id of the appearance")
+    appearanceProvider: str | None = Field(default=None, description="who made the avatar, e.g. d-id, heygen")
+    appearanceStatus: MediaStatus | None = Field(default=None, description="outcome of the last avatar creation")
+    appearanceError: str | None = Field(default=None, description="short cause when the avatar failed")
+    systemPrompt: str | None = Field(default=None, description="the persona prompt the clone speaks with")
     temperature: float | None = Field(default=None, ge=0, le=2)
-    knowledgeBaseSize: int | None = Field(default=None, ge=0)
+    knowledgeBaseSize: int | None = Field(default=None, ge=0, description="published content items trained on")
     totalInteractions: int | None = Field(default=None, ge=0)
+    persona: dict[str, Any] | None = Field(default=None, description="the distilled persona (agents.specs.Persona)")
+    personaSource: Literal["content", "llm"] | None = Field(
+        default=None, description="whether the persona was derived from the content alone or by a live LLM"
+    )
 
 
 class AudienceMemberProps(Payload):
     email: str | None = Field(default=None, max_length=320)
     identities: dict[str, str] = Field(default_factory=dict, description="platform -> account id")
-    timezone: str | None = None
+    timezone: str | None = Field(default=None, description="IANA zone, e.g. Europe/Berlin")
 
 
 class AgentProps(Payload):
-    agentType: str | None = None
+    agentType: str | None = Field(default=None, description="the agent's role, e.g. marketing")
     systemPrompt: str | None = None
-    model: str | None = None
+    model: str | None = Field(default=None, description="the chat model it runs on")
     temperature: float | None = Field(default=None, ge=0, le=2)
     capabilities: list[str] = Field(default_factory=list)
-    tools: list[str] = Field(default_factory=list)
+    tools: list[str] = Field(default_factory=list, description="names of the tools it may call")
     totalExecutions: int | None = Field(default=None, ge=0)
     successRate: float | None = Probability
 
@@ -54,11 +65,15 @@ class AgentProps(Payload):
 class ContentProps(Payload):
     """Content: the text in `body` is what gets indexed as knowledge."""
 
-    body: str | None = None
+    body: str | None = Field(default=None, description="the full text (indexed as knowledge)")
     summary: str | None = None
-    url: str | None = None
-    price: int | None = Field(default=None, ge=0, description="minor units (cents)")
-    currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")
+    url: str | None = Field(default=None, description="where it is published")
+    price: int | None = MinorUnits
+    currency: str | None = Currency
+    sourcePath: str | None = Field(default=None, description="the file it was imported from")
+    sourceHash: str | None = Field(
+        default=None, pattern=r"^[0-9a-f]{64}$", description="sha256 (hex) of the imported file"
+    )
 
 
 class LessonProps(ContentProps):
@@ -69,8 +84,8 @@ class ProductProps(Payload):
     """A sellable product; prices are integers in minor units, never floats."""
 
     description: str | None = None
-    price: int | None = Field(default=None, ge=0, description="minor units (cents)")
-    currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")
+    price: int | None = MinorUnits
+    currency: str | None = Currency
     interval: Literal["one_time", "month", "year"] | None = None
 
 
@@ -82,7 +97,7 @@ class NftProps(ProductProps):
 
 class CommunityProps(Payload):
     platform: Literal["discord", "telegram", "slack", "web"] | None = None
-    externalId: str | None = None
+    externalId: str | None = Field(default=None, description="the platform's id of the server, group or channel")
 
 
 class ConversationProps(Payload):
@@ -111,12 +126,21 @@ class TokenProps(Payload):
     def _no_floats(cls, value: Any) -> Any:
         if isinstance(value, float):
             raise ValueError("amounts are integers or decimal strings, never floats")
-        return str(value) if isinstance(value, int) else value
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 class KnowledgeItemProps(Payload):
     body: str | None = None
-    source: str | None = None
+    source: str | None = Field(default=None, description="where it came from, e.g. faq")
+
+
+class WebPageProps(Payload):
+    url: str | None = None
+
+
+class TemplateProps(Payload):
+    format: str | None = Field(default=None, description="what it is a template for, e.g. email")
+    body: str | None = None
 
 
 class LivestreamProps(Payload):
@@ -127,7 +151,7 @@ class LivestreamProps(Payload):
     playbackUrl: str | None = None
     webRtcUrl: str | None = None
     provider: str | None = None
-    startsAt: datetime | None = None
+    startsAt: Timestamp | None = None
 
     @field_validator("rtmpUrl")
     @classmethod
@@ -138,28 +162,64 @@ class LivestreamProps(Payload):
 
 
 class MediaAssetProps(Payload):
-    key: str | None = None
-    url: str | None = None
-    contentType: str | None = None
+    key: str | None = Field(default=None, description="the storage key")
+    url: str | None = Field(default=None, description="the link storage (or the generator) issued")
+    contentType: str | None = Field(default=None, description="MIME type, e.g. image/png")
     sizeBytes: int | None = Field(default=None, ge=0)
+    kind: Literal["speech", "image"] | None = Field(default=None, description="what generated it")
+    voiceId: str | None = Field(default=None, description="speech: the voice it was spoken in")
+    cloneId: str | None = Field(default=None, description="speech: the clone whose voice it is")
+    characters: int | None = Field(default=None, ge=0, description="speech: characters spoken")
+    prompt: str | None = Field(default=None, description="image: the description it was generated from")
+    width: int | None = Field(default=None, ge=0)
+    height: int | None = Field(default=None, ge=0)
+    generator: dict[str, str] | None = Field(default=None, description="image: what the generator reported")
 
 
 class PaymentProps(Payload):
-    amount: int | None = Field(default=None, ge=0, description="minor units")
-    currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")
-    provider: str | None = None
-    providerRef: str | None = None
+    amount: int | None = MinorUnits
+    currency: str | None = Currency
+    provider: str | None = Field(default=None, description="e.g. stripe")
+    providerRef: str | None = Field(default=None, description="the provider's id (checkout session, intent)")
+    productId: str | None = EntityId
+    buyerId: str | None = EntityId
+    checkoutUrl: str | None = Field(default=None, description="the checkout link the buyer was given")
+    mode: Literal["payment", "subscription"] | None = Field(default=None, description="checkout mode")
+    paymentIntent: str | None = Field(default=None, description="Stripe payment intent (pi_...)")
+    refunded: bool | None = None
+    refundId: str | None = None
+    refundReason: str | None = None
 
 
 class SubscriptionProps(PaymentProps):
     interval: Literal["month", "year"] | None = None
-    currentPeriodEnd: datetime | None = None
+    currentPeriodEnd: Timestamp | None = None
 
 
 class MetricProps(Payload):
     name: str | None = None
     value: float | int | None = None
-    period: str | None = None
+    period: str | None = Field(default=None, description="e.g. 30d or 2026-11")
+
+
+class InsightProps(Payload):
+    text: str | None = None
+    source: str | None = Field(default=None, description="who found it: an agent type or creator")
+
+
+class PredictionProps(Payload):
+    metric: str | None = Field(default=None, description="the metric forecast")
+    value: float | int | None = None
+
+
+class ReportProps(Payload):
+    period: str | None = Field(default=None, description="e.g. 2026-11")
+    kind: Literal["plan"] | None = Field(default=None, description="what kind of report")
+    goal: str | None = None
+    horizonWeeks: int | None = Field(default=None, ge=1)
+    objectives: list[dict[str, Any]] | None = Field(default=None, description="plan: objectives with key results")
+    milestones: list[str] | None = None
+    baseline: dict[str, Any] | None = Field(default=None, description="plan: the metrics it starts from")
 
 
 class ReferralProps(Payload):
@@ -167,13 +227,17 @@ class ReferralProps(Payload):
     referredEmail: str | None = None
     status: Literal["pending", "converted", "expired"] | None = None
     tokensEarned: int | None = Field(default=None, ge=0)
-    expiresAt: datetime | None = None
+    expiresAt: Timestamp | None = None
+    creatorId: str | None = Field(default=None, description="the creator whose business the code is for")
+    referrerId: str | None = Field(default=None, description="who shares the code (fan or creator)")
 
 
 class LeadProps(Payload):
     email: str | None = Field(default=None, max_length=320)
     magicLinkTokenHash: str | None = None
-    expiresAt: datetime | None = None
+    expiresAt: Timestamp | None = None
+    consentAt: Timestamp | None = Field(default=None, description="when the person agreed to be contacted")
+    consentSource: str | None = Field(default=None, description="where consent was given, e.g. clone_chat")
 
 
 class NotificationProps(Payload):
@@ -183,7 +247,8 @@ class NotificationProps(Payload):
 
 class CampaignProps(Payload):
     goal: str | None = None
-    steps: list[str] = Field(default_factory=list)
+    steps: list[str] = Field(default_factory=list, description="ELEVATE steps it runs")
+    startsAt: Timestamp | None = Field(default=None, description="set when it is scheduled")
 
 
 AGENT_TYPES = (
@@ -292,9 +357,9 @@ ENTITY_TYPES: tuple[TypeSpec, ...] = (
         KnowledgeItemProps,
         example={"body": "Ava trains fasted on Mondays.", "source": "faq"},
     ),
-    _e("website", "platform", "A website.", Payload, example={"url": "https://ava.example.com"}),
-    _e("landing_page", "platform", "A landing page.", Payload, example={"url": "https://ava.example.com/go"}),
-    _e("template", "platform", "A reusable template.", Payload, example={"format": "email"}),
+    _e("website", "platform", "A website.", WebPageProps, example={"url": "https://ava.example.com"}),
+    _e("landing_page", "platform", "A landing page.", WebPageProps, example={"url": "https://ava.example.com/go"}),
+    _e("template", "platform", "A reusable template.", TemplateProps, example={"format": "email"}),
     _e("livestream", "platform", "A live stream.", LivestreamProps, example={"provider": "cloudflare"}),
     _e("recording", "platform", "A livestream recording.", MediaAssetProps, example={"key": "rec/1.mp4"}),
     _e(
@@ -320,9 +385,9 @@ ENTITY_TYPES: tuple[TypeSpec, ...] = (
     ),
     _e("invoice", "business", "An invoice.", PaymentProps, example={"amount": 4900, "currency": "USD"}),
     _e("metric", "business", "A computed metric.", MetricProps, example={"name": "revenue", "value": 1200}),
-    _e("insight", "business", "An insight derived from metrics.", Payload, example={"text": "Sales peak Sunday"}),
-    _e("prediction", "business", "A forecast.", Payload, example={"metric": "revenue", "value": 1500}),
-    _e("report", "business", "A generated report.", Payload, example={"period": "2026-11"}),
+    _e("insight", "business", "An insight derived from metrics.", InsightProps, example={"text": "Sales peak Sunday"}),
+    _e("prediction", "business", "A forecast.", PredictionProps, example={"metric": "revenue", "value": 1500}),
+    _e("report", "business", "A generated report.", ReportProps, example={"period": "2026-11"}),
     _e(
         "notification",
         "marketing",

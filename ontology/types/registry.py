@@ -3,15 +3,21 @@
 A type is a name, a description, a pydantic model for its properties (entities) or metadata
 (connections, events) and an example payload. Connection types also name the entity types
 allowed at each end. The store validates every write against this registry.
+
+The models are strict: a key the model does not declare, `true` for an integer or `"4900"` for a
+price is InvalidInput naming the key and the allowed keys, never a silent coercion. Only timestamps
+are lenient in one way: an ISO 8601 string is accepted for a `Timestamp` field, because values
+arrive as JSON (tool arguments, `--props`, JSONB read back for a merge) as often as from Python.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from ontology.errors import InvalidInput
 
@@ -19,10 +25,32 @@ Kind = Literal["entity", "connection", "event"]
 KINDS: tuple[Kind, ...] = ("entity", "connection", "event")
 
 
-class Payload(BaseModel):
-    """Base of every properties/metadata model: known keys are typed, other keys are kept as given."""
+MAX_KEYS_NAMED = 20  # an error lists at most this many allowed keys
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+def _iso_datetime(value: Any) -> Any:
+    """An ISO 8601 string as a datetime (JSON has no datetime type); anything else is left to strict checks."""
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("expected an ISO 8601 date and time like 2026-03-01T09:00:00+00:00") from None
+    return value
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_iso_datetime)]
+"""A datetime, given as a datetime or an ISO 8601 string (stored as the ISO string)."""
+
+
+class Payload(BaseModel):
+    """Base of every properties/metadata model: strict types, and no key the model does not declare."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+    @classmethod
+    def allowed_keys(cls) -> list[str]:
+        """The keys this model accepts, sorted."""
+        return sorted(field.alias or name for name, field in cls.model_fields.items())
 
 
 @dataclass(frozen=True)
@@ -48,11 +76,24 @@ class TypeSpec:
         try:
             model = self.model.model_validate(dict(payload or {}))
         except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in error.errors()
-            )
-            raise InvalidInput(f"{self.kind} {self.name!r}: {problems}") from error
+            raise InvalidInput(self._explain(error)) from error
         return model.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    def _explain(self, error: ValidationError) -> str:
+        """One line naming each offending key, what was wrong, and the keys this type allows."""
+        problems = []
+        for e in error.errors():
+            where = ".".join(str(p) for p in e["loc"]) or "(root)"
+            if e["type"] == "extra_forbidden":
+                problems.append(f"unknown key {where!r}")
+            else:
+                problems.append(f"{where}: {e['msg'].removeprefix('Value error, ')} (got {_shown(e.get('input'))})")
+        allowed = self.model.allowed_keys()
+        listed = ", ".join(allowed[:MAX_KEYS_NAMED]) or "none"
+        if len(allowed) > MAX_KEYS_NAMED:
+            listed += f" (+{len(allowed) - MAX_KEYS_NAMED} more: see `one types --kind {self.kind}`)"
+        what = "properties" if self.kind == "entity" else "metadata"
+        return f"{self.kind} {self.name!r} {what}: {'; '.join(problems)}. Allowed keys: {listed}"
 
     def describe(self) -> dict[str, Any]:
         """A JSON-ready description (for `one types --json` and for LLM tool docs)."""
@@ -114,6 +155,12 @@ class TypeRegistry:
                 f"it goes from {_short(spec.from_types)} to {_short(spec.to_types)}"
             )
         return spec
+
+
+def _shown(value: Any) -> str:
+    """A value for an error message: its JSON-ish type and a short repr."""
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
 
 
 def _short(names: frozenset[str]) -> str:

@@ -45,7 +45,7 @@ def _creator(store: Store, knowledge: KnowledgeBase, *, content: bool = True) ->
         properties={"niche": "strength training for busy people", "bio": "Coach, ex-physio, 3 kids."},
     )  # fmt: skip
     for type_, title, body, tags in CONTENT if content else []:
-        create_content(store, knowledge, creator.id, type_, title, body, tags=tags)
+        create_content(store, knowledge, creator.id, type_, title, body, tags=tags, status="published")
     return creator.id
 
 
@@ -168,11 +168,11 @@ def test_building_again_refreshes_the_one_clone(store: Store, knowledge: Knowled
     assert "no content yet" in first.persona.tone
 
     for type_, title, body, tags in CONTENT[:2]:
-        create_content(store, knowledge, creator_id, type_, title, body, tags=tags)
+        create_content(store, knowledge, creator_id, type_, title, body, tags=tags, status="published")
     second = build_clone(store, knowledge, providers, creator_id)
     assert not second.created and second.clone.id == first.clone.id
     assert second.clone.properties["knowledgeBaseSize"] == 2 and second.persona.catchphrases
-    create_content(store, knowledge, creator_id, *CONTENT[2][:3], tags=CONTENT[2][3])
+    create_content(store, knowledge, creator_id, *CONTENT[2][:3], tags=CONTENT[2][3], status="published")
     third = build_clone(store, knowledge, providers, creator_id)
     with store.unit_of_work() as uow:
         assert len(uow.connections.query(to_id=creator_id, type="clone_of")) == 1
@@ -261,9 +261,59 @@ def test_a_large_catalog_reaches_the_llm_as_the_most_relevant_passages(
     creator_id = _creator(store, knowledge, content=False)
     for i in range(31):
         create_content(
-            store, knowledge, creator_id, "social_post", f"Tip {i}", f"Strength tip number {i}: lift slowly."
+            store,
+            knowledge,
+            creator_id,
+            "social_post",
+            f"Tip {i}",
+            f"Strength tip number {i}: lift slowly.",
+            status="published",
         )
     result = build_clone(store, knowledge, providers, creator_id, llm=CapturingLLM())
     assert result.clone.properties["knowledgeBaseSize"] == 31
     assert CapturingLLM.material.count("[social_post] Strength tip number") == 30
     assert len(CapturingLLM.material) <= 20_000
+
+
+def test_the_clone_learns_from_all_published_content_and_never_from_drafts(
+    store: Store, knowledge: KnowledgeBase, providers: Providers
+) -> None:
+    creator_id = _creator(store, knowledge, content=False)
+    published = {
+        "Twenty minutes is enough for you to get strong!": "published",
+        "Your warm-up is part of your workout, so never skip it!": "published",
+        "Secret launch plan: you get the course for free in March!": "draft",
+        "Old advice you should forget about stretching first!": "archived",
+        "A deleted post you will never hear about again!": "published",
+    }
+    with store.unit_of_work() as uow:  # a big catalog first: 1,000 owned items ahead of any content
+        for i in range(1000):
+            product = uow.entities.insert("digital_product", f"Guide {i}", {"price": 100 + i, "currency": "USD"})
+            uow.connections.insert(creator_id, product.id, "owns")
+        posts = {}
+        for body, status in published.items():
+            posts[body] = uow.entities.insert("social_post", body[:40], {"body": body}, status)
+            uow.connections.insert(creator_id, posts[body].id, "owns")
+        uow.entities.delete(posts["A deleted post you will never hear about again!"].id)
+        uow.commit()
+    visible = list(published)[:2]
+
+    result = build_clone(store, knowledge, providers, creator_id)
+    prompt = result.clone.properties["systemPrompt"]
+    assert result.clone.properties["knowledgeBaseSize"] == 2
+    assert sorted(result.persona.catchphrases) == sorted(visible)  # content after the first 1,000 is reached
+    assert all(body in prompt for body in visible)
+    for hidden in list(published)[2:]:
+        assert hidden not in prompt and hidden[:20] not in str(result.persona.model_dump())
+    with store.unit_of_work() as uow:
+        trained = {c.to_entity for c in uow.connections.query(from_id=result.clone.id, type="trained_on")}
+    assert trained == {posts[body].id for body in visible}
+
+    with store.unit_of_work() as uow:  # unpublished since the last build: it leaves the persona and the training
+        uow.entities.update(posts[visible[0]].id, status="draft")
+        uow.commit()
+    again = build_clone(store, knowledge, providers, creator_id)
+    assert again.clone.properties["knowledgeBaseSize"] == 1 and visible[0] not in again.clone.properties["systemPrompt"]
+    with store.unit_of_work() as uow:
+        trained = {c.to_entity for c in uow.connections.query(from_id=result.clone.id, type="trained_on")}
+    assert trained == {posts[visible[1]].id}

@@ -22,8 +22,9 @@ def people(store: Store) -> dict[str, uuid.UUID]:
     with store.unit_of_work() as uow:
         creator = uow.entities.insert("creator", "Bad Input", {"email": "bad@input.test", "handle": "bad-input"})
         fan = uow.entities.insert("audience_member", "Fan")
+        product = uow.entities.insert("digital_product", "Guide", {"price": 4900, "currency": "USD"})
         uow.commit()
-    return {"creator": creator.id, "fan": fan.id}
+    return {"creator": creator.id, "fan": fan.id, "product": product.id}
 
 
 @pytest.fixture
@@ -60,6 +61,76 @@ CASES: list[tuple[str, type[Exception], str, Callable[[UnitOfWork, dict[str, uui
         lambda u, p: u.entities.insert("creator", "x", {"email": 42}),
     ),
     ("float price", InvalidInput, "price", lambda u, p: u.entities.insert("membership", "x", {"price": 9.99})),
+    (
+        "bool price",
+        InvalidInput,
+        r"price: Input should be a valid integer \(got bool True\)\. Allowed keys: currency, description",
+        lambda u, p: u.entities.insert("digital_product", "x", {"price": True}),
+    ),
+    (
+        "string price",
+        InvalidInput,
+        r"price: Input should be a valid integer \(got str '4900'\)\. Allowed keys: currency, description",
+        lambda u, p: u.entities.insert("digital_product", "x", {"price": "4900"}),
+    ),
+    (
+        "misspelt property",
+        InvalidInput,
+        r"unknown key 'prce'\. Allowed keys: currency, description, interval, price$",
+        lambda u, p: u.entities.insert("digital_product", "x", {"prce": 4900}),
+    ),
+    (
+        "misspelt property in an update",
+        InvalidInput,
+        r"unknown key 'prce'",
+        lambda u, p: u.entities.update(p["creator"], properties={"prce": 4900}),
+    ),
+    (
+        "string amount in connection metadata",
+        InvalidInput,
+        r"connection 'transacted' metadata: amount: Input should be a valid integer \(got str '4900'\)",
+        lambda u, p: u.connections.insert(
+            p["fan"], p["product"], "transacted", {"transactionType": "payment", "amount": "4900", "currency": "USD"}
+        ),
+    ),
+    (
+        "bool amount in connection metadata",
+        InvalidInput,
+        r"amount: Input should be a valid integer \(got bool True\)",
+        lambda u, p: u.connections.insert(
+            p["fan"], p["product"], "transacted", {"transactionType": "payment", "amount": True, "currency": "USD"}
+        ),
+    ),
+    (
+        "misspelt connection metadata",
+        InvalidInput,
+        r"unknown key 'revenueshare'\. Allowed keys: revenueShare$",
+        lambda u, p: u.connections.insert(p["creator"], p["product"], "owns", {"revenueshare": 0.5}),
+    ),
+    (
+        "string amount in event metadata",
+        InvalidInput,
+        r"event 'payment_processed' metadata: amount: Input should be a valid integer \(got str '4900'\)",
+        lambda u, p: u.events.insert(
+            "payment_processed", metadata={"amount": "4900", "currency": "USD", "status": "completed"}
+        ),
+    ),
+    (
+        "bool amount in event metadata",
+        InvalidInput,
+        r"amount: Input should be a valid integer \(got bool True\)",
+        lambda u, p: u.events.insert(
+            "payment_processed", metadata={"amount": True, "currency": "USD", "status": "completed"}
+        ),
+    ),
+    (
+        "misspelt event metadata",
+        InvalidInput,
+        r"unknown key 'amout'\. Allowed keys: amount, currency, productId, providerRef, reason, refundId, status$",
+        lambda u, p: u.events.insert(
+            "payment_processed", metadata={"amout": 4900, "amount": 4900, "currency": "USD", "status": "completed"}
+        ),
+    ),
     (
         "bad status",
         InvalidInput,
@@ -113,7 +184,12 @@ CASES: list[tuple[str, type[Exception], str, Callable[[UnitOfWork, dict[str, uui
     ),
     ("NUL in name", InvalidInput, "NUL", lambda u, p: u.entities.insert("video", "a\x00b")),
     ("NUL in properties", InvalidInput, "NUL", lambda u, p: u.entities.insert("video", "x", {"body": "a\x00b"})),
-    ("NUL in property key", InvalidInput, "NUL", lambda u, p: u.entities.insert("video", "x", {"a\x00": 1})),
+    (
+        "NUL in property key",
+        InvalidInput,
+        "NUL",
+        lambda u, p: u.entities.insert("audience_member", "x", {"identities": {"a\x00": "1"}}),
+    ),
     ("NUL in tag", InvalidInput, "NUL", lambda u, p: u.tags.add(p["fan"], "topic", "\x00")),
     (
         "1 MB properties",
@@ -126,7 +202,7 @@ CASES: list[tuple[str, type[Exception], str, Callable[[UnitOfWork, dict[str, uui
         "1 MB event metadata",
         InvalidInput,
         "limit",
-        lambda u, p: u.events.insert("user_engaged", metadata={"x": MEGABYTE}),
+        lambda u, p: u.events.insert("lead_captured", metadata={"source": MEGABYTE}),
     ),
     ("empty name", InvalidInput, "name must not be empty", lambda u, p: u.entities.insert("video", "   ")),
     ("negative limit", InvalidInput, "limit must be an integer from 1", lambda u, p: u.entities.query(limit=-1)),
@@ -168,15 +244,15 @@ ODD = [
 @pytest.mark.parametrize("value", ODD)
 def test_odd_strings_round_trip_exactly(store: Store, value: str) -> None:
     with store.unit_of_work() as uow:
-        entity = uow.entities.insert("social_post", value, {"body": value, value: value})
+        entity = uow.entities.insert("social_post", value, {"body": value, "summary": value})
         uow.tags.add(entity.id, "topic", value)
-        uow.events.insert("ugc_created", actor_id=entity.id, metadata={"text": value})
+        uow.events.insert("user_joined", actor_id=entity.id, metadata={"platform": value})
         uow.commit()
     with store.unit_of_work() as uow:
         read = uow.entities.get(entity.id)
-        assert (read.name, read.properties["body"], read.properties[value]) == (value, value, value)
+        assert (read.name, read.properties["body"], read.properties["summary"]) == (value, value, value)
         assert [e.id for e in uow.entities.by_tag("topic", value)] == [entity.id]
-        assert uow.events.query(actor_id=entity.id)[0].metadata == {"text": value}
+        assert uow.events.query(actor_id=entity.id)[0].metadata == {"platform": value}
     assert snapshot(store)[0] > 0
 
 

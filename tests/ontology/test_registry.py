@@ -1,8 +1,13 @@
 """The registry holds exactly the types of SPEC.md section 1, each with a working model and example."""
 
+from datetime import UTC, datetime
+
 import pytest
+from pydantic import create_model
 
 from ontology import REGISTRY, InvalidInput
+from ontology.types import Payload, TypeSpec
+from ontology.types.registry import MAX_KEYS_NAMED
 
 ENTITY_TYPES = [
     "creator",
@@ -159,4 +164,59 @@ def test_models_type_their_fields() -> None:
     with pytest.raises(InvalidInput, match="step"):
         REGISTRY.get("event", "journey_progressed").validate({"step": "teleport", "action": "entered"})
     assert REGISTRY.get("connection", "owns").validate({}) == {"revenueShare": 1.0}
-    assert REGISTRY.get("entity", "video").validate({"free_form": [1, 2]})["free_form"] == [1, 2]
+    with pytest.raises(InvalidInput, match=r"unknown key 'free_form'\. Allowed keys: body, currency, price"):
+        REGISTRY.get("entity", "video").validate({"free_form": [1, 2]})
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "payload", "message"),
+    [
+        ("entity", "digital_product", {"price": True}, r"price: Input should be a valid integer \(got bool True\)"),
+        ("entity", "digital_product", {"price": "4900"}, r"price: Input should be a valid integer \(got str '4900'\)"),
+        ("entity", "digital_product", {"prce": 4900}, r"unknown key 'prce'"),
+        ("entity", "payment", {"refunded": 1}, r"refunded: Input should be a valid boolean"),
+        ("entity", "ai_clone", {"knowledgeBaseSize": 3.0}, r"knowledgeBaseSize: Input should be a valid integer"),
+        ("entity", "marketing_agent", {"tools": "all"}, r"tools: Input should be a valid list"),
+        ("connection", "transacted", {"transactionType": "payment", "amount": "4900", "currency": "USD"}, "amount"),
+        ("connection", "enrolled_in", {"progress": True}, r"progress: Input should be a valid number"),
+        ("connection", "clone_of", {"since": "2020"}, r"unknown key 'since'\. Allowed keys: none"),
+        ("event", "payment_processed", {"amount": 4900, "currency": "USD", "status": "completed", "amout": 1}, "amout"),
+        ("event", "clone_interaction", {"guard": {"price": "1"}}, r"guard\.price: Input should be a valid integer"),
+        ("event", "user_engaged", {"anything": 1}, r"unknown key 'anything'"),
+    ],
+)
+def test_models_are_strict(kind: str, name: str, payload: dict[str, object], message: str) -> None:
+    spec = REGISTRY.get(kind, name)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match=message) as caught:
+        spec.validate(payload)
+    assert "Allowed keys: " + (", ".join(spec.model.allowed_keys()[:5]) or "none") in str(caught.value)
+
+
+def test_a_long_list_of_allowed_keys_is_cut_politely() -> None:
+    wide = create_model("Wide", __base__=Payload, **{f"key{i:02}": (int | None, None) for i in range(25)})
+    spec = TypeSpec(kind="event", name="wide", description="many keys", model=wide)
+    with pytest.raises(InvalidInput) as caught:
+        spec.validate({"colour": "red"})
+    assert str(caught.value).endswith(
+        "unknown key 'colour'. Allowed keys: "
+        + ", ".join(f"key{i:02}" for i in range(MAX_KEYS_NAMED))
+        + " (+5 more: see `one types --kind event`)"
+    )
+
+
+def test_timestamps_take_datetimes_or_iso_strings_and_store_iso() -> None:
+    spec = REGISTRY.get("entity", "campaign")
+    when = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    from_python = spec.validate({"startsAt": when})
+    from_json = spec.validate({"startsAt": "2026-03-01T09:00:00+00:00"})
+    assert from_python == from_json and datetime.fromisoformat(from_json["startsAt"]) == when
+    assert spec.validate(from_json) == from_json  # JSONB read back re-validates unchanged (update merges)
+    for bad in ("next tuesday", 1_772_355_600, True):
+        with pytest.raises(InvalidInput, match="startsAt"):
+            spec.validate({"startsAt": bad})
+
+
+def test_floats_take_ints_but_ints_take_no_floats() -> None:
+    assert REGISTRY.get("connection", "owns").validate({"revenueShare": 1}) == {"revenueShare": 1.0}
+    with pytest.raises(InvalidInput, match="price"):
+        REGISTRY.get("entity", "membership").validate({"price": 49.0})

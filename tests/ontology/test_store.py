@@ -132,6 +132,51 @@ def test_neighbours_both_directions_and_connection_updates(store: Store) -> None
             uow.connections.get(c1.id)
 
 
+def test_neighbours_filter_by_status_in_the_database_and_page_with_a_cursor(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        hub = uow.entities.insert("creator", "Hub", {"handle": "hub-pages"})
+        made = []
+        for i in range(7):  # owned posts, alternately published and draft, with a follower between each
+            post = uow.entities.insert("blog_post", f"post {i}", status="published" if i % 2 == 0 else "draft")
+            uow.connections.insert(hub.id, post.id, "owns")
+            fan = uow.entities.insert("audience_member", f"fan {i}")
+            uow.connections.insert(fan.id, hub.id, "following")
+            made += [post, fan]
+        uow.commit()
+    with store.unit_of_work() as uow:
+        published = uow.entities.neighbours(hub.id, "owns", statuses=["published"], limit=2)
+        assert [n.entity.name for n in published] == ["post 0", "post 2"]
+        after = uow.entities.neighbours(
+            hub.id, "owns", statuses=["published"], limit=2, after=published[-1].connection.id
+        )
+        assert [n.entity.name for n in after] == ["post 4", "post 6"]
+        walked = list(uow.entities.iter_neighbours(hub.id, direction="both", page=3))
+        assert [n.entity.id for n in walked] == [e.id for e in made]  # both directions, one connection order
+        drafts = uow.entities.iter_neighbours(hub.id, "owns", types=["blog_post"], statuses=["draft"], page=1)
+        assert [n.entity.name for n in drafts] == ["post 1", "post 3", "post 5"]
+        with pytest.raises(InvalidInput, match="unknown status 'live'"):
+            uow.entities.neighbours(hub.id, statuses=["live"])
+        with pytest.raises(InvalidInput, match="after"):
+            uow.entities.neighbours(hub.id, after="page-2")
+
+
+def test_update_revalidates_properties_read_back_from_jsonb(store: Store) -> None:
+    expires = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    with store.unit_of_work() as uow:
+        referral = uow.entities.insert("referral", "code", {"referrerCode": "AB12", "expiresAt": expires})
+        uow.commit()
+    with store.unit_of_work() as uow:  # the stored ISO string goes through the strict model again on merge
+        updated = uow.entities.update(referral.id, properties={"status": "converted", "tokensEarned": 5})
+        uow.commit()
+    assert datetime.fromisoformat(updated.properties["expiresAt"]) == expires
+    assert updated.properties | {"expiresAt": None} == {
+        "referrerCode": "AB12",
+        "expiresAt": None,
+        "status": "converted",
+        "tokensEarned": 5,
+    }
+
+
 def test_events_by_actor_target_type_and_time_range(store: Store) -> None:
     now = datetime.now(UTC)
     with store.unit_of_work() as uow:

@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ontology import Store
+from one.providers import Providers
+from ontology import KnowledgeBase, Store, register_creator
 from tests.tools.conftest import ContextFactory, World, call, ok, row_counts
-from tools import Role
+from tools import Principal, Role, ToolContext
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -87,3 +88,31 @@ def test_list_fans_shows_emails_to_the_creator_only(make_ctx: ContextFactory, wo
     assert agent_view["total"] == 2 and len(agent_view["fans"]) == 1 and "email" not in agent_view["fans"][0]
     assert rival.fan.name not in str(creator_view)
     assert str(call(make_ctx(Role.CREATOR), "list_fans", limit=0).content).startswith("error:")
+
+
+def test_list_fans_counts_and_pages_past_a_thousand_fans(
+    store: Store, knowledge: KnowledgeBase, providers: Providers
+) -> None:
+    creator = register_creator(store, "Crowd Creator", email="crowd@example.com", handle="crowd")
+    peer = register_creator(store, "Peer Creator", email="peer@example.com", handle="peer")
+    with store.unit_of_work() as uow:  # another creator follows first (not a fan), then 1,005 fans
+        uow.connections.insert(peer.id, creator.id, "following")
+        fans = []
+        for i in range(1005):
+            fans.append(uow.entities.insert("audience_member", f"Fan {i:04}", {"email": f"fan{i}@example.com"}))
+            uow.connections.insert(fans[-1].id, creator.id, "following")
+        uow.commit()
+    ctx = ToolContext(Principal(Role.CREATOR, creator.id, creator.id), store, knowledge, providers)
+
+    first = ok(ctx, "list_fans", limit=200)
+    assert first["total"] == 1005 and len(first["fans"]) == 200 and first["next_page"]
+    assert first["summary"].startswith("1005 fan(s) follow the creator; showing 200")
+    seen = [f["id"] for f in first["fans"]]
+    page = first
+    while page["next_page"]:
+        page = ok(ctx, "list_fans", limit=200, after=page["next_page"])
+        assert page["total"] == 1005 and len(page["fans"]) <= 200
+        seen += [f["id"] for f in page["fans"]]
+    assert seen == [str(fan.id) for fan in fans]  # every fan once, oldest first, the last ones included
+    assert page["fans"][-1]["email"] == "fan1004@example.com"
+    assert str(call(ctx, "list_fans", after="not-a-cursor").content).startswith("error:")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from ontology import Store
+from one.providers import Providers
+from ontology import KnowledgeBase, Store, register_creator
 from providers.stripe import LocalStripe
 from tests.conftest import run_threads
 from tests.tools.conftest import ContextFactory, World, call, ok, row_counts
-from tools import Role
+from tools import Principal, Role, ToolContext
+from tools.commerce import PRODUCTS_PER_PAGE
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -214,3 +216,30 @@ def test_concurrent_refunds_of_one_payment_refund_once_and_write_one_event(
     with store.unit_of_work() as uow:
         events = uow.events.query(type="payment_processed", target_id=link["payment_id"])
     assert sorted(e.metadata["status"] for e in events) == ["initiated", "refunded"]
+
+
+def test_list_products_finds_offers_past_a_thousand_other_items_and_pages_them(
+    store: Store, knowledge: KnowledgeBase, providers: Providers
+) -> None:
+    creator = register_creator(store, "Big Catalog", email="big-catalog@example.com", handle="big_catalog")
+    with store.unit_of_work() as uow:  # 1,000 drafts owned first, then 60 offers for sale and one draft offer
+        for i in range(1000):
+            post = uow.entities.insert("social_post", f"Draft {i}", {"body": "not yet"})
+            uow.connections.insert(creator.id, post.id, "owns")
+        offers = []
+        for i in range(60):
+            offers.append(uow.entities.insert("digital_product", f"Guide {i:02}", {"price": 100 + i}))
+            uow.connections.insert(creator.id, offers[-1].id, "owns")
+        hidden = uow.entities.insert("digital_product", "Unreleased", {"price": 1}, status="draft")
+        uow.connections.insert(creator.id, hidden.id, "owns")
+        uow.commit()
+    ctx = ToolContext(Principal(Role.CREATOR, creator.id, creator.id), store, knowledge, providers)
+
+    first = ok(ctx, "list_products")
+    assert first["total"] == 60 and len(first["products"]) == PRODUCTS_PER_PAGE and first["next_page"]
+    assert "(showing 50 of 60)" in first["summary"]
+    rest = ok(ctx, "list_products", after=first["next_page"])
+    assert rest["total"] == 60 and rest["next_page"] is None
+    listed = [p["id"] for p in first["products"] + rest["products"]]
+    assert listed == [str(offer.id) for offer in offers]
+    assert rest["products"][-1]["formatted_price"] == "$1.59"
