@@ -11,10 +11,17 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from one.bootstrap import App, bootstrap
-from ontology import REGISTRY, ConstraintViolation, InvalidInput, NotFound, OneError, to_json
+from one.cli_errors import BAD_INPUT, OneCommandGroup, fail, set_debug
+from ontology import REGISTRY, to_json
 from ontology.types import KINDS
 
-app = typer.Typer(help="ONE: a creator runs a business with AI.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="ONE: a creator runs a business with AI.",
+    no_args_is_help=True,
+    add_completion=False,
+    cls=OneCommandGroup,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 entity_app = typer.Typer(help="Entities of the ontology.", no_args_is_help=True)
 clone_app = typer.Typer(help="The creator's AI clone.", no_args_is_help=True)
@@ -24,30 +31,36 @@ app.add_typer(entity_app, name="entity")
 app.add_typer(clone_app, name="clone")
 app.add_typer(agents_app, name="agents")
 
-USER_ERRORS = (InvalidInput, NotFound, ConstraintViolation)
+EXISTING_FILE: dict[str, Any] = {"exists": True, "dir_okay": False, "readable": True}
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
-CreatorFlag = Annotated[str | None, typer.Option("--creator", help="creator id (default: the only or demo creator)")]
+CreatorFlag = Annotated[
+    str | None, typer.Option("--creator", help="creator id or handle (may be left out when there is only one creator)")
+]
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    typer.echo(f"error: {message}".replace("\n", " "), err=True)
-    raise typer.Exit(code)
+    raise fail(message, code)
+
+
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    debug: Annotated[
+        bool, typer.Option("--debug", envvar="ONE_DEBUG", help="print the traceback of an error above its line")
+    ] = False,
+) -> None:
+    """ONE: a creator runs a business with AI."""
+    set_debug(ctx, debug)
 
 
 @contextmanager
 def _app(**kwargs: Any) -> Iterator[App]:
-    """Wire the app for one command and translate every error to one line + exit code."""
-    wired: App | None = None
+    """Wire the app for one command (errors become one line and an exit code in one.cli_errors)."""
+    wired = bootstrap(**kwargs)
     try:
-        wired = bootstrap(**kwargs)
         yield wired
-    except USER_ERRORS as error:
-        _fail(str(error), 2)
-    except OneError as error:
-        _fail(str(error), 1)
     finally:
-        if wired is not None:
-            wired.close()
+        wired.close()
 
 
 def _parse_json(value: str | None, option: str) -> dict[str, Any]:
@@ -56,9 +69,9 @@ def _parse_json(value: str | None, option: str) -> dict[str, Any]:
     try:
         parsed = json.loads(value)
     except json.JSONDecodeError as error:
-        _fail(f"{option} is not valid JSON: {error}", 2)
+        _fail(f"{option} is not valid JSON: {error}", BAD_INPUT)
     if not isinstance(parsed, dict):
-        _fail(f"{option} must be a JSON object", 2)
+        _fail(f"{option} must be a JSON object", BAD_INPUT)
     return parsed
 
 
@@ -114,7 +127,7 @@ def types(
 ) -> None:
     """List the ontology's types (46 entity, 24 connection, 38 event)."""
     if kind is not None and kind not in KINDS:
-        _fail(f"--kind must be one of {', '.join(KINDS)}, got {kind!r}", 2)
+        _fail(f"--kind must be one of {', '.join(KINDS)}, got {kind!r}", BAD_INPUT)
     kinds = [kind] if kind else list(KINDS)
     specs = [spec for k in kinds for spec in REGISTRY.specs(k)]  # type: ignore[arg-type]
 
@@ -192,15 +205,19 @@ def connect(
 @app.command()
 def search(
     query: str,
-    creator: Annotated[str, typer.Option("--creator", help="creator id: search only their knowledge")],
+    creator: CreatorFlag = None,
     limit: Annotated[int, typer.Option("--limit")] = 5,
     content_type: Annotated[list[str] | None, typer.Option("--type", help="keep only this content type")] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="keep only content tagged key=value")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Semantic search over one creator's knowledge."""
+    from one.runtime import default_creator
+
     with _app() as wired:
-        hits = wired.knowledge.search(creator, query, limit=limit, content_types=content_type, tags=tag)
+        hits = wired.knowledge.search(
+            default_creator(wired, creator), query, limit=limit, content_types=content_type, tags=tag
+        )
 
     def human() -> None:
         for hit in hits:
@@ -225,8 +242,12 @@ def _runtime() -> Iterator[Any]:
 @clone_app.command("build")
 def clone_build(
     creator: CreatorFlag = None,
-    voice: Annotated[list[Path] | None, typer.Option("--voice", help="a voice sample (audio file); repeatable")] = None,
-    portrait: Annotated[Path | None, typer.Option("--portrait", help="a portrait image for the avatar")] = None,
+    voice: Annotated[
+        list[Path] | None, typer.Option("--voice", help="a voice sample (audio file); repeatable", **EXISTING_FILE)
+    ] = None,
+    portrait: Annotated[
+        Path | None, typer.Option("--portrait", help="a portrait image for the avatar", **EXISTING_FILE)
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Build (or refresh) the creator's AI clone from their content, voice samples and portrait."""
@@ -299,7 +320,7 @@ def chat(
     from one.runtime import default_creator
 
     if as_ not in {"fan", "creator"}:
-        _fail(f"--as must be fan or creator, got {as_!r}", 2)
+        _fail(f"--as must be fan or creator, got {as_!r}", BAD_INPUT)
     with _runtime() as runtime:
         creator_id = default_creator(runtime.app, creator)
 
