@@ -109,6 +109,9 @@ def providers_status(as_json: JsonFlag = False) -> None:
 
     def human() -> None:
         for row in rows:
+            if "error" in row:
+                typer.echo(f"{row['name']:<11} error  {row['error']}")
+                continue
             missing = f"  live needs: {'; '.join(row['missing_for_live'])}" if row["missing_for_live"] else ""
             typer.echo(f"{row['name']:<11} {row['mode']:<6} {row['purpose']}{missing}")
             if row["mode"] == "local":
@@ -117,7 +120,7 @@ def providers_status(as_json: JsonFlag = False) -> None:
     _emit(as_json, rows, human)
     errors = [row["error"] for row in rows if "error" in row]
     if errors:
-        _fail("; ".join(errors), 2)
+        _fail("; ".join(errors), BAD_INPUT)
 
 
 @app.command()

@@ -51,7 +51,7 @@ def _settings_problem(error: ValidationError) -> str:
         field = str(item["loc"][0]) if item["loc"] else ""
         alias = getattr(Settings.model_fields.get(field), "validation_alias", None)
         names = [c for c in getattr(alias, "choices", []) if isinstance(c, str)] or [f"ONE_{field.upper()}"]
-        problems.append(f"{names[0]}: {item['msg']}")
+        problems.append(f"{names[0]}: {item['msg'].removeprefix('Value error, ')}")
     return "bad setting: " + "; ".join(problems)
 
 
@@ -88,7 +88,7 @@ def _usage_error(error: Exception) -> bool:
 def _translated(ctx: Any) -> Iterator[None]:
     try:
         yield
-    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+    except (typer.Exit, typer.Abort, KeyboardInterrupt, BrokenPipeError):  # typer handles these itself
         raise
     except Exception as error:
         if type(error).__name__ == "NoArgsIsHelpError":  # typer prints the help for it
