@@ -58,7 +58,7 @@ def _settings_problem(error: ValidationError) -> str:
 def _database_problem(error: SQLAlchemyError) -> str:
     cause = getattr(error, "orig", None) or error
     first = next((line for line in str(cause).splitlines() if line.strip()), type(cause).__name__)
-    return f"database error: {first.strip()} (check ONE_DATABASE_URL, or run `one db upgrade`)"
+    return f"database error: {first.strip()} (check ONE_DATABASE_URL)"
 
 
 def describe(error: BaseException) -> tuple[int, str]:

@@ -163,7 +163,9 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _postgres_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+        if not value:  # ONE_DATABASE_URL= (empty) means unset: the embedded server
+            return None
+        if not value.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
             raise ValueError("must be a PostgreSQL URL: postgresql+psycopg://user:password@host:5432/database")
         return value
 
