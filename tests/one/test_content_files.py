@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from one.content_files import find_content_files, read_content_file
 from ontology import InvalidInput
 from ontology.bulk_load import MAX_DOCUMENT_CHARS
-from one.content_files import find_content_files, read_content_file
 from tests.one.content_samples import pdf_bytes, write_samples
 
 
@@ -19,7 +19,9 @@ def samples(tmp_path: Path) -> dict[str, Path]:
     return write_samples(tmp_path / "library")
 
 
-def test_markdown_takes_its_title_from_front_matter_or_the_first_heading(samples: dict[str, Path], tmp_path: Path) -> None:
+def test_markdown_takes_its_title_from_front_matter_or_the_first_heading(
+    samples: dict[str, Path], tmp_path: Path
+) -> None:
     item = read_content_file(samples["md"])
     assert (item.title, item.type) == ("Protein, simply", "blog_post")
     assert item.text.startswith("# A heading") and "title:" not in item.text and "1.6 grams" in item.text

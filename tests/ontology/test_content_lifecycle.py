@@ -54,7 +54,9 @@ def _counts(store: Store) -> tuple[int, int]:
 
 def test_update_replaces_body_and_chunks_with_one_event(store: Store, knowledge: KnowledgeBase) -> None:
     creator = _creator(store)
-    post = create_content(store, knowledge, creator, "blog_post", "Old", "Zebras sprint at dawn.", tags={"topic": "zoo"})
+    post = create_content(
+        store, knowledge, creator, "blog_post", "Old", "Zebras sprint at dawn.", tags={"topic": "zoo"}
+    )
     updated = update_content(store, knowledge, post.id, title="New", body="Penguins waddle at dusk.")
     assert (updated.name, updated.properties["body"]) == ("New", "Penguins waddle at dusk.")
     assert _chunk_texts(store, post.id) == ["Penguins waddle at dusk."]
@@ -107,18 +109,29 @@ def test_list_filters_in_the_query_and_pages(store: Store, knowledge: KnowledgeB
 def test_import_is_idempotent_by_hash_and_a_changed_file_is_updated(store: Store, knowledge: KnowledgeBase) -> None:
     creator = _creator(store)
     args = {"type": "blog_post", "title": "Grip", "source_path": "/lib/grip.md", "tags": {"topic": "grip"}}
-    action, first = import_content(store, knowledge, creator, body="Farmer carries build grip.", source_hash="a" * 64, **args)
+    action, first = import_content(
+        store, knowledge, creator, body="Farmer carries build grip.", source_hash="a" * 64, **args
+    )
     assert action == "added" and first.status == "published"
     assert (first.properties["sourcePath"], first.properties["sourceHash"]) == ("/lib/grip.md", "a" * 64)
     before = _counts(store)
-    action, again = import_content(store, knowledge, creator, body="Farmer carries build grip.", source_hash="a" * 64, **args)
+    action, again = import_content(
+        store, knowledge, creator, body="Farmer carries build grip.", source_hash="a" * 64, **args
+    )
     assert (action, again.id) == ("unchanged", first.id) and _counts(store) == before
     copy = {**args, "source_path": "/elsewhere/grip-copy.md"}
     assert import_content(store, knowledge, creator, body="same bytes", source_hash="a" * 64, **copy)[0] == "unchanged"
     assert _counts(store) == before
-    action, changed = import_content(store, knowledge, creator, body="Dead hangs build grip too.", source_hash="b" * 64, **args)
+    action, changed = import_content(
+        store, knowledge, creator, body="Dead hangs build grip too.", source_hash="b" * 64, **args
+    )
     assert (action, changed.id) == ("updated", first.id)
-    assert changed.properties["sourceHash"] == "b" * 64 and _chunk_texts(store, first.id) == ["Dead hangs build grip too."]
+    assert changed.properties["sourceHash"] == "b" * 64 and _chunk_texts(store, first.id) == [
+        "Dead hangs build grip too."
+    ]
     assert _actions(store, first.id) == ["created", "updated"]
     other = _creator(store)  # the same file for another creator is theirs
-    assert import_content(store, knowledge, other, body="Farmer carries build grip.", source_hash="a" * 64, **args)[0] == "added"
+    assert (
+        import_content(store, knowledge, other, body="Farmer carries build grip.", source_hash="a" * 64, **args)[0]
+        == "added"
+    )
