@@ -47,6 +47,11 @@ def test_a_bad_setting_is_one_line_exit_2(env: dict[str, str], variable: str, va
     one_line(invoke(["entity", "list"], {**env, variable: value}), 2, "bad setting", names)
 
 
+def test_a_provider_set_up_halfway_stops_every_command_with_one_line(env: dict[str, str]) -> None:
+    one_line(invoke(["entity", "list"], {**env, "STRIPE_API_KEY": "sk_test_123"}), 2, "stripe is partly configured")
+    one_line(invoke(["entity", "list"], {**env, "ONE_SENDGRID_MODE": "live"}), 2, "sendgrid is set to live")
+
+
 def test_usage_errors_are_one_line_exit_2(env: dict[str, str]) -> None:
     one_line(invoke(["entity", "list", "--nope"], env), 2, "No such option: --nope", "entity list --help")
     one_line(invoke(["--nope"], env), 2, "No such option: --nope")
