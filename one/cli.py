@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,43 +12,59 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from one.bootstrap import App, bootstrap
-from ontology import REGISTRY, ConstraintViolation, InvalidInput, NotFound, OneError, to_json
+from one.cli_errors import BAD_INPUT, FAILURE, OneCommandGroup, fail, set_debug
+from ontology import REGISTRY, OneError, to_json
 from ontology.types import KINDS
 
-app = typer.Typer(help="ONE: a creator runs a business with AI.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="ONE: a creator runs a business with AI.",
+    no_args_is_help=True,
+    add_completion=False,
+    cls=OneCommandGroup,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 entity_app = typer.Typer(help="Entities of the ontology.", no_args_is_help=True)
 clone_app = typer.Typer(help="The creator's AI clone.", no_args_is_help=True)
 agents_app = typer.Typer(help="The ten business agents.", no_args_is_help=True)
+content_app = typer.Typer(help="The creator's own content: import files, list, publish, remove.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(entity_app, name="entity")
 app.add_typer(clone_app, name="clone")
 app.add_typer(agents_app, name="agents")
+app.add_typer(content_app, name="content")
 
-USER_ERRORS = (InvalidInput, NotFound, ConstraintViolation)
+EXISTING_FILE: dict[str, Any] = {"exists": True, "dir_okay": False, "readable": True}
+IMPORT_ACTIONS = ("added", "updated", "unchanged", "failed")
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
-CreatorFlag = Annotated[str | None, typer.Option("--creator", help="creator id (default: the only or demo creator)")]
+CreatorFlag = Annotated[
+    str | None, typer.Option("--creator", help="creator id or handle (may be left out when there is only one creator)")
+]
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    typer.echo(f"error: {message}".replace("\n", " "), err=True)
-    raise typer.Exit(code)
+    raise fail(message, code)
+
+
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    debug: Annotated[
+        bool, typer.Option("--debug", envvar="ONE_DEBUG", help="print the traceback of an error above its line")
+    ] = False,
+) -> None:
+    """ONE: a creator runs a business with AI."""
+    set_debug(ctx, debug)
 
 
 @contextmanager
 def _app(**kwargs: Any) -> Iterator[App]:
-    """Wire the app for one command and translate every error to one line + exit code."""
-    wired: App | None = None
+    """Wire the app for one command (errors become one line and an exit code in one.cli_errors)."""
+    wired = bootstrap(**kwargs)
     try:
-        wired = bootstrap(**kwargs)
         yield wired
-    except USER_ERRORS as error:
-        _fail(str(error), 2)
-    except OneError as error:
-        _fail(str(error), 1)
     finally:
-        if wired is not None:
-            wired.close()
+        wired.close()
 
 
 def _parse_json(value: str | None, option: str) -> dict[str, Any]:
@@ -56,9 +73,9 @@ def _parse_json(value: str | None, option: str) -> dict[str, Any]:
     try:
         parsed = json.loads(value)
     except json.JSONDecodeError as error:
-        _fail(f"{option} is not valid JSON: {error}", 2)
+        _fail(f"{option} is not valid JSON: {error}", BAD_INPUT)
     if not isinstance(parsed, dict):
-        _fail(f"{option} must be a JSON object", 2)
+        _fail(f"{option} must be a JSON object", BAD_INPUT)
     return parsed
 
 
@@ -96,6 +113,9 @@ def providers_status(as_json: JsonFlag = False) -> None:
 
     def human() -> None:
         for row in rows:
+            if "error" in row:
+                typer.echo(f"{row['name']:<11} error  {row['error']}")
+                continue
             missing = f"  live needs: {'; '.join(row['missing_for_live'])}" if row["missing_for_live"] else ""
             typer.echo(f"{row['name']:<11} {row['mode']:<6} {row['purpose']}{missing}")
             if row["mode"] == "local":
@@ -104,7 +124,7 @@ def providers_status(as_json: JsonFlag = False) -> None:
     _emit(as_json, rows, human)
     errors = [row["error"] for row in rows if "error" in row]
     if errors:
-        _fail("; ".join(errors), 2)
+        _fail("; ".join(errors), BAD_INPUT)
 
 
 @app.command()
@@ -114,7 +134,7 @@ def types(
 ) -> None:
     """List the ontology's types (46 entity, 24 connection, 38 event)."""
     if kind is not None and kind not in KINDS:
-        _fail(f"--kind must be one of {', '.join(KINDS)}, got {kind!r}", 2)
+        _fail(f"--kind must be one of {', '.join(KINDS)}, got {kind!r}", BAD_INPUT)
     kinds = [kind] if kind else list(KINDS)
     specs = [spec for k in kinds for spec in REGISTRY.specs(k)]  # type: ignore[arg-type]
 
@@ -192,15 +212,19 @@ def connect(
 @app.command()
 def search(
     query: str,
-    creator: Annotated[str, typer.Option("--creator", help="creator id: search only their knowledge")],
+    creator: CreatorFlag = None,
     limit: Annotated[int, typer.Option("--limit")] = 5,
     content_type: Annotated[list[str] | None, typer.Option("--type", help="keep only this content type")] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="keep only content tagged key=value")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Semantic search over one creator's knowledge."""
+    from one.runtime import default_creator
+
     with _app() as wired:
-        hits = wired.knowledge.search(creator, query, limit=limit, content_types=content_type, tags=tag)
+        hits = wired.knowledge.search(
+            default_creator(wired, creator), query, limit=limit, content_types=content_type, tags=tag
+        )
 
     def human() -> None:
         for hit in hits:
@@ -225,8 +249,12 @@ def _runtime() -> Iterator[Any]:
 @clone_app.command("build")
 def clone_build(
     creator: CreatorFlag = None,
-    voice: Annotated[list[Path] | None, typer.Option("--voice", help="a voice sample (audio file); repeatable")] = None,
-    portrait: Annotated[Path | None, typer.Option("--portrait", help="a portrait image for the avatar")] = None,
+    voice: Annotated[
+        list[Path] | None, typer.Option("--voice", help="a voice sample (audio file); repeatable", **EXISTING_FILE)
+    ] = None,
+    portrait: Annotated[
+        Path | None, typer.Option("--portrait", help="a portrait image for the avatar", **EXISTING_FILE)
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Build (or refresh) the creator's AI clone from their content, voice samples and portrait."""
@@ -299,7 +327,7 @@ def chat(
     from one.runtime import default_creator
 
     if as_ not in {"fan", "creator"}:
-        _fail(f"--as must be fan or creator, got {as_!r}", 2)
+        _fail(f"--as must be fan or creator, got {as_!r}", BAD_INPUT)
     with _runtime() as runtime:
         creator_id = default_creator(runtime.app, creator)
 
@@ -318,6 +346,143 @@ def chat(
             run_console(as_fan, account=name, speaker="clone", display_name=name)
         else:
             run_console(as_creator, account="creator", speaker="agents")
+
+
+def _tags(values: list[str] | None) -> dict[str, list[str] | str]:
+    tags: dict[str, list[str]] = {}
+    for value in values or []:
+        key, sep, tag = value.partition("=")
+        if not sep or not key.strip() or not tag.strip():
+            _fail(f"--tag must be key=value, got {value!r}", BAD_INPUT)
+        tags.setdefault(key.strip(), []).append(tag.strip())
+    return dict(tags)
+
+
+@content_app.command("add")
+def content_add(
+    paths: Annotated[list[Path], typer.Argument(help="files, or directories to walk for supported files")],
+    content_type: Annotated[
+        str | None, typer.Option("--type", help="content type (default: video for subtitles, else blog_post)")
+    ] = None,
+    status: Annotated[str, typer.Option("--status", help="published or draft")] = "published",
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="key=value; repeatable")] = None,
+    creator: CreatorFlag = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Import Markdown, text, HTML, SRT/VTT subtitles and PDF as content; the same file twice changes nothing,
+    a changed file replaces its text. Supported: .md .markdown .txt .text .html .htm .srt .vtt .pdf"""
+    from one.cli_errors import describe
+    from one.content_files import find_content_files, read_content_file
+    from one.runtime import default_creator
+    from ontology import import_content
+    from ontology.types import CONTENT_TYPES
+
+    if content_type is not None and content_type not in CONTENT_TYPES:
+        _fail(f"--type must be one of {', '.join(sorted(CONTENT_TYPES))}, got {content_type!r}", BAD_INPUT)
+    if status not in {"published", "draft"}:
+        _fail(f"--status must be published or draft, got {status!r}", BAD_INPUT)
+    tags = _tags(tag)
+    files, missing = find_content_files(paths)
+    results: list[dict[str, Any]] = [
+        {"path": str(path), "action": "failed", "error": f"{path}: no such file or directory", "code": BAD_INPUT}
+        for path in missing
+    ]
+    if not files and not missing:
+        _fail(f"no supported files in {', '.join(map(str, paths))}", BAD_INPUT)
+    with _app() as wired:
+        creator_id = default_creator(wired, creator)
+        for result in results:
+            typer.echo(f"error: {result['error']}", err=True)
+        show_bar = len(files) > 1 and sys.stderr.isatty()
+        with typer.progressbar(files, label="importing", file=sys.stderr, hidden=not show_bar) as bar:
+            for path in bar:
+                try:
+                    item = read_content_file(path)
+                    action, entity = import_content(
+                        wired.store,
+                        wired.knowledge,
+                        creator_id,
+                        type=content_type or item.type,
+                        title=item.title,
+                        body=item.text,
+                        source_path=str(item.path),
+                        source_hash=item.sha256,
+                        status=status,
+                        tags=tags,
+                    )
+                except OneError as error:  # one bad file is reported, the others still import
+                    code, message = describe(error)
+                    results.append({"path": str(path), "action": "failed", "error": message, "code": code})
+                    typer.echo(f"error: {' '.join(message.split())}", err=True)
+                    continue
+                done = {"path": str(path), "action": action, "id": str(entity.id), "type": entity.type}
+                results.append({**done, "title": entity.name, "status": entity.status})
+                if not show_bar and not as_json and action != "unchanged":
+                    typer.echo(f"{action} {entity.type} {entity.name!r} {entity.id}")
+    counts = {action: sum(r["action"] == action for r in results) for action in IMPORT_ACTIONS}
+    _emit(
+        as_json,
+        {**counts, "files": [{k: v for k, v in r.items() if k != "code"} for r in results]},
+        lambda: typer.echo(", ".join(f"{action} {n}" for action, n in counts.items())),
+    )
+    failures = [r["code"] for r in results if r["action"] == "failed"]
+    if failures:
+        raise typer.Exit(1 if FAILURE in failures else BAD_INPUT)
+
+
+@content_app.command("list")
+def content_list(
+    status: Annotated[str | None, typer.Option("--status")] = None,
+    content_type: Annotated[str | None, typer.Option("--type")] = None,
+    limit: Annotated[int, typer.Option("--limit")] = 50,
+    creator: CreatorFlag = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """The creator's content, by status and type, oldest first."""
+    from one.runtime import default_creator
+    from ontology import list_content
+
+    with _app() as wired:
+        found = list_content(
+            wired.store, default_creator(wired, creator), status=status, type=content_type, limit=limit
+        )
+
+    def human() -> None:
+        for e in found:
+            source = f"  ({e.properties['sourcePath']})" if e.properties.get("sourcePath") else ""
+            typer.echo(f"{e.id}  {e.type:<12} {e.status:<10} {e.name}{source}")
+
+    _emit(as_json, [to_json(e) for e in found], human)
+
+
+def _set_status(content_id: str, status: str, verb: str, as_json: bool) -> None:
+    from ontology import set_content_status
+
+    with _app() as wired:
+        content = set_content_status(wired.store, content_id, status)
+    _emit(as_json, to_json(content), lambda: typer.echo(f"{verb} {content.type} {content.name!r} {content.id}"))
+
+
+@content_app.command("publish")
+def content_publish(content_id: Annotated[str, typer.Argument(metavar="ID")], as_json: JsonFlag = False) -> None:
+    """Publish content: fans and the clone may use it."""
+    _set_status(content_id, "published", "published", as_json)
+
+
+@content_app.command("unpublish")
+def content_unpublish(content_id: Annotated[str, typer.Argument(metavar="ID")], as_json: JsonFlag = False) -> None:
+    """Take content back to draft: out of fans' and the clone's reach."""
+    _set_status(content_id, "draft", "unpublished", as_json)
+
+
+@content_app.command("remove")
+def content_remove(content_id: Annotated[str, typer.Argument(metavar="ID")], as_json: JsonFlag = False) -> None:
+    """Remove content (soft delete): its knowledge is gone from every search."""
+    from ontology import remove_content
+
+    with _app() as wired:
+        content = remove_content(wired.store, content_id)
+    _emit(as_json, to_json(content), lambda: typer.echo(f"removed {content.type} {content.name!r} {content.id}"))
 
 
 def main() -> None:

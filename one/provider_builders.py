@@ -81,7 +81,11 @@ def stripe_live(ctx: Context) -> Any:
 def stripe_local(ctx: Context) -> Any:
     from providers.stripe import LocalStripe
 
-    return LocalStripe(ctx.store, webhook_secret=_secret(ctx, "stripe_webhook_secret") or None)
+    return LocalStripe(
+        ctx.store,
+        webhook_secret=_secret(ctx, "stripe_webhook_secret") or None,
+        checkout_base_url=f"{ctx.settings.public_base_url()}/one",
+    )
 
 
 def did_live(ctx: Context) -> Any:
@@ -169,7 +173,7 @@ def aws_live(ctx: Context) -> Any:
 def aws_local(ctx: Context) -> Any:
     from providers.aws import LocalMediaStorage
 
-    return LocalMediaStorage(ctx.home / "media")
+    return LocalMediaStorage(ctx.home / "media", base_url=f"{ctx.settings.public_base_url()}/one/media")
 
 
 def cloudflare_live(ctx: Context) -> Any:
@@ -184,7 +188,7 @@ def cloudflare_live(ctx: Context) -> Any:
 def cloudflare_local(ctx: Context) -> Any:
     from providers.cloudflare import LocalCloudflareStream
 
-    return LocalCloudflareStream(ctx.store)
+    return LocalCloudflareStream(ctx.store, public_url=ctx.settings.public_base_url())
 
 
 def sui_live(ctx: Context) -> Any:

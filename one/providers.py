@@ -1,9 +1,12 @@
 """The provider registry: which of the 14 providers run live, which local, and building them.
 
-Each provider is `auto` by default: live when every setting it needs is present, local otherwise.
-`ONE_<NAME>_MODE=live` without those settings is a start-up error (never a silent fallback);
-`ONE_<NAME>_MODE=local` forces the local implementation even with keys present. Providers are
-built on first use, so a command that never sends an SMS never imports twilio.
+Each provider is `auto` by default: live when every setting it needs is present, local when none of
+its own settings is set. A provider set up halfway (some of its settings but not all, e.g. a Stripe
+key without the webhook secret) is a start-up error naming what is missing, in `auto` mode too, and
+so is `ONE_<NAME>_MODE=live` without its settings: never a silent fallback. Every live provider also
+needs ONE_PUBLIC_URL, the address the links it issues point to. `ONE_<NAME>_MODE=local` forces the
+local implementation even with keys present. Providers are built on first use, so a command that
+never sends an SMS never imports twilio.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ Resolved = Literal["live", "local"]
 class ProviderEntry:
     """One provider: the settings its live mode needs and how to build each implementation.
 
-    `requires` is a tuple of groups; each group is satisfied by any one of its settings.
+    `requires` is a tuple of groups; each group is satisfied by any one of its settings. `shared` are
+    settings other providers use too: set on their own they do not make this provider half set up.
     """
 
     name: str
@@ -36,6 +40,7 @@ class ProviderEntry:
     live: Callable[[Context], Any]
     local: Callable[[Context], Any]
     local_means: str
+    shared: tuple[str, ...] = ()
 
 
 def env_names(setting: str) -> str:
@@ -81,6 +86,7 @@ PROVIDERS: tuple[ProviderEntry, ...] = (
         build.alchemy_live,
         build.alchemy_local,
         "the same web3 code against a local anvil node",
+        shared=("evm_private_key",),
     ),
     ProviderEntry(
         "ethereum",
@@ -89,6 +95,7 @@ PROVIDERS: tuple[ProviderEntry, ...] = (
         build.ethereum_live,
         build.ethereum_local,
         "the same web3 code against a local anvil node",
+        shared=("evm_private_key",),
     ),
     ProviderEntry(
         "uniswap",
@@ -97,6 +104,7 @@ PROVIDERS: tuple[ProviderEntry, ...] = (
         build.uniswap_live,
         build.uniswap_local,
         "Uniswap's official v3 contracts deployed on the local anvil node",
+        shared=("alchemy_api_key", "base_rpc_url", "evm_private_key"),  # alchemy's: it reports them
     ),
     ProviderEntry(
         "d-id",
@@ -170,31 +178,48 @@ def _mode_setting(name: str) -> str:
     return f"{name.replace('-', '')}_mode"
 
 
+PUBLIC_URL = ("public_url",)  # every live provider's requirement (links, webhooks, return URLs)
+
+
 def missing_settings(settings: Settings, entry: ProviderEntry) -> list[str]:
     """The groups of settings still unset for live mode, as environment variable names."""
     return [
         " or ".join(env_names(s) for s in group)
-        for group in entry.requires
+        for group in (*entry.requires, PUBLIC_URL)
         if not any(settings.secret(s) for s in group)
     ]
+
+
+def _own_settings_set(settings: Settings, entry: ProviderEntry) -> list[str]:
+    """This provider's own settings (not shared ones, not ONE_PUBLIC_URL) that are set."""
+    names = [s for group in entry.requires for s in group if s not in entry.shared and settings.secret(s)]
+    return [env_names(s).split(" or ")[0] for s in names]
 
 
 def _resolve(settings: Settings, name: str) -> Resolved:
     entry = PROVIDER_BY_NAME[name]
     wanted = getattr(settings, _mode_setting(name))
-    missing = missing_settings(settings, entry)
-    if wanted == "live" and missing:
-        raise ProviderNotConfigured(
-            f"{name} is set to live (ONE_{_mode_setting(name).upper()}=live) but {', '.join(missing)} "
-            f"{'is' if len(missing) == 1 else 'are'} not set"
-        )
     if wanted == "local":
         return "local"
-    return "live" if not missing else "local"
+    missing = missing_settings(settings, entry)
+    if not missing:
+        return "live"
+    switch = f"ONE_{_mode_setting(name).upper()}"
+    verb = "is" if len(missing) == 1 else "are"
+    if wanted == "live":
+        raise ProviderNotConfigured(f"{name} is set to live ({switch}=live) but {'; '.join(missing)} {verb} not set")
+    given = _own_settings_set(settings, entry)
+    if given:
+        raise ProviderNotConfigured(
+            f"{name} is partly configured: {', '.join(given)} {'is' if len(given) == 1 else 'are'} set but "
+            f"{'; '.join(missing)} {verb} not; set {'it' if len(missing) == 1 else 'them'}, "
+            f"or {switch}=local to run {name} locally"
+        )
+    return "local"
 
 
 def check(settings: Settings) -> None:
-    """Raise ProviderNotConfigured for any provider forced live without its settings."""
+    """Raise ProviderNotConfigured for any provider forced live, or partly configured, without all its settings."""
     for entry in PROVIDERS:
         _resolve(settings, entry.name)
 
@@ -207,6 +232,11 @@ class Providers:
         self._ctx = Context(
             settings=settings, store=store, embedder=embedder, home=settings.home.expanduser(), provider=self.get
         )
+
+    @property
+    def public_url(self) -> str:
+        """Where fans and webhooks reach ONE (ONE_PUBLIC_URL, or the local default offline); no trailing slash."""
+        return self._ctx.settings.public_base_url()
 
     def mode(self, name: str) -> Resolved:
         """`live` or `local` for one provider."""

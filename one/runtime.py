@@ -17,12 +17,13 @@ from graphs.commands import AgentCommands
 from graphs.conversation import CloneConversations
 from graphs.models import ModelSet
 from one.bootstrap import App, NotConfigured
-from one.demo_content import CREATOR as DEMO_CREATOR
-from ontology import NotFound
+from ontology import InvalidInput, NotFound
 from ontology.checkpoints import open_checkpointer
 from providers.openai import LocalOpenAIProvider
 
 __all__ = ["Runtime", "build_models", "build_runtime", "default_creator"]
+
+SHOWN_CREATORS = 5  # creators named in the "pass --creator" error
 
 
 @dataclass
@@ -72,18 +73,27 @@ def build_runtime(app: App) -> Runtime:
 
 
 def default_creator(app: App, creator: str | None) -> uuid.UUID:
-    """The creator a command acts for: the given id, else the only (or the demo) creator."""
+    """The creator a command acts for: the given id or handle; without one, the only creator there is.
+
+    Several creators and no `--creator` is InvalidInput naming a few of them, never a silent pick.
+    """
     with app.store.unit_of_work() as uow:
         if creator:
-            found = uow.entities.get(creator)
+            try:
+                found = uow.entities.get(uuid.UUID(creator))
+            except ValueError:
+                found = uow.entities.by_unique_key("creator", "handle", creator.removeprefix("@"))
             if found.type != "creator":
-                raise NotFound(f"{creator} is not a creator")
+                raise InvalidInput(f"{creator} is a {found.type}, not a creator")
             return found.id
-        creators = uow.entities.query(type="creator", limit=2)
+        creators = uow.entities.query(type="creator", limit=SHOWN_CREATORS + 1)
     if len(creators) == 1:
         return creators[0].id
-    try:
-        with app.store.unit_of_work() as uow:
-            return uow.entities.by_unique_key("creator", "handle", DEMO_CREATOR["handle"]).id
-    except NotFound:
-        raise NotFound("several creators (or none) exist: pass --creator ID (or run `one demo`)") from None
+    if not creators:
+        raise NotFound("there is no creator yet: run `one demo`, or `one entity create --type creator ...`")
+    shown = ", ".join(
+        f"{c.id} ({c.properties['handle']})" if c.properties.get("handle") else str(c.id)
+        for c in creators[:SHOWN_CREATORS]
+    )
+    more = ", ..." if len(creators) > SHOWN_CREATORS else ""
+    raise InvalidInput(f"there are several creators: pass --creator ID or --creator HANDLE (one of {shown}{more})")

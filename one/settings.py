@@ -10,12 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ontology.knowledge import DEFAULT_EF_SEARCH
 
-__all__ = ["Mode", "Settings"]
+__all__ = ["LOCAL_PUBLIC_URL", "Mode", "Settings"]
+
+LOCAL_PUBLIC_URL = "http://localhost:8000"  # where an offline ONE says it is when ONE_PUBLIC_URL is unset
 
 Mode = Literal["auto", "live", "local"]
 
@@ -154,6 +156,31 @@ class Settings(BaseSettings):
     solana_mode: Mode = "auto"
     solana_rpc_url: str | None = None
     solana_private_key: SecretStr | None = None
+
+    # where fans, buyers and webhooks reach ONE: every link ONE issues starts with it (required once a provider is live)
+    public_url: str | None = Field(default=None, description="https://one.example.com; unset = " + LOCAL_PUBLIC_URL)
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("https://", "http://")) or len(value.split("://", 1)[1].strip("/")) == 0:
+            raise ValueError(f"must be an http(s) URL such as https://one.example.com, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if not value:  # ONE_DATABASE_URL= (empty) means unset: the embedded server
+            return None
+        if not value.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+            raise ValueError("must be a PostgreSQL URL: postgresql+psycopg://user:password@host:5432/database")
+        return value
+
+    def public_base_url(self) -> str:
+        """ONE_PUBLIC_URL without a trailing slash, or the clear local default when it is unset."""
+        return self.public_url or LOCAL_PUBLIC_URL
 
     def secret(self, name: str) -> str | None:
         """The plain value of a secret setting (None when unset)."""

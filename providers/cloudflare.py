@@ -247,18 +247,20 @@ class LocalCloudflareStream:
 
     provider = "cloudflare"
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, public_url: str | None = None) -> None:
         self._store = store
+        # placeholders live under the platform's own address when it is given
+        self._web = f"{public_url.rstrip('/')}/one/live" if public_url else "https://localhost/live"
 
     def create_live_input(self, name: str, recording: bool = False) -> LiveInput:
-        """Record a live input with `rtmps://localhost/live/` placeholders."""
+        """Record a live input with `rtmps://localhost/live/` and `<public URL>/one/live/...` placeholders."""
         uid = f"local_{uuid.uuid4().hex}"
         live_input = LiveInput(
             uid=uid,
             rtmps_url="rtmps://localhost/live/",
             stream_key=SecretStr(secrets.token_hex(16)),
-            webrtc_url=SecretStr(f"https://localhost/live/{uid}/webRTC/publish"),
-            playback_url=f"https://localhost/live/{uid}/webRTC/play",
+            webrtc_url=SecretStr(f"{self._web}/{uid}/webRTC/publish"),
+            playback_url=f"{self._web}/{uid}/webRTC/play",
             recording=recording,
             mode="local",
         )

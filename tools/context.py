@@ -54,6 +54,11 @@ class ProviderSource(Protocol):
         """`live` or `local`."""
         ...
 
+    @property
+    def public_url(self) -> str:
+        """Where fans reach the platform (ONE_PUBLIC_URL); every link a tool issues starts with it."""
+        ...
+
 
 class ToolContext:
     """Everything a tool may use; injected by the graph, never seen by the model.

@@ -21,12 +21,15 @@ from tools._common import CATALOG_TYPES, PUBLIC_STATUSES, format_price, offer_of
 from tools.context import Role, ToolContext
 from tools.registry import one_tool
 
-__all__ = ["CHECKOUT_CANCEL_URL", "CHECKOUT_SUCCESS_URL", "create_checkout_link", "refund_payment"]
+__all__ = ["checkout_return_urls", "create_checkout_link", "refund_payment"]
 
-# Where Stripe sends the fan back after paying or cancelling (a public base URL setting should replace these).
-CHECKOUT_SUCCESS_URL = "https://one.localhost/checkout/success?session_id={CHECKOUT_SESSION_ID}"
-CHECKOUT_CANCEL_URL = "https://one.localhost/checkout/cancelled"
 CHECKOUT_BUCKET_SECONDS = 3600  # without a run id, the same buyer and product within an hour reuse one session
+
+
+def checkout_return_urls(public_url: str) -> tuple[str, str]:
+    """(success URL, cancel URL): where Stripe sends the buyer back, on the platform's public address."""
+    base = public_url.rstrip("/")
+    return f"{base}/checkout/success?session_id={{CHECKOUT_SESSION_ID}}", f"{base}/checkout/cancelled"
 
 
 def _stripe(ctx: ToolContext) -> StripeProvider:
@@ -66,10 +69,11 @@ def create_checkout_link(product_id: str, ctx: Annotated[ToolContext, InjectedTo
     fact = f"{principal.creator_id}:{buyer.id}:{product.id}:{offer.price}:{offer.currency}:{mode}:{bucket}"
     key = "one-checkout-" + hashlib.sha256(fact.encode()).hexdigest()[:48]
     email = buyer.properties.get("email") if buyer.type == "audience_member" else None
+    success_url, cancel_url = checkout_return_urls(ctx.providers.public_url)
     session = _stripe(ctx).create_checkout_session(
         [LineItem(product.name, offer.price, offer.currency, interval=recurring)],
-        success_url=CHECKOUT_SUCCESS_URL,
-        cancel_url=CHECKOUT_CANCEL_URL,
+        success_url=success_url,
+        cancel_url=cancel_url,
         idempotency_key=key,
         mode=mode,
         customer_email=email if isinstance(email, str) else None,

