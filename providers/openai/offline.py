@@ -51,11 +51,13 @@ from providers.openai._offline_args import (
 )
 from providers.openai._offline_intents import (
     MONEY_TOOL_WORDS,
+    PRICE_QUESTION,
     acknowledgement,
     decline_injection,
     facts_reply,
     fan_name,
     fitting_passage,
+    identity_reply,
     matching_facts,
     money_refusal,
     read_intent,
@@ -72,7 +74,7 @@ from providers.openai._offline_parts import (
     first_object,
     knowledge_passages,
     leading_verb,
-    opening_verbs,
+    opens_with_verb_of,
     persona_name,
     recent_user_texts,
     render_tool_result,
@@ -122,6 +124,8 @@ class OfflineChatModel(BaseChatModel):
     description's."""
     verb_bonus: float = 0.03
     """Added to a tool's score when the request opens with the verb its name or description opens with."""
+    price_bonus: float = 0.05
+    """Added to the tools whose purpose names prices when the request asks what something costs."""
     knowledge_threshold: float = 0.85
     """Least cosine similarity between the request and a passage for the passage to be quoted."""
     statement_threshold: float = 0.83
@@ -259,7 +263,9 @@ class OfflineChatModel(BaseChatModel):
         intent = read_intent(request)
         if free and intent.money and (intent.injection or not _money_tool_bound(bound, intent.money_tool_words)):
             return self._finish(messages, money_refusal(intent.money, name))
-        if free and intent.injection:
+        if free and intent.identity:
+            return self._finish(messages, identity_reply(name))
+        if free and (intent.injection or intent.hostile):
             return self._finish(messages, decline_injection(name))
         if free and intent.self_question:
             return self._finish(messages, facts_reply(self.matching_facts(intent.text, fan_facts(messages))))
@@ -269,8 +275,10 @@ class OfflineChatModel(BaseChatModel):
         call = self._route(intent.text, recent, results, bound)
         if call is not None:
             return self._finish(messages, "", [call])
-        answer = self._answer_from_knowledge(intent.text, knowledge_passages(messages))
-        if answer is None and bound.choice != "none":
+        passages = knowledge_passages(messages)
+        answer = self._answer_from_knowledge(intent.text, passages)
+        # A prompt with knowledge already holds the nearest passages: searching again finds nothing better.
+        if answer is None and bound.choice != "none" and not passages:
             knowledge_call = self._knowledge_call(intent.text, recent, bound)
             if knowledge_call is not None:
                 return self._finish(messages, "", [knowledge_call])
@@ -292,6 +300,7 @@ class OfflineChatModel(BaseChatModel):
         overlaps = word_overlap(text, actions)
         objects = first_object(text, actions)
         verb = leading_verb(text)
+        asks_price = bool(PRICE_QUESTION.search(text))
         mix = self.purpose_mix
         scored = [
             (
@@ -299,8 +308,9 @@ class OfflineChatModel(BaseChatModel):
                 + mix * cosine(query, p)
                 + self.word_weight * overlap
                 + (self.object_bonus if first else 0.0)
-                + (self.verb_bonus if verb and verb in opening_verbs(spec) else 0.0)
-                + (self.evidence_bonus if evidence_in(request, spec) else 0.0),
+                + (self.verb_bonus if opens_with_verb_of(verb, spec) else 0.0)
+                + (self.evidence_bonus if evidence_in(request, spec) else 0.0)
+                + (self.price_bonus if asks_price and "price" in spec.purpose_text.lower() else 0.0),
                 spec,
             )
             for f, p, overlap, first, spec in zip(full, purpose, overlaps, objects, actions, strict=True)
@@ -393,7 +403,7 @@ class OfflineChatModel(BaseChatModel):
         if len(rounds) != 1:
             return None
         intent = read_intent(request)
-        if intent.injection or intent.money or intent.self_question or intent.self_statement:
+        if intent.injection or intent.hostile or intent.money or intent.self_question or intent.self_statement:
             return None
         candidates = self._candidates(intent.text, bound)
         called = {call["name"] for call in rounds[0].tool_calls}
