@@ -24,7 +24,9 @@ from dataclasses import dataclass
 from providers.openai._offline_parts import EMAIL_RE, UUID_RE, content_words
 
 __all__ = [
+    "BUY_WORDS",
     "MONEY_TOOL_WORDS",
+    "OWN_DATA_QUESTION",
     "PRICE_QUESTION",
     "Intent",
     "acknowledgement",
@@ -157,8 +159,18 @@ IDENTITY = re.compile(
     r"|\b(?:model name|which model|what model)\b",
     _RE,
 )
+# A question about what is on offer or what it costs ("how much is ...?", "do you have a guide I can buy?").
 PRICE_QUESTION = re.compile(
-    r"\bhow much(?:\s*\?|\s+(?:is|are|does|do|would|will|for)\b)|\b(?:costs?|prices?|pricing|fees?|afford|for sale)\b",
+    r"\bhow much(?:\s*\?|\s+(?:is|are|does|do|would|will|for)\b)|\b(?:costs?|prices?|pricing|fees?|afford|for sale)\b"
+    r"|^(?:is there|are there|do you (?:have|offer|sell))\b[^.!]*\?",
+    _RE,
+)
+# Words of buying anywhere in a request ("..., how do I pay?").
+BUY_WORDS = re.compile(r"\b(?:buy|pay|purchase|check ?out|payment link)\b", _RE)
+# A question about the user's own records ("which courses am I enrolled in?", "what's in my account?").
+OWN_DATA_QUESTION = re.compile(
+    r"\b(?:am i|have i)\s+(?:enrolled|signed up|subscribed|registered|a member)\b"
+    r"|\bmy (?:account|profile|courses|purchases|orders|data|activity|tags|enrollments?)\b",
     _RE,
 )
 # An address the fan gives as their own: "my email is", "reach me at", "sign me up: <address>".

@@ -379,6 +379,8 @@ def leading_verb(request: str) -> str | None:
         words = words[1:]
     if not words or words[0] in _STOPWORDS:
         return None
+    if words[0] in ("start", "begin"):
+        return "enroll"  # "start the program": what enrolling is for
     return "buy" if words[0] in _BUY_VERBS else _stem(words[0])
 
 

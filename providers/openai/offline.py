@@ -50,7 +50,9 @@ from providers.openai._offline_args import (
     trailing_tool_results,
 )
 from providers.openai._offline_intents import (
+    BUY_WORDS,
     MONEY_TOOL_WORDS,
+    OWN_DATA_QUESTION,
     PRICE_QUESTION,
     acknowledgement,
     decline_injection,
@@ -125,7 +127,8 @@ class OfflineChatModel(BaseChatModel):
     verb_bonus: float = 0.03
     """Added to a tool's score when the request opens with the verb its name or description opens with."""
     price_bonus: float = 0.05
-    """Added to the tools whose purpose names prices when the request asks what something costs."""
+    """Added to the tools whose purpose names prices when the request asks what something costs or what is
+    on offer, and to the tools named for the user's own data ("get_my_profile") when it asks about its own."""
     knowledge_threshold: float = 0.85
     """Least cosine similarity between the request and a passage for the passage to be quoted."""
     statement_threshold: float = 0.83
@@ -300,7 +303,9 @@ class OfflineChatModel(BaseChatModel):
         overlaps = word_overlap(text, actions)
         objects = first_object(text, actions)
         verb = leading_verb(text)
+        verbs = (verb, "buy") if BUY_WORDS.search(text) else (verb,)
         asks_price = bool(PRICE_QUESTION.search(text))
+        own_data = bool(OWN_DATA_QUESTION.search(text))
         mix = self.purpose_mix
         scored = [
             (
@@ -308,7 +313,8 @@ class OfflineChatModel(BaseChatModel):
                 + mix * cosine(query, p)
                 + self.word_weight * overlap
                 + (self.object_bonus if first else 0.0)
-                + (self.verb_bonus if opens_with_verb_of(verb, spec) else 0.0)
+                + (self.verb_bonus if any(opens_with_verb_of(v, spec) for v in verbs) else 0.0)
+                + (self.price_bonus if own_data and "my" in spec.name.split("_") else 0.0)
                 + (self.evidence_bonus if evidence_in(request, spec) else 0.0)
                 + (self.price_bonus if asks_price and "price" in spec.purpose_text.lower() else 0.0),
                 spec,
