@@ -14,6 +14,7 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage, HumanMessage, ToolMessage
 
+from providers.openai._offline_intents import own_email
 from providers.openai._offline_parts import EMAIL_RE, UUID_RE, ToolSpec, content_words, schema_of
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "named_object_id",
     "request_text",
     "routing_text",
+    "stand_in",
     "tool_result_data",
     "trailing_tool_results",
 ]
@@ -36,6 +38,9 @@ STRIP_NUMBERS = re.compile(r"(?<![\w-])\d+(?:[.,]\d+)?(?![\w-])")
 # An instruction before the material it is about: "legal: check this post: <the post>".
 AGENT_PREFIX_RE = re.compile(r"^\s*[A-Za-z][\w -]{0,24}:\s+(?=\S)")
 LEAD_IN_RE = re.compile(r"^\s*((?:[^:\n]{1,60}?)):\s+(?=\S)")
+QUOTED_RE = re.compile(r"(?<!\w)[\"'“‘「『]([^\"'”’」』\n]{1,80})[\"'”’」』](?!\w)")
+PLACE_RE = re.compile(r"\b(?:in|at|near|around|for)\s+((?:[A-Z][\w'.-]*)(?:[\s,]+(?:[A-Z][\w'.-]*))*)")
+PLACE_ARGS = frozenset({"location", "city", "place", "town", "region", "country", "where"})
 TOPIC_RE = re.compile(r"\b(?:about|on|called|titled|named)\s+(.+?)\s*[.!?]?$", re.IGNORECASE)
 # Arguments that carry what the user asked for (the whole request, without an "agent:" prefix).
 REQUEST_ARGS = frozenset(
@@ -194,13 +199,54 @@ def _title(request: str) -> str:
 
 
 def fill_arguments(
-    spec: ToolSpec, request: str, recent: Sequence[str], results: Sequence[dict[str, Any]] = ()
+    spec: ToolSpec,
+    request: str,
+    recent: Sequence[str],
+    results: Sequence[dict[str, Any]] = (),
+    *,
+    required: bool = False,
 ) -> dict[str, Any] | None:
     """Arguments for `spec` from the request (ids and emails also from `recent` user texts and ids from
     tool `results`, newest first); None when a required argument cannot be filled, so the tool must not
-    be called."""
+    be called. When the caller `required` a call (`tool_choice`), a required argument the request does not
+    give takes a stand-in (`stand_in`); ids and emails never do."""
     args, missing = _fill(spec, request, recent, results)
+    if missing and required:
+        properties = spec.parameters.get("properties", {}) or {}
+        for name in list(missing):
+            value = stand_in(name, schema_of(properties.get(name) or {}), request)
+            if value is not None:
+                args[name] = value
+                missing.remove(name)
     return None if missing else args
+
+
+def _within(value: float, prop: dict[str, Any]) -> bool:
+    return (
+        value >= prop.get("minimum", value)
+        and value <= prop.get("maximum", value)
+        and ("exclusiveMinimum" not in prop or value > prop["exclusiveMinimum"])
+        and ("exclusiveMaximum" not in prop or value < prop["exclusiveMaximum"])
+    )
+
+
+def stand_in(name: str, prop: dict[str, Any], request: str) -> Any:
+    """A value for an argument the request does not give, when a call is required: the schema's default or
+    first enum value, the request itself for text, the smallest allowed number (zero when allowed), false,
+    or an empty list or object. None for ids and emails: those are never made up."""
+    if is_id_argument(name, prop) or "email" in name.lower() or prop.get("format") == "email":
+        return None
+    if "default" in prop:
+        return prop["default"]
+    if prop.get("enum"):
+        return prop["enum"][0]
+    kind = prop.get("type")
+    if kind in ("integer", "number"):
+        bounds = [prop.get(key) for key in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum")]
+        tries = [0, *(b + step for b in bounds if isinstance(b, int | float) for step in (0, 1, -1))]
+        value = next((v for v in tries if _within(v, prop)), None)
+        return int(value) if kind == "integer" and value is not None else value
+    return {"string": request_text(request) or None, "boolean": False, "array": [], "object": {}}.get(str(kind))
 
 
 def missing_arguments(
@@ -228,7 +274,7 @@ def _fill(
         elif is_id_argument(name, prop):
             value = _id_value(name, texts, results)
         elif "email" in lowered or prop.get("format") == "email":
-            value = next((m.group(0) for t in texts if (m := EMAIL_RE.search(t))), None)
+            value = next((found for t in texts if (found := own_email(t))), None)  # never a stranger's
         elif kind in ("integer", "number"):
             value = _integer(name, request, integer=kind == "integer")
         elif kind != "string":
@@ -243,8 +289,11 @@ def _fill(
             value = material_text(request) or None
         elif lowered in REQUEST_ARGS or last_word in REQUEST_ARGS:
             value = request_text(request) or None
+        elif last_word in PLACE_ARGS:
+            value = next((m.group(1).strip(" ,") for m in [PLACE_RE.search(request)] if m), None)
         elif last_word in ("title", "name") and name in required:
-            value = _title(request) or None
+            quoted = QUOTED_RE.search(request)
+            value = quoted.group(1).strip() if quoted else _title(request) or None
         if value is not None:
             args[name] = value
         elif name in required:

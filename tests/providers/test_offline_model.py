@@ -12,7 +12,8 @@ import uuid
 from typing import Annotated, Any, Literal, TypedDict
 
 import pytest
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, AnyMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.runnables import RunnableBinding
 from langchain_core.tools import tool
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
@@ -446,13 +447,89 @@ def test_async_matches_sync(model: OfflineChatModel) -> None:
     assert asyncio.run(bound.ainvoke(messages)).tool_calls == bound.invoke(messages).tool_calls
 
 
-def test_bind_tools_returns_a_copy(model: OfflineChatModel) -> None:
-    bound = model.bind_tools(COMMERCE_TOOLS)
-    assert isinstance(bound, OfflineChatModel) and bound is not model and not model.tools
-    assert [spec.name for spec in bound.tools] == [t.name for t in COMMERCE_TOOLS]
+def test_bind_tools_binds_openai_tools_to_the_same_model(model: OfflineChatModel) -> None:
+    bound = model.bind_tools(COMMERCE_TOOLS, tool_choice="any")
+    assert isinstance(bound, RunnableBinding) and bound.bound is model
+    assert [t["function"]["name"] for t in bound.kwargs["tools"]] == [t.name for t in COMMERCE_TOOLS]
+    assert bound.kwargs["tool_choice"] == "any"
+    # the tools travel with the call, so the model itself answers without them
+    assert _called(_ask(model, "what do you sell?")) is None
+    assert _called(_ask(bound, "what do you sell?")) == "list_products"
     assert model._llm_type == "one-offline"
+    assert model._get_ls_params()["ls_model_name"] == OFFLINE_MODEL_NAME
     with pytest.raises(NotImplementedError):
         model.with_structured_output(dict)
+
+
+def _streamed(chat: Any, text: str) -> list[AIMessageChunk]:
+    chunks = list(chat.stream([SystemMessage(PERSONA), HumanMessage(text)]))
+    assert all(isinstance(chunk, AIMessageChunk) for chunk in chunks)
+    return chunks
+
+
+def test_streams_words_then_usage_on_the_last_chunk(model: OfflineChatModel) -> None:
+    chunks = _streamed(model.bind_tools(COMMERCE_TOOLS), "hi!")
+    assert len(chunks) > 3 and chunks[-1].chunk_position == "last"
+    assert [c for c in chunks if c.usage_metadata] == [chunks[-1]]
+    full = chunks[0]
+    for chunk in chunks[1:]:
+        full += chunk
+    invoked = _ask(model.bind_tools(COMMERCE_TOOLS), "hi!")
+    assert full.text == invoked.text and full.usage_metadata == invoked.usage_metadata
+    assert full.response_metadata["model_name"] == OFFLINE_MODEL_NAME
+    astreamed = asyncio.run(_acollect(model.bind_tools(COMMERCE_TOOLS), "hi!"))
+    assert "".join(c.text for c in astreamed) == invoked.text
+
+
+async def _acollect(chat: Any, text: str) -> list[AIMessageChunk]:
+    return [chunk async for chunk in chat.astream([SystemMessage(PERSONA), HumanMessage(text)])]
+
+
+def test_streams_tool_calls_as_tool_call_chunks(model: OfflineChatModel) -> None:
+    chunks = _streamed(model.bind_tools(COMMERCE_TOOLS), f"I want to buy the course {PRODUCT}")
+    assert [c["name"] for chunk in chunks for c in chunk.tool_call_chunks] == ["create_checkout_link"]
+    full = chunks[0]
+    for chunk in chunks[1:]:
+        full += chunk
+    assert [(c["name"], c["args"]) for c in full.tool_calls] == [("create_checkout_link", {"product_id": PRODUCT})]
+
+
+def test_stop_sequences_cut_the_reply(model: OfflineChatModel) -> None:
+    whole = _ask(model, "hi!").text
+    assert "help" in whole
+    cut = model.invoke([SystemMessage(PERSONA), HumanMessage("hi!")], stop=["help"]).text
+    assert whole.startswith(cut) and "help" not in cut
+    assert "help" not in OfflineChatModel(model.embedder, stop=["help"]).invoke("hi!").text
+
+
+@tool
+def get_weather(location: str) -> str:
+    """Get the current weather at a location."""
+    return "It's sunny."
+
+
+@tool
+def register_customer(customer_name: str, description: str) -> str:
+    """Register a new customer in the CRM with their name and a short description."""
+    return "Registered."
+
+
+def test_tools_it_has_never_seen_are_called_with_arguments_from_the_message(model: OfflineChatModel) -> None:
+    weather = model.bind_tools([get_weather])
+    assert _ask(weather, "What is the weather in San Francisco, CA?").tool_calls[0]["args"] == {
+        "location": "San Francisco, CA"
+    }
+    assert _ask(weather, "hi!").tool_calls == []
+    crm = model.bind_tools([register_customer], tool_choice="any")
+    call = _ask(crm, "Create a customer named 'Hello Group', a Chinese technology company").tool_calls[0]
+    assert call["args"]["customer_name"] == "Hello Group" and "technology company" in call["args"]["description"]
+
+
+def test_a_required_call_takes_stand_ins_but_never_invents_ids(model: OfflineChatModel) -> None:
+    forced = model.bind_tools([get_weather, create_checkout_link], tool_choice="get_weather")
+    assert _ask(forced, "hello").tool_calls[0]["args"] == {"location": "hello"}
+    buy = model.bind_tools([create_checkout_link], tool_choice="any")
+    assert _ask(buy, "I want to buy it").tool_calls == []
 
 
 # the local provider and a LangGraph tool loop ----------------------------------------------------------
