@@ -61,7 +61,7 @@ def _fit_object(data: dict[str, Any], max_tokens: int) -> str | None:
             out[key] = value if size >= len(value) else value[:size].rstrip() + CUT_MARK
         for key, size in shown.items():
             out[key] = lists[key][:size]
-        left_out = {key: {"shown": shown[key], "total": len(lists[key])} for key in lists if shown[key] < len(lists[key])}
+        left_out = {k: {"shown": n, "total": len(lists[k])} for k, n in shown.items() if n < len(lists[k])}
         if left_out or any(size < len(data[key]) for key, size in strings.items()):
             out["truncated"] = left_out or True
         return json.dumps(out, ensure_ascii=False, default=str)
