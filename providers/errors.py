@@ -6,7 +6,8 @@
     │   └── ProviderRateLimited         429 / rate limit; `retry_after` seconds when the vendor says
     ├── ProviderAuthError               401/403: bad or revoked credentials -> never retried
     └── ProviderRejected                the vendor refused this request (4xx, declined, reverted)
-        └── ProviderQuotaExceeded       the account is out of quota/credit -> never retried
+        ├── ProviderQuotaExceeded       the account is out of quota/credit -> never retried
+        └── ProviderContextExceeded     a model's input is longer than its context window -> send less
 
 Each provider declares its own family by mixing its root with these, e.g.
 `class StripeRateLimited(StripeError, ProviderRateLimited)`, so callers can catch either
@@ -19,6 +20,7 @@ from ontology.errors import ProviderError
 
 __all__ = [
     "ProviderAuthError",
+    "ProviderContextExceeded",
     "ProviderError",
     "ProviderNotConfigured",
     "ProviderQuotaExceeded",
@@ -55,6 +57,10 @@ class ProviderRejected(ProviderError):
 
 class ProviderQuotaExceeded(ProviderRejected):
     """The account has no quota or credit left."""
+
+
+class ProviderContextExceeded(ProviderRejected):
+    """A model's input was longer than its context window: the same request fails again, a shorter one may not."""
 
 
 def redact(text: str, *secrets: str | None) -> str:

@@ -173,6 +173,8 @@ class LeadProps(Payload):
     email: str | None = Field(default=None, max_length=320)
     magicLinkTokenHash: str | None = None
     expiresAt: datetime | None = None
+    consentAt: datetime | None = None  # when the person agreed to be contacted
+    consentSource: str | None = Field(default=None, max_length=40)  # where they agreed, e.g. "chat"
 
 
 class NotificationProps(Payload):
