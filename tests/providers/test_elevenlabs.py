@@ -48,41 +48,31 @@ def sleeps() -> list[float]:
 
 @pytest.fixture
 def provider(fake: FakeElevenLabsAPI, sleeps: list[float]) -> ElevenLabsProvider:
-    return ElevenLabsProvider(
-        KEY,
-        base_url=BASE_URL,
-        timeout=5.0,
-        retry=RetryPolicy(attempts=3, base=0.5, cap=8.0, jitter=False),
-        sleep=sleeps.append,
-    )
+    return ElevenLabsProvider(KEY, base_url=BASE_URL, timeout=5.0,
+                              retry=RetryPolicy(attempts=3, base=0.5, cap=8.0, jitter=False), sleep=sleeps.append)
 
 
 def _operation(provider: ElevenLabsProvider, endpoint: str) -> Callable[[], object]:
-    return {
-        CLONE: lambda: provider.clone_voice("Ada", [WAV]),
-        SPEECH: lambda: provider.text_to_speech(RACHEL, "Hello fans"),
-        VOICES: provider.list_voices,
-    }[endpoint]
+    return {CLONE: lambda: provider.clone_voice("Ada", [WAV]),
+            SPEECH: lambda: provider.text_to_speech(RACHEL, "Hello fans"),
+            VOICES: provider.list_voices}[endpoint]
 
 
 # success -------------------------------------------------------------------------------------------
 
-
-def test_clone_voice_uploads_the_samples_and_returns_the_voice_id(
-    provider: ElevenLabsProvider, fake: FakeElevenLabsAPI
-) -> None:
+def test_clone_voice_uploads_the_samples_and_returns_the_voice_id(provider: ElevenLabsProvider,
+                                                                  fake: FakeElevenLabsAPI) -> None:
     voice_id = provider.clone_voice("Ada", [WAV, MP3], description="calm, warm")
     assert voice_id.startswith("cloned_") and fake.voices[voice_id] == "Ada"
     call = fake.calls[-1]
     assert call.path == "/v1/voices/add" and call.headers["xi-api-key"] == KEY
     assert call.form["name"] == "Ada" and call.form["description"] == "calm, warm"
     assert [(name, kind, data) for name, kind, data in call.files] == [
-        ("sample_1.wav", "audio/wav", WAV),
-        ("sample_2.mp3", "audio/mpeg", MP3),
-    ]
+        ("sample_1.wav", "audio/wav", WAV), ("sample_2.mp3", "audio/mpeg", MP3)]
 
 
-def test_text_to_speech_returns_the_whole_streamed_audio(provider: ElevenLabsProvider, fake: FakeElevenLabsAPI) -> None:
+def test_text_to_speech_returns_the_whole_streamed_audio(provider: ElevenLabsProvider,
+                                                         fake: FakeElevenLabsAPI) -> None:
     audio = provider.text_to_speech(RACHEL, "Hello fans", model="eleven_flash_v2_5")
     assert audio == fake_audio(RACHEL, "Hello fans") and len(audio) > 1024  # more than one SDK chunk
     call = fake.calls[-1]
@@ -105,9 +95,8 @@ def test_list_and_delete_voices(provider: ElevenLabsProvider, fake: FakeElevenLa
         provider.delete_voice(voice_id)
 
 
-def test_clone_without_samples_is_rejected_before_any_request(
-    provider: ElevenLabsProvider, fake: FakeElevenLabsAPI
-) -> None:
+def test_clone_without_samples_is_rejected_before_any_request(provider: ElevenLabsProvider,
+                                                              fake: FakeElevenLabsAPI) -> None:
     with pytest.raises(ElevenLabsRejected, match="sample"):
         provider.clone_voice("Ada", [])
     assert fake.count(CLONE) == 0
@@ -115,26 +104,13 @@ def test_clone_without_samples_is_rejected_before_any_request(
 
 # errors --------------------------------------------------------------------------------------------
 
-
 @pytest.mark.parametrize("endpoint", [CLONE, SPEECH, VOICES])
-@pytest.mark.parametrize(
-    ("kind", "error"),
-    [
-        ("auth", ElevenLabsAuthError),
-        ("quota", ElevenLabsQuotaExceeded),
-        ("bad_request", ElevenLabsRejected),
-        ("not_found", ElevenLabsRejected),
-        ("unprocessable", ElevenLabsRejected),
-    ],
-)
-def test_permanent_errors_are_typed_and_not_retried(
-    provider: ElevenLabsProvider,
-    fake: FakeElevenLabsAPI,
-    sleeps: list[float],
-    endpoint: str,
-    kind: str,
-    error: type[Exception],
-) -> None:
+@pytest.mark.parametrize(("kind", "error"), [
+    ("auth", ElevenLabsAuthError), ("quota", ElevenLabsQuotaExceeded), ("bad_request", ElevenLabsRejected),
+    ("not_found", ElevenLabsRejected), ("unprocessable", ElevenLabsRejected)])
+def test_permanent_errors_are_typed_and_not_retried(provider: ElevenLabsProvider, fake: FakeElevenLabsAPI,
+                                                    sleeps: list[float], endpoint: str, kind: str,
+                                                    error: type[Exception]) -> None:
     fake.fail(endpoint, kind, times=5)
     with pytest.raises(error):
         _operation(provider, endpoint)()
@@ -155,18 +131,16 @@ def test_a_wrong_key_is_an_auth_error(fake: FakeElevenLabsAPI) -> None:
     assert fake.count(SPEECH) == 1
 
 
-def test_rate_limit_honours_retry_after_then_succeeds(
-    provider: ElevenLabsProvider, fake: FakeElevenLabsAPI, sleeps: list[float]
-) -> None:
+def test_rate_limit_honours_retry_after_then_succeeds(provider: ElevenLabsProvider, fake: FakeElevenLabsAPI,
+                                                      sleeps: list[float]) -> None:
     fake.fail(CLONE, "rate_limited", headers={"retry-after": "4"})
     assert provider.clone_voice("Ada", [WAV]).startswith("cloned_")
     assert sleeps == [4.0] and fake.count(CLONE) == 2
 
 
 @pytest.mark.parametrize("endpoint", [CLONE, SPEECH, VOICES])
-def test_rate_limit_is_retried_a_bounded_number_of_times(
-    provider: ElevenLabsProvider, fake: FakeElevenLabsAPI, sleeps: list[float], endpoint: str
-) -> None:
+def test_rate_limit_is_retried_a_bounded_number_of_times(provider: ElevenLabsProvider, fake: FakeElevenLabsAPI,
+                                                         sleeps: list[float], endpoint: str) -> None:
     fake.fail(endpoint, "rate_limited", times=10, headers={"retry-after": "2"})
     with pytest.raises(ElevenLabsRateLimited) as caught:
         _operation(provider, endpoint)()
@@ -176,9 +150,9 @@ def test_rate_limit_is_retried_a_bounded_number_of_times(
 
 @pytest.mark.parametrize("endpoint", [CLONE, SPEECH, VOICES])
 @pytest.mark.parametrize("kind", ["server", "timeout"])
-def test_transient_errors_are_retried_a_bounded_number_of_times(
-    provider: ElevenLabsProvider, fake: FakeElevenLabsAPI, sleeps: list[float], endpoint: str, kind: str
-) -> None:
+def test_transient_errors_are_retried_a_bounded_number_of_times(provider: ElevenLabsProvider,
+                                                                fake: FakeElevenLabsAPI, sleeps: list[float],
+                                                                endpoint: str, kind: str) -> None:
     fake.fail(endpoint, kind, times=10)
     with pytest.raises(ElevenLabsUnavailable) as caught:
         _operation(provider, endpoint)()
@@ -193,35 +167,31 @@ def test_server_error_then_success(provider: ElevenLabsProvider, fake: FakeEleve
     assert fake.count(SPEECH) == 3
 
 
-def test_a_connection_dropped_while_streaming_audio_is_retried(
-    provider: ElevenLabsProvider, fake: FakeElevenLabsAPI, sleeps: list[float]
-) -> None:
+def test_a_connection_dropped_while_streaming_audio_is_retried(provider: ElevenLabsProvider,
+                                                               fake: FakeElevenLabsAPI, sleeps: list[float]) -> None:
     fake.fail(SPEECH, "dropped")
     assert provider.text_to_speech(RACHEL, "Hello") == fake_audio(RACHEL, "Hello")  # never the half-audio
     assert fake.count(SPEECH) == 2 and sleeps == [0.5]
 
 
-def test_audio_that_keeps_dropping_is_unavailable_after_bounded_retries(
-    provider: ElevenLabsProvider, fake: FakeElevenLabsAPI
-) -> None:
+def test_audio_that_keeps_dropping_is_unavailable_after_bounded_retries(provider: ElevenLabsProvider,
+                                                                        fake: FakeElevenLabsAPI) -> None:
     fake.fail(SPEECH, "dropped", times=10)
     with pytest.raises(ElevenLabsUnavailable, match="connection failed"):
         provider.text_to_speech(RACHEL, "Hello")
     assert fake.count(SPEECH) == 3
 
 
-def test_a_malformed_answer_is_an_elevenlabs_error_not_retried(
-    provider: ElevenLabsProvider, fake: FakeElevenLabsAPI
-) -> None:
+def test_a_malformed_answer_is_an_elevenlabs_error_not_retried(provider: ElevenLabsProvider,
+                                                               fake: FakeElevenLabsAPI) -> None:
     fake.fail(CLONE, "malformed", times=5)
     with pytest.raises(ElevenLabsError, match="malformed") as caught:
         provider.clone_voice("Ada", [WAV])
     assert not isinstance(caught.value, ProviderUnavailable) and fake.count(CLONE) == 1
 
 
-def test_no_secret_in_any_log_record_or_error(
-    provider: ElevenLabsProvider, fake: FakeElevenLabsAPI, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_no_secret_in_any_log_record_or_error(provider: ElevenLabsProvider, fake: FakeElevenLabsAPI,
+                                              caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     provider.clone_voice("Ada", [WAV])
     provider.text_to_speech(RACHEL, "Hello")
@@ -240,7 +210,6 @@ def test_not_configured_without_a_key() -> None:
 
 
 # local ---------------------------------------------------------------------------------------------
-
 
 def _wav(audio: bytes) -> tuple[int, int, int]:
     with wave.open(io.BytesIO(audio)) as reader:

@@ -54,11 +54,8 @@ def get_price(sku: str) -> int:
 
 
 def _operation(provider: OpenAIProvider, path: str) -> Callable[[], object]:
-    return {
-        CHAT: lambda: provider.complete(USER),
-        EMBEDDINGS: lambda: provider.embed(["x"]),
-        IMAGES: lambda: provider.generate_image("x"),
-    }[path]
+    return {CHAT: lambda: provider.complete(USER), EMBEDDINGS: lambda: provider.embed(["x"]),
+            IMAGES: lambda: provider.generate_image("x")}[path]
 
 
 @pytest.fixture(scope="module")
@@ -87,19 +84,11 @@ def provider(fake: FakeOpenAIAPI, sleeps: list[float]) -> OpenAIProvider:
     async def no_sleep(seconds: float) -> None:
         sleeps.append(seconds)
 
-    return OpenAIProvider(
-        KEY,
-        base_url=fake.base_url,
-        embedding_dimension=8,
-        timeout=5.0,
-        retry=RETRY,
-        sleep=sleeps.append,
-        async_sleep=no_sleep,
-    )
+    return OpenAIProvider(KEY, base_url=fake.base_url, embedding_dimension=8, timeout=5.0, retry=RETRY,
+                          sleep=sleeps.append, async_sleep=no_sleep)
 
 
 # success -------------------------------------------------------------------------------------------
-
 
 def test_complete_returns_text_and_token_usage(provider: OpenAIProvider, fake: FakeOpenAIAPI) -> None:
     fake.reply(ChatReply(text="It costs 25 dollars.", usage=(21, 6)))
@@ -144,9 +133,8 @@ def test_chat_model_is_a_langchain_model_for_graphs(provider: OpenAIProvider, fa
         chat.invoke(USER)
 
 
-def test_stream_is_retried_until_its_first_chunk(
-    provider: OpenAIProvider, fake: FakeOpenAIAPI, sleeps: list[float]
-) -> None:
+def test_stream_is_retried_until_its_first_chunk(provider: OpenAIProvider, fake: FakeOpenAIAPI,
+                                                 sleeps: list[float]) -> None:
     fake.fail(CHAT, "server")
     fake.reply(ChatReply(text="streamed words arrive"))
     text = "".join(str(chunk.content) for chunk in provider.chat_model().stream(USER))
@@ -155,9 +143,8 @@ def test_stream_is_retried_until_its_first_chunk(
     assert fake.calls[-1].body["stream"] is True
 
 
-def test_async_complete_retries_under_the_policy(
-    provider: OpenAIProvider, fake: FakeOpenAIAPI, sleeps: list[float]
-) -> None:
+def test_async_complete_retries_under_the_policy(provider: OpenAIProvider, fake: FakeOpenAIAPI,
+                                                 sleeps: list[float]) -> None:
     fake.fail(CHAT, "server")
     fake.reply(ChatReply(text="async hello"))
     assert asyncio.run(provider.acomplete(USER)).text == "async hello"
@@ -200,18 +187,15 @@ def test_only_a_base_url_is_enough_for_compatible_servers(server: HTTPServer) ->
 
 # errors --------------------------------------------------------------------------------------------
 
-
-def test_rate_limit_honours_retry_after_then_succeeds(
-    provider: OpenAIProvider, fake: FakeOpenAIAPI, sleeps: list[float]
-) -> None:
+def test_rate_limit_honours_retry_after_then_succeeds(provider: OpenAIProvider, fake: FakeOpenAIAPI,
+                                                      sleeps: list[float]) -> None:
     fake.fail(CHAT, "rate_limited", headers={"retry-after": "2"})
     assert provider.complete(USER).text == "Hello from the fake"
     assert sleeps == [2.0] and fake.count(CHAT) == 2
 
 
-def test_rate_limit_is_retried_a_bounded_number_of_times(
-    provider: OpenAIProvider, fake: FakeOpenAIAPI, sleeps: list[float]
-) -> None:
+def test_rate_limit_is_retried_a_bounded_number_of_times(provider: OpenAIProvider, fake: FakeOpenAIAPI,
+                                                         sleeps: list[float]) -> None:
     fake.fail(CHAT, "rate_limited", times=10, headers={"retry-after": "3"})
     with pytest.raises(OpenAIRateLimited) as caught:
         provider.complete(USER)
@@ -219,7 +203,8 @@ def test_rate_limit_is_retried_a_bounded_number_of_times(
     assert fake.count(CHAT) == 3 and sleeps == [3.0, 3.0]
 
 
-def test_insufficient_quota_is_not_retried(provider: OpenAIProvider, fake: FakeOpenAIAPI, sleeps: list[float]) -> None:
+def test_insufficient_quota_is_not_retried(provider: OpenAIProvider, fake: FakeOpenAIAPI,
+                                           sleeps: list[float]) -> None:
     fake.fail(CHAT, "quota", times=10)
     with pytest.raises(OpenAIQuotaExceeded, match="insufficient_quota") as caught:
         provider.complete(USER)
@@ -228,9 +213,8 @@ def test_insufficient_quota_is_not_retried(provider: OpenAIProvider, fake: FakeO
 
 
 @pytest.mark.parametrize("path", [CHAT, EMBEDDINGS, IMAGES])
-def test_server_errors_are_retried_a_bounded_number_of_times(
-    provider: OpenAIProvider, fake: FakeOpenAIAPI, sleeps: list[float], path: str
-) -> None:
+def test_server_errors_are_retried_a_bounded_number_of_times(provider: OpenAIProvider, fake: FakeOpenAIAPI,
+                                                             sleeps: list[float], path: str) -> None:
     fake.fail(path, "server", times=10)
     with pytest.raises(OpenAIUnavailable, match="HTTP 500"):
         _operation(provider, path)()
@@ -263,9 +247,8 @@ def test_a_wrong_key_is_an_auth_error_without_the_key(fake: FakeOpenAIAPI, path:
 
 
 @pytest.mark.timeout(60)
-def test_a_timeout_is_unavailable_and_retried_a_bounded_number_of_times(
-    fake: FakeOpenAIAPI, sleeps: list[float]
-) -> None:
+def test_a_timeout_is_unavailable_and_retried_a_bounded_number_of_times(fake: FakeOpenAIAPI,
+                                                                        sleeps: list[float]) -> None:
     fake.hang(CHAT, times=10)
     provider = OpenAIProvider(KEY, base_url=fake.base_url, timeout=0.3, retry=RETRY, sleep=sleeps.append)
     with pytest.raises(OpenAIUnavailable, match="timed out"):
@@ -277,17 +260,15 @@ def test_a_refused_connection_is_unavailable(sleeps: list[float]) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed again below: nothing listens there
-    provider = OpenAIProvider(
-        KEY, base_url=f"http://127.0.0.1:{port}/v1", timeout=2.0, retry=RETRY, sleep=sleeps.append
-    )
+    provider = OpenAIProvider(KEY, base_url=f"http://127.0.0.1:{port}/v1", timeout=2.0, retry=RETRY,
+                              sleep=sleeps.append)
     with pytest.raises(OpenAIUnavailable, match="connection failed"):
         provider.embed(["x"])
     assert len(sleeps) == 2
 
 
-def test_no_secret_in_any_log_record_or_error(
-    provider: OpenAIProvider, fake: FakeOpenAIAPI, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_no_secret_in_any_log_record_or_error(provider: OpenAIProvider, fake: FakeOpenAIAPI,
+                                              caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     errors: list[Exception] = []
     fake.reply(ChatReply(tool_calls=[("get_price", {"sku": "tee"})]))
@@ -313,14 +294,13 @@ def test_not_configured_names_the_settings() -> None:
 
 # local ---------------------------------------------------------------------------------------------
 
-
 def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     chunks, at = [], 8
     while at < len(data):
-        (length,) = struct.unpack(">I", data[at : at + 4])
-        kind, payload = data[at + 4 : at + 8], data[at + 8 : at + 8 + length]
-        (crc,) = struct.unpack(">I", data[at + 8 + length : at + 12 + length])
+        (length,) = struct.unpack(">I", data[at:at + 4])
+        kind, payload = data[at + 4:at + 8], data[at + 8:at + 8 + length]
+        (crc,) = struct.unpack(">I", data[at + 8 + length:at + 12 + length])
         assert crc == zlib.crc32(kind + payload)
         chunks.append((kind, payload))
         at += 12 + length

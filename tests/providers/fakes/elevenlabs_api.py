@@ -28,18 +28,10 @@ CLONE, SPEECH, VOICES = "clone", "speech", "voices"
 
 ERRORS: dict[str, tuple[int, Any]] = {
     "auth": (401, {"status": "invalid_api_key", "message": "Invalid API key"}),
-    "quota": (
-        401,
-        {
-            "status": "quota_exceeded",
-            "message": "This request exceeds your quota of 10000. You have "
-            "12 credits remaining, while 120 credits are required for this request.",
-        },
-    ),
-    "rate_limited": (
-        429,
-        {"status": "too_many_concurrent_requests", "message": "Too many concurrent requests for your subscription."},
-    ),
+    "quota": (401, {"status": "quota_exceeded", "message": "This request exceeds your quota of 10000. You have "
+                    "12 credits remaining, while 120 credits are required for this request."}),
+    "rate_limited": (429, {"status": "too_many_concurrent_requests",
+                           "message": "Too many concurrent requests for your subscription."}),
     "server": (500, {"status": "internal_error", "message": "An internal server error occurred."}),
     "bad_request": (400, {"status": "invalid_voice_sample", "message": "The uploaded sample is not valid audio."}),
     "not_found": (404, {"status": "voice_not_found", "message": "A voice with the given voice_id was not found."}),
@@ -95,15 +87,8 @@ class FakeElevenLabsAPI:
         """How many requests reached `endpoint` (CLONE, SPEECH or VOICES)."""
         return sum(1 for call in self.calls if call.endpoint == endpoint)
 
-    def fail(
-        self,
-        endpoint: str,
-        kind: str,
-        *,
-        times: int = 1,
-        headers: dict[str, str] | None = None,
-        message: str | None = None,
-    ) -> None:
+    def fail(self, endpoint: str, kind: str, *, times: int = 1, headers: dict[str, str] | None = None,
+             message: str | None = None) -> None:
         """The next `times` requests to `endpoint` fail as `kind`: a key of ERRORS, "timeout",
         "malformed" (200 with HTML), or "dropped" (200, then the connection closes mid-audio)."""
         for _ in range(times):
@@ -128,16 +113,8 @@ class FakeElevenLabsAPI:
                     form[str(name)] = payload.decode()
         elif body:
             data = json.loads(body)
-        call = Call(
-            endpoint,
-            request.method,
-            request.url.path,
-            dict(request.headers),
-            dict(request.url.params),
-            data,
-            form,
-            files,
-        )
+        call = Call(endpoint, request.method, request.url.path, dict(request.headers), dict(request.url.params),
+                    data, form, files)
         self.calls.append(call)
         return call
 
@@ -152,9 +129,7 @@ class FakeElevenLabsAPI:
         if kind == "malformed":  # a proxy's HTML page with a success status
             return httpx.Response(200, headers={"content-type": "text/html"}, text="<html>gateway</html>")
         if kind == "dropped":
-            return httpx.Response(
-                200, headers={"content-type": "audio/mpeg"}, stream=_DroppedStream(b"ID3\x04\x00half")
-            )
+            return httpx.Response(200, headers={"content-type": "audio/mpeg"}, stream=_DroppedStream(b"ID3\x04\x00half"))
         status, detail = ERRORS[kind]
         if message:
             detail = {**detail, "message": message}
@@ -176,18 +151,15 @@ class FakeElevenLabsAPI:
             return failure
         if voice_id not in self.voices:
             return _error(*ERRORS["not_found"])
-        return httpx.Response(
-            200, headers={"content-type": "audio/mpeg"}, content=fake_audio(voice_id, call.json["text"])
-        )
+        return httpx.Response(200, headers={"content-type": "audio/mpeg"},
+                              content=fake_audio(voice_id, call.json["text"]))
 
     def _list(self, request: httpx.Request) -> httpx.Response:
         self._record(VOICES, request)
         if (failure := self._fault(VOICES, request)) is not None:
             return failure
-        voices = [
-            {"voice_id": v, "name": n, "category": "premade" if v.startswith("21m") else "cloned"}
-            for v, n in self.voices.items()
-        ]
+        voices = [{"voice_id": v, "name": n, "category": "premade" if v.startswith("21m") else "cloned"}
+                  for v, n in self.voices.items()]
         return httpx.Response(200, json={"voices": voices})
 
     def _delete(self, request: httpx.Request, voice_id: str) -> httpx.Response:

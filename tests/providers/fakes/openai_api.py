@@ -30,55 +30,18 @@ TINY_PNG = base64.b64decode(
 )
 
 ERRORS: dict[str, tuple[int, dict[str, Any]]] = {
-    "rate_limited": (
-        429,
-        {
-            "message": "Rate limit reached for gpt-4o-mini on requests per min (RPM): Limit 3.",
-            "type": "requests",
-            "param": None,
-            "code": "rate_limit_exceeded",
-        },
-    ),
-    "quota": (
-        429,
-        {
-            "message": "You exceeded your current quota, please check your plan and billing details.",
-            "type": "insufficient_quota",
-            "param": None,
-            "code": "insufficient_quota",
-        },
-    ),
-    "server": (
-        500,
-        {
-            "message": "The server had an error while processing your request. Sorry about that!",
-            "type": "server_error",
-            "param": None,
-            "code": None,
-        },
-    ),
-    "bad_request": (
-        400,
-        {
-            "message": "Invalid 'messages': empty array. Expected an array with minimum length 1.",
-            "type": "invalid_request_error",
-            "param": "messages",
-            "code": "empty_array",
-        },
-    ),
-    "not_found": (
-        404,
-        {
-            "message": "The model `gpt-9` does not exist or you do not have access to it.",
-            "type": "invalid_request_error",
-            "param": None,
-            "code": "model_not_found",
-        },
-    ),
-    "unprocessable": (
-        422,
-        {"message": "Unprocessable request.", "type": "invalid_request_error", "param": None, "code": None},
-    ),
+    "rate_limited": (429, {"message": "Rate limit reached for gpt-4o-mini on requests per min (RPM): Limit 3.",
+                           "type": "requests", "param": None, "code": "rate_limit_exceeded"}),
+    "quota": (429, {"message": "You exceeded your current quota, please check your plan and billing details.",
+                    "type": "insufficient_quota", "param": None, "code": "insufficient_quota"}),
+    "server": (500, {"message": "The server had an error while processing your request. Sorry about that!",
+                     "type": "server_error", "param": None, "code": None}),
+    "bad_request": (400, {"message": "Invalid 'messages': empty array. Expected an array with minimum length 1.",
+                          "type": "invalid_request_error", "param": "messages", "code": "empty_array"}),
+    "not_found": (404, {"message": "The model `gpt-9` does not exist or you do not have access to it.",
+                        "type": "invalid_request_error", "param": None, "code": "model_not_found"}),
+    "unprocessable": (422, {"message": "Unprocessable request.", "type": "invalid_request_error",
+                            "param": None, "code": None}),
 }
 
 
@@ -142,9 +105,8 @@ class FakeOpenAIAPI:
         """Queue chat answers (the default answer is the text "Hello from the fake")."""
         self._replies.extend(replies)
 
-    def fail(
-        self, path: str, kind: str, *, times: int = 1, headers: dict[str, str] | None = None, message: str | None = None
-    ) -> None:
+    def fail(self, path: str, kind: str, *, times: int = 1, headers: dict[str, str] | None = None,
+             message: str | None = None) -> None:
         """The next `times` requests to `path` fail as `kind` (a key of ERRORS, or "auth")."""
         if kind == "auth":
             status, error = 401, self._auth_error("sk-wrong")
@@ -167,13 +129,9 @@ class FakeOpenAIAPI:
     @staticmethod
     def _auth_error(key: str) -> dict[str, Any]:
         # The real API echoes (part of) the key it got: our messages must not.
-        return {
-            "message": f"Incorrect API key provided: {key}. You can find your API key at "
-            "https://platform.openai.com/account/api-keys.",
-            "type": "invalid_request_error",
-            "param": None,
-            "code": "invalid_api_key",
-        }
+        return {"message": f"Incorrect API key provided: {key}. You can find your API key at "
+                           "https://platform.openai.com/account/api-keys.",
+                "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}
 
     def _handle(self, request: Request) -> Response:
         body = json.loads(request.get_data() or b"{}")
@@ -195,59 +153,34 @@ class FakeOpenAIAPI:
         if request.path == IMAGES:
             data = {"b64_json": base64.b64encode(TINY_PNG).decode(), "revised_prompt": f"A picture: {body['prompt']}"}
             return _json(200, {"created": int(time.time()), "data": [data]})
-        return _json(
-            404,
-            {
-                "error": {
-                    "message": f"Invalid URL (POST {request.path})",
-                    "type": "invalid_request_error",
-                    "param": None,
-                    "code": None,
-                }
-            },
-        )
+        return _json(404, {"error": {"message": f"Invalid URL (POST {request.path})", "type": "invalid_request_error",
+                                     "param": None, "code": None}})
 
     def _chat(self, body: dict[str, Any]) -> Response:
         with self._lock:
             reply = self._replies.popleft() if self._replies else ChatReply(text="Hello from the fake")
         content = json.dumps(reply.json_content) if reply.json_content is not None else reply.text
-        tool_calls = [
-            {"id": f"call_{i}", "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
-            for i, (name, args) in enumerate(reply.tool_calls)
-        ]
+        tool_calls = [{"id": f"call_{i}", "type": "function",
+                       "function": {"name": name, "arguments": json.dumps(args)}}
+                      for i, (name, args) in enumerate(reply.tool_calls)]
         message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
         if tool_calls:
             message["tool_calls"] = tool_calls
         finish = "tool_calls" if tool_calls else "stop"
-        usage = {"prompt_tokens": reply.usage[0], "completion_tokens": reply.usage[1], "total_tokens": sum(reply.usage)}
-        base = {
-            "id": "chatcmpl-fake",
-            "created": int(time.time()),
-            "model": f"{body['model']}-2024-07-18",
-            "system_fingerprint": "fp_fake",
-        }
+        usage = {"prompt_tokens": reply.usage[0], "completion_tokens": reply.usage[1],
+                 "total_tokens": sum(reply.usage)}
+        base = {"id": "chatcmpl-fake", "created": int(time.time()), "model": f"{body['model']}-2024-07-18",
+                "system_fingerprint": "fp_fake"}
         if not body.get("stream"):
             choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
             return _json(200, {**base, "object": "chat.completion", "choices": [choice], "usage": usage})
         words = (content or "").split(" ")
-        pieces = [{"role": "assistant", "content": ""}] + [
-            {"content": (" " if i else "") + w} for i, w in enumerate(words)
-        ]
-        chunks = [
-            {
-                **base,
-                "object": "chat.completion.chunk",
-                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}],
-            }
-            for delta in pieces
-        ]
-        chunks.append(
-            {
-                **base,
-                "object": "chat.completion.chunk",
-                "choices": [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish}],
-            }
-        )
+        pieces = [{"role": "assistant", "content": ""}] + [{"content": (" " if i else "") + w} for i, w in enumerate(words)]
+        chunks = [{**base, "object": "chat.completion.chunk",
+                   "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}]}
+                  for delta in pieces]
+        chunks.append({**base, "object": "chat.completion.chunk",
+                       "choices": [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish}]})
         if (body.get("stream_options") or {}).get("include_usage"):
             chunks.append({**base, "object": "chat.completion.chunk", "choices": [], "usage": usage})
         events = "".join(f"data: {json.dumps(chunk)}\n\n" for chunk in chunks) + "data: [DONE]\n\n"
@@ -264,15 +197,8 @@ class FakeOpenAIAPI:
                 encoded = vector
             data.append({"object": "embedding", "index": index, "embedding": encoded})
         tokens = sum(len(str(t).split()) for t in texts)
-        return _json(
-            200,
-            {
-                "object": "list",
-                "data": data,
-                "model": body["model"],
-                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-            },
-        )
+        return _json(200, {"object": "list", "data": data, "model": body["model"],
+                           "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 
 
 def _json(status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
