@@ -4,6 +4,8 @@ Graphs read these specs; nothing here runs a model. Two rules are checked when t
 imported, so a bad edit fails at start-up rather than in front of a fan:
 - no spec holds a tool that moves money (`MONEY_TOOLS`): refunds and price changes happen only
   on the creator's own command;
+- the clone holds no paid vendor call (`VENDOR_COST_TOOLS`): a fan never spends the creator's
+  voice or money (tools.authorize refuses them to fans as well);
 - every tool is a known tool name and every delegation target is one of the ten agents, with no
   delegation cycles.
 """
@@ -20,6 +22,7 @@ __all__ = [
     "CLONE_SPEC",
     "MONEY_TOOLS",
     "TOOL_NAMES",
+    "VENDOR_COST_TOOLS",
     "AgentSpec",
     "Persona",
     "check_specs",
@@ -35,6 +38,8 @@ TOOL_NAMES: frozenset[str] = frozenset({
 })  # fmt: skip
 # Tools that move money: never given to an agent or the clone (only the creator runs them).
 MONEY_TOOLS: frozenset[str] = frozenset({"refund_payment", "change_price"})
+# Tools whose every run is a paid vendor call (tools.ToolSpec.vendor_cost): never the clone's.
+VENDOR_COST_TOOLS: frozenset[str] = frozenset({"generate_speech", "generate_image"})
 
 
 @dataclass(frozen=True)
@@ -220,7 +225,7 @@ CLONE_SPEC = AgentSpec(
     system_prompt="(built per creator by clone_system_prompt)",
     tools=(
         "search_knowledge", "get_content", "list_products", "create_checkout_link", "enroll_in_course",
-        "capture_lead", "create_referral", "get_my_profile", "generate_speech",
+        "capture_lead", "create_referral", "get_my_profile",
     ),
     temperature=0.7,
     keywords=("fan", "chat", "clone"),
@@ -229,8 +234,12 @@ CLONE_SPEC = AgentSpec(
 
 
 def check_specs(specs: Mapping[str, AgentSpec], clone: AgentSpec | None = None) -> None:
-    """Raise ValueError if a spec holds a money tool or an unknown tool, or delegates badly."""
+    """Raise ValueError if a spec holds a money tool or an unknown tool, if the clone holds a paid
+    vendor call, or if a spec delegates badly."""
     everyone = [*specs.values(), *([clone] if clone else [])]
+    paid = VENDOR_COST_TOOLS.intersection(clone.tools) if clone else set()
+    if paid:
+        raise ValueError(f"the clone may not hold {sorted(paid)}: fans never spend the creator's voice or money")
     for spec in everyone:
         money = MONEY_TOOLS.intersection(spec.tools)
         if money:

@@ -3,33 +3,67 @@
     remember -> model -> (tools -> model)* -> END
 
 `remember` repairs a thread a crash left with an unanswered tool call, trims the thread to a
-short window, folds what the fan said about themselves into a bounded summary, and retrieves the
-creator's knowledge for the new message. `model` prompts with the persona, the fan summary and
-that knowledge only, so prompt size stays flat however long the history grows.
+short window (in messages and in tokens), folds what the fan said about themselves into a bounded
+summary, and retrieves the creator's knowledge for the new message. `model` prompts with the
+persona, the fan summary (quoted: data, not instructions) and that knowledge only, cut to a token
+budget, so prompt size stays flat however long the history grows.
+
+Budgets a fan cannot break: tool calls per message and per hour (`CloneLimits`; calls beyond them
+are not run and the model is told so), tokens per tool result and per prompt. A model that reports
+its context exceeded is asked again with only the current turn, and the older turns leave the
+thread; a model that fails outright yields an honest reply in the creator's voice, never silence.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, TypedDict
 
-from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.exceptions import ContextOverflowError
+from langchain_core.messages import (
+    AIMessage,
+    AnyMessage,
+    HumanMessage,
+    RemoveMessage,
+    SystemMessage,
+    ToolMessage,
+)
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
-from graphs.memory import dangling_tool_calls, remember_facts, trim_history
+from graphs.memory import dangling_tool_calls, facts_for_prompt, remember_facts, trim_history
 from graphs.models import ModelSet
-from tools import ToolContext, execute, tools_named
+from graphs.prompt_budget import current_turn_start, fit_prompt
+from providers.errors import ProviderContextExceeded
+from tools import Role, ToolContext, execute, tools_named
 
-__all__ = ["CloneContext", "CloneState", "build_clone_graph", "clone_prompt"]
+__all__ = ["CloneContext", "CloneLimits", "CloneState", "build_clone_graph", "clone_prompt"]
+
+log = logging.getLogger(__name__)
 
 MAX_TOOL_ROUNDS = 3
 KNOWLEDGE_PASSAGES = 3
 PASSAGE_CHARS = 400
+CONTEXT_ERRORS = (ProviderContextExceeded, ContextOverflowError)
+CANNOT_ANSWER = (
+    "Sorry, I can't answer that properly right now: something went wrong on my side. Please try again in a minute."
+)
+NO_WORDS = "Sorry, I couldn't finish that one. Could you ask me again, maybe a bit more simply?"
+
+
+@dataclass(frozen=True)
+class CloneLimits:
+    """What one fan's turn may use (one/settings.py sets these: ONE_FAN_TOOL_CALLS_PER_TURN, ...)."""
+
+    tool_calls_per_turn: int = 4
+    tool_calls_per_hour: int = 60
+    prompt_tokens: int = 6000
+    tool_result_tokens: int = 600
 
 
 class CloneState(TypedDict, total=False):
@@ -42,26 +76,35 @@ class CloneState(TypedDict, total=False):
     prompt_tokens: int  # input tokens of the turn's first model call: the prompt size
     tokens_in: int  # all model calls of the current turn
     tokens_out: int
+    tool_calls: int  # tool calls run in the current turn
     fallback: str | None
 
 
 @dataclass(frozen=True)
 class CloneContext:
-    """Per-run context the model never sees: who is talking, the persona, the models and tools."""
+    """Per-run context the model never sees: who is talking, the persona, the models and tools,
+    the limits, and how many tool calls this fan already ran in the last hour."""
 
     tool_ctx: ToolContext
     persona_prompt: str
     models: ModelSet
     tool_names: tuple[str, ...]
+    limits: CloneLimits = field(default_factory=CloneLimits)
+    tool_calls_this_hour: int = 0
+
+    def tool_calls_left(self, used_this_turn: int) -> int:
+        """How many more tool calls this turn may run (a fan is capped per turn and per hour)."""
+        if self.tool_ctx.principal.role is not Role.FAN:
+            return self.limits.tool_calls_per_turn - used_this_turn
+        per_hour = self.limits.tool_calls_per_hour - self.tool_calls_this_hour - used_this_turn
+        return max(0, min(self.limits.tool_calls_per_turn - used_this_turn, per_hour))
 
 
 def clone_prompt(persona_prompt: str, summary: str, knowledge: Sequence[str]) -> SystemMessage:
     """The system prompt of one turn: persona, what the fan told us, and the relevant knowledge."""
     parts = [persona_prompt.strip()]
     if summary:
-        parts.append(
-            "What this fan has told you about themselves:\n" + "\n".join(f"- {f}" for f in summary.splitlines())
-        )
+        parts.append(facts_for_prompt(summary))
     if knowledge:
         parts.append("Knowledge:\n" + "\n".join(f"- {p}" for p in knowledge))
     return SystemMessage("\n\n".join(parts))
@@ -76,32 +119,50 @@ def _remember(state: CloneState, runtime: Runtime[CloneContext]) -> dict[str, An
     removals = dangling_tool_calls(messages)
     removed = {m.id for m in removals}
     kept = [m for m in messages if m.id not in removed]
+    history_tokens = runtime.context.limits.prompt_tokens // 2  # the other half: persona, facts, knowledge, tools
     return {
-        "messages": removals + trim_history(kept),
+        "messages": removals + trim_history(kept, max_tokens=history_tokens),
         "summary": remember_facts(state.get("summary", ""), text),
         "knowledge": [h.text[:PASSAGE_CHARS] for h in hits],
         "rounds": 0,
         "fallback": None,
         "tokens_in": 0,
         "tokens_out": 0,
+        "tool_calls": 0,
     }
 
 
 def _model(state: CloneState, runtime: Runtime[CloneContext]) -> dict[str, Any]:
     context = runtime.context
-    prompt: list[BaseMessage] = [
-        clone_prompt(context.persona_prompt, state.get("summary", ""), state.get("knowledge", []))
-    ]
-    prompt += state.get("messages", [])
+    budget = context.limits.prompt_tokens
+    summary, knowledge = state.get("summary", ""), state.get("knowledge", [])
+    messages = list(state.get("messages", []))
     rounds = state.get("rounds", 0) + 1
-    tools = tools_named(context.tool_names) if rounds <= MAX_TOOL_ROUNDS else []
-    call = context.models.invoke(prompt, tools)
+    may_call = rounds <= MAX_TOOL_ROUNDS and context.tool_calls_left(state.get("tool_calls", 0)) > 0
+    tools = tools_named(context.tool_names) if may_call else []
+    update: dict[str, Any] = {"rounds": rounds}
+    prompt = fit_prompt(clone_prompt(context.persona_prompt, summary, knowledge), messages, budget)
+    try:
+        try:
+            call = context.models.invoke(prompt, tools)
+        except CONTEXT_ERRORS as error:  # the model's window is smaller than our budget: keep only this turn
+            log.warning("clone prompt of %d messages exceeded the model's context: %s", len(prompt), error)
+            start = current_turn_start(messages)
+            update["messages"] = [RemoveMessage(id=m.id) for m in messages[:start] if m.id]
+            small = fit_prompt(clone_prompt(context.persona_prompt, summary, []), messages[start:], budget // 2)
+            call = context.models.invoke(small, tools)
+    except Exception as error:  # the model and its fallback failed: an honest answer, never silence
+        log.exception("the clone's model failed; answering that it cannot answer now")
+        update["fallback"] = f"error: {type(error).__name__}"
+        return {**update, "messages": [*update.get("messages", []), AIMessage(CANNOT_ANSWER)]}
     reply = call.message
-    if rounds > MAX_TOOL_ROUNDS and reply.tool_calls:  # out of tool rounds: answer in words
-        reply = reply.model_copy(update={"tool_calls": []})
+    if not may_call and reply.tool_calls:  # out of tool rounds or calls: answer in words
+        reply = reply.model_copy(update={"tool_calls": [], "invalid_tool_calls": []})
+    if not reply.tool_calls and not reply.text.strip():
+        reply = reply.model_copy(update={"content": NO_WORDS})
     return {
-        "messages": [reply],
-        "rounds": rounds,
+        **update,
+        "messages": [*update.get("messages", []), reply],
         "prompt_tokens": call.tokens_in if rounds == 1 else state.get("prompt_tokens", 0),
         "tokens_in": state.get("tokens_in", 0) + call.tokens_in,
         "tokens_out": state.get("tokens_out", 0) + call.tokens_out,
@@ -110,10 +171,32 @@ def _model(state: CloneState, runtime: Runtime[CloneContext]) -> dict[str, Any]:
 
 
 def _tools(state: CloneState, runtime: Runtime[CloneContext]) -> dict[str, Any]:
-    last = state["messages"][-1]
-    calls = getattr(last, "tool_calls", []) or []
-    granted = runtime.context.tool_names
-    return {"messages": [execute(call, runtime.context.tool_ctx, granted) for call in calls]}
+    context = runtime.context
+    calls = getattr(state["messages"][-1], "tool_calls", []) or []
+    used = state.get("tool_calls", 0)
+    allowed = context.tool_calls_left(used)
+    results: list[ToolMessage] = []
+    for index, call in enumerate(calls):
+        if index < allowed:
+            results.append(
+                execute(call, context.tool_ctx, context.tool_names, max_tokens=context.limits.tool_result_tokens)
+            )
+        else:
+            results.append(_over_limit(call, context))
+    return {"messages": results, "tool_calls": used + min(len(calls), allowed)}
+
+
+def _over_limit(call: dict[str, Any], context: CloneContext) -> ToolMessage:
+    limits = context.limits
+    who = context.tool_ctx.principal.describe()
+    log.info("tool call %s not run: %s reached its tool-call limit", call.get("name"), who)
+    return ToolMessage(
+        f"not run: the limit of {limits.tool_calls_per_turn} tool calls per message "
+        f"(and {limits.tool_calls_per_hour} per hour) was reached. Answer with what you already have.",
+        tool_call_id=call.get("id") or "",
+        name=call.get("name", ""),
+        status="error",
+    )
 
 
 def _after_model(state: CloneState) -> str:

@@ -2,28 +2,46 @@
 
 One fan's messages are handled one at a time across every process (an advisory lock per thread),
 each turn is checkpointed per fan and clone, old checkpoints are pruned, and every turn writes a
-`clone_interaction` event with its tokens and whether the offline fallback answered.
+`clone_interaction` event with its tokens, its tool calls (the per-hour cap counts them) and
+whether the offline fallback answered.
+
+Every message gets an answer: one the clone cannot read (too long, a NUL byte, empty) gets a
+plain explanation; a turn that fails gets an honest apology (logged with its cause); a failure
+after the reply exists (pruning, the event) is logged and never discards the reply.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from agents import clone_of_creator
-from graphs.clone_graph import CloneContext, build_clone_graph
+from graphs.clone_graph import CANNOT_ANSWER, CloneContext, CloneLimits, build_clone_graph
 from graphs.models import ModelSet
 from ontology import Entity, InvalidInput, KnowledgeBase, NotFound, Store
 from ontology.validation import clean_text
 from tools import Principal, ProviderSource, Role, ToolContext
 
-__all__ = ["CloneConversations", "Reply", "thread_id"]
+__all__ = ["CloneConversations", "Reply", "message_problem", "thread_id"]
+
+log = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 8000
+TOO_LONG = (
+    "Sorry, that message is too long for me ({size:,} characters; I can read up to {limit:,} at once). "
+    "Could you send it in shorter parts?"
+)
+UNREADABLE = (
+    "Sorry, I couldn't read that message: it contains a character I can't handle. "
+    "Could you send it again as plain text?"
+)
+EMPTY = "I didn't catch anything there. What would you like to ask?"
 
 
 @dataclass(frozen=True)
@@ -37,6 +55,21 @@ class Reply:
     tokens_in: int
     tokens_out: int
     fallback: str | None
+    tool_calls: int = 0
+    error: str | None = None  # why the turn did not run normally (an unreadable message, a failure)
+
+
+def message_problem(text: object) -> str | None:
+    """A plain answer for a message the clone cannot take (too long, a NUL byte, empty), or None."""
+    try:
+        clean_text(text, "message", max_chars=MAX_MESSAGE_CHARS)
+    except InvalidInput:
+        if isinstance(text, str) and "\x00" not in text and len(text) > MAX_MESSAGE_CHARS:
+            return TOO_LONG.format(size=len(text), limit=MAX_MESSAGE_CHARS)
+        if isinstance(text, str) and "\x00" not in text and not text.strip():
+            return EMPTY
+        return UNREADABLE
+    return None
 
 
 def thread_id(clone_id: uuid.UUID, fan_id: uuid.UUID) -> str:
@@ -55,6 +88,7 @@ class CloneConversations:
         models: ModelSet,
         checkpointer: BaseCheckpointSaver[Any],
         tool_names: tuple[str, ...],
+        limits: CloneLimits | None = None,
     ) -> None:
         self.store = store
         self.knowledge = knowledge
@@ -62,6 +96,7 @@ class CloneConversations:
         self.models = models
         self.checkpointer = checkpointer
         self.tool_names = tool_names
+        self.limits = limits or CloneLimits()
         self.graph = build_clone_graph(checkpointer)
 
     def clone_of(self, creator_id: uuid.UUID) -> Entity:
@@ -96,46 +131,81 @@ class CloneConversations:
     def reply(
         self, creator_id: uuid.UUID, platform: str, account: str, text: str, *, display_name: str | None = None
     ) -> Reply:
-        """Run one turn for the fan behind (platform, account) and return the clone's answer."""
-        clean_text(text, "message", max_chars=MAX_MESSAGE_CHARS)
+        """Run one turn for the fan behind (platform, account) and return the clone's answer.
+
+        Raises only when the clone cannot be found or the fan cannot be identified; an unreadable
+        message, a failing tool or model, or a failure after the reply still returns a Reply."""
         clone = self.clone_of(creator_id)
         persona = clone.properties.get("systemPrompt")
         if not persona:
             raise InvalidInput(f"clone {clone.id} has no system prompt; rebuild it")
         fan = self.fan(creator_id, platform, account, display_name)
-        principal = Principal(Role.FAN, fan.id, creator_id)
-        context = CloneContext(
-            tool_ctx=ToolContext(principal, self.store, self.knowledge, self.providers),
-            persona_prompt=persona,
-            models=self.models,
-            tool_names=self.tool_names,
-        )
+        problem = message_problem(text)
+        if problem is not None:
+            return Reply(problem, fan.id, clone.id, 0, 0, 0, None, error="unreadable message")
         thread = thread_id(clone.id, fan.id)
-        with self.store.lock(thread):  # one turn at a time per fan thread, across workers
-            state = self.graph.invoke(
-                {"messages": [HumanMessage(text)]}, {"configurable": {"thread_id": thread}}, context=context
-            )
-            self.checkpointer.prune([thread], strategy="keep_latest")  # type: ignore[attr-defined]
+        try:
+            with self.store.lock(thread):  # one turn at a time per fan thread, across workers
+                principal = Principal(Role.FAN, fan.id, creator_id)
+                context = CloneContext(
+                    tool_ctx=ToolContext(principal, self.store, self.knowledge, self.providers),
+                    persona_prompt=persona,
+                    models=self.models,
+                    tool_names=self.tool_names,
+                    limits=self.limits,
+                    tool_calls_this_hour=self._tool_calls_last_hour(fan.id),
+                )
+                state = self.graph.invoke(
+                    {"messages": [HumanMessage(text)]}, {"configurable": {"thread_id": thread}}, context=context
+                )
+                reply = self._reply_of(state, fan.id, clone.id)
+                self._after_turn(thread, reply, platform)  # inside the lock: the next turn counts these calls
+        except Exception as error:  # the fan still gets an answer; the log gets the cause
+            log.exception("the clone's turn for fan %s failed", fan.id)
+            return Reply(CANNOT_ANSWER, fan.id, clone.id, 0, 0, 0, None, error=type(error).__name__)
+        return reply
+
+    def _tool_calls_last_hour(self, fan_id: uuid.UUID) -> int:
+        """Tool calls this fan ran in the last hour, from the clone_interaction events (all processes)."""
+        since = datetime.now(UTC) - timedelta(hours=1)
+        with self.store.unit_of_work() as uow:
+            totals = uow.events.totals("clone_interaction", actor_id=fan_id, since=since, sum_of="toolCalls")
+        return sum(total.sum for total in totals)
+
+    def _reply_of(self, state: dict[str, Any], fan_id: uuid.UUID, clone_id: uuid.UUID) -> Reply:
         answer = next((m for m in reversed(state["messages"]) if isinstance(m, AIMessage)), None)
-        reply = Reply(
-            text=answer.text if answer is not None else "",
-            fan_id=fan.id,
-            clone_id=clone.id,
+        return Reply(
+            text=answer.text if answer is not None and answer.text.strip() else CANNOT_ANSWER,
+            fan_id=fan_id,
+            clone_id=clone_id,
             prompt_tokens=state.get("prompt_tokens", 0),
             tokens_in=state.get("tokens_in", 0),
             tokens_out=state.get("tokens_out", 0),
             fallback=state.get("fallback"),
+            tool_calls=state.get("tool_calls", 0),
         )
+
+    def _after_turn(self, thread: str, reply: Reply, platform: str) -> None:
+        """Prune the thread's old checkpoints and log the turn; a failure here is logged, never raised."""
+        try:
+            self.checkpointer.prune([thread], strategy="keep_latest")  # type: ignore[attr-defined]
+        except Exception:
+            log.warning("pruning the checkpoints of %s failed; the reply stands", thread, exc_info=True)
         metadata: dict[str, Any] = {
             "platform": platform,
             "promptTokens": reply.prompt_tokens,
             "tokensIn": reply.tokens_in,
             "tokensOut": reply.tokens_out,
+            "toolCalls": reply.tool_calls,
             "model": "offline" if self.models.is_offline else "primary",
         }
         if reply.fallback:
             metadata["fallback"] = reply.fallback
-        with self.store.unit_of_work() as uow:
-            uow.events.insert("clone_interaction", actor_id=fan.id, target_id=clone.id, metadata=metadata)
-            uow.commit()
-        return reply
+        try:
+            with self.store.unit_of_work() as uow:
+                uow.events.insert(
+                    "clone_interaction", actor_id=reply.fan_id, target_id=reply.clone_id, metadata=metadata
+                )
+                uow.commit()
+        except Exception:
+            log.warning("logging the clone_interaction of %s failed; the reply stands", thread, exc_info=True)

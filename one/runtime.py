@@ -13,6 +13,7 @@ from typing import Any
 from psycopg_pool import ConnectionPool
 
 from agents import AGENT_SPECS, CLONE_SPEC
+from graphs.clone_graph import CloneLimits
 from graphs.commands import AgentCommands
 from graphs.conversation import CloneConversations
 from graphs.models import ModelSet
@@ -58,7 +59,14 @@ def build_runtime(app: App) -> Runtime:
     """Wire the clone conversations and the agent commands over an app."""
     models = build_models(app)
     pool, saver = open_checkpointer(app.engine.url.render_as_string(hide_password=False))
-    conversations = CloneConversations(app.store, app.knowledge, app.providers, models, saver, CLONE_SPEC.tools)
+    settings = app.settings
+    limits = CloneLimits(
+        tool_calls_per_turn=settings.fan_tool_calls_per_turn,
+        tool_calls_per_hour=settings.fan_tool_calls_per_hour,
+        prompt_tokens=settings.clone_prompt_tokens,
+        tool_result_tokens=settings.tool_result_tokens,
+    )
+    conversations = CloneConversations(app.store, app.knowledge, app.providers, models, saver, CLONE_SPEC.tools, limits)
     commands = AgentCommands(
         app.store,
         app.knowledge,

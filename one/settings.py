@@ -43,6 +43,18 @@ class Settings(BaseSettings):
     max_agent_steps: int = Field(default=6, ge=1, le=30, description="LLM calls per agent run")
     max_delegation_depth: int = Field(default=2, ge=0, le=5)
 
+    # fans talking to the clone: what one fan may spend, and how big one turn's prompt may get
+    fan_tool_calls_per_turn: int = Field(default=4, ge=0, le=20, description="tool calls one fan message may run")
+    fan_tool_calls_per_hour: int = Field(
+        default=60, ge=0, le=10_000, description="tool calls one fan may run per hour (counted in the database)"
+    )
+    clone_prompt_tokens: int = Field(
+        default=6000, ge=1000, le=1_000_000, description="token budget of the clone's whole prompt per model call"
+    )
+    tool_result_tokens: int = Field(
+        default=600, ge=100, le=100_000, description="token budget of one tool result (longer ones are cut)"
+    )
+
     # openai (chat, embeddings, structured output, images); any OpenAI-compatible endpoint
     openai_mode: Mode = "auto"
     openai_api_key: SecretStr | None = Field(

@@ -8,7 +8,8 @@
     │                                   `retry_after` seconds when the vendor says
     ├── ProviderAuthError               401/403: bad or revoked credentials -> never retried
     └── ProviderRejected                the vendor refused this request (4xx, declined, reverted)
-        └── ProviderQuotaExceeded       the account is out of quota/credit -> never retried
+        ├── ProviderQuotaExceeded       the account is out of quota/credit -> never retried
+        └── ProviderContextExceeded     a model's input is longer than its context window -> send less
 
 A create (an SMS, an email, a render) is retried only when its error says the request surely did
 not reach the vendor (`maybe_delivered=False`: a connection that never opened, a 429/503 asking us
@@ -25,6 +26,7 @@ from ontology.errors import ProviderError
 
 __all__ = [
     "ProviderAuthError",
+    "ProviderContextExceeded",
     "ProviderError",
     "ProviderNotConfigured",
     "ProviderQuotaExceeded",
@@ -70,6 +72,10 @@ class ProviderRejected(ProviderError):
 
 class ProviderQuotaExceeded(ProviderRejected):
     """The account has no quota or credit left."""
+
+
+class ProviderContextExceeded(ProviderRejected):
+    """A model's input was longer than its context window: the same request fails again, a shorter one may not."""
 
 
 def redact(text: str, *secrets: str | None) -> str:

@@ -1,7 +1,8 @@
 """Audience tools: leads, referral codes, a fan's own profile, and the creator's list of fans.
 
 A fan only ever reaches their own entity (`ctx.principal.entity_id`); the list of fans is for the
-creator and their agents, and only the creator sees fans' email addresses.
+creator and their agents, and only the creator sees fans' email addresses. Saving a lead answers
+the same whether or not the address was known, and never with anyone's id.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ REFERRAL_DAYS = 30
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"  # no 0/O, 1/I/L: read aloud and typed by fans
 CODE_LENGTH = 12  # ~59 bits: not guessable
 PROFILE_EVENTS = 10
+CONSENT_SOURCES = {Role.FAN: "chat", Role.AGENT: "agent", Role.CREATOR: "creator"}  # lead property consentSource
 
 
 def _clean_email(email: str) -> str:
@@ -46,31 +48,28 @@ def _lead_of(uow: UnitOfWork, creator_id: uuid.UUID, email: str) -> Entity | Non
 
 @one_tool(roles={Role.FAN, Role.AGENT})
 def capture_lead(email: str, ctx: Annotated[ToolContext, InjectedToolArg]) -> str:
-    """Save an email address someone gave so the creator can follow up (for example to send the free
-    guide or newsletter). Use it only with an address the person typed themself. Saving the same
-    address again is harmless."""
+    """Save the email address the person you are talking to gave for themself, with their consent,
+    so the creator can follow up (for example to send the free guide or newsletter). Never use it
+    with someone else's address or one the person did not type. Saving the same address again is
+    harmless, and the answer never says whether the address was already known."""
     address = _clean_email(email)
     principal = ctx.principal
     with ctx.store.unit_of_work() as uow:
-        existing = _lead_of(uow, principal.creator_id, address)
-        if existing is not None:
-            return reply(
-                "That email is already on the creator's list.", lead_id=str(existing.id), email=address, new=False
+        if _lead_of(uow, principal.creator_id, address) is None:
+            consent = {"consentAt": datetime.now(UTC).isoformat(), "consentSource": CONSENT_SOURCES[principal.role]}
+            lead = uow.entities.insert("lead", address, {"email": address, **consent})
+            uow.tags.add(lead.id, "email", address)
+            uow.connections.insert(principal.creator_id, lead.id, "owns", {"revenueShare": 1.0})
+            source = "clone_chat" if principal.role is Role.FAN else (principal.agent_type or "agent")
+            uow.events.insert(
+                "lead_captured",
+                actor_id=principal.entity_id,
+                target_id=lead.id,
+                metadata={"source": source, "creatorId": str(principal.creator_id)},
             )
-        lead = uow.entities.insert("lead", address, {"email": address})
-        uow.tags.add(lead.id, "email", address)
-        uow.connections.insert(principal.creator_id, lead.id, "owns", {"revenueShare": 1.0})
-        source = "clone_chat" if principal.role is Role.FAN else (principal.agent_type or "agent")
-        uow.events.insert(
-            "lead_captured",
-            actor_id=principal.entity_id,
-            target_id=lead.id,
-            metadata={"source": source, "creatorId": str(principal.creator_id)},
-        )
-        uow.commit()
-    return reply(
-        "Saved the email address; the creator can now follow up.", lead_id=str(lead.id), email=address, new=True
-    )
+            uow.commit()
+    # One answer whether the address was new or known: a fan cannot probe who is on the list.
+    return reply("Thanks: the email address is saved and the creator can follow up.", email=address)
 
 
 def _new_code() -> str:

@@ -1,5 +1,7 @@
 """Media tools: speech in the clone's voice (ElevenLabs) and images (OpenAI), stored through the aws
-provider as media_asset entities the creator owns. The URL a reply carries is the one storage issued."""
+provider as media_asset entities the creator owns. The URL a reply carries is the one storage issued.
+
+Both are paid vendor calls (`vendor_cost`): the creator's voice and money are never a fan's to spend."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from tools.registry import one_tool
 __all__ = ["DEFAULT_VOICE_ID", "generate_image", "generate_speech"]
 
 DEFAULT_VOICE_ID = "21m00Tcm4TlvDQ8ikWy9"  # ElevenLabs' premade "Rachel", used while the creator has no cloned voice
-MAX_SPEECH_CHARS = {Role.FAN: 600, Role.CREATOR: 5000, Role.AGENT: 5000}  # fans cannot run up the bill
+MAX_SPEECH_CHARS = 5000
 MAX_PROMPT_CHARS = 2000
 _EXTENSIONS = {"audio/mpeg": "mp3", "audio/wav": "wav", "audio/x-wav": "wav", "audio/ogg": "ogg", "image/png": "png",
                "image/jpeg": "jpg", "image/webp": "webp"}  # fmt: skip
@@ -59,7 +61,7 @@ def _store_asset(
     return asset.id, url
 
 
-@one_tool(roles={Role.CREATOR, Role.AGENT, Role.FAN})
+@one_tool(roles={Role.CREATOR, Role.AGENT}, vendor_cost=True)
 def generate_speech(text: str, ctx: Annotated[ToolContext, InjectedToolArg]) -> str:
     """Turn text into a spoken audio file in the creator's cloned voice (or a default voice if the
     creator has not cloned one) and return a link to the audio. Use it when someone asks for a voice
@@ -67,9 +69,8 @@ def generate_speech(text: str, ctx: Annotated[ToolContext, InjectedToolArg]) -> 
     text = text.strip()
     if not text:
         raise InvalidInput("give the text to speak")
-    limit = MAX_SPEECH_CHARS[ctx.principal.role]
-    if len(text) > limit:
-        raise InvalidInput(f"the text is {len(text)} characters; at most {limit} can be spoken at once")
+    if len(text) > MAX_SPEECH_CHARS:
+        raise InvalidInput(f"the text is {len(text)} characters; at most {MAX_SPEECH_CHARS} can be spoken at once")
     with ctx.store.unit_of_work() as uow:
         clone_id, voice_id = _clone_voice(uow, ctx.principal.creator_id)
     voice = cast(VoiceProvider, ctx.providers.get("elevenlabs"))
@@ -89,7 +90,7 @@ def generate_speech(text: str, ctx: Annotated[ToolContext, InjectedToolArg]) -> 
     )
 
 
-@one_tool(roles={Role.CREATOR, Role.AGENT})
+@one_tool(roles={Role.CREATOR, Role.AGENT}, vendor_cost=True)
 def generate_image(prompt: str, ctx: Annotated[ToolContext, InjectedToolArg]) -> str:
     """Generate an image from a description (for a post, thumbnail, banner or brand asset), save it in
     the creator's media library and return its link. `prompt` describes the image."""

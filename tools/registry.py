@@ -5,12 +5,15 @@
         \"\"\"(the LLM reads this docstring)\"\"\"
 
 `execute` runs a model's tool call: it refuses a tool the principal's role may not use or that
-the running agent was not given, whatever the prompt said, and turns refusals and bad arguments
-into a ToolMessage the model can answer from. Anything else (a database outage) propagates.
+the running agent was not given, whatever the prompt said. Every outcome is a ToolMessage the model
+can answer from: refusals and bad arguments say what was wrong; a failure (a provider down, the
+database refusing the transaction, a timeout, a bug) is logged with its cause and reported to the
+model in honest, detail-free words, so a turn is always answered. Results are capped in tokens.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -20,19 +23,27 @@ from langchain_core.tools import BaseTool, tool
 from pydantic import ValidationError
 
 from ontology import InvalidInput, NotFound
-from providers.errors import ProviderRejected
+from providers.errors import ProviderError, ProviderRejected
+from tools._budget import cap_tokens
 from tools.context import NotAllowed, Principal, Role, ToolContext
 
 __all__ = ["TOOLS", "ToolSpec", "authorize", "execute", "one_tool", "tools_named"]
 
 
+log = logging.getLogger(__name__)
+
+DEFAULT_RESULT_TOKENS = 600  # a tool result's share of the prompt unless the caller says otherwise
+
+
 @dataclass(frozen=True)
 class ToolSpec:
-    """A tool and who may run it. `moves_money` tools never run for a fan or an agent."""
+    """A tool and who may run it. `moves_money` tools never run for a fan or an agent;
+    `vendor_cost` tools (a paid vendor call: speech, images) never run for a fan."""
 
     tool: BaseTool
     roles: frozenset[Role]
     moves_money: bool = False
+    vendor_cost: bool = False
 
     @property
     def name(self) -> str:
@@ -43,8 +54,11 @@ class ToolSpec:
 TOOLS: dict[str, ToolSpec] = {}
 
 
-def one_tool(*, roles: Iterable[Role], moves_money: bool = False) -> Callable[[Callable[..., Any]], BaseTool]:
-    """Declare a function as a ONE tool runnable by `roles` (its docstring is what the LLM reads)."""
+def one_tool(
+    *, roles: Iterable[Role], moves_money: bool = False, vendor_cost: bool = False
+) -> Callable[[Callable[..., Any]], BaseTool]:
+    """Declare a function as a ONE tool runnable by `roles` (its docstring is what the LLM reads).
+    `vendor_cost` marks a tool whose every run is a paid vendor call: a fan may never run it."""
 
     def register(function: Callable[..., Any]) -> BaseTool:
         if not function.__doc__:
@@ -52,10 +66,12 @@ def one_tool(*, roles: Iterable[Role], moves_money: bool = False) -> Callable[[C
         allowed = frozenset(roles)
         if moves_money and allowed != {Role.CREATOR}:
             raise TypeError(f"tool {function.__name__} moves money: only the creator may run it")
+        if vendor_cost and Role.FAN in allowed:
+            raise TypeError(f"tool {function.__name__} costs vendor money: a fan may not run it")
         built = tool(function)
         if built.name in TOOLS:
             raise TypeError(f"duplicate tool {built.name}")
-        TOOLS[built.name] = ToolSpec(built, allowed, moves_money)
+        TOOLS[built.name] = ToolSpec(built, allowed, moves_money, vendor_cost)
         return built
 
     return register
@@ -68,14 +84,25 @@ def tools_named(names: Iterable[str]) -> list[BaseTool]:
 
 def authorize(spec: ToolSpec, principal: Principal, granted: Collection[str] | None = None) -> None:
     """NotAllowed unless the principal's role may run the tool and (for agents) it was granted."""
-    if principal.role not in spec.roles or (spec.moves_money and principal.role is not Role.CREATOR):
+    if (
+        principal.role not in spec.roles
+        or (spec.moves_money and principal.role is not Role.CREATOR)
+        or (spec.vendor_cost and principal.role is Role.FAN)
+    ):
         raise NotAllowed(f"{spec.name} is not allowed for a {principal.role.value}")
     if granted is not None and spec.name not in granted:
         raise NotAllowed(f"{spec.name} is not one of this agent's tools")
 
 
-def execute(call: dict[str, Any], ctx: ToolContext, granted: Collection[str] | None = None) -> ToolMessage:
-    """Run one tool call from the model for `ctx.principal`; refusals come back as a ToolMessage."""
+def execute(
+    call: dict[str, Any],
+    ctx: ToolContext,
+    granted: Collection[str] | None = None,
+    *,
+    max_tokens: int = DEFAULT_RESULT_TOKENS,
+) -> ToolMessage:
+    """Run one tool call from the model for `ctx.principal` and return its result, capped at
+    `max_tokens`; refusals, bad arguments and failures come back as an error ToolMessage."""
     call_id = call.get("id") or ""
     name = call.get("name", "")
     spec = TOOLS.get(name)
@@ -88,8 +115,22 @@ def execute(call: dict[str, Any], ctx: ToolContext, granted: Collection[str] | N
     except NotAllowed as error:
         return ToolMessage(f"refused: {error}", tool_call_id=call_id, name=name, status="error")
     except (ValidationError, InvalidInput, NotFound, ProviderRejected) as error:
-        return ToolMessage(f"error: {_first_line(error)}", tool_call_id=call_id, name=name, status="error")
-    return ToolMessage(output if isinstance(output, str) else str(output), tool_call_id=call_id, name=name)
+        text = cap_tokens(f"error: {_first_line(error)}", max_tokens)
+        return ToolMessage(text, tool_call_id=call_id, name=name, status="error")
+    except Exception as error:  # a failure, not the caller's mistake: the model must still answer
+        log.warning("tool %s failed for %s", name, ctx.principal.describe(), exc_info=True)
+        return ToolMessage(failure_text(name, error), tool_call_id=call_id, name=name, status="error")
+    text = output if isinstance(output, str) else str(output)
+    return ToolMessage(cap_tokens(text, max_tokens), tool_call_id=call_id, name=name)
+
+
+def failure_text(name: str, error: Exception) -> str:
+    """What the model is told when a tool failed: honest, with no internal detail (that goes to the log)."""
+    cause = "a service it needs is not answering" if isinstance(error, ProviderError) else "a problem on our side"
+    return (
+        f"error: {name} failed just now ({cause}); it was not done. Tell the person honestly that this "
+        "could not be done right now and to try again in a minute; do not pretend it worked."
+    )
 
 
 def _first_line(error: Exception) -> str:

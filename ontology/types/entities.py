@@ -237,7 +237,7 @@ class LeadProps(Payload):
     magicLinkTokenHash: str | None = None
     expiresAt: Timestamp | None = None
     consentAt: Timestamp | None = Field(default=None, description="when the person agreed to be contacted")
-    consentSource: str | None = Field(default=None, description="where consent was given, e.g. clone_chat")
+    consentSource: str | None = Field(default=None, max_length=40, description="where consent was given, e.g. chat")
 
 
 class NotificationProps(Payload):

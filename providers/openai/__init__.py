@@ -11,6 +11,7 @@ imported on first use, so importing this package stays cheap.
 from providers.openai._embeddings import OpenAIEmbedder
 from providers.openai._errors import (
     OpenAIAuthError,
+    OpenAIContextExceeded,
     OpenAIError,
     OpenAINotConfigured,
     OpenAIQuotaExceeded,
@@ -31,6 +32,7 @@ __all__ = [
     "LocalOpenAIProvider",
     "OfflineChatModel",
     "OpenAIAuthError",
+    "OpenAIContextExceeded",
     "OpenAIEmbedder",
     "OpenAIError",
     "OpenAINotConfigured",

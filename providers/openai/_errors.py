@@ -6,7 +6,8 @@
     │   └── OpenAIRateLimited           (ProviderRateLimited) 429 with `retry_after` from the headers
     ├── OpenAIAuthError                 (ProviderAuthError) 401/403
     └── OpenAIRejected                  (ProviderRejected) 400/404/422, refusals, unparseable answers
-        └── OpenAIQuotaExceeded         (ProviderQuotaExceeded) 429 `insufficient_quota`: not retried
+        ├── OpenAIQuotaExceeded         (ProviderQuotaExceeded) 429 `insufficient_quota`: not retried
+        └── OpenAIContextExceeded       (ProviderContextExceeded) 400 `context_length_exceeded`
 
 langchain-openai raises subclasses of the SDK's exceptions, so one translation serves both.
 """
@@ -17,6 +18,7 @@ from typing import Any
 
 from providers.errors import (
     ProviderAuthError,
+    ProviderContextExceeded,
     ProviderError,
     ProviderNotConfigured,
     ProviderQuotaExceeded,
@@ -29,6 +31,7 @@ from providers.http import never_sent, parse_retry_after
 
 __all__ = [
     "OpenAIAuthError",
+    "OpenAIContextExceeded",
     "OpenAIError",
     "OpenAINotConfigured",
     "OpenAIQuotaExceeded",
@@ -72,6 +75,10 @@ class OpenAIQuotaExceeded(OpenAIRejected, ProviderQuotaExceeded):
     """429 `insufficient_quota`: the account has no credit left. Never retried."""
 
 
+class OpenAIContextExceeded(OpenAIRejected, ProviderContextExceeded):
+    """400 `context_length_exceeded`: the prompt is longer than the model's context window."""
+
+
 def _retry_after(headers: Any) -> float | None:
     """Seconds from `retry-after-ms` or `retry-after` (as the SDK reads them), or None."""
     if headers is None:
@@ -86,6 +93,7 @@ def translate_openai_error(error: BaseException, *secrets: str | None, what: str
     Messages carry the status, the API's error code and its message, with every secret redacted.
     """
     import openai
+    from langchain_core.exceptions import ContextOverflowError
 
     if isinstance(error, OpenAIError):
         return error
@@ -113,6 +121,8 @@ def translate_openai_error(error: BaseException, *secrets: str | None, what: str
             return OpenAIAuthError(message)
         if status in (408, 409) or status >= 500:
             return OpenAIUnavailable(message)
+        if code == "context_length_exceeded" or isinstance(error, ContextOverflowError):
+            return OpenAIContextExceeded(message)
         return OpenAIRejected(message)
     if isinstance(error, (openai.LengthFinishReasonError, openai.ContentFilterFinishReasonError)):
         return OpenAIRejected(redact(f"{prefix}: {error}", *secrets))

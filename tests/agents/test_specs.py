@@ -8,7 +8,16 @@ import pytest
 
 import agents
 import tools
-from agents import AGENT_SPECS, CLONE_SPEC, MONEY_TOOLS, TOOL_NAMES, Persona, check_specs, clone_system_prompt
+from agents import (
+    AGENT_SPECS,
+    CLONE_SPEC,
+    MONEY_TOOLS,
+    TOOL_NAMES,
+    VENDOR_COST_TOOLS,
+    Persona,
+    check_specs,
+    clone_system_prompt,
+)
 from ontology import REGISTRY
 from ontology.types.entities import AGENT_TYPES
 
@@ -32,13 +41,13 @@ EXPECTED_TOOLS = {
 }
 CLONE_TOOLS = {
     "search_knowledge", "get_content", "list_products", "create_checkout_link", "enroll_in_course", "capture_lead",
-    "create_referral", "get_my_profile", "generate_speech",
+    "create_referral", "get_my_profile",
 }  # fmt: skip
 
 
 def test_the_public_surface_is_pinned() -> None:
     assert set(agents.__all__) == {
-        "AGENT_SPECS", "CLONE_SPEC", "MONEY_TOOLS", "TOOL_NAMES", "AgentSpec", "CloneResult", "CloneStatus",
+        "AGENT_SPECS", "CLONE_SPEC", "MONEY_TOOLS", "TOOL_NAMES", "VENDOR_COST_TOOLS", "AgentSpec", "CloneResult", "CloneStatus",
         "Persona", "agent_properties", "build_clone", "check_specs", "clone_of_creator", "clone_system_prompt",
         "derive_persona", "register_team", "team_of",
     }  # fmt: skip
@@ -65,6 +74,15 @@ def test_no_spec_holds_a_money_tool() -> None:
     assert {"refund_payment", "change_price"} <= MONEY_TOOLS
     for spec in [*AGENT_SPECS.values(), CLONE_SPEC]:
         assert not MONEY_TOOLS & set(spec.tools), spec.agent_type
+
+
+def test_the_clone_holds_no_paid_vendor_call_and_check_specs_refuses_one() -> None:
+    assert {name for name, spec in tools.TOOLS.items() if spec.vendor_cost} == VENDOR_COST_TOOLS
+    assert {"generate_speech", "generate_image"} <= VENDOR_COST_TOOLS
+    assert not VENDOR_COST_TOOLS & set(CLONE_SPEC.tools)
+    for paid in sorted(VENDOR_COST_TOOLS):
+        with pytest.raises(ValueError, match="voice or money"):
+            check_specs(AGENT_SPECS, dataclasses.replace(CLONE_SPEC, tools=(*CLONE_SPEC.tools, paid)))
 
 
 def test_every_tool_name_is_a_registered_tool() -> None:

@@ -61,8 +61,8 @@ def test_memory_survives_a_new_checkpointer_and_stays_bounded(
     prompt = second.prompts[0]
     assert "training for a marathon" in system_text(prompt)  # the fact from turn 1, 30 turns ago
     assert len([m for m in prompt if not isinstance(m, SystemMessage)]) <= KEEP_MESSAGES + 1
-    facts = system_text(prompt).split("What this fan has told you about themselves:")[1].split("\n\n")[0]
-    assert len([line for line in facts.splitlines() if line.startswith("- ")]) <= MAX_FACTS
+    facts = system_text(prompt).split("What this fan has told you about themselves")[1].split("\n\n")[0]
+    assert len([line for line in facts.splitlines() if line.startswith("- The fan said")]) <= MAX_FACTS
     with store.unit_of_work() as uow:
         fan = uow.entities.by_identity("audience_member", "discord", "u-77")
         clone = uow.entities.neighbours(creator, "clone_of", direction="in")[0].entity

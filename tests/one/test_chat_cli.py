@@ -94,3 +94,25 @@ def test_chat_as_creator_commands_the_agents(env: dict[str, str], creator: str) 
 def test_chat_rejects_an_unknown_role(env: dict[str, str], creator: str) -> None:
     result = CliRunner().invoke(app, ["chat", "--as", "admin", "--creator", creator], env=env)
     assert result.exit_code == 2 and "--as must be fan or creator" in result.stderr
+
+
+def chat_answers(env: dict[str, str], creator: str, role: str, lines: str) -> list[str]:
+    result = CliRunner().invoke(
+        app, ["chat", "--as", role, "--name", "bad-input", "--creator", creator], input=lines, env=env
+    )
+    assert result.exit_code == 0, (role, result.stderr, result.exception)
+    assert "Traceback" not in result.stdout
+    speaker = "clone> " if role == "fan" else "agents> "
+    return [part for line in result.stdout.splitlines() for part in line.split("you> ") if part.startswith(speaker)]
+
+
+def test_one_bad_message_gets_a_clear_answer_and_the_chat_goes_on(env: dict[str, str], creator: str) -> None:
+    too_long, nul, normal = chat_answers(env, creator, "fan", "x" * 8001 + "\nhi\x00there\nWhat do you sell?\nexit\n")
+    assert "too long" in too_long and "8,001" in too_long and "8,000" in too_long
+    assert "couldn't read that message" in nul
+    assert normal.strip() != "clone>"
+    refused, answered = chat_answers(
+        env, creator, "creator", "legal: check hi\x00there\nengineering: which integrations are live?\n"
+    )
+    assert "Sorry" in refused and "engineering_agent" not in refused
+    assert answered.startswith("agents> ") and len(answered) > len("agents> ")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -14,21 +16,41 @@ from tools import Principal, Role, ToolContext
 pytestmark = pytest.mark.timeout(180)
 
 
-def test_capture_lead_saves_one_lead_per_email_per_creator(
+def _leads(store: Store, email: str) -> list[Any]:
+    with store.unit_of_work() as uow:
+        return uow.entities.by_tag("email", email, type="lead", limit=10)
+
+
+def test_capture_lead_saves_one_lead_per_email_per_creator_with_consent(
     make_ctx: ContextFactory, world: World, rival: World, store: Store
 ) -> None:
     first = ok(make_ctx(Role.FAN), "capture_lead", email=" Jo@Example.com ")
     again = ok(make_ctx(Role.AGENT), "capture_lead", email="jo@example.com")
     elsewhere = ok(make_ctx(Role.FAN, of=rival), "capture_lead", email="jo@example.com")
-    assert first["new"] is True and again["new"] is False and again["lead_id"] == first["lead_id"]
-    assert elsewhere["new"] is True and elsewhere["lead_id"] != first["lead_id"]
+    assert first == again == elsewhere == {"summary": first["summary"], "email": "jo@example.com"}
+    leads = _leads(store, "jo@example.com")
+    assert len(leads) == 2
     with store.unit_of_work() as uow:
-        lead = uow.entities.get(first["lead_id"])
-        owners = uow.connections.query(to_id=lead.id, type="owns")
+        [lead] = [x for x in leads if uow.connections.query(from_id=world.creator.id, to_id=x.id, type="owns")]
         events = uow.events.query(type="lead_captured", target_id=lead.id)
-    assert lead.properties["email"] == "jo@example.com"
-    assert [c.from_entity for c in owners] == [world.creator.id]
+    assert lead.properties["email"] == "jo@example.com" and lead.properties["consentSource"] == "chat"
+    assert datetime.now(UTC) - datetime.fromisoformat(lead.properties["consentAt"]) < timedelta(hours=1)
     assert [(e.actor_id, e.metadata["source"]) for e in events] == [(world.fan.id, "clone_chat")]
+
+
+def test_capture_lead_never_tells_a_fan_whether_an_address_is_known_nor_whose_it_is(
+    make_ctx: ContextFactory, world: World, store: Store
+) -> None:
+    ok(make_ctx(Role.FAN, fan=world.other_fan), "capture_lead", email="victim@example.com")  # someone else's lead
+    [victim] = _leads(store, "victim@example.com")
+    probe_known = call(make_ctx(Role.FAN), "capture_lead", email="victim@example.com")
+    probe_new = call(make_ctx(Role.FAN), "capture_lead", email="nobody-yet@example.com")
+    known, new = json.loads(str(probe_known.content)), json.loads(str(probe_new.content))
+    assert known["summary"] == new["summary"] and set(known) == set(new) == {"summary", "email"}
+    for text in (str(probe_known.content), str(probe_new.content)):
+        assert str(victim.id) not in text and str(world.other_fan.id) not in text and "already" not in text
+    [again] = _leads(store, "victim@example.com")
+    assert again.properties == victim.properties  # the probe changed nothing about the known lead
 
 
 @pytest.mark.parametrize("email", ["not-an-email", "a@b", "x@@example.com", "me@example.com\nBcc: all"])

@@ -38,12 +38,13 @@ EXPECTED_ROLES: dict[str, set[Role]] = {
     "create_plan": {C, A},
     "draft_campaign": {C, A},
     "schedule_campaign": {C, A},
-    "generate_speech": {C, F, A},
+    "generate_speech": {C, A},
     "generate_image": {C, A},
     "check_compliance": {C, A},
     "list_integrations": {C, A},
 }
 MOVES_MONEY = {"refund_payment", "change_price"}
+VENDOR_COST = {"generate_speech", "generate_image"}
 
 
 def sample_args(world: World) -> dict[str, dict[str, Any]]:
@@ -78,6 +79,7 @@ def sample_args(world: World) -> dict[str, dict[str, Any]]:
 def test_the_tool_list_and_its_roles_are_pinned() -> None:
     assert {name: set(spec.roles) for name, spec in TOOLS.items()} == EXPECTED_ROLES
     assert {name for name, spec in TOOLS.items() if spec.moves_money} == MOVES_MONEY
+    assert {name for name, spec in TOOLS.items() if spec.vendor_cost} == VENDOR_COST
     for name, spec in TOOLS.items():
         schema = convert_to_openai_tool(spec.tool)["function"]["parameters"]
         assert "ctx" not in schema.get("properties", {}), name  # the model never sees the context
@@ -183,3 +185,21 @@ def test_tools_do_not_import_the_composition_root() -> None:
             )
         ]  # fmt: skip
         assert not [n for n in imported if n == "one" or n.startswith(("one.", "graphs", "agents", "bots"))], module
+
+
+def test_a_vendor_cost_tool_never_runs_for_a_fan_even_if_its_roles_say_so(make_ctx: ContextFactory) -> None:
+    from dataclasses import replace
+
+    from tools import NotAllowed, authorize, one_tool
+
+    speech = TOOLS["generate_speech"]
+    loosened = replace(speech, roles=frozenset(Role))  # a bad edit of the roles cannot open it to fans
+    with pytest.raises(NotAllowed, match="not allowed for a fan"):
+        authorize(loosened, make_ctx(Role.FAN).principal)
+    authorize(loosened, make_ctx(Role.CREATOR).principal)
+    with pytest.raises(TypeError, match="vendor money"):
+
+        @one_tool(roles={Role.FAN}, vendor_cost=True)
+        def speak_for_free(text: str) -> str:
+            """Speak any text in the creator's voice."""
+            return text

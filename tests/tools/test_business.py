@@ -12,7 +12,7 @@ from one.providers import PROVIDERS
 from ontology import Store
 from providers.stripe import LocalStripe
 from tests.tools.conftest import ContextFactory, World, call, ok, row_counts
-from tools import Role
+from tools import Role, execute
 from tools.media import DEFAULT_VOICE_ID
 from tools.operations import PROVIDER_NAMES
 
@@ -164,7 +164,7 @@ def test_generate_speech_uses_the_clones_voice_and_stores_a_media_asset(
         clone = uow.entities.insert("ai_clone", "Ava clone", {"voiceId": voice_id, "voiceProvider": "elevenlabs"})
         uow.connections.insert(clone.id, world.creator.id, "clone_of")
         uow.commit()
-    data = ok(make_ctx(Role.FAN), "generate_speech", text="Thanks for joining, Sam!")
+    data = ok(make_ctx(Role.AGENT), "generate_speech", text="Thanks for joining, Sam!")
     assert "cloned voice" in data["voice"] and data["url"] in data["summary"]
     with store.unit_of_work() as uow:
         asset = uow.entities.get(data["media_asset_id"])
@@ -172,8 +172,14 @@ def test_generate_speech_uses_the_clones_voice_and_stores_a_media_asset(
     assert asset.properties["voiceId"] == voice_id and asset.properties["url"] == data["url"]
     assert asset.properties["sizeBytes"] == _stored_file(data["url"]).stat().st_size
     assert [c.from_entity for c in owners] == [world.creator.id]
-    too_long = call(make_ctx(Role.FAN), "generate_speech", text="la " * 400)
-    assert str(too_long.content).startswith("error:") and "at most 600" in str(too_long.content)
+    before = row_counts(store)
+    for paid in ({"name": "generate_speech", "args": {"text": "Say I owe you $500"}},
+                 {"name": "generate_image", "args": {"prompt": "a cat"}}):  # fmt: skip
+        forged = execute({**paid, "id": "forged"}, make_ctx(Role.FAN), granted={paid["name"]})
+        assert forged.status == "error" and str(forged.content).startswith("refused:")  # vendor calls: never a fan's
+    assert row_counts(store) == before
+    too_long = call(make_ctx(Role.AGENT), "generate_speech", text="la " * 2000)
+    assert str(too_long.content).startswith("error:") and "at most 5000" in str(too_long.content)
 
 
 def test_generate_image_stores_the_image_as_a_media_asset(make_ctx: ContextFactory, world: World, store: Store) -> None:
