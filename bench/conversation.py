@@ -77,7 +77,7 @@ def main() -> None:
 
     creator = register_creator(store, CREATOR["name"], email=CREATOR["email"], handle=CREATOR["handle"], method="demo")
     for type_, title, body, tags in CONTENT:
-        create_content(store, knowledge, creator.id, type_, title, body, tags=tags)
+        create_content(store, knowledge, creator.id, type_, title, body, tags=tags, status="published")
     with store.unit_of_work() as uow:
         product = uow.entities.insert("membership", "Strong in 30 community", {"price": 1900, "currency": "USD"})
         uow.connections.insert(creator.id, product.id, "owns")

@@ -33,7 +33,7 @@ def run_demo(app: App, say: Callable[[str], None]) -> None:
         say(f"Registered creator {creator.name} ({creator.id}), handle @{CREATOR['handle']}.")
         started = time.perf_counter()
         for type_, title, body, tags in CONTENT:
-            create_content(store, knowledge, creator.id, type_, title, body, tags=tags)
+            create_content(store, knowledge, creator.id, type_, title, body, tags=tags, status="published")
             say(f"  + {type_:<12} {title}  [{', '.join(f'{k}={v}' for k, vs in tags.items() for v in vs)}]")
         kinds = sorted({c[0] for c in CONTENT})
         say(

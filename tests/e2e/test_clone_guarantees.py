@@ -52,7 +52,7 @@ def chat(
         store, CREATOR["name"], email=CREATOR["email"], handle=CREATOR["handle"], properties=CREATOR["properties"]
     )
     for type_, title, body, tags in CONTENT:
-        create_content(store, knowledge, creator.id, type_, title, body, tags=tags)
+        create_content(store, knowledge, creator.id, type_, title, body, tags=tags, status="published")
     with store.unit_of_work() as uow:
         for type_, name, properties in PRODUCTS:
             product = uow.entities.insert(type_, name, properties)
