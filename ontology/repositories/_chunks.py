@@ -47,8 +47,8 @@ class ChunkRepository(Repository):
         to fans exactly when the content is published. NotFound if the content does not exist."""
         if not chunks:
             return 0
-        self._lock_creator(creator_id)
-        # FOR SHARE: a concurrent status change of the content waits for these rows, then updates them too
+        # FOR SHARE: a concurrent status change of the content waits for these rows, then updates them
+        # too. Entity row first, creator lock second: the order EntityRepository.update takes them in.
         status = self._uow.execute(
             select(t.entities.c.status)
             .where(t.entities.c.id == content_id, t.entities.c.deleted_at.is_(None))
@@ -56,6 +56,7 @@ class ChunkRepository(Repository):
         ).scalar()
         if status is None:
             raise NotFound(f"no content with id {content_id}")
+        self._lock_creator(creator_id)
         self._uow.execute(
             insert(t.knowledge_chunks),
             [
