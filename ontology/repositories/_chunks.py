@@ -140,9 +140,10 @@ class ChunkRepository(Repository):
         if published_only:
             conditions.append(k.c.published)
         self._uow.execute(text(f"SET LOCAL hnsw.ef_search = {int(ef_search)}"))
-        # Filters: keep scanning the graph until enough rows pass. For `published_only` this beats a
-        # second, partial HNSW index per partition: most content is published, so the scan rarely goes
-        # far past ef_search, and a flag change never has to move rows between two graphs.
+        # Filters: keep scanning the graph until enough rows pass. For `published_only` this rather than a
+        # second, partial HNSW index per partition (twice the index writes): measured on 10k real e5
+        # chunks at ef 200, recall@10 among published chunks 0.98 with 92% or 55% published, 0.95 with 12%,
+        # 1.0 with 1% (the scan runs on to near exact), as unfiltered 0.98, at the same latency.
         if content_types or tags or published_only:
             self._uow.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
         rows = self._uow.execute(
