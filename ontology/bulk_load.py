@@ -19,13 +19,14 @@ from dataclasses import dataclass
 
 import numpy as np
 from pgvector.psycopg import register_vector
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
+from ontology import tables as t
 from ontology.database import SCHEMA_LOCK
 from ontology.errors import InvalidInput
 from ontology.partitions import attach_partition_sql, creator_lock_key, partition_name, standalone_partition_sql
 from ontology.store import translate_database_errors
-from ontology.types import CONTENT_TYPES
+from ontology.types import CONTENT_TYPES, PUBLISHED
 from ontology.validation import MAX_TAG_CHARS, clean_text
 
 MAX_DOCUMENT_CHARS = 500_000
@@ -61,70 +62,81 @@ def bulk_load_chunks(
     """Add `rows` to the creator's knowledge by rebuilding its partition; returns the rows loaded."""
     live = partition_name(creator_id)
     staging = f"{live}_load"
-    raw = engine.raw_connection()
-    try:
-        conn = raw.driver_connection
-        assert conn is not None
-        register_vector(conn)
-        with translate_database_errors(), conn.cursor() as cur:
-            cur.execute("SELECT pg_advisory_lock(%s)", (creator_lock_key(creator_id),))
-            try:
-                cur.execute("SELECT to_regclass(%s)", (live,))
-                exists = cur.fetchone()[0] is not None
-                cur.execute(f"DROP TABLE IF EXISTS {staging}")
-                for statement in standalone_partition_sql(creator_id, staging):
-                    cur.execute(statement)
-                if exists:
-                    cur.execute(f"INSERT INTO {staging} SELECT * FROM {live}")
-                count = 0
-                columns = "creator_id, content_id, content_type, chunk_no, text, tags, embedding"
-                with cur.copy(f"COPY {staging} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-                    copy.set_types(["uuid", "uuid", "text", "int4", "text", "text[]", "vector"])
-                    for row in rows:
-                        _check(row, count, dimension)
-                        copy.write_row(
-                            (
-                                creator_id,
-                                row.content_id,
-                                row.content_type,
-                                row.chunk_no,
-                                row.text,
-                                row.tags,
-                                row.embedding.astype(np.float32, copy=False),
+    with engine.connect() as lookup:  # reads content statuses beside the COPY
+        statuses: dict[uuid.UUID, bool] = {}
+
+        def published(content_id: uuid.UUID) -> bool:
+            """Whether fans may find this content's chunks, read while copying (a flag set by an UPDATE
+            afterwards would leave every row twice in the table and its new indexes). A status change
+            meanwhile waits for the creator lock, then updates the rebuilt partition."""
+            if content_id not in statuses:
+                e = t.entities
+                found = lookup.execute(
+                    select(e.c.id).where(e.c.id == content_id, e.c.status == PUBLISHED, e.c.deleted_at.is_(None))
+                )
+                statuses[content_id] = found.first() is not None
+                lookup.rollback()  # no snapshot held across the load
+            return statuses[content_id]
+
+        raw = engine.raw_connection()
+        try:
+            conn = raw.driver_connection
+            assert conn is not None
+            register_vector(conn)
+            with translate_database_errors(), conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_lock(%s)", (creator_lock_key(creator_id),))
+                try:
+                    cur.execute("SELECT to_regclass(%s)", (live,))
+                    exists = cur.fetchone()[0] is not None
+                    cur.execute(f"DROP TABLE IF EXISTS {staging}")
+                    for statement in standalone_partition_sql(creator_id, staging):
+                        cur.execute(statement)
+                    if exists:
+                        cur.execute(f"INSERT INTO {staging} SELECT * FROM {live}")
+                    count = 0
+                    columns = "creator_id, content_id, content_type, chunk_no, text, tags, embedding, published"
+                    with cur.copy(f"COPY {staging} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+                        copy.set_types(["uuid", "uuid", "text", "int4", "text", "text[]", "vector", "bool"])
+                        for row in rows:
+                            _check(row, count, dimension)
+                            copy.write_row(
+                                (
+                                    creator_id,
+                                    row.content_id,
+                                    row.content_type,
+                                    row.chunk_no,
+                                    row.text,
+                                    row.tags,
+                                    row.embedding.astype(np.float32, copy=False),
+                                    published(row.content_id),
+                                )
                             )
-                        )
-                        count += 1
-                # fans find the new chunks exactly when their content is published and live (copied rows
-                # already carry their flag; status changes meanwhile wait for the creator lock)
-                cur.execute(
-                    f"UPDATE {staging} s SET published = true FROM entities e WHERE e.id = s.content_id "
-                    "AND e.status = 'published' AND e.deleted_at IS NULL AND NOT s.published"
-                )
-                cur.execute(f"SET maintenance_work_mem = '{maintenance_mem}'")
-                cur.execute(f"ALTER TABLE {staging} ADD PRIMARY KEY (creator_id, id)")
-                cur.execute(f"CREATE INDEX ON {staging} (creator_id, content_id)")
-                cur.execute(
-                    f"CREATE INDEX ON {staging} USING hnsw (embedding vector_cosine_ops) "
-                    "WITH (m = 16, ef_construction = 64)"
-                )
-                cur.execute("RESET maintenance_work_mem")
-                conn.commit()
-                # The swap: short, under the schema lock so no other DDL interleaves.
-                cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-                if exists:
-                    cur.execute(f"ALTER TABLE knowledge_chunks DETACH PARTITION {live}")
-                    cur.execute(f"DROP TABLE {live}")
-                cur.execute(f"ALTER TABLE {staging} RENAME TO {live}")
-                cur.execute(attach_partition_sql(creator_id, live))
-                conn.commit()
-                return count
-            except BaseException:
-                conn.rollback()
-                cur.execute(f"DROP TABLE IF EXISTS {staging}")
-                conn.commit()
-                raise
-            finally:
-                cur.execute("SELECT pg_advisory_unlock(%s)", (creator_lock_key(creator_id),))
-                conn.commit()
-    finally:
-        raw.close()
+                            count += 1
+                    cur.execute(f"SET maintenance_work_mem = '{maintenance_mem}'")
+                    cur.execute(f"ALTER TABLE {staging} ADD PRIMARY KEY (creator_id, id)")
+                    cur.execute(f"CREATE INDEX ON {staging} (creator_id, content_id)")
+                    cur.execute(
+                        f"CREATE INDEX ON {staging} USING hnsw (embedding vector_cosine_ops) "
+                        "WITH (m = 16, ef_construction = 64)"
+                    )
+                    cur.execute("RESET maintenance_work_mem")
+                    conn.commit()
+                    # The swap: short, under the schema lock so no other DDL interleaves.
+                    cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+                    if exists:
+                        cur.execute(f"ALTER TABLE knowledge_chunks DETACH PARTITION {live}")
+                        cur.execute(f"DROP TABLE {live}")
+                    cur.execute(f"ALTER TABLE {staging} RENAME TO {live}")
+                    cur.execute(attach_partition_sql(creator_id, live))
+                    conn.commit()
+                    return count
+                except BaseException:
+                    conn.rollback()
+                    cur.execute(f"DROP TABLE IF EXISTS {staging}")
+                    conn.commit()
+                    raise
+                finally:
+                    cur.execute("SELECT pg_advisory_unlock(%s)", (creator_lock_key(creator_id),))
+                    conn.commit()
+        finally:
+            raw.close()

@@ -39,9 +39,23 @@ def creator(store: Store, knowledge: KnowledgeBase) -> uuid.UUID:
         store, "Ava Stone", email=f"ava-{uuid.uuid4().hex[:6]}@g.test", handle=f"ava{uuid.uuid4().hex[:6]}"
     )
     create_content(
-        store, knowledge, ava.id, "blog_post", "Protein", "Eat 1.6 grams of protein per kilogram of body weight."
+        store,
+        knowledge,
+        ava.id,
+        "blog_post",
+        "Protein",
+        "Eat 1.6 grams of protein per kilogram of body weight.",
+        status="published",
     )
-    create_content(store, knowledge, ava.id, "podcast", "Sleep", "Sleep eight hours: recovery happens at night.")
+    create_content(
+        store,
+        knowledge,
+        ava.id,
+        "podcast",
+        "Sleep",
+        "Sleep eight hours: recovery happens at night.",
+        status="published",
+    )
     with store.unit_of_work() as uow:
         clone = uow.entities.insert("ai_clone", "Ava's clone", {"systemPrompt": "You are Ava Stone, a strength coach."})
         uow.connections.insert(clone.id, ava.id, "clone_of")
