@@ -220,7 +220,9 @@ def search(
 ) -> None:
     """Semantic search over one creator's knowledge."""
     from one.runtime import default_creator
+    from ontology.validation import MAX_QUERY_CHARS, clean_text
 
+    clean_text(query, "search query", max_chars=MAX_QUERY_CHARS)  # a bad query is reported before the creator
     with _app() as wired:
         hits = wired.knowledge.search(
             default_creator(wired, creator), query, limit=limit, content_types=content_type, tags=tag

@@ -12,7 +12,7 @@ from one.providers import PROVIDERS
 from ontology import Store
 from providers.stripe import LocalStripe
 from tests.tools.conftest import ContextFactory, World, call, ok, row_counts
-from tools import Role, execute
+from tools import Role, ToolContext, execute
 from tools.media import DEFAULT_VOICE_ID
 from tools.operations import PROVIDER_NAMES
 
@@ -143,8 +143,11 @@ def test_list_integrations_reports_all_fourteen_providers(make_ctx: ContextFacto
     assert data["summary"].startswith("Live: none.")
 
 
-def _stored_file(url: str) -> Path:
-    path = Path(unquote(urlparse(url).path))
+def _stored_file(ctx: ToolContext, url: str) -> Path:
+    """The local media file behind a URL the platform issued (<public URL>/one/media/<key>)."""
+    public = f"{ctx.providers.public_url}/one/media/"
+    assert url.startswith(public), url
+    path = ctx.providers.get("aws").root / unquote(urlparse(url).path.removeprefix(urlparse(public).path))
     assert path.is_file(), url
     return path
 
@@ -157,7 +160,7 @@ def test_generate_speech_uses_the_clones_voice_and_stores_a_media_asset(
         uow.records.put("elevenlabs", "voice", DEFAULT_VOICE_ID, {"name": "Rachel", "deleted": False})
         uow.commit()
     plain = ok(creator, "generate_speech", text="Welcome to the Inner Circle!")
-    assert "default voice" in plain["voice"] and _stored_file(plain["url"]).read_bytes()[:4] == b"RIFF"
+    assert "default voice" in plain["voice"] and _stored_file(creator, plain["url"]).read_bytes()[:4] == b"RIFF"
 
     voice_id = creator.providers.get("elevenlabs").clone_voice("Ava", [b"sample-audio"])
     with store.unit_of_work() as uow:
@@ -170,7 +173,7 @@ def test_generate_speech_uses_the_clones_voice_and_stores_a_media_asset(
         asset = uow.entities.get(data["media_asset_id"])
         owners = uow.connections.query(to_id=asset.id, type="owns")
     assert asset.properties["voiceId"] == voice_id and asset.properties["url"] == data["url"]
-    assert asset.properties["sizeBytes"] == _stored_file(data["url"]).stat().st_size
+    assert asset.properties["sizeBytes"] == _stored_file(creator, data["url"]).stat().st_size
     assert [c.from_entity for c in owners] == [world.creator.id]
     before = row_counts(store)
     for paid in ({"name": "generate_speech", "args": {"text": "Say I owe you $500"}},
@@ -183,9 +186,10 @@ def test_generate_speech_uses_the_clones_voice_and_stores_a_media_asset(
 
 
 def test_generate_image_stores_the_image_as_a_media_asset(make_ctx: ContextFactory, world: World, store: Store) -> None:
-    data = ok(make_ctx(Role.AGENT), "generate_image", prompt="A calm desk at sunrise, flat illustration")
+    agent = make_ctx(Role.AGENT)
+    data = ok(agent, "generate_image", prompt="A calm desk at sunrise, flat illustration")
     assert data["placeholder"] is True and "placeholder" in data["summary"]
-    assert _stored_file(data["url"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert _stored_file(agent, data["url"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with store.unit_of_work() as uow:
         asset = uow.entities.get(data["media_asset_id"])
         authors = uow.connections.query(from_id=asset.id, type="created_by")
