@@ -96,7 +96,7 @@ class CloneContext:
     def tool_calls_left(self, used_this_turn: int) -> int:
         """How many more tool calls this turn may run (a fan is capped per turn and per hour)."""
         if self.tool_ctx.principal.role is not Role.FAN:
-            return self.limits.tool_calls_per_turn - used_this_turn
+            return max(0, self.limits.tool_calls_per_turn - used_this_turn)
         per_hour = self.limits.tool_calls_per_hour - self.tool_calls_this_hour - used_this_turn
         return max(0, min(self.limits.tool_calls_per_turn - used_this_turn, per_hour))
 
