@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 MAX_TOOL_ROUNDS = 3
 KNOWLEDGE_PASSAGES = 3
 PASSAGE_CHARS = 400
+QUERY_CHARS = 500  # retrieval embeds the head of a message: a whole 8,000-character one takes seconds
 CONTEXT_ERRORS = (ProviderContextExceeded, ContextOverflowError)
 CANNOT_ANSWER = (
     "Sorry, I can't answer that properly right now: something went wrong on my side. Please try again in a minute."
@@ -95,7 +96,7 @@ class CloneContext:
     def tool_calls_left(self, used_this_turn: int) -> int:
         """How many more tool calls this turn may run (a fan is capped per turn and per hour)."""
         if self.tool_ctx.principal.role is not Role.FAN:
-            return self.limits.tool_calls_per_turn - used_this_turn
+            return max(0, self.limits.tool_calls_per_turn - used_this_turn)
         per_hour = self.limits.tool_calls_per_hour - self.tool_calls_this_hour - used_this_turn
         return max(0, min(self.limits.tool_calls_per_turn - used_this_turn, per_hour))
 
@@ -110,12 +111,24 @@ def clone_prompt(persona_prompt: str, summary: str, knowledge: Sequence[str]) ->
     return SystemMessage("\n\n".join(parts))
 
 
+def _knowledge_for(ctx: ToolContext, text: str) -> list[str]:
+    """Passages for the fan's message (searched by its head); a failing search leaves the turn
+    without knowledge rather than without an answer."""
+    query = text.strip()[:QUERY_CHARS]
+    if not query:
+        return []
+    try:
+        hits = ctx.knowledge.search(ctx.principal.creator_id, query, limit=KNOWLEDGE_PASSAGES)
+    except Exception:
+        log.warning("knowledge search failed for %s; answering without it", ctx.principal.describe(), exc_info=True)
+        return []
+    return [h.text[:PASSAGE_CHARS] for h in hits]
+
+
 def _remember(state: CloneState, runtime: Runtime[CloneContext]) -> dict[str, Any]:
     messages = state.get("messages", [])
     newest = next((m for m in reversed(messages) if isinstance(m, HumanMessage)), None)
     text = newest.text if newest is not None else ""
-    ctx = runtime.context.tool_ctx
-    hits = ctx.knowledge.search(ctx.principal.creator_id, text, limit=KNOWLEDGE_PASSAGES) if text.strip() else []
     removals = dangling_tool_calls(messages)
     removed = {m.id for m in removals}
     kept = [m for m in messages if m.id not in removed]
@@ -123,7 +136,7 @@ def _remember(state: CloneState, runtime: Runtime[CloneContext]) -> dict[str, An
     return {
         "messages": removals + trim_history(kept, max_tokens=history_tokens),
         "summary": remember_facts(state.get("summary", ""), text),
-        "knowledge": [h.text[:PASSAGE_CHARS] for h in hits],
+        "knowledge": _knowledge_for(runtime.context.tool_ctx, text),
         "rounds": 0,
         "fallback": None,
         "tokens_in": 0,

@@ -144,6 +144,7 @@ class CloneConversations:
         if problem is not None:
             return Reply(problem, fan.id, clone.id, 0, 0, 0, None, error="unreadable message")
         thread = thread_id(clone.id, fan.id)
+        reply: Reply | None = None
         try:
             with self.store.lock(thread):  # one turn at a time per fan thread, across workers
                 principal = Principal(Role.FAN, fan.id, creator_id)
@@ -161,6 +162,9 @@ class CloneConversations:
                 reply = self._reply_of(state, fan.id, clone.id)
                 self._after_turn(thread, reply, platform)  # inside the lock: the next turn counts these calls
         except Exception as error:  # the fan still gets an answer; the log gets the cause
+            if reply is not None:  # e.g. releasing the lock failed: the answer exists and stands
+                log.warning("after the clone's reply to fan %s something failed", fan.id, exc_info=True)
+                return reply
             log.exception("the clone's turn for fan %s failed", fan.id)
             return Reply(CANNOT_ANSWER, fan.id, clone.id, 0, 0, 0, None, error=type(error).__name__)
         return reply

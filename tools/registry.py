@@ -32,7 +32,7 @@ __all__ = ["TOOLS", "ToolSpec", "authorize", "execute", "one_tool", "tools_named
 
 log = logging.getLogger(__name__)
 
-DEFAULT_RESULT_TOKENS = 600  # a tool result's share of the prompt unless the caller says otherwise
+DEFAULT_RESULT_TOKENS = 2000  # a tool result's share of an agent's prompt; the clone passes its own (smaller) cap
 
 
 @dataclass(frozen=True)

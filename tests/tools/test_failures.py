@@ -16,7 +16,7 @@ from ontology.database import make_engine
 from providers.retry import RetryPolicy
 from providers.stripe import LiveStripe
 from tests.tools.conftest import ContextFactory, World, call
-from tools import Role, ToolContext
+from tools import Role, ToolContext, execute
 from tools._budget import cap_tokens, count_text_tokens
 
 pytestmark = pytest.mark.timeout(120)
@@ -115,7 +115,7 @@ def test_a_thousand_products_fit_the_tool_result_budget_as_valid_json(
             offer = uow.entities.insert("digital_product", f"Template pack {i}", {"price": 100 + i, "currency": "USD"})
             uow.connections.insert(world.creator.id, offer.id, "owns")
         uow.commit()
-    message = call(make_ctx(Role.FAN), "list_products")
+    message = execute({"name": "list_products", "args": {}, "id": "c1"}, make_ctx(Role.FAN), max_tokens=600)
     assert message.status != "error" and count_text_tokens(str(message.content)) <= 600
     data = json.loads(str(message.content))
     assert data["truncated"]["products"]["total"] > 900 and 0 < data["truncated"]["products"]["shown"] < 1000
