@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import bindparam, func, insert, literal, select
 
 # This script is named like the package it measures: put the project root first on the path, not bench/.
 sys.path[0] = str(Path(__file__).resolve().parents[1])
@@ -187,6 +187,12 @@ def seed(store: Store, n_entities: int) -> dict[str, list[uuid.UUID]]:
     with store.unit_of_work() as uow:
         uow.execute(select(1).select_from(tables.entities).limit(1))
     return ids
+
+
+def empty_unit_of_work(store: Store) -> object:
+    """The fixed cost of any unit of work: pool checkout (with its ping), BEGIN, one trivial statement, ROLLBACK."""
+    with store.unit_of_work() as uow:
+        return uow.execute(select(literal(1))).scalar()
 
 
 def store_neighbours(store: Store, who: uuid.UUID) -> object:
@@ -356,6 +362,7 @@ def main() -> None:
     with engine.connect() as conn:
         side_by_side = {
             "statement only": lambda who: conn.execute(neighbour_page, {"who": who}).all(),
+            "empty unit of work": lambda who: empty_unit_of_work(store),
             "repository": lambda who: store_neighbours(store, who),
         }
         report_side_by_side("neighbours (a creator's 50 owned)", side_by_side, creators * 30, breakdown)
