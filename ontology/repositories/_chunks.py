@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from functools import cache
+from typing import Any
 
-from sqlalchemy import and_, delete, insert, select, text, update
+from sqlalchemy import Select, bindparam, delete, exists, insert, select, text, update
 
 from ontology import tables as t
 from ontology.database import SCHEMA_LOCK
@@ -128,29 +130,25 @@ class ChunkRepository(Repository):
         tags: list[str] | None = None,
         published_only: bool = False,
     ) -> list[SearchHit]:
-        """The `limit` chunks of one creator closest to `embedding` (cosine), filtered by type and tags;
-        `published_only` keeps only chunks of published, live content (what fans may see)."""
-        k = t.knowledge_chunks
-        distance = k.c.embedding.cosine_distance(embedding)
-        conditions = [k.c.creator_id == creator_id]
-        if content_types:
-            conditions.append(k.c.content_type.in_(content_types))
-        if tags:
-            conditions.append(k.c.tags.contains(tags))
-        if published_only:
-            conditions.append(k.c.published)
-        self._uow.execute(text(f"SET LOCAL hnsw.ef_search = {int(ef_search)}"))
+        """The `limit` chunks of one live creator closest to `embedding` (cosine), filtered by type and
+        tags; none when `creator_id` is not a live creator. `published_only` keeps only chunks of
+        published, live content (what fans may see)."""
         # Filters: keep scanning the graph until enough rows pass. For `published_only` this rather than a
         # second, partial HNSW index per partition (twice the index writes): measured on 10k real e5
         # chunks at ef 200, recall@10 among published chunks 0.98 with 92% or 55% published, 0.95 with 12%,
         # 1.0 with 1% (the scan runs on to near exact), as unfiltered 0.98, at the same latency.
-        if content_types or tags or published_only:
-            self._uow.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+        filtered = bool(content_types or tags or published_only)
+        # Both settings in one round trip.
+        self._uow.execute(_SEARCH_SETTINGS, {"ef": str(int(ef_search)), "scan": "relaxed_order" if filtered else "off"})
         rows = self._uow.execute(
-            select(k.c.content_id, k.c.content_type, k.c.chunk_no, k.c.text, k.c.tags, distance.label("d"))
-            .where(and_(*conditions))
-            .order_by(distance)
-            .limit(clean_limit(limit))
+            _nearest(bool(content_types), bool(tags), published_only),
+            {
+                "creator": creator_id,
+                "embedding": embedding,
+                "content_types": content_types,
+                "tags": tags,
+                "limit": clean_limit(limit),
+            },
         )
         hits = [
             SearchHit(
@@ -165,3 +163,31 @@ class ChunkRepository(Repository):
         ]
         # relaxed_order may return rows slightly out of order: restore the exact order
         return sorted(hits, key=lambda hit: -hit.score)
+
+
+_SEARCH_SETTINGS = text(
+    "SELECT set_config('hnsw.ef_search', :ef, true), set_config('hnsw.iterative_scan', :scan, true)"
+)
+
+
+@cache
+def _nearest(by_type: bool, by_tags: bool, published_only: bool) -> Select[Any]:
+    """A creator's nearest chunks as a statement with bound parameters, built once per shape (a fresh
+    select cost ~0.2 ms of CPU to build and cache-key). The creator check rides along as a one-time
+    filter: a search needs no separate round trip to learn that its creator exists."""
+    k, e = t.knowledge_chunks, t.entities
+    distance = k.c.embedding.cosine_distance(bindparam("embedding", type_=k.c.embedding.type))
+    live_creator = exists().where(e.c.id == bindparam("creator"), e.c.type == "creator", e.c.deleted_at.is_(None))
+    conditions = [k.c.creator_id == bindparam("creator"), live_creator]
+    if by_type:
+        conditions.append(k.c.content_type.in_(bindparam("content_types", expanding=True)))
+    if by_tags:
+        conditions.append(k.c.tags.contains(bindparam("tags", type_=k.c.tags.type)))
+    if published_only:
+        conditions.append(k.c.published)
+    return (
+        select(k.c.content_id, k.c.content_type, k.c.chunk_no, k.c.text, k.c.tags, distance.label("d"))
+        .where(*conditions)
+        .order_by(distance)
+        .limit(bindparam("limit"))
+    )

@@ -176,3 +176,30 @@ def test_bulk_load_rebuilds_the_partition_keeping_existing_chunks(
         counted = uow.execute(text(f"SELECT count(*) FROM {partition_name(ava)}")).scalar_one()
         staging = uow.execute(text("SELECT to_regclass(:t)"), {"t": partition_name(ava) + "_load"}).scalar_one()
     assert staging is None and counted == 3 + 50 + 1  # three posts' chunks, 50 imported, one newsletter
+
+
+def test_search_checks_its_creator_in_the_same_statement(
+    store: Store, knowledge: KnowledgeBase, creators: dict[str, uuid.UUID]
+) -> None:
+    """The creator check rides along with the vector query: a deleted creator whose chunks remain is
+    still NotFound, a creator without knowledge gets no hits, and nearest alone returns nothing for
+    anything but a live creator."""
+    from ontology import NotFound
+
+    gone = register_creator(store, "Gone", email="gone@k.test", handle="gone-k").id
+    create_content(store, knowledge, gone, "blog_post", "Gone's post", "Hydrate before every long run.")
+    assert knowledge.search(gone, "hydration", limit=1)[0].text.startswith("Hydrate")
+    empty = register_creator(store, "Empty", email="empty@k.test", handle="empty-k").id
+    assert knowledge.search(empty, "hydration") == []
+    vector = knowledge.embedder.embed_query("hydration")
+    with store.unit_of_work() as uow:
+        fan = uow.entities.insert("audience_member", "Not a creator")
+        uow.entities.delete(gone)
+        uow.commit()
+    with pytest.raises(NotFound):
+        knowledge.search(gone, "hydration")
+    with pytest.raises(InvalidInput, match="is not a creator"):
+        knowledge.search(fan.id, "hydration")
+    with store.unit_of_work() as uow:
+        assert uow.chunks.nearest(gone, vector, limit=5, ef_search=40) == []
+        assert uow.chunks.nearest(creators["ava"], vector, limit=2, ef_search=40)

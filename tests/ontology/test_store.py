@@ -254,3 +254,47 @@ def test_totals_and_counts_are_scoped_to_what_an_owner_owns(store: Store) -> Non
         assert uow.entities.count_neighbours(ann.id, "following", direction="in") == {("audience_member", "active"): 1}
         assert [n.entity.type for n in uow.entities.neighbours(bob.id, "owns", types=["payment"])] == ["payment"]
         assert uow.entities.neighbours(bob.id, "owns", types=["video"]) == []
+
+
+def test_neighbours_page_in_connection_order_with_every_filter(store: Store) -> None:
+    """The prebuilt neighbour statements return the same rows, records and order as the query they
+    replaced: whole records, connection order, the limit, relationship, entity types, both sides,
+    and soft-deleted neighbours left out."""
+    with store.unit_of_work() as uow:
+        owner = uow.entities.insert("creator", "Pager", {"handle": "pager-n"})
+        posts = [uow.entities.insert("blog_post", f"post {i}", {"body": str(i)}) for i in range(5)]
+        video = uow.entities.insert("video", "clip")
+        owns = [uow.connections.insert(owner.id, item.id, "owns", {"revenueShare": 1.0}) for item in [*posts, video]]
+        fan = uow.entities.insert("audience_member", "reader")
+        follows = uow.connections.insert(fan.id, owner.id, "following")
+        uow.entities.delete(posts[2].id)
+        uow.commit()
+    live = [c for c in owns if c.to_entity != posts[2].id]
+    with store.unit_of_work() as uow:
+        page = uow.entities.neighbours(owner.id, "owns", limit=3)
+        assert [n.connection for n in page] == live[:3]
+        assert [n.entity for n in page] == [uow.entities.get(c.to_entity) for c in live[:3]]
+        assert [n.connection.id for n in uow.entities.neighbours(owner.id, "owns")] == [c.id for c in live]
+        assert [n.entity.name for n in uow.entities.neighbours(owner.id, types=["video"])] == ["clip"]
+        assert uow.entities.neighbours(owner.id, "owns", types=[]) == []
+        assert uow.entities.neighbours(owner.id, "following") == []
+        both = uow.entities.neighbours(owner.id, direction="both")
+        assert [n.connection.id for n in both] == [c.id for c in live] + [follows.id]
+        assert [n.connection.id for n in uow.entities.neighbours(owner.id, direction="both", limit=2)] == [
+            c.id for c in live[:2]
+        ]
+        assert [n.entity.id for n in uow.entities.neighbours(owner.id, direction="in", types=["audience_member"])] == [
+            fan.id
+        ]
+
+
+def test_records_list_their_fields_in_the_tables_column_order() -> None:
+    """Neighbour pages build records from row positions: a column added to a table must be added to
+    its record at the same place."""
+    from dataclasses import fields
+
+    from ontology import tables
+    from ontology.records import Connection, Entity
+
+    for record, table in ((Entity, tables.entities), (Connection, tables.connections)):
+        assert [f.name for f in fields(record)] == [c.name for c in table.columns]
