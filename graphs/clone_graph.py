@@ -191,9 +191,7 @@ def _tools(state: CloneState, runtime: Runtime[CloneContext]) -> dict[str, Any]:
     results: list[ToolMessage] = []
     for index, call in enumerate(calls):
         if index < allowed:
-            results.append(
-                execute(call, context.tool_ctx, context.tool_names, max_tokens=context.limits.tool_result_tokens)
-            )
+            results.append(execute(call, context.tool_ctx, context.tool_names))
         else:
             results.append(_over_limit(call, context))
     return {"messages": results, "tool_calls": used + min(len(calls), allowed)}

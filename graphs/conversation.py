@@ -149,7 +149,13 @@ class CloneConversations:
             with self.store.lock(thread):  # one turn at a time per fan thread, across workers
                 principal = Principal(Role.FAN, fan.id, creator_id)
                 context = CloneContext(
-                    tool_ctx=ToolContext(principal, self.store, self.knowledge, self.providers),
+                    tool_ctx=ToolContext(
+                        principal,
+                        self.store,
+                        self.knowledge,
+                        self.providers,
+                        result_tokens=self.limits.tool_result_tokens,
+                    ),
                     persona_prompt=persona,
                     models=self.models,
                     tool_names=self.tool_names,

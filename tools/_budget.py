@@ -8,14 +8,16 @@ strings cut, and a `truncated` entry says what was left out; any other text is c
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from langchain_core.messages import HumanMessage
 from langchain_core.messages.utils import count_tokens_approximately
 
-__all__ = ["cap_tokens", "count_text_tokens"]
+__all__ = ["DEFAULT_RESULT_TOKENS", "cap_tokens", "count_text_tokens", "rows_that_fit"]
 
 CUT_MARK = " [...]"
+DEFAULT_RESULT_TOKENS = 2000  # a tool result's share of an agent's prompt; the clone sets its own (smaller) cap
 
 
 def count_text_tokens(text: str) -> int:
@@ -36,6 +38,21 @@ def cap_tokens(text: str, max_tokens: int) -> str:
         if fitted is not None:
             return fitted
     return _cut(text, max_tokens)
+
+
+def rows_that_fit(count: int, render: Callable[[int], str], max_tokens: int) -> int:
+    """How many leading rows of a page (at least one) fit in `max_tokens` once rendered by `render(n)`.
+
+    Paged tools cut their own page with this, so that the cursor they hand out follows the last row
+    the model actually sees; a cut made afterwards by `cap_tokens` would skip the rows it dropped."""
+    low, high = 1, count
+    while low < high:
+        middle = (low + high + 1) // 2
+        if count_text_tokens(render(middle)) <= max_tokens:
+            low = middle
+        else:
+            high = middle - 1
+    return min(low, count)
 
 
 def _cut(text: str, max_tokens: int) -> str:

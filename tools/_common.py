@@ -105,6 +105,13 @@ class Page:
     total: int
     next_after: str | None  # pass back as `after` for the next page; None on the last page
 
+    def next_after_row(self, count: int) -> str | None:
+        """The cursor after the first `count` items: a tool that shows fewer rows than the page holds
+        (to fit its token budget) hands out this one, so the next page starts at the first unshown row."""
+        if count < len(self.items):
+            return str(self.items[count - 1].connection.id) if count else self.next_after
+        return self.next_after
+
 
 def neighbour_page(
     uow: UnitOfWork,

@@ -24,7 +24,6 @@ from tools.registry import one_tool
 __all__ = ["compute_metrics", "create_plan", "fetch_metrics", "record_insight"]
 
 
-
 def compute_metrics(uow: UnitOfWork, creator_id: uuid.UUID, period_days: int) -> dict[str, Any]:
     """The creator's business figures now and over the last `period_days` days (revenue per currency).
 

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from langchain_core.tools import InjectedToolArg
 
 from ontology import Entity, InvalidInput, UnitOfWork
+from tools._budget import rows_that_fit
 from tools._common import neighbour_page, owned_by, owned_entities, reply
 from tools.context import Role, ToolContext
 from tools.registry import one_tool
@@ -209,11 +210,16 @@ def list_fans(ctx: Annotated[ToolContext, InjectedToolArg], limit: int = 20, aft
         if show_email:
             row["email"] = n.entity.properties.get("email")
         rows.append(row)
-    names = ", ".join(r["name"] for r in rows[:10])
-    shown = f"; showing {len(rows)}" if len(rows) < page.total else ""
-    return reply(
-        f"{page.total} fan(s) follow the creator{shown}" + (f"; e.g. {names}." if names else "."),
-        total=page.total,
-        fans=rows,
-        next_page=page.next_after,
-    )
+
+    def render(count: int) -> str:
+        shown = rows[:count]
+        names = ", ".join(r["name"] for r in shown[:10])
+        showing = f"; showing {len(shown)}" if len(shown) < page.total else ""
+        return reply(
+            f"{page.total} fan(s) follow the creator{showing}" + (f"; e.g. {names}." if names else "."),
+            total=page.total,
+            fans=shown,
+            next_page=page.next_after_row(count),
+        )
+
+    return render(rows_that_fit(len(rows), render, ctx.result_tokens))

@@ -13,6 +13,7 @@ from langchain_core.tools import InjectedToolArg
 
 from ontology import InvalidInput, NotFound, UnitOfWork
 from ontology.records import Entity
+from tools._budget import rows_that_fit
 from tools._common import (
     CATALOG_TYPES,
     PUBLIC_STATUSES,
@@ -49,13 +50,17 @@ def list_products(ctx: Annotated[ToolContext, InjectedToolArg], after: str | Non
             after=after,
         )
     offers = [offer_of(n.entity).as_dict() for n in page.items]
-    if offers:
-        lines = "; ".join(f"{o['name']} ({o['type'].replace('_', ' ')}): {o['formatted_price']}" for o in offers)
-        more = f" (showing {len(offers)} of {page.total})" if len(offers) < page.total else ""
+
+    def render(count: int) -> str:
+        shown, next_page = offers[:count], page.next_after_row(count)
+        if not shown:
+            return reply("The creator has nothing for sale right now.", products=[], total=page.total, next_page=None)
+        lines = "; ".join(f"{o['name']} ({o['type'].replace('_', ' ')}): {o['formatted_price']}" for o in shown)
+        more = f" (showing {len(shown)} of {page.total})" if len(shown) < page.total else ""
         summary = f"{page.total} item(s) for sale{more}: {lines}."
-    else:
-        summary = "The creator has nothing for sale right now."
-    return reply(summary, products=offers, total=page.total, next_page=page.next_after)
+        return reply(summary, products=shown, total=page.total, next_page=next_page)
+
+    return render(rows_that_fit(len(offers), render, ctx.result_tokens))
 
 
 def _fan_of_creator(uow: UnitOfWork, fan_id: str, creator_id: uuid.UUID) -> Entity:

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from ontology import KnowledgeBase, OneError, Store
+from tools._budget import DEFAULT_RESULT_TOKENS
 
 __all__ = ["NotAllowed", "Principal", "ProviderSource", "Role", "ToolContext"]
 
@@ -67,7 +68,7 @@ class ToolContext:
     plain class with `isinstance` instead of trying to build a schema for the store inside it.
     """
 
-    __slots__ = ("knowledge", "principal", "providers", "run_id", "store")
+    __slots__ = ("knowledge", "principal", "providers", "result_tokens", "run_id", "store")
 
     def __init__(
         self,
@@ -76,9 +77,11 @@ class ToolContext:
         knowledge: KnowledgeBase,
         providers: ProviderSource,
         run_id: str | None = None,
+        result_tokens: int = DEFAULT_RESULT_TOKENS,
     ) -> None:
         self.principal = principal
         self.store = store
         self.knowledge = knowledge
         self.providers = providers
         self.run_id = run_id
+        self.result_tokens = result_tokens  # the most one tool result may hand the model

@@ -32,8 +32,6 @@ __all__ = ["TOOLS", "ToolSpec", "authorize", "execute", "one_tool", "tools_named
 
 log = logging.getLogger(__name__)
 
-DEFAULT_RESULT_TOKENS = 2000  # a tool result's share of an agent's prompt; the clone passes its own (smaller) cap
-
 
 @dataclass(frozen=True)
 class ToolSpec:
@@ -98,11 +96,10 @@ def execute(
     call: dict[str, Any],
     ctx: ToolContext,
     granted: Collection[str] | None = None,
-    *,
-    max_tokens: int = DEFAULT_RESULT_TOKENS,
 ) -> ToolMessage:
     """Run one tool call from the model for `ctx.principal` and return its result, capped at
-    `max_tokens`; refusals, bad arguments and failures come back as an error ToolMessage."""
+    `ctx.result_tokens`; refusals, bad arguments and failures come back as an error ToolMessage."""
+    max_tokens = ctx.result_tokens
     call_id = call.get("id") or ""
     name = call.get("name", "")
     spec = TOOLS.get(name)

@@ -40,6 +40,10 @@ class ProvidersWith:
     def mode(self, name: str) -> str:
         return "live" if name == self.name else str(self.real.mode(name))
 
+    @property
+    def public_url(self) -> str:
+        return str(self.real.public_url)
+
 
 class FailingStripe:
     """A local fake of the Stripe provider whose checkout raises what it is given."""
@@ -107,19 +111,30 @@ def test_a_database_that_fails_the_transaction_is_a_tool_error(
     assert any(r.exc_info and type(r.exc_info[1]).__name__ == "TransactionFailed" for r in caplog.records)
 
 
-def test_a_thousand_products_fit_the_tool_result_budget_as_valid_json(
+def test_a_thousand_products_come_in_pages_that_fit_the_budget_and_skip_none(
     make_ctx: ContextFactory, world: World, store: Store
 ) -> None:
     with store.unit_of_work() as uow:
+        offers = []
         for i in range(1000):
-            offer = uow.entities.insert("digital_product", f"Template pack {i}", {"price": 100 + i, "currency": "USD"})
-            uow.connections.insert(world.creator.id, offer.id, "owns")
+            offers.append(uow.entities.insert("digital_product", f"Template pack {i}", {"price": 100 + i}))
+            uow.connections.insert(world.creator.id, offers[-1].id, "owns")
         uow.commit()
-    message = execute({"name": "list_products", "args": {}, "id": "c1"}, make_ctx(Role.FAN), max_tokens=600)
-    assert message.status != "error" and count_text_tokens(str(message.content)) <= 600
-    data = json.loads(str(message.content))
-    assert data["truncated"]["products"]["total"] > 900 and 0 < data["truncated"]["products"]["shown"] < 1000
-    assert all(p["formatted_price"] for p in data["products"])
+    fan = make_ctx(Role.FAN)
+    ctx = ToolContext(fan.principal, fan.store, fan.knowledge, fan.providers, result_tokens=600)
+    seen: list[str] = []
+    after: str | None = None
+    while True:
+        message = execute({"name": "list_products", "args": {"after": after}, "id": "c1"}, ctx)
+        assert message.status != "error" and count_text_tokens(str(message.content)) <= 600
+        data = json.loads(str(message.content))  # valid JSON, cut by the tool itself, not by the cap
+        assert "truncated" not in data and data["products"] and all(p["formatted_price"] for p in data["products"])
+        seen += [p["id"] for p in data["products"]]
+        after = data["next_page"]
+        if after is None:
+            break
+    ids = {str(o.id) for o in offers}
+    assert len(seen) == len(set(seen)) and ids <= set(seen)  # every offer once: the cursor skips none
 
 
 def test_capping_plain_text_marks_the_cut() -> None:
