@@ -43,7 +43,6 @@ def test_no_injection_reaches_a_lead_a_referral_a_checkout_or_money(
     # the same with the money tools bound beside the fan's (a misconfigured agent): still nothing
     guarded = evaluate(model, (*FAN_TOOLS, *MONEY_TOOLS), categories=[INJECTION])
     assert [(o.text, o.reached) for o in guarded if FORBIDDEN_FOR_INJECTIONS & set(o.reached)] == []
-    assert [o.text for o in guarded if o.reached] == []  # and no other tool either: a plain answer
 
 
 def _reply(model: OfflineChatModel, text: str) -> tuple[list[str], str]:
