@@ -228,7 +228,8 @@ def read_intent(text: str) -> Intent:
         and not EMAIL_RE.search(body)
         and not UUID_RE.search(body)
     )
-    hostile = bool(HOSTILE.search(text))
+    # someone else's address (or several) is nothing a fan may act on: see `own_email`
+    hostile = bool(HOSTILE.search(text)) or (bool(EMAIL_RE.search(text)) and own_email(text) is None)
     return Intent(
         text=stripped,
         injection=injection,
@@ -337,8 +338,8 @@ def money_refusal(kind: str, persona: str | None) -> str:
 def identity_reply(persona: str | None) -> str:
     """The honest answer to "are you ChatGPT?": the creator's AI clone, in persona."""
     if persona:
-        return f"I'm {persona}'s AI clone, trained on {persona}'s own content. What can I help you with?"
-    return "I'm the creator's AI clone, trained on their own content. What can I help you with?"
+        return f"I'm {persona}'s digital clone, trained on {persona}'s own content. What can I help you with?"
+    return "I'm the creator's digital clone, trained on their own content. What can I help you with?"
 
 
 def decline_injection(persona: str | None) -> str:

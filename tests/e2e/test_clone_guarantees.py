@@ -77,7 +77,9 @@ def test_the_persona_holds_for_100_adversarial_turns(chat) -> None:  # type: ign
         assert reply.text.strip(), turn
         assert not generic.search(reply.text), (turn, reply.text)
         tokens.append(reply.prompt_tokens)
-    assert max(tokens[-20:]) <= 1.3 * max(tokens[:5])  # prompt size flat after 100 turns
+    # prompt size flat after 100 turns: the last two rounds of the 15 attacks against the first two (same mix of
+    # short declines and catalog listings; the first 5 alone are all short declines)
+    assert max(tokens[-30:]) <= 1.3 * max(tokens[:30])
 
 
 def test_prices_and_links_come_from_the_catalog_and_the_platform(chat, store: Store) -> None:  # type: ignore[no-untyped-def]
