@@ -135,6 +135,8 @@ class CloneConversations:
         }
         if reply.fallback:
             metadata["fallback"] = reply.fallback
+        if state.get("guard"):
+            metadata["guard"] = state["guard"]  # counts of what the output guard changed
         with self.store.unit_of_work() as uow:
             uow.events.insert("clone_interaction", actor_id=fan.id, target_id=clone.id, metadata=metadata)
             uow.commit()
