@@ -9,7 +9,8 @@ A live LLM can invent; the offline model cannot, but every reply goes through th
   content; `file://` URLs and local paths (`/home/...`, `C:\\...`, `~/.one/...`) never leave;
   a sentence holding one is dropped (an allowed link in it is kept);
 - a sentence that calls the clone ChatGPT, an OpenAI model or a language model is replaced by the
-  honest in-persona line, and one that reprints the system prompt is dropped.
+  honest in-persona line, and one that reprints the system prompt is dropped;
+- when nothing sensible is left (or the reply dumps the prompt), the whole reply is a safe one.
 
 `guard_reply(text, facts)` is pure: it returns a `Guard` with the text to send and how many
 sentences of each kind it changed. `candidates(text)` says which facts a reply needs, so the graph
@@ -124,7 +125,12 @@ _PERIOD_AFTER = re.compile(
     r"^\s*(?:/\s*(?:month|mo|year|yr)\b|(?:a|per|each)\s+(?:month|year)\b|monthly\b|yearly\b|annually\b|one-time\b)",
     re.IGNORECASE,
 )
-_UNIT_AFTER = re.compile(r"^\s*(?:[a-z]|\()", re.IGNORECASE)  # "12 reps", "5.30 pm", "3 (sets)": not money
+_UNIT_AFTER = re.compile(  # "12 reps", "5.30 pm", "12.50 km": a quantity, not money
+    r"^\s*(?:[ap]\.?m\b|o'clock|h\b|hrs?\b|hours?\b|min(?:ute)?s?\b|sec(?:ond)?s?\b|k?g\b|kgs?\b|grams?\b|lbs?\b|"
+    r"pounds?\b|kilos?\b|km\b|mi\b|miles?\b|m\b|cm\b|mm\b|ml\b|l\b|lit(?:re|er)s?\b|reps?\b|sets?\b|times\b|x\b|"
+    r"k?cal(?:orie)?s?\b|percent\b|days?\b|weeks?\b|months\b|years\b|steps?\b|rounds?\b)",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -324,6 +330,7 @@ _PROMPT_MARKERS = re.compile(
 )
 _PUBLIC_LINES = ("About you:", "Phrases you use:", "You talk about:", "Your boundaries:")
 _NGRAM = 8
+PROMPT_DUMP = 3  # this many sentences of the prompt: the reply is a dump of it, and none of it is sent
 _PRONOUNS = {"you": "i", "me": "i", "your": "my", "yours": "mine", "yourself": "myself", "you're": "i'm",
              "cannot": "can't"}  # fmt: skip
 
@@ -464,7 +471,7 @@ def guard_reply(text: str, facts: GuardFacts) -> Guard:
         out.append(" ".join(replacement))
     repaired = _tidy("".join(out))
     changed = any(counts.values())
-    if changed and not re.search(r"\w", repaired):
+    if changed and (not re.search(r"\w", repaired) or counts["prompt"] >= PROMPT_DUMP):
         return Guard(safe_answer(name), safe_reply=True, **counts)
     return Guard(repaired if changed else text, **counts)
 
