@@ -439,7 +439,8 @@ def guard_reply(text: str, facts: GuardFacts) -> Guard:
     pieces = _pieces(text)
     for index, piece in enumerate(pieces):
         if index % 2 or not piece.strip():
-            out.append(piece)
+            dropped = bool(out) and out[-1] == "" and index % 2 and "\n" not in piece
+            out.append("" if dropped else piece)  # no stray space where a sentence was dropped
             continue
         paths = find_local_paths(piece)
         urls = [(a, b, u) for a, b, u in find_urls(piece) if not any(p[0] <= a < p[1] for p in paths)]
