@@ -23,6 +23,7 @@ import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from tools._common import Offer, major_amount
 
@@ -113,6 +114,8 @@ _PRICE_PATTERNS: tuple[re.Pattern[str], ...] = (
         re.IGNORECASE,
     ),
 )
+_DIGIT = re.compile(r"\d")
+_MONEY_WORD = re.compile(rf"\b(?:{_WORD_RE})\b", re.IGNORECASE)
 # A bare number counts as a price only when the words around it are about money.
 _BARE = re.compile(r"(?<![\w.,$€£¥₹/:-])(?P<number>\d+(?:,\d{3})*(?:[.,]\d\d)?)(?![\w%°]|[.,:/]\d|\s[%°])")
 _MONEY_BEFORE = re.compile(
@@ -231,12 +234,16 @@ def find_prices(text: str, skip: Sequence[tuple[int, int]] = ()) -> list[PriceMe
         taken = [*skip, *((m.start, m.end) for m in found)]
         return all(end <= a or start >= b for a, b in taken)
 
-    for pattern in _PRICE_PATTERNS:
+    has_digit = _DIGIT.search(text) is not None
+    spelled = bool(_MONEY_WORD.search(text))
+    # cheap tests first: most sentences hold no digit and no money word, and skip every scan
+    patterns = [*(_PRICE_PATTERNS[:-1] if has_digit else ()), *(_PRICE_PATTERNS[-1:] if spelled else ())]
+    for pattern in patterns:
         for match in pattern.finditer(text):
             mention = _mention(match)
             if mention is not None and free(mention.start, mention.end):
                 found.append(mention)
-    for match in _BARE.finditer(text):
+    for match in _BARE.finditer(text) if has_digit else ():
         amount = _number(match.group("number"))
         if amount is not None and free(match.start(), match.end()) and _bare_is_money(text, match):
             found.append(PriceMention(match.start(), match.end(), amount, None))
@@ -354,6 +361,7 @@ def _ngrams(words: Sequence[str]) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + _NGRAM]) for i in range(len(words) - _NGRAM + 1)}
 
 
+@lru_cache(maxsize=256)  # one entry per clone prompt; a rebuilt clone's new prompt is a new key
 def prompt_ngrams(persona_prompt: str) -> frozenset[tuple[str, ...]]:
     """The prompt's private wording: its rules and instructions as word 8-grams (pronouns folded), less
     the lines that only restate public persona facts (bio, phrases, topics, boundaries) and the identity line."""
