@@ -209,3 +209,26 @@ def test_totals_and_counts_are_scoped_to_what_an_owner_owns(store: Store) -> Non
         assert uow.entities.count_neighbours(ann.id, "following", direction="in") == {("audience_member", "active"): 1}
         assert [n.entity.type for n in uow.entities.neighbours(bob.id, "owns", types=["payment"])] == ["payment"]
         assert uow.entities.neighbours(bob.id, "owns", types=["video"]) == []
+
+
+def test_owned_mentioning_finds_only_the_owners_live_things_in_the_given_statuses(store: Store) -> None:
+    link = "mayastone.example/plan-" + datetime.now(UTC).strftime("%H%M%S%f")
+    with store.unit_of_work() as uow:
+        maya = uow.entities.insert("creator", "Maya M", {"email": f"m-{link[-6:]}@x.test"})
+        other = uow.entities.insert("creator", "Other O", {"email": f"o-{link[-6:]}@x.test"})
+        published = uow.entities.insert("blog_post", "Plan", {"body": f"Read https://{link} now"}, "published")
+        draft = uow.entities.insert("blog_post", "Draft", {"body": f"https://{link}"}, "draft")
+        gone = uow.entities.insert("blog_post", "Gone", {"body": f"https://{link}"}, "published")
+        theirs = uow.entities.insert("blog_post", "Theirs", {"body": f"https://{link}"}, "published")
+        unrelated = uow.entities.insert("blog_post", "Other", {"body": "no links here"}, "published")
+        for post in (published, draft, gone, unrelated):
+            uow.connections.insert(maya.id, post.id, "owns")
+        uow.connections.insert(other.id, theirs.id, "owns")
+        uow.entities.delete(gone.id)
+        uow.commit()
+    with store.unit_of_work() as uow:
+        found = uow.entities.owned_mentioning(maya.id, [link], types={"blog_post"}, statuses={"published"})
+        assert [e.id for e in found] == [published.id]
+        assert uow.entities.owned_mentioning(maya.id, [link], types={"video"}, statuses={"published"}) == []
+        assert uow.entities.owned_mentioning(maya.id, [], types={"blog_post"}, statuses={"published"}) == []
+        assert uow.entities.owned_mentioning(maya.id, ["%"], types={"blog_post"}, statuses={"published"}) == []
