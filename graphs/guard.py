@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
@@ -478,11 +478,13 @@ def guard_reply(text: str, facts: GuardFacts) -> Guard:
         if kept_links and not leaked:
             replacement.append("Here's the link: " + " ".join(kept_links))
         out.append(" ".join(replacement))
+    if not any(counts.values()):
+        return Guard(text)
     repaired = _tidy("".join(out))
-    changed = any(counts.values())
-    if changed and (not re.search(r"\w", repaired) or counts["prompt"] >= PROMPT_DUMP):
-        return Guard(safe_answer(name), safe_reply=True, **counts)
-    return Guard(repaired if changed else text, **counts)
+    guard = Guard(repaired, counts["prices"], counts["urls"], counts["paths"], counts["identity"], counts["prompt"])
+    if not re.search(r"\w", repaired) or guard.prompt >= PROMPT_DUMP:
+        return replace(guard, text=safe_answer(name), safe_reply=True)
+    return guard
 
 
 def _tidy(text: str) -> str:
