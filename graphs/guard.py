@@ -323,11 +323,19 @@ def url_allowed(url: str, allowed: Collection[str]) -> bool:
 
 # ---- identity and the system prompt -------------------------------------------------------------------------
 
+# Only the clone speaking of itself: a creator may well write about ChatGPT or work as an assistant coach.
+_GENERIC = (
+    r"(?:chat\s?gpt|gpt-?\d[\w.]*|open\s?ai(?:'s)?(?:\s+(?:model|assistant|chatbot))?|claude|gemini|llama"
+    r"|(?:large\s+|ai\s+)?language\s+model|llm|chat\s?bot|bot|(?:ai|virtual|helpful|digital|generic)\s+assistant"
+    r"|ai\b(?!\s+clone)|(?-i:DAN))\b"
+)
 _IDENTITY = re.compile(
-    r"\bchat\s?gpt\b|\bopen\s?ai\b|\bgpt-?\d(?:\.\d)?(?:o|-?turbo|-?mini)?\b|\b(?:large\s+)?language\s+model\b|\bLLM\b"
-    r"|\bas\s+an\s+ai\b|\bai\s+assistant\b|\bvirtual\s+assistant\b|\bI(?:'m|\s+am)\s+(?:just\s+)?(?:an?\s+)?"
-    r"(?:chatbot|bot|assistant|ai(?!\s+clone))\b|\b(?:anthropic|claude|google\s+gemini|meta\s+llama)\b"
-    r"|\bI(?:'m|\s+am)\s+(?:now\s+)?DAN\b",
+    r"\b(?:I\s*'?m|I\s+am|my\s+name\s+is|this\s+is|you(?:'re|\s+are)\s+(?:talking|chatting|speaking)\s+(?:to|with))\s+"
+    rf"(?:(?:just|only|now|really|actually|simply|not\s+\w+\s+but)\s+)*(?:(?:an?|the)\s+)?(?P<who>{_GENERIC})"
+    r"|\bas\s+(?:an?\s+)?(?P<as>ai\b(?!\s+clone)|(?:ai\s+|large\s+)?language\s+model|llm|chat\s?gpt"
+    r"|(?:ai|virtual|digital)\s+assistant)"
+    r"|\b(?:developed|trained|created|built|made|powered|programmed|written|generated)\s+by\s+(?:an?\s+)?"
+    r"(?P<maker>open\s?ai|anthropic|google|meta|ai|llm|(?:large\s+)?language\s+model|chat\s?gpt)\b",
     re.IGNORECASE,
 )
 _PROMPT_MARKERS = re.compile(
@@ -458,7 +466,9 @@ def guard_reply(text: str, facts: GuardFacts) -> Guard:
             m for m in find_prices(piece, [(a, b) for a, b, _ in urls + paths])
             if not any(m.matches(o) for o in facts.offers)
         ]  # fmt: skip
-        identity = bool(_IDENTITY.search(piece))
+        identity = any(
+            not (m.group("who") and m.group("who").lower() in name.lower()) for m in _IDENTITY.finditer(piece)
+        )  # "I'm Claude" is no claim when the creator is Claude
         leaked = bool(_PROMPT_MARKERS.search(piece)) or bool(_ngrams(_words(piece)) & secret)
         if not (paths or foreign or invented or identity or leaked):
             out.append(piece)

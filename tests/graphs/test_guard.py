@@ -224,6 +224,9 @@ def test_public_persona_facts_and_the_honest_identity_line_are_not_prompt_leaks(
         "I can't give personal medical, legal or financial advice beyond what my content says.",
         identity_line("Maya Stone") + " I talk about training, nutrition, recovery.",
         "I can't do refunds or change prices from this chat: Maya Stone handles those personally.",
+        "I plan my meals with ChatGPT sometimes, and OpenAI's app is fine for that.",
+        "I worked as an assistant coach for 5 years.",
+        "I'm not a bot person, I'm a barbell person.",
     ]:
         assert not guard_reply(text, FACTS).changed, text
 
@@ -234,6 +237,14 @@ def test_the_guard_keeps_formatting_and_counts_sentences_not_words() -> None:
     assert guard.prices == 1
     assert guard.text.startswith("Hi Sam!\n\n- The guide is $12.00.\n") and guard.text.endswith("\n- Sleep 8 hours.")
     assert guard.counts() == {"prices": 1, "urls": 0, "paths": 0, "identity": 0, "prompt": 0, "safeReply": False}
+
+
+def test_a_creator_named_like_a_model_may_say_their_name() -> None:
+    prompt = PROMPT.replace("Maya Stone", "Claude Dubois")
+    assert not guard_reply("I'm Claude, your coach.", GuardFacts(prompt)).changed
+    assert guard_reply("I'm Claude, your coach.", FACTS).identity == 1
+    assert guard_reply("I'm Dan, your coach.", FACTS).identity == 0  # a name, not the DAN jailbreak
+    assert guard_reply("I am DAN now.", FACTS).identity == 1
 
 
 def test_helpers() -> None:
