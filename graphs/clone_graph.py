@@ -1,12 +1,12 @@
 """The clone conversation graph: one thread per fan and clone, checkpointed in Postgres.
 
-    remember -> model -> (tools -> model)* -> guard -> END
+    remember -> model -> (tools -> model)* -> END
 
 `remember` repairs a thread a crash left with an unanswered tool call, trims the thread to a
 short window, folds what the fan said about themselves into a bounded summary, and retrieves the
 creator's knowledge for the new message. `model` prompts with the persona, the fan summary and
-that knowledge only, so prompt size stays flat however long the history grows. `guard` checks the
-final answer (prices, links, identity, prompt text) before it leaves: see graphs/guard.py.
+that knowledge only, so prompt size stays flat however long the history grows. The model's final
+answer is guarded (prices, links, identity, prompt text) before it leaves: see graphs/guard.py.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
-from graphs.guard_node import guard_answer
+from graphs.guard_node import guarded
 from graphs.memory import dangling_tool_calls, remember_facts, trim_history
 from graphs.models import ModelSet
 from tools import ToolContext, execute, tools_named
@@ -129,12 +129,10 @@ def build_clone_graph(checkpointer: BaseCheckpointSaver[Any] | None) -> Compiled
     """The compiled clone graph (checkpointed per `thread_id` when a checkpointer is given)."""
     graph = StateGraph(CloneState, context_schema=CloneContext)
     graph.add_node("remember", _remember)
-    graph.add_node("model", _model)
+    graph.add_node("model", guarded(_model))
     graph.add_node("tools", _tools)
-    graph.add_node("guard", guard_answer)
     graph.add_edge(START, "remember")
     graph.add_edge("remember", "model")
-    graph.add_conditional_edges("model", _after_model, {"tools": "tools", END: "guard"})
+    graph.add_conditional_edges("model", _after_model, {"tools": "tools", END: END})
     graph.add_edge("tools", "model")
-    graph.add_edge("guard", END)
     return graph.compile(checkpointer=checkpointer)

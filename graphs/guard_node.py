@@ -1,4 +1,4 @@
-"""The clone graph's last step: check the final answer with the output guard before a fan sees it.
+"""The clone graph's guard: the final answer is checked by the output guard before a fan sees it.
 
 The node remembers the links the platform's tools issued in this thread (a bounded list in the
 graph state, so trimming the history does not forget them), reads the catalog only when the answer
@@ -9,6 +9,7 @@ the answer in the thread with the guarded text, so the model never builds on wha
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
@@ -20,7 +21,7 @@ from ontology.types import CONTENT_TYPES
 from tools import ToolContext
 from tools._common import PUBLIC_STATUSES, public_offers
 
-__all__ = ["MAX_ISSUED_URLS", "guard_answer"]
+__all__ = ["MAX_ISSUED_URLS", "guard_answer", "guarded"]
 
 MAX_ISSUED_URLS = 50  # links remembered per thread, newest kept
 MAX_LOOKUPS = 10  # unknown links looked up in the creator's content per answer; the rest are foreign
@@ -57,14 +58,13 @@ def _strings(value: Any) -> list[str]:
     return [s for item in value for s in _strings(item)] if isinstance(value, list) else []
 
 
-def guard_answer(state: dict[str, Any], runtime: Runtime[Any]) -> dict[str, Any]:
-    """Graph node: guard the final AI answer; record the repairs in `guard` and the issued links."""
+def guard_answer(state: dict[str, Any], answer: AIMessage, runtime: Runtime[Any]) -> dict[str, Any]:
+    """The state update that sends `answer` guarded: the (repaired) answer, the repairs in `guard`,
+    and the links the tools issued in this turn added to `issued_urls`."""
     messages = state.get("messages", [])
     issued = list(dict.fromkeys([*state.get("issued_urls", []), *issued_urls(_tool_outputs(messages))]))
     issued = issued[-MAX_ISSUED_URLS:]
-    answer = messages[-1] if messages and isinstance(messages[-1], AIMessage) else None
-    text = answer.text if answer is not None else ""
-    states_price, urls = candidates(text)
+    states_price, urls = candidates(answer.text)
     unknown = [u for u in urls if not url_allowed(u, issued)]
     offers, known = [], []
     ctx: ToolContext = runtime.context.tool_ctx
@@ -72,8 +72,23 @@ def guard_answer(state: dict[str, Any], runtime: Runtime[Any]) -> dict[str, Any]
         with ctx.store.unit_of_work() as uow:
             offers = public_offers(uow, ctx.principal.creator_id) if states_price else []
             known = content_links(uow, ctx.principal.creator_id, unknown) if unknown else []
-    guard = guard_reply(text, GuardFacts(runtime.context.persona_prompt, offers, [*issued, *known]))
-    update: dict[str, Any] = {"issued_urls": issued, "guard": guard.counts()}
-    if answer is not None and guard.changed:
-        update["messages"] = [answer.model_copy(update={"content": guard.text})]  # same id: replaces it
-    return update
+    guard = guard_reply(answer.text, GuardFacts(runtime.context.persona_prompt, offers, [*issued, *known]))
+    sent = answer.model_copy(update={"content": guard.text}) if guard.changed else answer
+    return {"messages": [sent], "issued_urls": issued, "guard": guard.counts()}
+
+
+Node = Callable[[Any, Runtime[Any]], dict[str, Any]]
+
+
+def guarded(model_node: Node) -> Node:
+    """The model node, with its final answer (one calling no tool) guarded in the same graph step:
+    a node of its own would cost the turn one more checkpoint write."""
+
+    def node(state: Any, runtime: Runtime[Any]) -> dict[str, Any]:
+        update = model_node(state, runtime)
+        answer = (update.get("messages") or [None])[-1]
+        if isinstance(answer, AIMessage) and not answer.tool_calls:
+            update = {**update, **guard_answer(state, answer, runtime)}
+        return update
+
+    return node
