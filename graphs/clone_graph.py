@@ -11,7 +11,8 @@ budget, so prompt size stays flat however long the history grows.
 Budgets a fan cannot break: tool calls per message and per hour (`CloneLimits`; calls beyond them
 are not run and the model is told so), tokens per tool result and per prompt. A model that reports
 its context exceeded is asked again with only the current turn, and the older turns leave the
-thread; a model that fails outright yields an honest reply in the creator's voice, never silence.
+thread; a model that fails outright yields an honest reply in the creator's voice, never silence. The model's final
+answer is guarded (prices, links, identity, prompt text) before it leaves: see graphs/guard.py.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
+from graphs.guard_node import guarded
 from graphs.memory import dangling_tool_calls, facts_for_prompt, remember_facts, trim_history
 from graphs.models import ModelSet
 from graphs.prompt_budget import current_turn_start, fit_prompt
@@ -79,6 +81,8 @@ class CloneState(TypedDict, total=False):
     tokens_out: int
     tool_calls: int  # tool calls run in the current turn
     fallback: str | None
+    issued_urls: list[str]  # links the platform's tools gave this thread (bounded), for the guard
+    guard: dict[str, Any]  # what the guard changed in the current turn's answer
 
 
 @dataclass(frozen=True)
@@ -112,13 +116,16 @@ def clone_prompt(persona_prompt: str, summary: str, knowledge: Sequence[str]) ->
 
 
 def _knowledge_for(ctx: ToolContext, text: str) -> list[str]:
-    """Passages for the fan's message (searched by its head); a failing search leaves the turn
-    without knowledge rather than without an answer."""
+    """Published passages for the fan's message (searched by its head): drafts, archived and deleted
+    content never reach a fan's prompt. A failing search leaves the turn without knowledge rather
+    than without an answer."""
     query = text.strip()[:QUERY_CHARS]
     if not query:
         return []
     try:
-        hits = ctx.knowledge.search(ctx.principal.creator_id, query, limit=KNOWLEDGE_PASSAGES)
+        hits = ctx.knowledge.search(
+            ctx.principal.creator_id, query, limit=KNOWLEDGE_PASSAGES, published_only=ctx.principal.role is Role.FAN
+        )
     except Exception:
         log.warning("knowledge search failed for %s; answering without it", ctx.principal.describe(), exc_info=True)
         return []
@@ -142,6 +149,7 @@ def _remember(state: CloneState, runtime: Runtime[CloneContext]) -> dict[str, An
         "tokens_in": 0,
         "tokens_out": 0,
         "tool_calls": 0,
+        "guard": {},  # repairs are counted per turn
     }
 
 
@@ -219,7 +227,7 @@ def build_clone_graph(checkpointer: BaseCheckpointSaver[Any] | None) -> Compiled
     """The compiled clone graph (checkpointed per `thread_id` when a checkpointer is given)."""
     graph = StateGraph(CloneState, context_schema=CloneContext)
     graph.add_node("remember", _remember)
-    graph.add_node("model", _model)
+    graph.add_node("model", guarded(_model))
     graph.add_node("tools", _tools)
     graph.add_edge(START, "remember")
     graph.add_edge("remember", "model")

@@ -57,6 +57,7 @@ class Reply:
     fallback: str | None
     tool_calls: int = 0
     error: str | None = None  # why the turn did not run normally (an unreadable message, a failure)
+    guard: dict[str, int] | None = None  # what the output guard repaired in the answer, by kind
 
 
 def message_problem(text: object) -> str | None:
@@ -193,6 +194,7 @@ class CloneConversations:
             tokens_out=state.get("tokens_out", 0),
             fallback=state.get("fallback"),
             tool_calls=state.get("tool_calls", 0),
+            guard=state.get("guard") or None,
         )
 
     def _after_turn(self, thread: str, reply: Reply, platform: str) -> None:
@@ -211,6 +213,8 @@ class CloneConversations:
         }
         if reply.fallback:
             metadata["fallback"] = reply.fallback
+        if reply.guard:
+            metadata["guard"] = reply.guard  # counts of what the output guard changed
         try:
             with self.store.unit_of_work() as uow:
                 uow.events.insert(

@@ -11,6 +11,7 @@ import json
 import uuid
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Literal
 
 from ontology import Entity, InvalidInput, Neighbour, NotFound, UnitOfWork
@@ -26,12 +27,14 @@ __all__ = [
     "Page",
     "connect_created_by",
     "format_price",
+    "major_amount",
     "neighbour_page",
     "offer_of",
     "owned_by",
     "owned_entities",
     "owned_entity",
     "parse_id",
+    "public_offers",
     "reply",
 ]
 
@@ -156,6 +159,12 @@ def format_price(amount: int | None, currency: str | None) -> str:
     return f"{symbol}{number}" if symbol else f"{number} {code}"
 
 
+def major_amount(amount: int, currency: str | None) -> Decimal:
+    """A price in minor units as people say it: 4900 USD -> 49, 1000 JPY -> 1000."""
+    code = (currency or DEFAULT_CURRENCY).upper()
+    return Decimal(amount) if code in _ZERO_DECIMAL else Decimal(amount) / 100
+
+
 @dataclass(frozen=True)
 class Offer:
     """A catalog entry as tools show it; the only source of prices for replies and checkouts."""
@@ -207,3 +216,8 @@ def offer_of(product: Entity) -> Offer:
         interval=interval if isinstance(interval, str) else None,
         description=str(description) if description else None,
     )
+
+
+def public_offers(uow: UnitOfWork, creator_id: uuid.UUID) -> list[Offer]:
+    """The creator's catalog as fans see it: live products and courses in a public status."""
+    return [offer_of(p) for p in owned_entities(uow, creator_id, CATALOG_TYPES, PUBLIC_STATUSES)]

@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, insert, literal_column, select, update
+from sqlalchemy import ColumnElement, Select, Text, bindparam, cast, func, insert, literal_column, or_, select, update
 
 from ontology import tables as t
 from ontology.errors import InvalidInput, NotFound
@@ -305,6 +305,39 @@ class EntityRepository(Repository):
             if len(batch) < page:
                 return
             after = batch[-1].connection.id
+
+    def owned_mentioning(
+        self,
+        owner_id: uuid.UUID | str,
+        needles: Collection[str],
+        *,
+        types: Collection[str],
+        statuses: Collection[str],
+        limit: int = 20,
+    ) -> list[Entity]:
+        """Live entities `owner_id` owns, of `types` and in `statuses`, whose properties hold any of
+        `needles` as text (e.g. the content that carries a link); none when `needles` is empty."""
+        owner = parse_id(owner_id, "owner")
+        wanted = [clean_text(n, "needle", max_chars=MAX_QUERY_CHARS) for n in needles if n]
+        if not wanted:
+            return []
+        c, e = t.connections, t.entities
+        text = cast(e.c.properties, Text)
+        rows = self._uow.execute(
+            select(e)
+            .join(c, c.c.to_entity == e.c.id)
+            .where(
+                c.c.from_entity == owner,
+                c.c.relationship_type == "owns",
+                c.c.to_type.in_(list(types)),
+                e.c.status.in_(list(statuses)),
+                e.c.deleted_at.is_(None),
+                or_(*[func.strpos(text, needle) > 0 for needle in wanted]),
+            )
+            .order_by(e.c.id)
+            .limit(clean_limit(limit))
+        )
+        return [Entity(**row._mapping) for row in rows]
 
     def count_neighbours(
         self,

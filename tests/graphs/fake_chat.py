@@ -20,7 +20,8 @@ def tool_call(name: str, **args: Any) -> AIMessage:
 
 
 class ScriptedChatModel(BaseChatModel):
-    """Replies from `script` in order (an Exception in the script is raised); records every prompt."""
+    """Replies from `script` in order (an Exception in the script is raised, a callable is called with
+    the prompt and answers with what it returns); records every prompt."""
 
     script: list[Any]
     _prompts: list[list[BaseMessage]] = PrivateAttr(default_factory=list)
@@ -55,6 +56,8 @@ class ScriptedChatModel(BaseChatModel):
         item = self.script.pop(0)
         if isinstance(item, Exception):
             raise item
+        if callable(item):
+            item = item(list(messages))
         reply = item if isinstance(item, AIMessage) else AIMessage(content=str(item))
         tokens_in = count_tokens_approximately(messages)
         tokens_out = count_tokens_approximately([reply])

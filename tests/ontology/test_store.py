@@ -298,3 +298,26 @@ def test_records_list_their_fields_in_the_tables_column_order() -> None:
 
     for record, table in ((Entity, tables.entities), (Connection, tables.connections)):
         assert [f.name for f in fields(record)] == [c.name for c in table.columns]
+
+
+def test_owned_mentioning_finds_only_the_owners_live_things_in_the_given_statuses(store: Store) -> None:
+    link = "mayastone.example/plan-" + datetime.now(UTC).strftime("%H%M%S%f")
+    with store.unit_of_work() as uow:
+        maya = uow.entities.insert("creator", "Maya M", {"email": f"m-{link[-6:]}@x.test"})
+        other = uow.entities.insert("creator", "Other O", {"email": f"o-{link[-6:]}@x.test"})
+        published = uow.entities.insert("blog_post", "Plan", {"body": f"Read https://{link} now"}, "published")
+        draft = uow.entities.insert("blog_post", "Draft", {"body": f"https://{link}"}, "draft")
+        gone = uow.entities.insert("blog_post", "Gone", {"body": f"https://{link}"}, "published")
+        theirs = uow.entities.insert("blog_post", "Theirs", {"body": f"https://{link}"}, "published")
+        unrelated = uow.entities.insert("blog_post", "Other", {"body": "no links here"}, "published")
+        for post in (published, draft, gone, unrelated):
+            uow.connections.insert(maya.id, post.id, "owns")
+        uow.connections.insert(other.id, theirs.id, "owns")
+        uow.entities.delete(gone.id)
+        uow.commit()
+    with store.unit_of_work() as uow:
+        found = uow.entities.owned_mentioning(maya.id, [link], types={"blog_post"}, statuses={"published"})
+        assert [e.id for e in found] == [published.id]
+        assert uow.entities.owned_mentioning(maya.id, [link], types={"video"}, statuses={"published"}) == []
+        assert uow.entities.owned_mentioning(maya.id, [], types={"blog_post"}, statuses={"published"}) == []
+        assert uow.entities.owned_mentioning(maya.id, ["%"], types={"blog_post"}, statuses={"published"}) == []
