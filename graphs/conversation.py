@@ -57,7 +57,7 @@ class Reply:
     fallback: str | None
     tool_calls: int = 0
     error: str | None = None  # why the turn did not run normally (an unreadable message, a failure)
-    guard: dict[str, int] | None = None  # what the output guard repaired in the answer, by kind
+    guard: dict[str, int | bool] | None = None  # what the output guard repaired in the answer, by kind
 
 
 def message_problem(text: object) -> str | None:

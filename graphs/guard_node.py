@@ -88,7 +88,10 @@ def guarded(model_node: Node) -> Node:
         update = model_node(state, runtime)
         answer = (update.get("messages") or [None])[-1]
         if isinstance(answer, AIMessage) and not answer.tool_calls:
-            update = {**update, **guard_answer(state, answer, runtime)}
+            guarded_update = guard_answer(state, answer, runtime)
+            # the answer is replaced in place: other messages of the update (e.g. removals) stand
+            guarded_update["messages"] = [*update["messages"][:-1], *guarded_update["messages"]]
+            update = {**update, **guarded_update}
         return update
 
     return node

@@ -27,6 +27,17 @@ class CloneCreatedMeta(Payload):
     appearanceStatus: MediaStatus | None = None
 
 
+class GuardRepairs(Payload):
+    """What the output guard changed in one clone answer: counts only, never the removed text."""
+
+    prices: int = Field(default=0, ge=0, description="sentences with a price not in the catalog")
+    urls: int = Field(default=0, ge=0, description="links the platform did not issue")
+    paths: int = Field(default=0, ge=0, description="local file paths and file:// links")
+    identity: int = Field(default=0, ge=0, description="claims to be a generic assistant or model")
+    prompt: int = Field(default=0, ge=0, description="system prompt text")
+    safeReply: bool = Field(default=False, description="the whole answer was replaced by a safe one")
+
+
 class CloneInteractionMeta(Payload):
     platform: str | None = Field(default=None, description="where the fan wrote, e.g. telegram")
     model: str | None = Field(default=None, description="which model answered: offline or primary")
@@ -35,7 +46,7 @@ class CloneInteractionMeta(Payload):
     tokensOut: int | None = Tokens
     toolCalls: int | None = Field(default=None, ge=0, description="tool calls made in the turn")
     fallback: str | None = Field(default=None, description="why the offline fallback answered, if it did")
-    guard: dict[str, int] | None = Field(default=None, description="output guard repairs by kind")
+    guard: GuardRepairs | None = Field(default=None, description="output guard repairs by kind")
     error: str | None = Field(default=None, description="short cause when the turn failed")
 
 

@@ -181,7 +181,8 @@ def test_models_type_their_fields() -> None:
         ("connection", "enrolled_in", {"progress": True}, r"progress: Input should be a valid number"),
         ("connection", "clone_of", {"since": "2020"}, r"unknown key 'since'\. Allowed keys: none"),
         ("event", "payment_processed", {"amount": 4900, "currency": "USD", "status": "completed", "amout": 1}, "amout"),
-        ("event", "clone_interaction", {"guard": {"price": "1"}}, r"guard\.price: Input should be a valid integer"),
+        ("event", "clone_interaction", {"guard": {"prices": "1"}}, r"guard\.prices: Input should be a valid integer"),
+        ("event", "clone_interaction", {"guard": {"price": 1}}, r"unknown key 'guard\.price'"),
         ("event", "user_engaged", {"anything": 1}, r"unknown key 'anything'"),
     ],
 )
