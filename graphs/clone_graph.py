@@ -1,8 +1,8 @@
 """The clone conversation graph: one thread per fan and clone, checkpointed in Postgres.
 
-    remember -> model -> (tools -> model)* -> END
+    model (remember, then the model) -> (tools -> model)* -> END
 
-`remember` repairs a thread a crash left with an unanswered tool call, trims the thread to a
+On a fan's new message the model step first remembers: it repairs a thread a crash left with an unanswered tool call, trims the thread to a
 short window (in messages and in tokens), folds what the fan said about themselves into a bounded
 summary, and retrieves the creator's knowledge for the new message. `model` prompts with the
 persona, the fan summary (quoted: data, not instructions) and that knowledge only, cut to a token
@@ -18,6 +18,7 @@ answer is guarded (prices, links, identity, prompt text) before it leaves: see g
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypedDict
@@ -83,26 +84,34 @@ class CloneState(TypedDict, total=False):
     fallback: str | None
     issued_urls: list[str]  # links the platform's tools gave this thread (bounded), for the guard
     guard: dict[str, Any]  # what the guard changed in the current turn's answer
+    recent_tool_calls: list[tuple[float, int]]  # (when, how many) tool calls ran in the last hour
+    turns: int  # turns this thread has had (old checkpoints are pruned every few turns)
 
 
 @dataclass(frozen=True)
 class CloneContext:
     """Per-run context the model never sees: who is talking, the persona, the models and tools,
-    the limits, and how many tool calls this fan already ran in the last hour."""
+    and the limits."""
 
     tool_ctx: ToolContext
     persona_prompt: str
     models: ModelSet
     tool_names: tuple[str, ...]
     limits: CloneLimits = field(default_factory=CloneLimits)
-    tool_calls_this_hour: int = 0
 
-    def tool_calls_left(self, used_this_turn: int) -> int:
+    def tool_calls_left(self, state: CloneState) -> int:
         """How many more tool calls this turn may run (a fan is capped per turn and per hour)."""
+        per_turn = self.limits.tool_calls_per_turn - state.get("tool_calls", 0)
         if self.tool_ctx.principal.role is not Role.FAN:
-            return max(0, self.limits.tool_calls_per_turn - used_this_turn)
-        per_hour = self.limits.tool_calls_per_hour - self.tool_calls_this_hour - used_this_turn
-        return max(0, min(self.limits.tool_calls_per_turn - used_this_turn, per_hour))
+            return max(0, per_turn)
+        used_this_hour = sum(count for _, count in state.get("recent_tool_calls", []))
+        return max(0, min(per_turn, self.limits.tool_calls_per_hour - used_this_hour))
+
+
+def _last_hour(calls: list[tuple[float, int]], now: float) -> list[tuple[float, int]]:
+    """The (when, how many) tool-call records of the last hour. They live in the fan's thread, so the
+    hourly cap holds across restarts and processes (one turn at a time per thread) at no query's cost."""
+    return [(when, count) for when, count in calls if now - when < 3600]
 
 
 def clone_prompt(persona_prompt: str, summary: str, knowledge: Sequence[str]) -> SystemMessage:
@@ -150,6 +159,8 @@ def _remember(state: CloneState, runtime: Runtime[CloneContext]) -> dict[str, An
         "tokens_out": 0,
         "tool_calls": 0,
         "guard": {},  # repairs are counted per turn
+        "recent_tool_calls": _last_hour(state.get("recent_tool_calls", []), time.time()),
+        "turns": state.get("turns", 0) + 1,
     }
 
 
@@ -159,7 +170,7 @@ def _model(state: CloneState, runtime: Runtime[CloneContext]) -> dict[str, Any]:
     summary, knowledge = state.get("summary", ""), state.get("knowledge", [])
     messages = list(state.get("messages", []))
     rounds = state.get("rounds", 0) + 1
-    may_call = rounds <= MAX_TOOL_ROUNDS and context.tool_calls_left(state.get("tool_calls", 0)) > 0
+    may_call = rounds <= MAX_TOOL_ROUNDS and context.tool_calls_left(state) > 0
     tools = tools_named(context.tool_names) if may_call else []
     update: dict[str, Any] = {"rounds": rounds}
     prompt = fit_prompt(clone_prompt(context.persona_prompt, summary, knowledge), messages, budget)
@@ -194,15 +205,19 @@ def _model(state: CloneState, runtime: Runtime[CloneContext]) -> dict[str, Any]:
 def _tools(state: CloneState, runtime: Runtime[CloneContext]) -> dict[str, Any]:
     context = runtime.context
     calls = getattr(state["messages"][-1], "tool_calls", []) or []
-    used = state.get("tool_calls", 0)
-    allowed = context.tool_calls_left(used)
+    allowed = context.tool_calls_left(state)
     results: list[ToolMessage] = []
     for index, call in enumerate(calls):
         if index < allowed:
             results.append(execute(call, context.tool_ctx, context.tool_names))
         else:
             results.append(_over_limit(call, context))
-    return {"messages": results, "tool_calls": used + min(len(calls), allowed)}
+    ran = min(len(calls), allowed)
+    return {
+        "messages": results,
+        "tool_calls": state.get("tool_calls", 0) + ran,
+        "recent_tool_calls": [*state.get("recent_tool_calls", []), (time.time(), ran)],
+    }
 
 
 def _over_limit(call: dict[str, Any], context: CloneContext) -> ToolMessage:
@@ -223,14 +238,25 @@ def _after_model(state: CloneState) -> str:
     return "tools" if getattr(last, "tool_calls", None) else END
 
 
+def _turn(state: CloneState, runtime: Runtime[CloneContext]) -> dict[str, Any]:
+    """The model step; on a fan's new message it remembers first, in the same step (a graph step of
+    its own costs every turn another round of LangGraph's bookkeeping)."""
+    messages = state.get("messages", [])
+    if not messages or not isinstance(messages[-1], HumanMessage):
+        return _model(state, runtime)
+    remembered = _remember(state, runtime)
+    removed = {m.id for m in remembered["messages"]}
+    now: CloneState = {**state, **remembered, "messages": [m for m in messages if m.id not in removed]}  # type: ignore[typeddict-item]
+    update = _model(now, runtime)
+    return {**remembered, **update, "messages": [*remembered["messages"], *update.get("messages", [])]}
+
+
 def build_clone_graph(checkpointer: BaseCheckpointSaver[Any] | None) -> CompiledStateGraph[Any, Any, Any, Any]:
     """The compiled clone graph (checkpointed per `thread_id` when a checkpointer is given)."""
     graph = StateGraph(CloneState, context_schema=CloneContext)
-    graph.add_node("remember", _remember)
-    graph.add_node("model", guarded(_model))
+    graph.add_node("model", guarded(_turn))
     graph.add_node("tools", _tools)
-    graph.add_edge(START, "remember")
-    graph.add_edge("remember", "model")
+    graph.add_edge(START, "model")
     graph.add_conditional_edges("model", _after_model, {"tools": "tools", END: END})
     graph.add_edge("tools", "model")
     return graph.compile(checkpointer=checkpointer)

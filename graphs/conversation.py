@@ -13,9 +13,10 @@ after the reply exists (pruning, the event) is logged and never discards the rep
 from __future__ import annotations
 
 import logging
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage
@@ -42,6 +43,9 @@ UNREADABLE = (
     "Could you send it again as plain text?"
 )
 EMPTY = "I didn't catch anything there. What would you like to ask?"
+# A turn writes one checkpoint (durability "exit"); pruning every few turns keeps a thread at most this many.
+PRUNE_EVERY_TURNS = 8
+CLONE_TTL_S = 5.0  # how long a process reuses a clone it read (a rebuilt persona applies within this)
 
 
 @dataclass(frozen=True)
@@ -99,12 +103,21 @@ class CloneConversations:
         self.tool_names = tool_names
         self.limits = limits or CloneLimits()
         self.graph = build_clone_graph(checkpointer)
+        self._clones: dict[uuid.UUID, tuple[float, Entity]] = {}
+        # Pruning runs beside the turns, off the fan's path (LangGraph prunes a thread on one snapshot,
+        # so a turn appending to it meanwhile is safe); one worker, so prunes never race each other.
+        self._pruner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="one-prune")
 
     def clone_of(self, creator_id: uuid.UUID) -> Entity:
-        """The creator's clone, or NotFound telling how to build one."""
+        """The creator's clone, or NotFound telling how to build one (read at most every few seconds:
+        every turn needs it, and it changes only when the clone is rebuilt)."""
+        cached = self._clones.get(creator_id)
+        if cached is not None and time.monotonic() - cached[0] < CLONE_TTL_S:
+            return cached[1]
         clone = clone_of_creator(self.store, creator_id)
         if clone is None:
             raise NotFound(f"creator {creator_id} has no clone yet: build it first (`one clone build`)")
+        self._clones[creator_id] = (time.monotonic(), clone)
         return clone
 
     def fan(self, creator_id: uuid.UUID, platform: str, account: str, display_name: str | None = None) -> Entity:
@@ -112,11 +125,9 @@ class CloneConversations:
         (one person, one audience member, following every creator they talk to)."""
         with self.store.unit_of_work() as uow:  # the common case, a known fan of this creator: no lock needed
             try:
-                known = uow.entities.by_identity("audience_member", platform, account)
-                if uow.connections.query(from_id=known.id, to_id=creator_id, type="following", limit=1):
-                    return known
+                return uow.entities.by_identity("audience_member", platform, account, following=creator_id)
             except NotFound:
-                pass  # first contact: registered under the lock below
+                pass  # first contact (with anyone, or with this creator): registered under the lock below
         with self.store.lock(f"identity:{platform}:{account}"), self.store.unit_of_work() as uow:
             try:
                 fan = uow.entities.by_identity("audience_member", platform, account)
@@ -161,13 +172,16 @@ class CloneConversations:
                     models=self.models,
                     tool_names=self.tool_names,
                     limits=self.limits,
-                    tool_calls_this_hour=self._tool_calls_last_hour(fan.id),
                 )
+                # one checkpoint per turn, at its end: a turn cut short by a crash leaves the thread as it was
                 state = self.graph.invoke(
-                    {"messages": [HumanMessage(text)]}, {"configurable": {"thread_id": thread}}, context=context
+                    {"messages": [HumanMessage(text)]},
+                    {"configurable": {"thread_id": thread}},
+                    context=context,
+                    durability="exit",
                 )
                 reply = self._reply_of(state, fan.id, clone.id)
-                self._after_turn(thread, reply, platform)  # inside the lock: the next turn counts these calls
+                self._after_turn(thread, reply, platform, prune=state.get("turns", 0) % PRUNE_EVERY_TURNS == 0)
         except Exception as error:  # the fan still gets an answer; the log gets the cause
             if reply is not None:  # e.g. releasing the lock failed: the answer exists and stands
                 log.warning("after the clone's reply to fan %s something failed", fan.id, exc_info=True)
@@ -175,13 +189,6 @@ class CloneConversations:
             log.exception("the clone's turn for fan %s failed", fan.id)
             return Reply(CANNOT_ANSWER, fan.id, clone.id, 0, 0, 0, None, error=type(error).__name__)
         return reply
-
-    def _tool_calls_last_hour(self, fan_id: uuid.UUID) -> int:
-        """Tool calls this fan ran in the last hour, from the clone_interaction events (all processes)."""
-        since = datetime.now(UTC) - timedelta(hours=1)
-        with self.store.unit_of_work() as uow:
-            totals = uow.events.totals("clone_interaction", actor_id=fan_id, since=since, sum_of="toolCalls")
-        return sum(total.sum for total in totals)
 
     def _reply_of(self, state: dict[str, Any], fan_id: uuid.UUID, clone_id: uuid.UUID) -> Reply:
         answer = next((m for m in reversed(state["messages"]) if isinstance(m, AIMessage)), None)
@@ -197,12 +204,28 @@ class CloneConversations:
             guard=state.get("guard") or None,
         )
 
-    def _after_turn(self, thread: str, reply: Reply, platform: str) -> None:
-        """Prune the thread's old checkpoints and log the turn; a failure here is logged, never raised."""
+    def _prune(self, thread: str) -> None:
         try:
             self.checkpointer.prune([thread], strategy="keep_latest")  # type: ignore[attr-defined]
         except Exception:
-            log.warning("pruning the checkpoints of %s failed; the reply stands", thread, exc_info=True)
+            log.warning("pruning the checkpoints of %s failed; the next prune retries", thread, exc_info=True)
+
+    def drain(self) -> None:
+        """Wait for the checkpoint prunes already asked for (before closing the checkpointer's pool)."""
+        self._pruner.submit(lambda: None).result()
+
+    def close(self) -> None:
+        """Finish pending prunes and stop the pruning worker."""
+        self._pruner.shutdown(wait=True)
+
+    def _after_turn(self, thread: str, reply: Reply, platform: str, *, prune: bool) -> None:
+        """Prune the thread's old checkpoints in the background (when `prune`) and log the turn; a
+        failure here is logged, never raised."""
+        if prune:
+            try:
+                self._pruner.submit(self._prune, thread)
+            except RuntimeError:  # closed: the next turn's prune catches up
+                log.warning("pruning of %s skipped: conversations are closing", thread)
         metadata: dict[str, Any] = {
             "platform": platform,
             "promptTokens": reply.prompt_tokens,

@@ -38,7 +38,8 @@ class Runtime:
     pool: ConnectionPool[Any]
 
     def close(self) -> None:
-        """Close the checkpointer's pool and the app."""
+        """Finish pending checkpoint prunes, then close the checkpointer's pool and the app."""
+        self.conversations.close()
         self.pool.close()
         self.app.close()
 

@@ -138,7 +138,10 @@ class Store:
         lock can never take every connection the lock holders need to finish (measured: 4 quick messages
         of one fan on a pool of 4 timed out). Built on first use unless one was given."""
         if self._lock_engine is None:
-            self._lock_engine = create_engine(self.engine.url, pool_size=2, max_overflow=62, pool_pre_ping=True)
+            # autocommit: session advisory locks need no transaction, so a lock costs no BEGIN/COMMIT
+            self._lock_engine = create_engine(
+                self.engine.url, pool_size=2, max_overflow=62, pool_pre_ping=True, isolation_level="AUTOCOMMIT"
+            )
         return self._lock_engine
 
     def dispose(self) -> None:

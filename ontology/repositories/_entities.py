@@ -8,7 +8,20 @@ from datetime import datetime
 from functools import cache
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, Text, bindparam, cast, func, insert, literal_column, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Text,
+    bindparam,
+    cast,
+    exists,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 
 from ontology import tables as t
 from ontology.errors import InvalidInput, NotFound
@@ -121,21 +134,25 @@ class EntityRepository(Repository):
             raise NotFound(f"no {type} with {key} {value!r}")
         return Entity(**row._mapping)
 
-    def by_identity(self, type: str, platform: str, account: str) -> Entity:
-        """The live entity of `type` linked to this platform account (e.g. telegram 12345), or NotFound."""
+    def by_identity(self, type: str, platform: str, account: str, *, following: uuid.UUID | None = None) -> Entity:
+        """The live entity of `type` linked to this platform account (e.g. telegram 12345), or NotFound;
+        with `following`, only if it follows that entity (a known fan of a creator: one round trip)."""
         self._uow.registry.get("entity", type)
         platform = clean_text(platform, "platform", max_chars=MAX_TAG_CHARS)
         account = clean_text(account, "account", max_chars=MAX_NAME_CHARS)
-        row = self._uow.execute(
-            select(t.entities)
-            .where(
-                t.entities.c.type == type,
-                t.entities.c.deleted_at.is_(None),
-                t.entities.c.properties["identities"].op("@>")(func.jsonb_build_object(platform, account)),
+        e, c = t.entities, t.connections
+        conditions = [
+            e.c.type == type,
+            e.c.deleted_at.is_(None),
+            e.c.properties["identities"].op("@>")(func.jsonb_build_object(platform, account)),
+        ]
+        if following is not None:
+            conditions.append(
+                exists().where(
+                    c.c.from_entity == e.c.id, c.c.to_entity == following, c.c.relationship_type == "following"
+                )
             )
-            .order_by(t.entities.c.id)
-            .limit(1)
-        ).first()
+        row = self._uow.execute(select(e).where(*conditions).order_by(e.c.id).limit(1)).first()
         if row is None:
             raise NotFound(f"no {type} linked to {platform} account {account!r}")
         return Entity(**row._mapping)

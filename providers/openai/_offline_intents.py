@@ -299,6 +299,10 @@ def matching_facts(
     topic = self_topic_words(question)
     if not topic:
         return list(facts[-limit:])
+    overlaps = [len(topic & content_words(fact)) for fact in facts]
+    most = max(overlaps)
+    if most >= max(1, len(topic) - 1):  # facts using (all but one of) its topic words answer it: no embedding
+        return [fact for fact, overlap in zip(facts, overlaps, strict=True) if overlap == most][-limit:]
     labelled = [f"{fact} My name is {who}." if (who := fan_name(fact)) else fact for fact in facts]
     scores = [
         score + word_weight * len(topic & content_words(text)) / len(topic)

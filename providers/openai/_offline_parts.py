@@ -214,10 +214,15 @@ def knowledge_passages(messages: Sequence[BaseMessage]) -> list[str]:
     return _section_items(messages, lambda header: header == "knowledge:")
 
 
+_QUOTED_FACT = re.compile(r'^the fan said[^:]*:\s*"(.*)"$', re.IGNORECASE)
+
+
 def fan_facts(messages: Sequence[BaseMessage]) -> list[str]:
     """What the fan told about themselves: the `- fact` lines under a header such as "What this fan has
-    told you about themselves:" in system messages."""
-    return _section_items(messages, lambda header: "told you" in header or "about themselves" in header)
+    told you about themselves:" in system messages, unwrapped from their quotes when the prompt marks
+    them as the fan's own words (`The fan said (...): "..."`)."""
+    items = _section_items(messages, lambda header: "told you" in header or "about themselves" in header)
+    return [match.group(1) if (match := _QUOTED_FACT.match(item)) else item for item in items]
 
 
 def chit_chat_reply(text: str, name: str | None) -> str | None:

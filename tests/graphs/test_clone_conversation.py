@@ -8,7 +8,7 @@ import uuid
 from langchain_core.messages import AIMessage, SystemMessage, ToolMessage
 from sqlalchemy import text
 
-from graphs.conversation import CloneConversations, thread_id
+from graphs.conversation import PRUNE_EVERY_TURNS, CloneConversations, thread_id
 from graphs.memory import KEEP_MESSAGES, MAX_FACTS
 from graphs.models import ModelSet
 from providers.openai import OpenAIUnavailable
@@ -51,6 +51,7 @@ def test_memory_survives_a_new_checkpointer_and_stays_bounded(
     chat.reply(creator, "discord", "u-77", "Hi! My name is Priya and I'm training for a marathon in May.")
     for i in range(29):
         chat.reply(creator, "discord", "u-77", f"My favourite number today is {i}. what do you think?")
+    chat.close()  # pending prunes finish before their pool closes
     pool.close()
     # a new process would build everything anew: new pool, new saver, new graph
     pool2, saver2 = open_saver(database_url)
@@ -69,7 +70,7 @@ def test_memory_survives_a_new_checkpointer_and_stays_bounded(
         kept = uow.execute(
             text("SELECT count(*) FROM checkpoints WHERE thread_id = :t"), {"t": thread_id(clone.id, fan.id)}
         ).scalar_one()
-    assert kept == 1  # pruned to the latest checkpoint
+    assert 1 <= kept <= PRUNE_EVERY_TURNS  # pruned every few turns: bounded however long the thread
     pool2.close()
 
 

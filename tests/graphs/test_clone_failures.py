@@ -14,7 +14,7 @@ from langchain_core.messages import ToolMessage
 from sqlalchemy import text
 
 from graphs.clone_graph import CANNOT_ANSWER
-from graphs.conversation import CloneConversations
+from graphs.conversation import PRUNE_EVERY_TURNS, CloneConversations
 from graphs.models import ModelSet
 from ontology import KnowledgeBase, Store, register_creator
 from ontology.database import make_engine
@@ -130,12 +130,13 @@ def test_a_failure_after_the_reply_never_discards_it(  # type: ignore[no-untyped
         )
         uow.commit()
     try:
-        model = ScriptedChatModel(script=["first answer", "second answer"])
+        answers = [f"answer {i}" for i in range(PRUNE_EVERY_TURNS)]  # enough turns for a prune to be due
+        model = ScriptedChatModel(script=list(answers))
         chat = conversations(store, knowledge, providers, checkpointer, model)
         with caplog.at_level(logging.WARNING):
-            first = chat.reply(creator, "telegram", "after-1", "one")
-            second = chat.reply(creator, "telegram", "after-1", "two")
-        assert (first.text, second.text) == ("first answer", "second answer")
+            replies = [chat.reply(creator, "telegram", "after-1", f"message {i}").text for i in range(len(answers))]
+            chat.drain()  # the prune runs beside the turns
+        assert replies == answers
         messages = [r.getMessage() for r in caplog.records]
         assert any("pruning the checkpoints" in m for m in messages)
         assert any("logging the clone_interaction" in m for m in messages)
