@@ -2,17 +2,18 @@
 
     model (remember, then the model) -> (tools -> model)* -> END
 
-On a fan's new message the model step first remembers: it repairs a thread a crash left with an unanswered tool call, trims the thread to a
-short window (in messages and in tokens), folds what the fan said about themselves into a bounded
-summary, and retrieves the creator's knowledge for the new message. `model` prompts with the
-persona, the fan summary (quoted: data, not instructions) and that knowledge only, cut to a token
-budget, so prompt size stays flat however long the history grows.
+On a fan's new message the model step first remembers: it repairs a thread a crash left with an
+unanswered tool call, trims the thread to a short window (in messages and in tokens), folds what
+the fan said about themselves into a bounded summary, and retrieves the creator's published
+knowledge for the message. The model is prompted with the persona, the fan summary (quoted: data,
+not instructions) and that knowledge only, cut to a token budget, so prompt size stays flat however
+long the history grows. Its final answer is guarded (prices, links, identity, prompt text) before
+it leaves: see graphs/guard.py.
 
 Budgets a fan cannot break: tool calls per message and per hour (`CloneLimits`; calls beyond them
 are not run and the model is told so), tokens per tool result and per prompt. A model that reports
 its context exceeded is asked again with only the current turn, and the older turns leave the
-thread; a model that fails outright yields an honest reply in the creator's voice, never silence. The model's final
-answer is guarded (prices, links, identity, prompt text) before it leaves: see graphs/guard.py.
+thread; a model that fails outright yields an honest reply in the creator's voice, never silence.
 """
 
 from __future__ import annotations
