@@ -250,16 +250,18 @@ def import_content(
     ("unchanged", no entity, no event); a changed file at the same `source_path` replaces the body and
     chunks of the content imported from it ("updated"); anything else is new content ("added") with
     `sourcePath` and `sourceHash` (sha256 hex) recorded. Each outcome is one unit of work."""
-    existing = find_imported_content(store, creator_id, source_path=source_path, source_hash=source_hash)
-    if existing is None:
-        provenance = {"sourcePath": source_path, "sourceHash": source_hash}
-        created = create_content(
-            store, knowledge, creator_id, type, title, body, tags=tags, properties=provenance, status=status
+    # two imports of one file at once (two terminals, a retry) must not both add it: one at a time per creator
+    with store.lock(f"content-import:{creator_id}"):
+        existing = find_imported_content(store, creator_id, source_path=source_path, source_hash=source_hash)
+        if existing is None:
+            provenance = {"sourcePath": source_path, "sourceHash": source_hash}
+            created = create_content(
+                store, knowledge, creator_id, type, title, body, tags=tags, properties=provenance, status=status
+            )
+            return "added", created
+        if existing.properties.get("sourceHash") == source_hash:
+            return "unchanged", existing
+        updated = update_content(
+            store, knowledge, existing.id, title=title, body=body, properties={"sourceHash": source_hash}
         )
-        return "added", created
-    if existing.properties.get("sourceHash") == source_hash:
-        return "unchanged", existing
-    updated = update_content(
-        store, knowledge, existing.id, title=title, body=body, properties={"sourceHash": source_hash}
-    )
-    return "updated", updated
+        return "updated", updated

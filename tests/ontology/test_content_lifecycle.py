@@ -135,3 +135,19 @@ def test_import_is_idempotent_by_hash_and_a_changed_file_is_updated(store: Store
         import_content(store, knowledge, other, body="Farmer carries build grip.", source_hash="a" * 64, **args)[0]
         == "added"
     )
+
+
+def test_two_imports_of_one_new_file_at_once_add_it_once(store: Store, knowledge: KnowledgeBase) -> None:
+    from tests.conftest import run_threads
+
+    creator = _creator(store)
+    actions: list[str] = ["" for _ in range(4)]
+
+    def add(i: int) -> None:
+        actions[i] = import_content(
+            store, knowledge, creator, type="blog_post", title="Rows", body="Row with a flat back.",
+            source_path="/lib/rows.md", source_hash="c" * 64,
+        )[0]  # fmt: skip
+
+    run_threads(add, 4)
+    assert sorted(actions) == ["added", "unchanged", "unchanged", "unchanged"]
