@@ -7,7 +7,7 @@ without an answer: the turn is retried once on the offline model and the event s
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -43,6 +43,9 @@ class ModelSet:
 
     primary: BaseChatModel
     offline: BaseChatModel
+    # (model, tool names) -> the model with those tools bound: binding converts every tool's schema,
+    # which costs more than a turn's bookkeeping, and a graph offers the same tools turn after turn
+    _bound: dict[tuple[int, tuple[str, ...]], Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def is_offline(self) -> bool:
@@ -52,17 +55,24 @@ class ModelSet:
     def invoke(self, messages: Sequence[BaseMessage], tools: Sequence[BaseTool] = ()) -> ModelCall:
         """Call the primary model with `tools` bound; on a live failure, answer with the offline model."""
         try:
-            return _call(self.primary, messages, tools, None)
+            return _call(self._with_tools(self.primary, tools), messages, None)
         except FALLBACK_ERRORS as error:
             if self.is_offline:
                 raise
-            return _call(self.offline, messages, tools, f"{type(error).__name__}: {str(error)[:160]}")
+            reason = f"{type(error).__name__}: {str(error)[:160]}"
+            return _call(self._with_tools(self.offline, tools), messages, reason)
+
+    def _with_tools(self, model: BaseChatModel, tools: Sequence[BaseTool]) -> Any:
+        if not tools:
+            return model
+        key = (id(model), tuple(tool.name for tool in tools))
+        bound = self._bound.get(key)
+        if bound is None:
+            bound = self._bound[key] = model.bind_tools(list(tools))
+        return bound
 
 
-def _call(
-    model: BaseChatModel, messages: Sequence[BaseMessage], tools: Sequence[BaseTool], reason: str | None
-) -> ModelCall:
-    runnable: Any = model.bind_tools(list(tools)) if tools else model
+def _call(runnable: Any, messages: Sequence[BaseMessage], reason: str | None) -> ModelCall:
     reply = runnable.invoke(list(messages))
     if not isinstance(reply, AIMessage):
         reply = AIMessage(content=str(getattr(reply, "content", reply)))

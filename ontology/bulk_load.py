@@ -14,7 +14,7 @@ Writers of the same creator's chunks take a shared advisory lock on the creator 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +30,7 @@ from ontology.types import CONTENT_TYPES, PUBLISHED
 from ontology.validation import MAX_TAG_CHARS, clean_text
 
 MAX_DOCUMENT_CHARS = 500_000
+STATUS_BATCH = 1000  # chunks whose content statuses are read in one query during a bulk load
 
 __all__ = ["ChunkRow", "bulk_load_chunks"]
 
@@ -63,20 +64,30 @@ def bulk_load_chunks(
     live = partition_name(creator_id)
     staging = f"{live}_load"
     with engine.connect() as lookup:  # reads content statuses beside the COPY
-        statuses: dict[uuid.UUID, bool] = {}
 
-        def published(content_id: uuid.UUID) -> bool:
-            """Whether fans may find this content's chunks, read while copying (a flag set by an UPDATE
-            afterwards would leave every row twice in the table and its new indexes). A status change
-            meanwhile waits for the creator lock, then updates the rebuilt partition."""
-            if content_id not in statuses:
-                e = t.entities
-                found = lookup.execute(
-                    select(e.c.id).where(e.c.id == content_id, e.c.status == PUBLISHED, e.c.deleted_at.is_(None))
-                )
-                statuses[content_id] = found.first() is not None
-                lookup.rollback()  # no snapshot held across the load
-            return statuses[content_id]
+        def with_published(batch: list[ChunkRow]) -> Iterator[tuple[ChunkRow, bool]]:
+            """Each row with whether fans may find its content, read while copying (a flag set by an
+            UPDATE afterwards would leave every row twice in the table and its new indexes), one query
+            per batch. A status change meanwhile waits for the creator lock, then updates the rebuilt
+            partition."""
+            e = t.entities
+            ids = list({row.content_id for row in batch})
+            found = lookup.execute(
+                select(e.c.id).where(e.c.id.in_(ids), e.c.status == PUBLISHED, e.c.deleted_at.is_(None))
+            )
+            public = {r.id for r in found}
+            lookup.rollback()  # no snapshot held across the load
+            return ((row, row.content_id in public) for row in batch)
+
+        def flagged(rows: Iterable[ChunkRow]) -> Iterator[tuple[ChunkRow, bool]]:
+            batch: list[ChunkRow] = []
+            for row in rows:
+                batch.append(row)
+                if len(batch) == STATUS_BATCH:
+                    yield from with_published(batch)
+                    batch = []
+            if batch:
+                yield from with_published(batch)
 
         raw = engine.raw_connection()
         try:
@@ -97,7 +108,7 @@ def bulk_load_chunks(
                     columns = "creator_id, content_id, content_type, chunk_no, text, tags, embedding, published"
                     with cur.copy(f"COPY {staging} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
                         copy.set_types(["uuid", "uuid", "text", "int4", "text", "text[]", "vector", "bool"])
-                        for row in rows:
+                        for row, published in flagged(rows):
                             _check(row, count, dimension)
                             copy.write_row(
                                 (
@@ -108,7 +119,7 @@ def bulk_load_chunks(
                                     row.text,
                                     row.tags,
                                     row.embedding.astype(np.float32, copy=False),
-                                    published(row.content_id),
+                                    published,
                                 )
                             )
                             count += 1

@@ -37,11 +37,11 @@ class ScriptedChatModel(BaseChatModel):
 
     @property
     def bound(self) -> list[list[str]]:
+        """The tool names offered to each call that was offered tools, in call order."""
         return self._bound
 
-    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ScriptedChatModel:  # type: ignore[override]
-        self._bound.append([getattr(t, "name", str(t)) for t in tools])
-        return self
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> Any:  # type: ignore[override]
+        return self.bind(offered_tools=[getattr(t, "name", str(t)) for t in tools])
 
     def _generate(
         self,
@@ -51,6 +51,8 @@ class ScriptedChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         self._prompts.append(list(messages))
+        if kwargs.get("offered_tools") is not None:
+            self._bound.append(list(kwargs["offered_tools"]))
         if not self.script:
             raise AssertionError("the scripted model ran out of replies")
         item = self.script.pop(0)
