@@ -16,7 +16,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, exc, text
 
 from ontology.errors import EmbeddingMismatch, TransactionFailed
 
@@ -75,17 +75,40 @@ def drop_database(server_url: str, database: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')  # identifiers are ours
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+IDLE_PING_S = 5.0  # a pooled connection idle this long is pinged before use
+
+
+def ping_when_idle(engine: Engine, idle_s: float = IDLE_PING_S) -> Engine:
+    """Check a pooled connection before use only when it sat idle (SQLAlchemy's pessimistic disconnect
+    handling on the checkout event): a dead one is replaced, as with `pool_pre_ping`, without the extra
+    round trip on every checkout of a busy pool (a fan's turn checks out four)."""
+
+    @event.listens_for(engine, "checkin")
+    def _used(dbapi_connection: Any, record: Any) -> None:
+        record.info["used"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        if time.monotonic() - record.info.get("used", 0.0) < idle_s:
+            return
+        try:
+            dbapi_connection.execute("SELECT 1")
+            if not dbapi_connection.autocommit:
+                dbapi_connection.rollback()
+        except psycopg.Error as error:
+            raise exc.DisconnectionError(f"a pooled connection was dead: {error}") from error
+
+    return engine
+
+
+def make_engine(url: str, *, pool_size: int = 5, **options: Any) -> Engine:
     """A pooled SQLAlchemy engine (embedded PostgreSQL allows 100 connections: keep pools small)."""
     query = parse_qs(urlsplit(url).query)
     connect_args = {"application_name": "one"} if "application_name" not in query else {}
-    return create_engine(
-        sqlalchemy_url(url),
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_pre_ping=True,
-        connect_args=connect_args,
+    engine = create_engine(
+        sqlalchemy_url(url), pool_size=pool_size, max_overflow=pool_size, connect_args=connect_args, **options
     )
+    return ping_when_idle(engine)
 
 
 def _alembic_config(connection: object, dimension: int) -> Config:

@@ -23,6 +23,7 @@ from sqlalchemy import Connection as SAConnection
 from sqlalchemy import Engine, Executable, Result, create_engine, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from ontology.database import ping_when_idle
 from ontology.errors import ConstraintViolation, InvalidInput, NotFound, OntologyError, TransactionFailed
 from ontology.types import REGISTRY, TypeRegistry
 
@@ -139,8 +140,8 @@ class Store:
         of one fan on a pool of 4 timed out). Built on first use unless one was given."""
         if self._lock_engine is None:
             # autocommit: session advisory locks need no transaction, so a lock costs no BEGIN/COMMIT
-            self._lock_engine = create_engine(
-                self.engine.url, pool_size=2, max_overflow=62, pool_pre_ping=True, isolation_level="AUTOCOMMIT"
+            self._lock_engine = ping_when_idle(
+                create_engine(self.engine.url, pool_size=2, max_overflow=62, isolation_level="AUTOCOMMIT")
             )
         return self._lock_engine
 

@@ -59,3 +59,24 @@ def test_the_spec_indexes_exist(store) -> None:  # type: ignore[no-untyped-def]
         "knowledge_chunks USING hnsw (embedding vector_cosine_ops)",
     ]:
         assert expected in defs, expected
+
+
+def test_an_idle_pooled_connection_that_died_is_replaced_before_use(database_url: str) -> None:
+    """Pinging only idle connections keeps `pool_pre_ping`'s promise: a connection the server dropped
+    (a restart, an idle timeout) is replaced at checkout, and the caller never sees it."""
+    from sqlalchemy import create_engine
+
+    from ontology.database import ping_when_idle, sqlalchemy_url
+
+    engine = ping_when_idle(create_engine(sqlalchemy_url(database_url), pool_size=1, max_overflow=0), idle_s=0.0)
+    killer = make_engine(database_url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            first = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with killer.connect() as conn:
+            assert conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": first}).scalar_one()
+        with engine.connect() as conn:  # the pooled connection is dead: checkout must replace it
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != first
+    finally:
+        engine.dispose()
+        killer.dispose()
