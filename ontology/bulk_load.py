@@ -131,6 +131,9 @@ def bulk_load_chunks(
                         "WITH (m = 16, ef_construction = 64)"
                     )
                     cur.execute("RESET maintenance_work_mem")
+                    # statistics now, not when autovacuum gets to it: without them the planner scans the
+                    # new partition exactly instead of through its HNSW index
+                    cur.execute(f"ANALYZE {staging}")
                     conn.commit()
                     # The swap: short, under the schema lock so no other DDL interleaves.
                     cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))

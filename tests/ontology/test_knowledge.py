@@ -167,7 +167,11 @@ def test_bulk_load_rebuilds_the_partition_keeping_existing_chunks(
             .scalars()
             .all()
         )
+        analysed = uow.execute(  # the swapped-in partition has statistics: searches use its HNSW index at once
+            text("SELECT count(*) FROM pg_stats WHERE tablename = :t"), {"t": partition_name(ava)}
+        ).scalar_one()
     assert any("hnsw" in index for index in indexes)
+    assert analysed > 0  # none until the table is analysed
     # a bad row aborts the load and leaves the live partition as it was
     bad = [*rows[:3], ChunkRow(content, "blog_post", 99, "bad", [], np.zeros(3, dtype=np.float32))]
     with pytest.raises(InvalidInput, match="shape"):
