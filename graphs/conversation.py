@@ -123,7 +123,7 @@ class CloneConversations:
     def fan(self, creator_id: uuid.UUID, platform: str, account: str, display_name: str | None = None) -> Entity:
         """The person behind a platform account; their first message to this creator registers them
         (one person, one audience member, following every creator they talk to)."""
-        with self.store.unit_of_work() as uow:  # the common case, a known fan of this creator: no lock needed
+        with self.store.single_statement() as uow:  # the common case, a known fan of this creator: no lock
             try:
                 return uow.entities.by_identity("audience_member", platform, account, following=creator_id)
             except NotFound:
@@ -239,10 +239,9 @@ class CloneConversations:
         if reply.guard:
             metadata["guard"] = reply.guard  # counts of what the output guard changed
         try:
-            with self.store.unit_of_work() as uow:
+            with self.store.single_statement() as uow:
                 uow.events.insert(
                     "clone_interaction", actor_id=reply.fan_id, target_id=reply.clone_id, metadata=metadata
                 )
-                uow.commit()
         except Exception:
             log.warning("logging the clone_interaction of %s failed; the reply stands", thread, exc_info=True)

@@ -321,3 +321,15 @@ def test_owned_mentioning_finds_only_the_owners_live_things_in_the_given_statuse
         assert uow.entities.owned_mentioning(maya.id, [link], types={"video"}, statuses={"published"}) == []
         assert uow.entities.owned_mentioning(maya.id, [], types={"blog_post"}, statuses={"published"}) == []
         assert uow.entities.owned_mentioning(maya.id, ["%"], types={"blog_post"}, statuses={"published"}) == []
+
+
+def test_a_single_statement_unit_of_work_runs_one_statement_and_refuses_a_second(store: Store) -> None:
+    with store.single_statement() as uow:
+        creator = uow.entities.insert("creator", "One Shot", {"handle": "one-shot"})
+    with store.unit_of_work() as uow:  # it committed as it ran
+        assert uow.entities.get(creator.id).name == "One Shot"
+    with pytest.raises(TransactionFailed, match="second statement"), store.single_statement() as uow:
+        uow.entities.get(creator.id)
+        uow.entities.update(creator.id, name="Changed")  # two statements need a real unit of work
+    with store.unit_of_work() as uow:
+        assert uow.entities.get(creator.id).name == "One Shot"
