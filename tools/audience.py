@@ -30,6 +30,7 @@ REFERRAL_DAYS = 30
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"  # no 0/O, 1/I/L: read aloud and typed by fans
 CODE_LENGTH = 12  # ~59 bits: not guessable
 PROFILE_EVENTS = 10
+PROFILE_COURSES = 50  # courses a profile lists
 CONSENT_SOURCES = {Role.FAN: "chat", Role.AGENT: "agent", Role.CREATOR: "creator"}  # lead property consentSource
 
 
@@ -157,11 +158,12 @@ def get_my_profile(ctx: Annotated[ToolContext, InjectedToolArg]) -> str:
     with ctx.store.unit_of_work() as uow:
         fan = uow.entities.get(principal.entity_id)
         tags = [f"{tag.key}={tag.value}" for tag in uow.tags.of_entity(fan.id)]
-        courses = [
+        creators_courses = {c.id for c in owned_entities(uow, principal.creator_id, {"course"})}
+        courses = [  # every enrolment read, then this creator's kept: enrolments elsewhere never crowd them out
             {"course_id": str(n.entity.id), "title": n.entity.name, **n.connection.metadata}
-            for n in uow.entities.neighbours(fan.id, "enrolled_in", direction="out", limit=50)
-            if owned_by(uow, principal.creator_id, n.entity.id)
-        ]
+            for n in uow.entities.iter_neighbours(fan.id, "enrolled_in", types={"course"})
+            if n.entity.id in creators_courses
+        ][:PROFILE_COURSES]
         recent: list[dict[str, Any]] = []
         events = uow.events.query(actor_id=fan.id, limit=PROFILE_EVENTS * 3)
         targets = uow.entities.get_many([e.target_id for e in events if e.target_id is not None])

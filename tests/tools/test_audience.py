@@ -142,3 +142,19 @@ def test_list_fans_counts_and_pages_past_a_thousand_fans(
     assert seen == [str(fan.id) for fan in fans]  # every fan once, oldest first, the last ones included
     assert page["fans"][-1]["email"] == "fan1004@example.com"
     assert str(call(ctx, "list_fans", after="not-a-cursor").content).startswith("error:")
+
+
+def test_a_fans_courses_here_show_however_many_courses_they_take_elsewhere(
+    make_ctx: ContextFactory, world: World, rival: World, store: Store
+) -> None:
+    with store.unit_of_work() as uow:  # 60 enrolments with the rival first, then one with this creator
+        for i in range(60):
+            course = uow.entities.insert("course", f"Rival course {i}")
+            uow.connections.insert(rival.creator.id, course.id, "owns")
+            uow.connections.insert(world.fan.id, course.id, "enrolled_in", {"status": "active", "progress": 0})
+        here = uow.entities.insert("course", "Home course", status="published")
+        uow.connections.insert(world.creator.id, here.id, "owns")
+        uow.connections.insert(world.fan.id, here.id, "enrolled_in", {"status": "active", "progress": 0})
+        uow.commit()
+    profile = ok(make_ctx(Role.FAN), "get_my_profile")
+    assert [c["title"] for c in profile["courses"]] == ["Home course"]
