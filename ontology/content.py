@@ -173,8 +173,7 @@ def remove_content(store: Store, content_id: uuid.UUID | str) -> Entity:
     with store.unit_of_work() as uow:
         content, creator_id = _content(uow, content_id, lock=True)
         _changed(uow, creator_id, content, "deleted")
-        uow.chunks.remove_content(creator_id, content.id)
-        uow.entities.delete(content.id)
+        uow.entities.delete(content.id)  # the entity repository drops deleted content's chunks with it
         uow.commit()
     return content
 

@@ -101,13 +101,11 @@ def ping_when_idle(engine: Engine, idle_s: float = IDLE_PING_S) -> Engine:
     return engine
 
 
-def make_engine(url: str, *, pool_size: int = 5, **options: Any) -> Engine:
+def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     """A pooled SQLAlchemy engine (embedded PostgreSQL allows 100 connections: keep pools small)."""
     query = parse_qs(urlsplit(url).query)
     connect_args = {"application_name": "one"} if "application_name" not in query else {}
-    engine = create_engine(
-        sqlalchemy_url(url), pool_size=pool_size, max_overflow=pool_size, connect_args=connect_args, **options
-    )
+    engine = create_engine(sqlalchemy_url(url), pool_size=pool_size, max_overflow=pool_size, connect_args=connect_args)
     return ping_when_idle(engine)
 
 

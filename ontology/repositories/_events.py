@@ -92,7 +92,6 @@ class EventRepository(Repository):
         self,
         type: str,
         *,
-        actor_id: uuid.UUID | str | None = None,
         owned_by: uuid.UUID | str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
@@ -101,14 +100,11 @@ class EventRepository(Repository):
         sum_of: str | None = None,
     ) -> list[EventTotal]:
         """Count events of `type` (and sum an integer metadata key), grouped by metadata keys, in the
-        database. `actor_id` keeps one actor's events; `owned_by` keeps events whose target the given
-        entity `owns` (a creator's payments, courses...); `where` keeps events whose metadata contains
-        those key/values."""
+        database. `owned_by` keeps events whose target the given entity `owns` (a creator's payments,
+        courses...); `where` keeps events whose metadata contains those key/values."""
         self._uow.registry.get("event", type)
         ev, c = t.events, t.connections
         conditions: list[Any] = [ev.c.type == type]
-        if actor_id is not None:
-            conditions.append(ev.c.actor_id == parse_id(actor_id, "actor_id"))
         if since is not None:
             conditions.append(ev.c.timestamp >= since)
         if until is not None:
