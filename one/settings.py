@@ -169,6 +169,51 @@ class Settings(BaseSettings):
     solana_rpc_url: str | None = None
     solana_private_key: SecretStr | None = None
 
+    # chat platforms (`one run` starts each one whose token is set); each maps to one creator
+    telegram_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("ONE_TELEGRAM_BOT_TOKEN", "TELEGRAM_BOT_TOKEN")
+    )
+    telegram_api_url: str = Field(
+        default="https://api.telegram.org/bot", description="Bot API base (self-hosted Bot API servers, tests)"
+    )
+    telegram_webhook_secret: SecretStr | None = Field(
+        default=None, description="set = webhook mode at ONE_PUBLIC_URL/telegram/webhook; unset = long polling"
+    )
+    telegram_creator: str | None = Field(default=None, description="creator id or handle; unset = the only one")
+    telegram_messages_per_second: float = Field(default=30.0, gt=0, le=10_000, description="overall send rate")
+    telegram_chat_messages_per_second: float = Field(default=1.0, gt=0, le=100, description="per private chat")
+    telegram_group_messages_per_minute: int = Field(default=20, ge=1, le=10_000, description="per group")
+    discord_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("ONE_DISCORD_BOT_TOKEN", "DISCORD_BOT_TOKEN")
+    )
+    discord_guild_id: int | None = Field(default=None, description="the creator's server (slash commands sync here)")
+    discord_channel_ids: str = Field(default="", description="comma-separated channel ids the clone answers in")
+    discord_creator: str | None = Field(default=None, description="creator id or handle; unset = the only one")
+    slack_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("ONE_SLACK_BOT_TOKEN", "SLACK_BOT_TOKEN")
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("ONE_SLACK_SIGNING_SECRET", "SLACK_SIGNING_SECRET")
+    )
+    slack_app_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=_env("ONE_SLACK_APP_TOKEN", "SLACK_APP_TOKEN"),
+        description="xapp-... = Socket Mode; unset = HTTP events at ONE_PUBLIC_URL/slack/events",
+    )
+    slack_api_url: str = Field(default="https://slack.com/api/", description="Web API base (tests use a fake)")
+    slack_creator: str | None = Field(default=None, description="creator id or handle; unset = the only one")
+
+    # conversations on the chat platforms
+    turn_workers: int = Field(default=8, ge=1, le=256, description="fan turns running at once per process")
+    fan_turns_per_minute: int = Field(default=10, ge=1, le=1000, description="flood limit: one fan's turns a minute")
+    catchup_stale_after_minutes: int = Field(
+        default=60, ge=1, le=100_000, description="older unanswered messages get one short combined reply"
+    )
+
+    # `one run`'s web app (health, metrics, webhooks, the creator's API)
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=0, le=65535)
+
     # where fans, buyers and webhooks reach ONE: every link ONE issues starts with it (required once a provider is live)
     public_url: str | None = Field(default=None, description="https://one.example.com; unset = " + LOCAL_PUBLIC_URL)
 
@@ -180,6 +225,14 @@ class Settings(BaseSettings):
         if not value.startswith(("https://", "http://")) or len(value.split("://", 1)[1].strip("/")) == 0:
             raise ValueError(f"must be an http(s) URL such as https://one.example.com, got {value!r}")
         return value.rstrip("/")
+
+    @field_validator("discord_channel_ids")
+    @classmethod
+    def _channel_ids(cls, value: str) -> str:
+        parts = [part.strip() for part in value.split(",") if part.strip()]
+        if not all(part.isdigit() for part in parts):
+            raise ValueError(f"must be comma-separated Discord channel ids (numbers), got {value!r}")
+        return ",".join(parts)
 
     @field_validator("database_url")
     @classmethod
@@ -193,6 +246,10 @@ class Settings(BaseSettings):
     def public_base_url(self) -> str:
         """ONE_PUBLIC_URL without a trailing slash, or the clear local default when it is unset."""
         return self.public_url or LOCAL_PUBLIC_URL
+
+    def discord_channels(self) -> tuple[int, ...]:
+        """ONE_DISCORD_CHANNEL_IDS as integers (checked when the settings load)."""
+        return tuple(int(part) for part in self.discord_channel_ids.split(",") if part.strip())
 
     def secret(self, name: str) -> str | None:
         """The plain value of a secret setting (None when unset)."""

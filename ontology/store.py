@@ -68,10 +68,16 @@ class UnitOfWork:
 
     def __init__(self, engine: Engine, registry: TypeRegistry, *, single_statement: bool = False) -> None:
         from ontology.repositories import (
+            ApiKeyRepository,
+            ApprovalRepository,
             ChunkRepository,
+            CodeRepository,
             ConnectionRepository,
+            CursorRepository,
             EntityRepository,
             EventRepository,
+            InboxRepository,
+            OutboxRepository,
             ProviderRecordRepository,
             TagRepository,
         )
@@ -87,6 +93,13 @@ class UnitOfWork:
         self.tags = TagRepository(self)
         self.chunks = ChunkRepository(self)
         self.records = ProviderRecordRepository(self)
+        # messaging state (migration 0005)
+        self.inbox = InboxRepository(self)
+        self.outbox = OutboxRepository(self)
+        self.cursors = CursorRepository(self)
+        self.codes = CodeRepository(self)
+        self.api_keys = ApiKeyRepository(self)
+        self.approvals = ApprovalRepository(self)
 
     def __enter__(self) -> UnitOfWork:
         with translate_database_errors():

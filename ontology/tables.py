@@ -120,3 +120,102 @@ provider_records = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+
+# Messaging state (migration 0005): operational rows beside the ontology, never business facts.
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("platform", Text, nullable=False),
+    Column("bot", Text, nullable=False, server_default=text("''")),
+    Column("update_id", Text, nullable=False),
+    Column("kind", Text, nullable=False, server_default=text("'fan'")),
+    Column("creator_id", UUID(as_uuid=True), nullable=False),
+    Column("sender_id", UUID(as_uuid=True)),
+    Column("chat", Text, nullable=False, server_default=text("''")),
+    Column("payload", JSONB, nullable=False),
+    Column("status", Text, nullable=False, server_default=text("'pending'")),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("done_at", DateTime(timezone=True)),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("key", Text, nullable=False, unique=True),
+    Column("platform", Text, nullable=False),
+    Column("bot", Text, nullable=False, server_default=text("''")),
+    Column("chat", Text, nullable=False),
+    Column("chat_kind", Text, nullable=False, server_default=text("'private'")),
+    Column("thread", Text),
+    Column("reply_to", Text),
+    Column("text", Text, nullable=False),
+    Column("extras", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("kind", Text, nullable=False, server_default=text("'reply'")),
+    Column("creator_id", UUID(as_uuid=True)),
+    Column("recipient_id", UUID(as_uuid=True)),
+    Column("status", Text, nullable=False, server_default=text("'pending'")),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("not_before", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("platform_message_id", Text),
+    Column("error", Text),
+)
+
+platform_cursors = Table(
+    "platform_cursors",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+one_time_codes = Table(
+    "one_time_codes",
+    metadata,
+    Column("code_hash", Text, primary_key=True),
+    Column("purpose", Text, nullable=False),
+    Column("subject_id", UUID(as_uuid=True)),
+    Column("data", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    _uuid_pk(),
+    Column("creator_id", UUID(as_uuid=True), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("prefix", Text, nullable=False),
+    Column("key_hash", Text, nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("last_used_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    _uuid_pk(),
+    Column("creator_id", UUID(as_uuid=True), nullable=False),
+    Column("requested_by", UUID(as_uuid=True)),
+    Column("run_id", UUID(as_uuid=True)),
+    Column("action", Text, nullable=False),
+    Column("arguments", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("summary", Text, nullable=False),
+    Column("status", Text, nullable=False, server_default=text("'pending'")),
+    Column("card", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("decided_by", Text),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("result", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("finished_at", DateTime(timezone=True)),
+)

@@ -3,18 +3,30 @@
 Reads skip soft-deleted entities. Pages are keyset pages over time-ordered UUIDv7 ids.
 """
 
+from ontology.repositories._api_keys import ApiKeyRepository
+from ontology.repositories._approvals import ApprovalRepository
 from ontology.repositories._chunks import ChunkRepository
+from ontology.repositories._codes import CodeRepository
 from ontology.repositories._connections import ConnectionRepository
+from ontology.repositories._cursors import CursorRepository
 from ontology.repositories._entities import EntityRepository
 from ontology.repositories._events import EventRepository
+from ontology.repositories._inbox import InboxRepository
+from ontology.repositories._outbox import OutboxRepository
 from ontology.repositories._records import ProviderRecordRepository
 from ontology.repositories._tags import TagRepository
 
 __all__ = [
+    "ApiKeyRepository",
+    "ApprovalRepository",
     "ChunkRepository",
+    "CodeRepository",
     "ConnectionRepository",
+    "CursorRepository",
     "EntityRepository",
     "EventRepository",
+    "InboxRepository",
+    "OutboxRepository",
     "ProviderRecordRepository",
     "TagRepository",
 ]
