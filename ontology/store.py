@@ -185,6 +185,21 @@ class Store:
         return UnitOfWork(self.engine, self.registry, single_statement=True)
 
     @contextmanager
+    def try_lock(self, name: str) -> Iterator[bool]:
+        """Hold the advisory lock `name` for the block if nobody else does; yields whether it is held
+        (leader election: one Telegram poller, one scheduler across processes)."""
+        with translate_database_errors(), self.lock_engine.connect() as conn:
+            statement = text("SELECT pg_try_advisory_lock(hashtextextended(:n, 0))")
+            held = bool(conn.execute(statement, {"n": name}).scalar())
+            conn.commit()
+            try:
+                yield held
+            finally:
+                if held:
+                    conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:n, 0))"), {"n": name})
+                    conn.commit()
+
+    @contextmanager
     def lock(self, name: str) -> Iterator[None]:
         """Hold a cluster-wide advisory lock named `name` for the block (serialises e.g. one fan's turns
         across processes and workers). Other holders of the same name wait."""
