@@ -24,6 +24,9 @@ class CreatorProps(Payload):
     niche: str | None = Field(default=None, description="what the business is about, in a few words")
     bio: str | None = Field(default=None, description="one or two sentences about the creator")
     identities: dict[str, str] = Field(default_factory=dict, description="platform -> account id")
+    team: dict[str, list[str]] = Field(
+        default_factory=dict, description="platform -> account ids of the team who may command the agents"
+    )
 
 
 class AiCloneProps(Payload):
@@ -49,6 +52,9 @@ class AudienceMemberProps(Payload):
     email: str | None = Field(default=None, max_length=320)
     identities: dict[str, str] = Field(default_factory=dict, description="platform -> account id")
     timezone: str | None = Field(default=None, description="IANA zone, e.g. Europe/Berlin")
+    messagesStopped: bool | None = Field(
+        default=None, description="the fan said /stop: no scheduled or broadcast message until they write again"
+    )
 
 
 class AgentProps(Payload):
