@@ -21,7 +21,9 @@ class Metrics:
         self.duplicates = Counter(
             "one_messages_duplicate", "Platform updates recognised as re-deliveries", ["platform"], registry=r
         )
-        self.turns = Counter("one_turns", "Turns run (fan replies and creator commands)", ["kind", "outcome"], registry=r)
+        self.turns = Counter(
+            "one_turns", "Turns run (fan replies and creator commands)", ["kind", "outcome"], registry=r
+        )
         self.turn_seconds = Histogram(
             "one_turn_seconds",
             "Time from taking a fan's messages to the reply being queued",
