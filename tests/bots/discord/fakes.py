@@ -1,0 +1,158 @@
+"""Test doubles for the Discord adapter: an in-memory twin of the dispatcher's interface, Discord's
+own behaviour where dpytest 0.7 falls short (history `after`, enforced nonces, 429s), and helpers
+that post messages the way the gateway delivers them (replies, threads, attachments)."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import discord
+import discord.ext.test as dpytest
+from discord.ext.test import backend, factories
+
+from bots.messages import IncomingMessage
+from bots.platform import Typing
+
+_ids = itertools.count(1)
+
+
+class DispatcherTwin:
+    """What bots.dispatcher.Dispatcher offers an adapter, in memory: records messages, refuses a
+    re-delivery (same platform, bot and update id) like the inbox does."""
+
+    def __init__(self) -> None:
+        self.received: list[IncomingMessage] = []
+        self.kinds: list[str] = []
+        self.typing: dict[str, Typing] = {}
+        self._seen: set[tuple[str, str, str | None]] = set()
+
+    async def receive(self, message: IncomingMessage, creator_id: uuid.UUID, *, kind: str = "fan") -> bool:
+        key = (message.platform, message.bot, message.update_id)
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        self.received.append(message)
+        self.kinds.append(kind)
+        return True
+
+    def register_typing(self, platform: str, typing: Typing) -> None:
+        self.typing[platform] = typing
+
+    @property
+    def texts(self) -> list[str]:
+        return [m.text for m in self.received]
+
+
+class FakeResponse:
+    """The part of aiohttp's response discord.HTTPException reads."""
+
+    def __init__(self, status: int, headers: dict[str, str] | None = None) -> None:
+        self.status = status
+        self.reason = {403: "Forbidden", 404: "Not Found", 429: "Too Many Requests"}.get(status, "Error")
+        self.headers = headers or {}
+
+
+def discordify(http: Any) -> dict[str, Any]:
+    """Make dpytest's fake HTTP client answer like Discord where tests rely on it:
+    - `logs_from(after=)` returns the messages after the id, newest first (dpytest includes the id
+      itself, oldest first, and fails when the id is not in the channel);
+    - a message sent again with the same nonce and `enforce_nonce` returns the first one.
+    Returns a dict of knobs: put an exception under "fail" to have the next sends raise it."""
+    knobs: dict[str, Any] = {"fail": None, "payloads": []}
+    send_message = http.send_message
+    by_nonce: dict[tuple[int, str], dict[str, Any]] = {}
+
+    async def logs_from(
+        channel_id: int, limit: int, before: int | None = None, after: int | None = None, around: int | None = None
+    ) -> list[dict[str, Any]]:
+        messages = sorted(backend._cur_config.messages.get(channel_id, []), key=lambda m: int(m["id"]))
+        if after is not None:
+            return list(reversed([m for m in messages if int(m["id"]) > after][:limit]))
+        newest = [m for m in reversed(messages) if before is None or int(m["id"]) < before]
+        return newest[:limit]
+
+    async def send(channel_id: int, *, params: Any) -> dict[str, Any]:
+        knobs["payloads"].append(dict(params.payload or {}))
+        if knobs["fail"] is not None:
+            raise knobs["fail"]
+        nonce = (params.payload or {}).get("nonce")
+        if nonce is not None and (params.payload or {}).get("enforce_nonce") and (channel_id, nonce) in by_nonce:
+            return by_nonce[(channel_id, nonce)]
+        data: dict[str, Any] = await send_message(channel_id, params=params)
+        if nonce is not None:
+            by_nonce[(channel_id, nonce)] = data
+        return data
+
+    http.logs_from = logs_from
+    http.send_message = send
+    return knobs
+
+
+def make_thread(parent: discord.TextChannel, owner: discord.abc.User, name: str = "topic") -> discord.Thread:
+    """A public thread under `parent`, as the gateway's THREAD_CREATE announces it."""
+    data = {
+        "id": factories.make_id(),
+        "guild_id": parent.guild.id,
+        "parent_id": parent.id,
+        "owner_id": owner.id,
+        "name": name,
+        "type": 11,
+        "last_message_id": None,
+        "rate_limit_per_user": 0,
+        "message_count": 0,
+        "member_count": 1,
+        "thread_metadata": {
+            "archived": False,
+            "auto_archive_duration": 1440,
+            "archive_timestamp": datetime.now(UTC).isoformat(),
+            "locked": False,
+        },
+    }
+    backend.get_state().parse_thread_create(data)
+    thread = parent.guild.get_thread(data["id"])
+    assert thread is not None
+    return thread
+
+
+def post(
+    content: str,
+    channel: Any,
+    author: discord.abc.User,
+    *,
+    reply_to: discord.Message | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+    dispatch: bool = True,
+) -> discord.Message:
+    """A message written by `author` in `channel`, delivered like MESSAGE_CREATE (dpytest's own
+    make_message knows no replies or typed attachments). `dispatch=False`: written while the bot
+    was offline (only history has it)."""
+    guild = getattr(channel, "guild", None)
+    data = factories.make_message_dict(
+        channel,
+        author,
+        content=content,
+        mentions=backend.find_user_mentions(content, guild),
+        mention_roles=backend.find_role_mentions(content, guild),
+        **({"guild_id": guild.id} if guild else {}),
+    )
+    data["attachments"] = [{"id": next(_ids), "proxy_url": a.get("url", ""), "size": 0, **a} for a in attachments or []]
+    if reply_to is not None:
+        data["type"] = 19
+        data["message_reference"] = {"message_id": reply_to.id, "channel_id": reply_to.channel.id}
+        data["referenced_message"] = factories.dict_from_message(reply_to)
+    backend._cur_config.messages.setdefault(channel.id, []).append(data)
+    state = backend.get_state()
+    if not dispatch:
+        return discord.Message(state=state, channel=channel, data=data)
+    state.parse_message_create(data)
+    message = state._get_message(data["id"])
+    assert message is not None
+    return message
+
+
+async def settle() -> None:
+    """Wait for the event handlers dpytest started."""
+    await dpytest.run_all_events()
