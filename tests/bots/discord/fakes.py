@@ -156,3 +156,73 @@ def post(
 async def settle() -> None:
     """Wait for the event handlers dpytest started."""
     await dpytest.run_all_events()
+
+
+class InteractionApi:
+    """Discord's interaction-callback endpoint, in memory: discord.py answers interactions through
+    the webhook adapter in `discord.webhook.async_.async_context`; this one records the answers."""
+
+    def __init__(self) -> None:
+        self.responses: list[dict[str, Any]] = []
+
+    async def create_interaction_response(
+        self, interaction_id: int, token: str, *, session: Any, proxy: Any = None, proxy_auth: Any = None, params: Any
+    ) -> dict[str, Any]:
+        payload = dict(params.payload or {})
+        self.responses.append({"interaction": interaction_id, **payload})
+        ephemeral = bool((payload.get("data") or {}).get("flags", 0) & 64)
+        return {"interaction": {"id": str(interaction_id), "type": 2, "response_message_ephemeral": ephemeral}}
+
+
+def slash_command(
+    name: str,
+    user: discord.Member | discord.User,
+    channel: Any,
+    options: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """An INTERACTION_CREATE payload for `/name` typed by `user` in `channel` (a guild command)."""
+    guild = getattr(channel, "guild", None)
+    author = factories.dict_from_user(user._user if isinstance(user, discord.Member) else user)
+    payload: dict[str, Any] = {
+        "id": str(factories.make_id()),
+        "application_id": str(backend.get_state().user.id),
+        "type": 2,
+        "token": "interaction-token",
+        "version": 1,
+        "locale": "en-US",
+        "attachment_size_limit": 8 * 1024 * 1024,
+        "app_permissions": "0",
+        "channel_id": str(channel.id),
+        "channel": {"id": str(channel.id), "type": channel.type.value},
+        "data": {
+            "id": str(factories.make_id()),
+            "name": name,
+            "type": 1,
+            "options": [{"name": key, "type": 3, "value": value} for key, value in (options or {}).items()],
+        },
+    }
+    if guild is not None:
+        payload["guild_id"] = str(guild.id)
+        payload["data"]["guild_id"] = str(guild.id)
+        payload["member"] = {
+            "user": author,
+            "roles": [],
+            "joined_at": datetime.now(UTC).isoformat(),
+            "deaf": False,
+            "mute": False,
+            "permissions": "0",
+            "flags": 0,
+        }
+    else:
+        payload["user"] = author
+    return payload
+
+
+async def invoke(payload: dict[str, Any]) -> None:
+    """Deliver an interaction the way the gateway does and wait for the command tree to finish."""
+    import asyncio
+
+    backend.get_state().parse_interaction_create(payload)
+    for task in list(asyncio.all_tasks()):
+        if task.get_name() == "CommandTree-invoker":
+            await task
