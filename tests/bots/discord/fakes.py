@@ -81,6 +81,8 @@ def discordify(http: Any) -> dict[str, Any]:
         nonce = (params.payload or {}).get("nonce")
         if nonce is not None and (params.payload or {}).get("enforce_nonce") and (channel_id, nonce) in by_nonce:
             return by_nonce[(channel_id, nonce)]
+        # dpytest's send_message reads the channel from its caller's local variable `channel`
+        channel = backend.get_state().get_channel(channel_id)  # noqa: F841
         data: dict[str, Any] = await send_message(channel_id, params=params)
         if nonce is not None:
             by_nonce[(channel_id, nonce)] = data
