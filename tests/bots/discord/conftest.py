@@ -25,7 +25,7 @@ from tests.bots.discord.fakes import DispatcherTwin, discordify
 @dataclass
 class World:
     adapter: DiscordAdapter
-    dispatcher: DispatcherTwin
+    dispatcher: Any  # a DispatcherTwin, or the real Dispatcher end to end
     http: dict[str, Any]  # knobs of the Discord-like fake HTTP (see fakes.discordify)
     guild: discord.Guild
     fans: discord.TextChannel
@@ -45,11 +45,10 @@ def creator_id() -> uuid.UUID:
     return uuid.uuid4()
 
 
-@pytest.fixture
-async def world(store: Store, creator_id: uuid.UUID) -> AsyncIterator[World]:
+def build_world(store: Store, dispatcher: Any, creator_id: uuid.UUID) -> World:
+    """The adapter on a fresh dpytest world (call from inside the test's event loop)."""
     guild_id, fans_id, elsewhere_id = factories.make_id(), factories.make_id(), factories.make_id()
     settings = Settings(discord_guild_id=guild_id, discord_channel_ids=f"{fans_id},{elsewhere_id}")
-    dispatcher = DispatcherTwin()
     adapter = DiscordAdapter(settings, store, dispatcher, creator_id)
     dpytest.configure(adapter.client, guilds=0, text_channels=0, voice_channels=0, members=0)
     # dpytest 0.7: typing() and the command tree need the loop discord.py normally sets at login
@@ -72,5 +71,10 @@ async def world(store: Store, creator_id: uuid.UUID) -> AsyncIterator[World]:
     backend.make_member(me, guild)
     backend.make_member(me, other)
     http = discordify(adapter.client.http)
-    yield World(adapter, dispatcher, http, guild, fans, lounge, elsewhere, alice, bob, me)
+    return World(adapter, dispatcher, http, guild, fans, lounge, elsewhere, alice, bob, me)
+
+
+@pytest.fixture
+async def world(store: Store, creator_id: uuid.UUID) -> AsyncIterator[World]:
+    yield build_world(store, DispatcherTwin(), creator_id)
     await dpytest.empty_queue()

@@ -15,6 +15,7 @@ from discord.ext.test import backend, factories
 
 from bots.messages import IncomingMessage
 from bots.platform import Typing
+from ontology import Store
 
 _ids = itertools.count(1)
 
@@ -228,3 +229,24 @@ async def invoke(payload: dict[str, Any]) -> None:
     for task in list(asyncio.all_tasks()):
         if task.get_name() == "CommandTree-invoker":
             await task
+
+
+async def deliver_all(store: Store, sender: Any) -> list[str | None]:
+    """What the outbox sender does, minus its pacing: claim, send, mark, until nothing is due."""
+    ids: list[str | None] = []
+    while True:
+        with store.unit_of_work() as uow:
+            rows = uow.outbox.claim("discord")
+            uow.commit()
+        if not rows:
+            return ids
+        for row in rows:
+            sent = await sender.send(row)
+            ids.append(sent)
+            with store.unit_of_work() as uow:
+                uow.outbox.delivered(row.id, sent)
+                uow.commit()
+
+
+def sent_in(channel: discord.abc.Messageable, me: discord.abc.User) -> list[dict[str, object]]:
+    return [m for m in backend._cur_config.messages.get(channel.id, []) if int(m["author"]["id"]) == me.id]

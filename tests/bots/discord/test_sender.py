@@ -8,14 +8,14 @@ import discord.ext.test as dpytest
 import pytest
 from discord.ext.test import backend, factories
 
-from bots.discord import DiscordSender, nonce_for
+from bots.discord import nonce_for
 from bots.messages import OutgoingMessage
 from bots.outbox import queue_message
 from bots.platform import PermanentDeliveryError, RetryAfter, TransientDeliveryError
 from ontology import Store
 from ontology.records import OutboxMessage
 from tests.bots.discord.conftest import World
-from tests.bots.discord.fakes import FakeResponse, post
+from tests.bots.discord.fakes import FakeResponse, deliver_all, post, sent_in
 
 
 def queue(store: Store, key: str, text: str, chat: str, *, reply_to: str | None = None) -> list[OutboxMessage]:
@@ -27,27 +27,6 @@ def queue(store: Store, key: str, text: str, chat: str, *, reply_to: str | None 
     return rows
 
 
-async def deliver_all(store: Store, sender: DiscordSender) -> list[str | None]:
-    """What the outbox sender does, minus its pacing: claim, send, mark, until nothing is due."""
-    ids: list[str | None] = []
-    while True:
-        with store.unit_of_work() as uow:
-            rows = uow.outbox.claim("discord")
-            uow.commit()
-        if not rows:
-            return ids
-        for row in rows:
-            sent = await sender.send(row)
-            ids.append(sent)
-            with store.unit_of_work() as uow:
-                uow.outbox.delivered(row.id, sent)
-                uow.commit()
-
-
-def sent_in(channel: discord.abc.Messageable, world: World) -> list[dict[str, object]]:
-    return [m for m in backend._cur_config.messages.get(channel.id, []) if int(m["author"]["id"]) == world.me.id]
-
-
 async def test_a_long_reply_goes_out_in_parts_of_at_most_2000_characters(world: World, store: Store) -> None:
     question = post(f"{world.mention} tell me everything", world.fans, world.alice)
     paragraphs = [f"Paragraph {i}: " + "lorem ipsum dolor sit amet " * 12 for i in range(30)]
@@ -55,7 +34,7 @@ async def test_a_long_reply_goes_out_in_parts_of_at_most_2000_characters(world: 
     assert len(text) > 3 * 2000
     rows = queue(store, "reply-long", text, str(world.fans.id), reply_to=str(question.id))
     ids = await deliver_all(store, world.adapter.sender)
-    sent = sent_in(world.fans, world)
+    sent = sent_in(world.fans, world.me)
     assert len(sent) == len(rows) == len(ids) >= 4
     assert all(len(str(m["content"])) <= 2000 for m in sent)
     assert [str(m["id"]) for m in sent] == ids
@@ -78,7 +57,7 @@ async def test_a_resend_of_a_row_returns_the_message_already_sent(world: World, 
     first = await world.adapter.sender.send(row)
     again = await world.adapter.sender.send(row)  # a crash between send and "delivered"
     assert first == again
-    assert [m["content"] for m in sent_in(world.fans, world)] == ["just once, please"]
+    assert [m["content"] for m in sent_in(world.fans, world.me)] == ["just once, please"]
     nonces = [(p["nonce"], p["enforce_nonce"]) for p in world.http["payloads"]]
     assert nonces == [(nonce_for(row.key), True)] * 2
     [other] = queue(store, "resend-other", "just once, please", str(world.fans.id))
@@ -91,7 +70,7 @@ async def test_a_dm_row_opens_the_fans_dm(world: World, store: Store) -> None:
     sent = await world.adapter.sender.send(row)
     dm = world.bob.dm_channel
     assert dm is not None
-    assert [str(m["id"]) for m in sent_in(dm, world)] == [sent]
+    assert [str(m["id"]) for m in sent_in(dm, world.me)] == [sent]
     assert dpytest.verify().message().content("a private answer")
 
 
@@ -164,4 +143,4 @@ async def test_unknown_chats_and_oversized_rows_are_refused(world: World, store:
     for row in (gone, bad, oversized):
         with pytest.raises(PermanentDeliveryError):
             await world.adapter.sender.send(row)
-    assert sent_in(world.fans, world) == []
+    assert sent_in(world.fans, world.me) == []
