@@ -15,7 +15,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import discord
 from discord import app_commands
@@ -27,6 +27,9 @@ from bots.metrics import Metrics
 from bots.platform import Typing
 from ontology import Store
 from providers.errors import ProviderNotConfigured
+
+if TYPE_CHECKING:
+    from one.settings import Settings
 
 __all__ = ["DiscordAdapter", "incoming_from_message"]
 
@@ -113,10 +116,12 @@ class _OneClient(discord.Client):
         await self.adapter.sync_commands()
 
     async def on_ready(self) -> None:
-        await self.adapter.catch_up()
+        async with self.adapter.in_flight():
+            await self.adapter.catch_up()
 
     async def on_message(self, message: discord.Message) -> None:
-        await self.adapter.handle(message)
+        async with self.adapter.in_flight():
+            await self.adapter.handle(message)
 
 
 class DiscordAdapter:
@@ -128,7 +133,7 @@ class DiscordAdapter:
 
     def __init__(
         self,
-        settings: Any,
+        settings: Settings,
         store: Store,
         dispatcher: _Dispatcher,
         creator_id: uuid.UUID,
@@ -147,6 +152,7 @@ class DiscordAdapter:
         register_commands(self.client.tree, self.command, guild=guild)
         self.sender = DiscordSender(self.client)
         self._connection: asyncio.Task[None] | None = None
+        self._handlers: set[asyncio.Task[object]] = set()  # event handlers under way (stop waits for them)
         dispatcher.register_typing(PLATFORM, self.typing)
 
     # lifecycle ------------------------------------------------------------------------------
@@ -159,14 +165,29 @@ class DiscordAdapter:
         self._connection = asyncio.create_task(self.client.connect(reconnect=True), name="discord-gateway")
 
     async def stop(self) -> None:
-        """Disconnect; the handlers already running finish (the dispatcher drains turns itself)."""
+        """Disconnect, then let the handlers under way hand their messages over (the dispatcher
+        drains its turns itself)."""
         await self.client.close()
+        if self._handlers:
+            await asyncio.gather(*self._handlers, return_exceptions=True)
         if self._connection is not None:
             try:
                 await self._connection
             except (discord.DiscordException, OSError) as error:
                 log.warning("Discord connection ended with %r", error)
             self._connection = None
+
+    @asynccontextmanager
+    async def in_flight(self) -> AsyncIterator[None]:
+        """Marks the current task as handling an event until the block ends."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
+        try:
+            yield
+        finally:
+            if task is not None:
+                self._handlers.discard(task)
 
     async def sync_commands(self) -> None:
         """Publish the slash commands (to the creator's server when configured: immediate there)."""
@@ -277,23 +298,23 @@ class DiscordAdapter:
         for key, last_seen in cursors.items():
             try:
                 channel = await self._history_channel(key)
-                handled += await self.replay(
-                    channel.history(limit=None, after=discord.Object(id=last_seen), oldest_first=True)
-                )
+                newest = last_seen
+                async for message in channel.history(limit=None, after=discord.Object(id=last_seen), oldest_first=True):
+                    handled += await self.handle(message)
+                    newest = message.id
+                if newest != last_seen:
+                    # everything up to here is handed over or not for the clone: never read again
+                    await asyncio.to_thread(self._advance, self._cursor_name(key), newest)
             except (discord.HTTPException, ValueError) as error:
                 # a channel deleted, a DM closed, a thread archived out of reach: skip it
                 log.warning("Discord catch-up skipped %s: %s", key, error)
         return handled
 
-    async def replay(self, messages: AsyncIterator[discord.Message] | Iterable[discord.Message]) -> int:
+    async def replay(self, messages: Iterable[discord.Message]) -> int:
         """Hand messages (oldest first) to the dispatcher as if they had just arrived."""
         handled = 0
-        if isinstance(messages, Iterable):
-            for message in messages:
-                handled += await self.handle(message)
-        else:
-            async for message in messages:
-                handled += await self.handle(message)
+        for message in messages:
+            handled += await self.handle(message)
         return handled
 
     async def _history_channel(self, key: str) -> discord.abc.Messageable:
@@ -317,9 +338,9 @@ class DiscordAdapter:
         if in_guild:
             channel_id = channel.parent_id if isinstance(channel, discord.Thread) else interaction.channel_id
             if (self.guild_id is not None and interaction.guild_id != self.guild_id) or channel_id not in self.channels:
-                await interaction.response.send_message(COMMAND_ACKS["elsewhere"], ephemeral=True)
+                await self._acknowledge(interaction, COMMAND_ACKS["elsewhere"])
                 return False
-        await interaction.response.send_message(COMMAND_ACKS[name], ephemeral=True)
+        await self._acknowledge(interaction, COMMAND_ACKS[name])
         user = interaction.user
         if not in_guild:
             chat, chat_kind, thread = f"{DM_PREFIX}{user.id}", "private", None
@@ -340,6 +361,14 @@ class DiscordAdapter:
             sent_at=interaction.created_at,
         )
         return await self.dispatcher.receive(incoming, self.creator_id)
+
+    @staticmethod
+    async def _acknowledge(interaction: discord.Interaction, text: str) -> None:
+        try:
+            await interaction.response.send_message(text, ephemeral=True)
+        except discord.HTTPException as error:
+            # too late (Discord allows 3 s) or already answered: the command still counts
+            log.warning("could not acknowledge Discord interaction %s: %s", interaction.id, error)
 
     # typing ------------------------------------------------------------------------------------
     def typing(self, chat: str, thread: str | None) -> AbstractAsyncContextManager[None]:

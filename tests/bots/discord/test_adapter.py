@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+
+import pytest
 from discord.ext.test import backend, factories
 
+from bots.messages import IncomingMessage
+from providers.errors import ProviderNotConfigured
 from tests.bots.discord.conftest import World
 from tests.bots.discord.fakes import make_thread, post, settle
 
@@ -91,3 +97,31 @@ async def test_attachments_are_described_by_kind(world: World) -> None:
         ("video", "clip.mp4", 4096, "https://cdn.example/clip.mp4"),
         ("file", "notes.pdf", 100, "https://cdn.example/notes.pdf"),
     ]
+
+
+async def test_stop_lets_a_message_under_way_reach_the_dispatcher(world: World) -> None:
+    gate = asyncio.Event()
+    receive = world.dispatcher.receive
+
+    async def slow_receive(message: IncomingMessage, creator_id: uuid.UUID, *, kind: str = "fan") -> bool:
+        await gate.wait()
+        return await receive(message, creator_id, kind=kind)
+
+    world.dispatcher.receive = slow_receive
+    dm = await world.alice.create_dm()
+    post("still there?", dm, world.alice._user)
+    await asyncio.sleep(0)  # the handler starts and waits in the dispatcher
+    world.adapter.client.ws = None  # dpytest's fake gateway cannot close: as if it were gone already
+    stopping = asyncio.create_task(world.adapter.stop())
+    try:
+        await asyncio.sleep(0.05)
+        assert not stopping.done()
+    finally:
+        gate.set()
+    await asyncio.wait_for(stopping, 5)
+    assert world.dispatcher.texts == ["still there?"]
+
+
+async def test_start_without_a_token_is_refused(world: World) -> None:
+    with pytest.raises(ProviderNotConfigured):
+        await world.adapter.start()

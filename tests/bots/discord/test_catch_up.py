@@ -36,8 +36,8 @@ async def test_messages_written_while_down_are_answered_once_after_a_restart(wor
     post("a DM before the outage", dm, world.alice._user)
     await settle()
     # ONE is down: these only reach Discord's history
-    missed = post(f"{world.mention} are you there?", world.fans, world.bob, dispatch=False)
-    post("chatter nobody asked the bot about", world.fans, world.alice, dispatch=False)
+    post(f"{world.mention} are you there?", world.fans, world.bob, dispatch=False)
+    chatter = post("chatter nobody asked the bot about", world.fans, world.alice, dispatch=False)
     missed_dm = post("hello? (sent while you were away)", dm, world.alice._user, dispatch=False)
     post(f"{world.mention} wrong channel", world.lounge, world.alice, dispatch=False)
 
@@ -46,7 +46,7 @@ async def test_messages_written_while_down_are_answered_once_after_a_restart(wor
     assert await world.adapter.catch_up() == 2
     assert sorted(m.text for m in restarted.received) == ["are you there?", "hello? (sent while you were away)"]
     found = cursors(store, world)
-    assert found[str(world.fans.id)] == missed.id
+    assert found[str(world.fans.id)] == chatter.id  # read up to here: never read again
     assert found[f"dm:{world.alice.id}"] == missed_dm.id
 
     # a second start reads nothing again
