@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.messages import AIMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from graphs.clone_graph import build_clone_graph
@@ -149,7 +150,9 @@ def redeem_link_code(
     `user_joined` event with `linked` (and `linkedFrom`, the merged fan's id).
 
     InvalidInput when the code is wrong, used or expired, when this account tried too many codes
-    in ten minutes, or when the two fans have different accounts on the same platform."""
+    in ten minutes, or when the two fans have different accounts on the same platform (nothing is
+    changed then, and the code still works). The fan keeps their name: `display_name` is accepted
+    for the dispatcher's call but not used."""
     if _count_attempt(store, platform, account) > MAX_LINK_ATTEMPTS:
         minutes = LINK_TTL_SECONDS // 60
         raise InvalidInput(f"too many link codes tried from this account: wait {minutes} minutes, then try again")
@@ -224,7 +227,7 @@ def _merge_fans(uow: UnitOfWork, survivor: Entity, other: Entity) -> uuid.UUID:
             "they cannot be merged; send /forget from one of them first"
         )
     for direction in ("out", "in"):
-        for neighbour in list(uow.entities.iter_neighbours(other.id, direction=direction)):  # type: ignore[arg-type]
+        for neighbour in list(uow.entities.iter_neighbours(other.id, direction=direction)):
             _repoint(uow, neighbour.connection, neighbour.entity.id, survivor.id, outgoing=direction == "out")
     for tag in uow.tags.of_entity(other.id):
         uow.tags.add(survivor.id, tag.key, tag.value)
@@ -288,16 +291,17 @@ def merge_conversations(
     merged = 0
     for clone in clone_ids:
         source_thread, target_thread = thread_id(clone, from_fan), thread_id(clone, into_fan)
-        source = graph.get_state({"configurable": {"thread_id": source_thread}}).values
-        if source:
-            target_config = {"configurable": {"thread_id": target_thread}}
-            with store.lock(target_thread):  # no turn of the survivor writes this thread meanwhile
-                target = graph.get_state(target_config).values
-                update = _merged_state(source, target)
+        source_config: RunnableConfig = {"configurable": {"thread_id": source_thread}}
+        target_config: RunnableConfig = {"configurable": {"thread_id": target_thread}}
+        # no turn of either fan writes these threads meanwhile
+        with store.lock(source_thread), store.lock(target_thread):
+            source = graph.get_state(source_config).values
+            if source:
+                update = _merged_state(source, graph.get_state(target_config).values)
                 if update is not None:
                     graph.update_state(target_config, update, as_node="model")
                     merged += 1
-        checkpointer.delete_thread(source_thread)
+            checkpointer.delete_thread(source_thread)
     return merged
 
 
@@ -379,7 +383,7 @@ def forget_fan(store: Store, checkpointer: BaseCheckpointSaver[Any], fan_id: uui
 def _erase_personal_data(uow: UnitOfWork, fan: Entity) -> tuple[int, int]:
     removed = 0
     for direction in ("out", "in"):
-        for neighbour in list(uow.entities.iter_neighbours(fan.id, direction=direction)):  # type: ignore[arg-type]
+        for neighbour in list(uow.entities.iter_neighbours(fan.id, direction=direction)):
             if neighbour.connection.relationship_type not in KEPT_WHEN_FORGOTTEN:
                 uow.connections.delete(neighbour.connection.id)
                 removed += 1
@@ -400,7 +404,7 @@ def _erase_personal_data(uow: UnitOfWork, fan: Entity) -> tuple[int, int]:
         )
         uow.entities.delete(lead.id)
         leads += 1
-    personal = {"email": None, "identities": {}, "timezone": None, "messagesStopped": None}
+    personal: dict[str, Any] = {"email": None, "identities": {}, "timezone": None, "messagesStopped": None}
     uow.entities.update(fan.id, name=FORGOTTEN_NAME, properties=personal, status="inactive")
     uow.entities.delete(fan.id)
     return removed, leads

@@ -138,6 +138,19 @@ def test_merging_moves_connections_without_duplicates(store, checkpointer, creat
     assert kept.properties["email"] == "sam@example.test" and kept.properties["messagesStopped"] is True
 
 
+def test_two_fans_with_different_accounts_on_one_platform_are_not_merged(store, checkpointer, creator) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    keeper = new_fan(store, "telegram", "t-8")
+    with store.unit_of_work() as uow:
+        other = uow.entities.insert("audience_member", "B", {"identities": {"telegram": "t-9", "discord": "d-9"}})
+        uow.commit()
+    code = issue_link_code(store, keeper)
+    with pytest.raises(InvalidInput, match="cannot be merged"):
+        redeem(store, checkpointer, code, creator, "discord", "d-9")
+    with store.unit_of_work() as uow:
+        assert uow.entities.get(other.id).properties["identities"] == {"telegram": "t-9", "discord": "d-9"}
+    assert redeem(store, checkpointer, code, creator, "discord", "d-10").id == keeper  # the code still works
+
+
 def test_a_code_works_once_and_a_newer_code_replaces_it(store, checkpointer, creator) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     fan = new_fan(store, "telegram", "t-4")
     older, newer = issue_link_code(store, fan), issue_link_code(store, fan)
