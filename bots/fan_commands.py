@@ -88,6 +88,16 @@ class FanCommands:
         self.store = store
         self.checkpointer = checkpointer
 
+    @staticmethod
+    def parse(text: str) -> tuple[str, str] | None:
+        """`parse_fan_command` (what the dispatcher asks of a fan command runner)."""
+        return parse_fan_command(text)
+
+    @staticmethod
+    def resume_on_message(uow: UnitOfWork, fan: Entity) -> bool:
+        """`resume_on_message`: clear the fan's /stop in the caller's unit of work."""
+        return resume_on_message(uow, fan)
+
     def run(self, name: str, arg: str, *, creator_id: uuid.UUID, fan: Entity, message: IncomingMessage) -> str:
         """Run command `name` for `fan` and return the reply text; an unknown name gets the help."""
         command = COMMANDS.get(name) or COMMANDS["help"]

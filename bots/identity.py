@@ -191,7 +191,7 @@ def redeem_link_code(
         clones = _clones_followed_by(uow, survivor.id)
         uow.commit()
     if merged_from is not None:
-        merge_conversations(store, checkpointer, clones, merged_from, survivor.id)
+        merge_conversations(checkpointer, clones, merged_from, survivor.id)
     return survivor
 
 
@@ -278,7 +278,6 @@ def _clones_followed_by(uow: UnitOfWork, fan_id: uuid.UUID) -> list[uuid.UUID]:
 
 
 def merge_conversations(
-    store: Store,
     checkpointer: BaseCheckpointSaver[Any],
     clone_ids: Iterable[uuid.UUID],
     from_fan: uuid.UUID,
@@ -286,22 +285,24 @@ def merge_conversations(
 ) -> int:
     """Add what each clone remembered about `from_fan` (their facts and hourly tool calls) to its thread
     with `into_fan`, then delete `from_fan`'s threads. A survivor with no thread of its own takes the
-    other's conversation whole. Idempotent: run it again after a crash. Returns the threads merged."""
+    other's conversation whole. Idempotent: run it again after a crash. Returns the threads merged.
+
+    It takes no thread locks: the dispatcher runs /link holding the linking fan's thread lock, and a
+    second session asking for it would wait forever. A turn of the survivor running at the very same
+    moment may overwrite the merged facts (the next /link or message restores nothing: accepted)."""
     graph = build_clone_graph(checkpointer)
     merged = 0
     for clone in clone_ids:
         source_thread, target_thread = thread_id(clone, from_fan), thread_id(clone, into_fan)
         source_config: RunnableConfig = {"configurable": {"thread_id": source_thread}}
         target_config: RunnableConfig = {"configurable": {"thread_id": target_thread}}
-        # no turn of either fan writes these threads meanwhile
-        with store.lock(source_thread), store.lock(target_thread):
-            source = graph.get_state(source_config).values
-            if source:
-                update = _merged_state(source, graph.get_state(target_config).values)
-                if update is not None:
-                    graph.update_state(target_config, update, as_node="model")
-                    merged += 1
-            checkpointer.delete_thread(source_thread)
+        source = graph.get_state(source_config).values
+        if source:
+            update = _merged_state(source, graph.get_state(target_config).values)
+            if update is not None:
+                graph.update_state(target_config, update, as_node="model")
+                merged += 1
+        checkpointer.delete_thread(source_thread)
     return merged
 
 
@@ -372,10 +373,11 @@ def forget_fan(store: Store, checkpointer: BaseCheckpointSaver[Any], fan_id: uui
         clones = _every_clone(uow)
         uow.commit()
     threads = 0
-    for clone in clones:  # after the commit: the checkpointer has its own connections
-        thread = thread_id(clone, fan_id)
-        with store.lock(thread):  # a turn running for this fan finishes first
-            checkpointer.delete_thread(thread)
+    # After the commit (the checkpointer has its own connections), and without thread locks: the
+    # dispatcher runs /forget holding this fan's thread lock. No new turn can start for the fan: its
+    # identities are gone, so its accounts now reach a new fan.
+    for clone in clones:
+        checkpointer.delete_thread(thread_id(clone, fan_id))
         threads += 1
     return ForgetReport(fan_id, found, threads, inbox, outbox, connections, leads)
 

@@ -6,11 +6,18 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from langchain_core.messages import SystemMessage
 
+from bots.dispatcher import Dispatcher
 from bots.fan_commands import COMMANDS, FanCommands, parse_fan_command, resume_on_message
 from bots.messages import IncomingMessage
+from graphs.conversation import CloneConversations
+from graphs.models import ModelSet
 from ontology import Entity, NotFound, Store
-from tests.graphs.conftest import checkpointer, creator  # noqa: F401  (module fixtures)
+from tests.graphs.fake_chat import ScriptedChatModel
+
+pytestmark = pytest.mark.timeout(60)
+TOOLS = ("search_knowledge",)
 
 
 @pytest.mark.parametrize(
@@ -42,11 +49,11 @@ def test_parse_fan_command(text: str, parsed: tuple[str, str] | None) -> None:
 
 
 @pytest.fixture(scope="module")
-def commands(store, checkpointer) -> FanCommands:  # type: ignore[no-untyped-def]  # noqa: F811
+def commands(store, checkpointer) -> FanCommands:  # type: ignore[no-untyped-def]
     return FanCommands(store, checkpointer)
 
 
-def fan_on(store: Store, creator: uuid.UUID, platform: str, account: str) -> Entity:  # noqa: F811
+def fan_on(store: Store, creator: uuid.UUID, platform: str, account: str) -> Entity:
     with store.unit_of_work() as uow:
         fan = uow.entities.insert("audience_member", account, {"identities": {platform: account}})
         uow.connections.insert(fan.id, creator, "following")
@@ -54,7 +61,7 @@ def fan_on(store: Store, creator: uuid.UUID, platform: str, account: str) -> Ent
     return fan
 
 
-def run(commands: FanCommands, creator: uuid.UUID, fan: Entity, text: str, platform: str = "telegram") -> str:  # noqa: F811
+def run(commands: FanCommands, creator: uuid.UUID, fan: Entity, text: str, platform: str = "telegram") -> str:
     parsed = parse_fan_command(text)
     assert parsed is not None
     account = fan.properties["identities"].get(platform) or f"{platform}-{fan.id}"
@@ -62,7 +69,7 @@ def run(commands: FanCommands, creator: uuid.UUID, fan: Entity, text: str, platf
     return commands.run(*parsed, creator_id=creator, fan=fan, message=message)
 
 
-def test_start_welcomes_and_keeps_the_first_payload(store, commands, creator) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_start_welcomes_and_keeps_the_first_payload(store, commands, creator) -> None:  # type: ignore[no-untyped-def]
     fan = fan_on(store, creator, "telegram", "s-1")
     reply = run(commands, creator, fan, "/start ref_abc")
     assert "Ava Stone" in reply and "/help" in reply and len(reply) < 300
@@ -72,14 +79,14 @@ def test_start_welcomes_and_keeps_the_first_payload(store, commands, creator) ->
     assert payloads == ["ref_abc"]
 
 
-def test_help_lists_every_command_and_unknown_commands_get_it(store, commands, creator) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_help_lists_every_command_and_unknown_commands_get_it(store, commands, creator) -> None:  # type: ignore[no-untyped-def]
     fan = fan_on(store, creator, "telegram", "h-1")
     text = run(commands, creator, fan, "/help")
     assert all(f"/{name}" in text for name in COMMANDS)
     assert run(commands, creator, fan, "/whatever") == text
 
 
-def test_link_issues_a_code_on_one_platform_and_redeems_it_on_the_other(store, commands, creator) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_link_issues_a_code_on_one_platform_and_redeems_it_on_the_other(store, commands, creator) -> None:  # type: ignore[no-untyped-def]
     telegram = fan_on(store, creator, "telegram", "l-1")
     discord = fan_on(store, creator, "discord", "l-2")
     offer = run(commands, creator, telegram, "/link")
@@ -94,7 +101,7 @@ def test_link_issues_a_code_on_one_platform_and_redeems_it_on_the_other(store, c
             uow.entities.get(discord.id)
 
 
-def test_forget_asks_first_then_erases(store, commands, creator) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_forget_asks_first_then_erases(store, commands, creator) -> None:  # type: ignore[no-untyped-def]
     fan = fan_on(store, creator, "telegram", "g-1")
     assert "/forget yes" in run(commands, creator, fan, "/forget")
     with store.unit_of_work() as uow:
@@ -105,7 +112,7 @@ def test_forget_asks_first_then_erases(store, commands, creator) -> None:  # typ
             uow.entities.by_identity("audience_member", "telegram", "g-1")
 
 
-def test_stop_cancels_only_that_fans_queued_messages_until_they_write(store, commands, creator) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_stop_cancels_only_that_fans_queued_messages_until_they_write(store, commands, creator) -> None:  # type: ignore[no-untyped-def]
     fan, other = fan_on(store, creator, "telegram", "x-1"), fan_on(store, creator, "telegram", "x-2")
     with store.unit_of_work() as uow:
         for who, chat in ((fan, "x-1"), (other, "x-2")):
@@ -130,3 +137,39 @@ def test_stop_cancels_only_that_fans_queued_messages_until_they_write(store, com
         resumed = uow.entities.get(fan.id)
         assert not resumed.properties.get("messagesStopped")
         assert resume_on_message(uow, resumed) is False
+
+
+async def test_commands_through_the_dispatcher(store, knowledge, providers, checkpointer, creator) -> None:  # type: ignore[no-untyped-def]
+    """/link, /stop and /forget run under the dispatcher's per-fan lock without waiting on it."""
+    model = ScriptedChatModel(script=["ok"] * 20)
+    conversations = CloneConversations(store, knowledge, providers, ModelSet(model, model), checkpointer, TOOLS)
+    dispatcher = Dispatcher(store, conversations, fan_commands=FanCommands(store, checkpointer))
+    updates = iter(range(1000))
+
+    async def say(platform: str, account: str, text: str) -> str:
+        message = IncomingMessage(
+            platform, account, text, chat=account, update_id=f"d{next(updates)}", message_id="m", bot="b"
+        )
+        assert await dispatcher.receive(message, creator)
+        await dispatcher.drain()
+        with store.unit_of_work() as uow:
+            return uow.outbox.query(chat=account, limit=1000)[-1].text
+
+    await say("telegram", "dt-1", "Hi, I'm training for a marathon.")
+    offer = await say("telegram", "dt-1", "/link")
+    code = offer.split("Send /link ")[1].split()[0]
+    await say("discord", "dd-1", "hello from discord")
+    assert (await say("discord", "dd-1", f"/link {code}")).startswith("Linked!")
+    await say("discord", "dd-1", "what am I training for?")
+    assert "marathon" in "\n".join(m.text for m in model.prompts[-1] if isinstance(m, SystemMessage))
+    fan = conversations.fan(creator, "discord", "dd-1")
+    assert fan.id == conversations.fan(creator, "telegram", "dt-1").id
+    assert "turns them back on" in await say("telegram", "dt-1", "stop")
+    await say("telegram", "dt-1", "hi again")
+    with store.unit_of_work() as uow:
+        assert not uow.entities.get(fan.id).properties.get("messagesStopped")
+    assert "forgotten" in await say("telegram", "dt-1", "/forget yes")
+    await dispatcher.close()
+    with store.unit_of_work() as uow:
+        with pytest.raises(NotFound):
+            uow.entities.get(fan.id)

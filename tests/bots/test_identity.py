@@ -19,7 +19,6 @@ from bots.identity import (
 from graphs.conversation import CloneConversations, thread_id
 from graphs.models import ModelSet
 from ontology import InvalidInput, NotFound, Store
-from tests.graphs.conftest import checkpointer, creator, providers  # noqa: F401  (module fixtures)
 from tests.graphs.fake_chat import ScriptedChatModel
 
 
@@ -29,7 +28,7 @@ def model() -> ScriptedChatModel:
 
 
 @pytest.fixture
-def chat(store, knowledge, providers, checkpointer, model):  # type: ignore[no-untyped-def]  # noqa: F811
+def chat(store, knowledge, providers, checkpointer, model):  # type: ignore[no-untyped-def]
     conversations = CloneConversations(
         store, knowledge, providers, ModelSet(model, model), checkpointer, ("search_knowledge",)
     )
@@ -48,11 +47,11 @@ def new_fan(store: Store, platform: str, account: str) -> uuid.UUID:
     return fan.id
 
 
-def redeem(store, checkpointer, code, creator, platform, account):  # type: ignore[no-untyped-def]  # noqa: F811
+def redeem(store, checkpointer, code, creator, platform, account):  # type: ignore[no-untyped-def]
     return redeem_link_code(store, checkpointer, code, creator_id=creator, platform=platform, account=account)
 
 
-def test_a_link_makes_both_accounts_one_fan_who_keeps_both_memories(store, checkpointer, creator, chat, model) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_a_link_makes_both_accounts_one_fan_who_keeps_both_memories(store, checkpointer, creator, chat, model) -> None:  # type: ignore[no-untyped-def]
     telegram = chat.reply(creator, "telegram", "t-1", "Hi! I'm training for a marathon in May.")
     discord = chat.reply(creator, "discord", "d-1", "My dog is called Rex.")
     assert telegram.fan_id != discord.fan_id
@@ -78,8 +77,8 @@ def test_a_link_makes_both_accounts_one_fan_who_keeps_both_memories(store, check
 
 def test_a_survivor_who_never_talked_to_the_clone_takes_the_other_conversation(  # type: ignore[no-untyped-def]
     store,
-    checkpointer,  # noqa: F811
-    creator,  # noqa: F811
+    checkpointer,
+    creator,
     chat,
     model,
 ) -> None:
@@ -92,7 +91,7 @@ def test_a_survivor_who_never_talked_to_the_clone_takes_the_other_conversation( 
     assert not chat.graph.get_state({"configurable": {"thread_id": thread_id(talked.clone_id, talked.fan_id)}}).values
 
 
-def test_merging_moves_connections_without_duplicates(store, checkpointer, creator) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_merging_moves_connections_without_duplicates(store, checkpointer, creator) -> None:  # type: ignore[no-untyped-def]
     keeper, merged = new_fan(store, "telegram", "t-3"), new_fan(store, "discord", "d-3")
     with store.unit_of_work() as uow:
         community = uow.entities.insert("community", "Lifters", {})
@@ -138,7 +137,7 @@ def test_merging_moves_connections_without_duplicates(store, checkpointer, creat
     assert kept.properties["email"] == "sam@example.test" and kept.properties["messagesStopped"] is True
 
 
-def test_two_fans_with_different_accounts_on_one_platform_are_not_merged(store, checkpointer, creator) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_two_fans_with_different_accounts_on_one_platform_are_not_merged(store, checkpointer, creator) -> None:  # type: ignore[no-untyped-def]
     keeper = new_fan(store, "telegram", "t-8")
     with store.unit_of_work() as uow:
         other = uow.entities.insert("audience_member", "B", {"identities": {"telegram": "t-9", "discord": "d-9"}})
@@ -151,7 +150,7 @@ def test_two_fans_with_different_accounts_on_one_platform_are_not_merged(store, 
     assert redeem(store, checkpointer, code, creator, "discord", "d-10").id == keeper  # the code still works
 
 
-def test_a_code_works_once_and_a_newer_code_replaces_it(store, checkpointer, creator) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_a_code_works_once_and_a_newer_code_replaces_it(store, checkpointer, creator) -> None:  # type: ignore[no-untyped-def]
     fan = new_fan(store, "telegram", "t-4")
     older, newer = issue_link_code(store, fan), issue_link_code(store, fan)
     with pytest.raises(InvalidInput, match="expired"):
@@ -161,7 +160,7 @@ def test_a_code_works_once_and_a_newer_code_replaces_it(store, checkpointer, cre
         redeem(store, checkpointer, newer, creator, "discord", "d-4b")
 
 
-def test_an_expired_code_is_refused(store, checkpointer, creator, monkeypatch) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_an_expired_code_is_refused(store, checkpointer, creator, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     fan = new_fan(store, "telegram", "t-5")
     monkeypatch.setattr(identity, "LINK_TTL_SECONDS", -1)  # issued already past its ten minutes
     code = issue_link_code(store, fan)
@@ -169,7 +168,7 @@ def test_an_expired_code_is_refused(store, checkpointer, creator, monkeypatch) -
         redeem(store, checkpointer, code, creator, "discord", "d-5")
 
 
-def test_a_forged_code_is_refused_and_stores_no_code_text(store, checkpointer, creator) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_a_forged_code_is_refused_and_stores_no_code_text(store, checkpointer, creator) -> None:  # type: ignore[no-untyped-def]
     fan = new_fan(store, "telegram", "t-6")
     code = identity.normalize_code(issue_link_code(store, fan))
     with pytest.raises(InvalidInput, match="not valid"):
@@ -179,7 +178,7 @@ def test_a_forged_code_is_refused_and_stores_no_code_text(store, checkpointer, c
             uow.codes.redeem(code, "link")  # the code itself is not what is stored: only its hash
 
 
-def test_guessing_is_limited_per_account(store, checkpointer, creator) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_guessing_is_limited_per_account(store, checkpointer, creator) -> None:  # type: ignore[no-untyped-def]
     fan = new_fan(store, "telegram", "t-7")
     code = issue_link_code(store, fan)
     for guess in range(MAX_LINK_ATTEMPTS):
@@ -192,7 +191,7 @@ def test_guessing_is_limited_per_account(store, checkpointer, creator) -> None: 
         redeem(store, checkpointer, "ZZZZZZZZ", creator, "discord", "guesser")
 
 
-def test_forgetting_erases_everything_but_anonymous_events(store, checkpointer, creator, chat, model) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_forgetting_erases_everything_but_anonymous_events(store, checkpointer, creator, chat, model) -> None:  # type: ignore[no-untyped-def]
     first = chat.reply(creator, "telegram", "f-1", "I'm Lena and I live in Oslo.")
     fan = first.fan_id
     issue_link_code(store, fan)
@@ -229,7 +228,7 @@ def test_forgetting_erases_everything_but_anonymous_events(store, checkpointer, 
     assert "Oslo" not in last_system_prompt(model) and "Lena" not in last_system_prompt(model)
 
 
-def test_creator_accounts_and_team(store, creator) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_creator_accounts_and_team(store, creator) -> None:  # type: ignore[no-untyped-def]
     identity.link_creator_account(store, creator, "Slack", "U-AVA")
     identity.add_team_account(store, creator, "slack", "U-BOB")
     identity.add_team_account(store, creator, "slack", "U-BOB")
