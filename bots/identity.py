@@ -350,7 +350,8 @@ def _every_clone(uow: UnitOfWork) -> list[uuid.UUID]:
 def forget_fan(store: Store, checkpointer: BaseCheckpointSaver[Any], fan_id: uuid.UUID) -> ForgetReport:
     """Erase a fan everywhere: their threads with every clone, inbox and outbox rows, codes, identities
     and personal properties (the name becomes "Forgotten fan"), tags, personal connections (all but
-    purchases and token holdings), the email leads they gave; then soft-delete them. Events stay,
+    purchases and token holdings), what they own (referral codes...), the email leads they gave;
+    then soft-delete them. Events stay,
     pointing at an id that no longer leads to anything personal. Idempotent: forgetting twice is fine,
     and the same account writing again is a new fan with no memory."""
     found = True
@@ -386,9 +387,12 @@ def _erase_personal_data(uow: UnitOfWork, fan: Entity) -> tuple[int, int]:
     removed = 0
     for direction in ("out", "in"):
         for neighbour in list(uow.entities.iter_neighbours(fan.id, direction=direction)):
-            if neighbour.connection.relationship_type not in KEPT_WHEN_FORGOTTEN:
+            kind = neighbour.connection.relationship_type
+            if kind not in KEPT_WHEN_FORGOTTEN:
                 uow.connections.delete(neighbour.connection.id)
                 removed += 1
+            if kind == "owns" and direction == "out":  # what a fan owns is theirs: their referral codes, posts
+                uow.entities.delete(neighbour.entity.id)
     for tag in uow.tags.of_entity(fan.id):
         uow.tags.delete(tag.id)
     leads = 0

@@ -200,6 +200,8 @@ def test_forgetting_erases_everything_but_anonymous_events(store, checkpointer, 
         uow.tags.add(lead.id, "email", "lena@example.test")
         uow.connections.insert(creator, lead.id, "owns")
         uow.events.insert("lead_captured", actor_id=fan, target_id=lead.id, metadata={"source": "clone_chat"})
+        referral = uow.entities.insert("referral", "referral LENA", {"referrerCode": "LENA2345"})
+        uow.connections.insert(fan, referral.id, "owns")
         uow.inbox.accept("telegram", "u-1", creator_id=creator, payload={"text": "hi"}, sender_id=fan, chat="f-1")
         uow.outbox.add("k-f-1", "telegram", "f-1", "hello Lena", kind="broadcast", recipient_id=fan)
         uow.commit()
@@ -216,6 +218,8 @@ def test_forgetting_erases_everything_but_anonymous_events(store, checkpointer, 
             uow.entities.by_identity("audience_member", "telegram", "f-1")
         with pytest.raises(NotFound):
             uow.entities.get(lead.id)
+        with pytest.raises(NotFound):
+            uow.entities.get(referral.id)
         assert uow.entities.by_tag("email", "lena@example.test") == []
         assert uow.inbox.pending(creator, fan) == [] and uow.outbox.query(recipient_id=fan) == []
         assert uow.connections.query(from_id=fan) == []
