@@ -346,3 +346,20 @@ def test_publishing_a_draft_waits_for_approval_and_happens_once(
     assert len(published) == 1
     again, none = propose(ctx, "publish_content", content_id=str(shop.draft.id))
     assert none is None and "already published" in str(again.content)
+
+
+def test_an_approved_action_that_can_no_longer_run_is_reported_failed_once(
+    store: Store, knowledge: KnowledgeBase, providers: Providers, shop: Shop, desk: ApprovalDesk
+) -> None:
+    doomed = create_content(store, knowledge, shop.creator.id, "email", "Doomed", "Deleted before the click.")
+    ctx = agent_ctx(store, knowledge, providers, shop, origin=SLACK)
+    _, approval_id = propose(ctx, "publish_content", content_id=str(doomed.id))
+    assert approval_id is not None
+    with store.unit_of_work() as uow:
+        uow.entities.delete(doomed.id)
+        uow.commit()
+    failed = desk.decide(approval_id, approve=True, by="slack:U1")
+    assert failed.status == "failed" and (failed.result or "").startswith("not done: there is no content")
+    assert desk.decide(approval_id, approve=True, by="slack:U1").status == "failed" and desk.resume() == 0
+    _, update, notice = outbox(store, f"approval:{approval_id}:")
+    assert update.extras["status"] == "failed" and "it failed" in notice.text
