@@ -99,10 +99,12 @@ def broadcast_message(text: str, ctx: Annotated[ToolContext, InjectedToolArg]) -
             )
             for fan, platform, chat in reach
         ]
-        if any(row is None for row in added):  # it ran before (a crash before it was marked done)
+        if any(row is None for row in added):  # it ran before (a crash before it was marked done): add nothing
+            before = sum(row is None for row in added)
             return reply(
-                "This broadcast was already queued before; nothing more was sent.",
-                recipients=sum(row is None for row in added),
+                f"Queued the message to {'1 fan' if before == 1 else f'{before:,} fans'} before an interruption; "
+                "nothing was sent twice.",
+                recipients=before,
                 already_sent=True,
             )
         by_platform = {p: sum(1 for _, platform, _ in reach if platform == p) for p in BROADCAST_PLATFORMS}

@@ -5,6 +5,8 @@ exactly once after a restart or a crash between the action and its outcome."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -237,7 +239,43 @@ def test_a_crash_before_the_outcome_is_resumed_without_duplicates(
         assert_broadcast_once(store, shop, approval_id)
         assert desk.get(approval_id).status == "executed"
         assert [r.kind for r in outbox(store, f"approval:{approval_id}:")] == ["card", "card_update", "notice"]
-    assert "already queued" in (desk.get(halfway).result or "")
+    assert "3 fans before an interruption" in (desk.get(halfway).result or "")
+
+
+# A process that approves, runs the broadcast and dies (os._exit: no cleanup, no rollback, no unlock
+# call) just before recording the outcome, as a kill -9 at that point would.
+_DIE_BEFORE_FINISH = """
+import os, sys, uuid
+import tools
+from ontology import Store
+from ontology.database import make_engine
+from ontology.repositories._approvals import ApprovalRepository
+
+ApprovalRepository.finish = lambda self, *args, **kwargs: os._exit(17)
+store = Store(make_engine(sys.argv[1], pool_size=2))
+tools.ApprovalDesk(store, None, None).decide(uuid.UUID(sys.argv[2]), approve=True, by="slack:U1")
+"""
+
+
+def test_a_process_killed_before_the_outcome_is_resumed_once(
+    database_url: str, store: Store, knowledge: KnowledgeBase, providers: Providers, shop: Shop, desk: ApprovalDesk
+) -> None:
+    _, approval_id = propose(
+        agent_ctx(store, knowledge, providers, shop, origin=SLACK), "broadcast_message", text="Kill"
+    )
+    assert approval_id is not None
+    died = subprocess.run(
+        [sys.executable, "-c", _DIE_BEFORE_FINISH, database_url, str(approval_id)], capture_output=True, timeout=120
+    )
+    assert died.returncode == 17, died.stderr.decode()[-2000:]
+    assert desk.get(approval_id).status == "approved"  # the click is kept; the outcome is not
+    assert len(outbox(store, f"broadcast:{approval_id}:")) == 3  # the action itself committed
+    assert [r.kind for r in outbox(store, f"approval:{approval_id}:")] == ["card"]
+    assert desk.resume() == 1  # its advisory lock died with it: the resume is not blocked
+    assert desk.resume() == 0
+    assert_broadcast_once(store, shop, approval_id)
+    assert desk.get(approval_id).status == "executed"
+    assert [r.kind for r in outbox(store, f"approval:{approval_id}:")] == ["card", "card_update", "notice"]
 
 
 def test_a_rejected_action_never_runs_and_its_card_says_so(
