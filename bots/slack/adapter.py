@@ -15,7 +15,7 @@ import asyncio
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -116,7 +116,7 @@ class SlackAdapter:
         self.sender = SlackSender(self.client, store)
         self._handler = AsyncSlackRequestHandler(self.app)
         self._socket: AsyncSocketModeHandler | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._names: dict[str, str | None] = {}
         self._register()
 
@@ -130,10 +130,16 @@ class SlackAdapter:
     async def start(self) -> None:
         """Connect Socket Mode when configured (HTTP mode needs nothing: `routes()` is mounted)."""
         if self._app_token is not None and self._socket is None:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-            self._socket = AsyncSocketModeHandler(self.app, self._app_token)
+            self._socket = self.socket_mode_handler()
             await self._socket.connect_async()
+
+    def socket_mode_handler(self) -> AsyncSocketModeHandler:
+        """Bolt's Socket Mode handler for this app (not connected); needs a running event loop."""
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        if self._app_token is None:
+            raise InvalidInput("Socket Mode needs ONE_SLACK_APP_TOKEN (xapp-...)")
+        return AsyncSocketModeHandler(self.app, self._app_token, web_client=self.client)
 
     async def stop(self) -> None:
         """Stop taking events (Socket Mode) and finish the work already acknowledged."""
@@ -144,6 +150,10 @@ class SlackAdapter:
 
     async def drain(self) -> None:
         """Wait until every acknowledged command and click has been handed on."""
+        # Bolt starts each listener as a task right before it answers Slack (events are acknowledged
+        # even before): yielding lets every task already started reach its `_track()`, its first step
+        for _ in range(3):
+            await asyncio.sleep(0)
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
@@ -180,6 +190,7 @@ class SlackAdapter:
         return response
 
     async def _on_command(self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any]) -> None:
+        self._track()
         text = str(body.get("text") or "").strip()
         if not text:
             await ack(EMPTY_COMMAND)
@@ -199,27 +210,29 @@ class SlackAdapter:
             bot=str(body.get("team_id") or ""),
             sent_at=datetime.now(UTC),
         )
-        self._spawn(self._hand_on(message, look_up_name=False))
+        await self._hand_on(message, look_up_name=False)
 
     async def _on_mention(
         self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any], event: dict[str, Any], context: dict[str, Any]
     ) -> None:
+        self._track()
         await ack()
         message = self._event_message(body, event, context.get("bot_user_id"))
         if message is not None:
-            self._spawn(self._hand_on(message))
+            await self._hand_on(message)
 
     async def _on_message(
         self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any], event: dict[str, Any], context: dict[str, Any]
     ) -> None:
         """Direct messages to the bot are commands too; channel messages are acknowledged and left
         (a mention arrives as app_mention)."""
+        self._track()
         await ack()
         if event.get("channel_type") != "im" or event.get("subtype"):
             return
         message = self._event_message(body, event, context.get("bot_user_id"))
         if message is not None:
-            self._spawn(self._hand_on(message))
+            await self._hand_on(message)
 
     def _event_message(
         self, body: dict[str, Any], event: dict[str, Any], bot_user_id: str | None
@@ -268,12 +281,14 @@ class SlackAdapter:
         return self._names[user]
 
     async def _on_approve(self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any]) -> None:
+        self._track()
         await ack()
-        self._spawn(self._decide(body, approve=True))
+        await self._decide(body, approve=True)
 
     async def _on_reject(self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any]) -> None:
+        self._track()
         await ack()
-        self._spawn(self._decide(body, approve=False))
+        await self._decide(body, approve=False)
 
     async def _decide(self, body: dict[str, Any], *, approve: bool) -> None:
         user = str((body.get("user") or {}).get("id") or "")
@@ -321,15 +336,14 @@ class SlackAdapter:
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
             log.warning("slack: could not tell %s in %s %r: %s", user, channel, text, error)
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("slack: handing on an update failed", exc_info=task.exception())
+    def _track(self) -> None:
+        """Count the running listener as in-flight work (`drain`, `stop` wait for it). Bolt runs each
+        listener in a task of its own and answers Slack as soon as `ack()` is called (events: at
+        once); what follows the `ack()` is the lazy part."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
 
 def _chat_kind(channel: str, channel_type: str | None) -> ChatKind:
