@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from agents import clone_of_creator
 from graphs.clone_graph import CANNOT_ANSWER, CloneContext, CloneLimits, build_clone_graph
 from graphs.models import ModelSet
-from ontology import Entity, InvalidInput, KnowledgeBase, NotFound, Store
+from ontology import Entity, InvalidInput, KnowledgeBase, NotFound, Store, UnitOfWork
 from ontology.validation import clean_text
 from tools import Principal, ProviderSource, Role, ToolContext
 
@@ -140,6 +141,10 @@ class CloneConversations:
             uow.commit()
             return fan
 
+    def thread_of(self, creator_id: uuid.UUID, fan_id: uuid.UUID) -> str:
+        """The checkpointer thread (and lock name) of one fan with this creator's clone."""
+        return thread_id(self.clone_of(creator_id).id, fan_id)
+
     def reply(
         self, creator_id: uuid.UUID, platform: str, account: str, text: str, *, display_name: str | None = None
     ) -> Reply:
@@ -147,48 +152,76 @@ class CloneConversations:
 
         Raises only when the clone cannot be found or the fan cannot be identified; an unreadable
         message, a failing tool or model, or a failure after the reply still returns a Reply."""
+        fan = self.fan(creator_id, platform, account, display_name)
+        with self.store.lock(self.thread_of(creator_id, fan.id)):  # one turn at a time per fan thread
+            return self.answer(creator_id, fan, text, platform=platform)
+
+    def answer(
+        self,
+        creator_id: uuid.UUID,
+        fan: Entity,
+        text: str,
+        *,
+        platform: str,
+        message_id: str | None = None,
+        resume: bool = False,
+        deliver: Callable[[UnitOfWork, Reply], None] | None = None,
+    ) -> Reply:
+        """One turn of the clone for `fan`; the caller holds the thread's lock (`thread_of`).
+
+        `deliver(uow, reply)` writes what the reply causes (outbox rows, the inbox rows it answers) in
+        the same unit of work as the turn's `clone_interaction` event. `message_id` names the fan's
+        message in the thread; with `resume` (a retry after a crash) a turn that already answered
+        that message is not run again: its checkpointed answer is delivered instead.
+        Raises only when the clone is missing or `deliver` fails (then nothing was delivered)."""
         clone = self.clone_of(creator_id)
         persona = clone.properties.get("systemPrompt")
         if not persona:
             raise InvalidInput(f"clone {clone.id} has no system prompt; rebuild it")
-        fan = self.fan(creator_id, platform, account, display_name)
         problem = message_problem(text)
         if problem is not None:
-            return Reply(problem, fan.id, clone.id, 0, 0, 0, None, error="unreadable message")
+            reply = Reply(problem, fan.id, clone.id, 0, 0, 0, None, error="unreadable message")
+            self._record(reply, platform, deliver, thread=None)
+            return reply
         thread = thread_id(clone.id, fan.id)
-        reply: Reply | None = None
+        config: Any = {"configurable": {"thread_id": thread}}
+        done = self._answered(config, message_id) if resume and message_id else None
+        if done is not None:
+            reply = Reply(done, fan.id, clone.id, 0, 0, 0, None)
+            self._record(reply, platform, deliver, thread=None, log_event=False)  # logged by the first run
+            return reply
         try:
-            with self.store.lock(thread):  # one turn at a time per fan thread, across workers
-                principal = Principal(Role.FAN, fan.id, creator_id)
-                context = CloneContext(
-                    tool_ctx=ToolContext(
-                        principal,
-                        self.store,
-                        self.knowledge,
-                        self.providers,
-                        result_tokens=self.limits.tool_result_tokens,
-                    ),
-                    persona_prompt=persona,
-                    models=self.models,
-                    tool_names=self.tool_names,
-                    limits=self.limits,
-                )
-                # one checkpoint per turn, at its end: a turn cut short by a crash leaves the thread as it was
-                state = self.graph.invoke(
-                    {"messages": [HumanMessage(text)]},
-                    {"configurable": {"thread_id": thread}},
-                    context=context,
-                    durability="exit",
-                )
-                reply = self._reply_of(state, fan.id, clone.id)
-                self._after_turn(thread, reply, platform, prune=state.get("turns", 0) % PRUNE_EVERY_TURNS == 0)
+            principal = Principal(Role.FAN, fan.id, creator_id)
+            context = CloneContext(
+                tool_ctx=ToolContext(
+                    principal, self.store, self.knowledge, self.providers, result_tokens=self.limits.tool_result_tokens
+                ),
+                persona_prompt=persona,
+                models=self.models,
+                tool_names=self.tool_names,
+                limits=self.limits,
+            )
+            # one checkpoint per turn, at its end: a turn cut short by a crash leaves the thread as it was
+            state = self.graph.invoke(
+                {"messages": [HumanMessage(text, id=message_id)]}, config, context=context, durability="exit"
+            )
+            reply = self._reply_of(state, fan.id, clone.id)
+            prune = state.get("turns", 0) % PRUNE_EVERY_TURNS == 0
         except Exception as error:  # the fan still gets an answer; the log gets the cause
-            if reply is not None:  # e.g. releasing the lock failed: the answer exists and stands
-                log.warning("after the clone's reply to fan %s something failed", fan.id, exc_info=True)
-                return reply
             log.exception("the clone's turn for fan %s failed", fan.id)
-            return Reply(CANNOT_ANSWER, fan.id, clone.id, 0, 0, 0, None, error=type(error).__name__)
+            reply = Reply(CANNOT_ANSWER, fan.id, clone.id, 0, 0, 0, None, error=type(error).__name__)
+            prune = False
+        self._record(reply, platform, deliver, thread=thread if prune else None)
         return reply
+
+    def _answered(self, config: Any, message_id: str) -> str | None:
+        """The answer already checkpointed for the fan's message `message_id`, if its turn finished."""
+        messages = self.graph.get_state(config).values.get("messages", [])
+        for index, message in enumerate(messages):
+            if isinstance(message, HumanMessage) and message.id == message_id:
+                after = [m for m in messages[index + 1 :] if isinstance(m, AIMessage) and not m.tool_calls]
+                return after[-1].text if after and after[-1].text.strip() else None
+        return None
 
     def _reply_of(self, state: dict[str, Any], fan_id: uuid.UUID, clone_id: uuid.UUID) -> Reply:
         answer = next((m for m in reversed(state["messages"]) if isinstance(m, AIMessage)), None)
@@ -218,10 +251,20 @@ class CloneConversations:
         """Finish pending prunes and stop the pruning worker."""
         self._pruner.shutdown(wait=True)
 
-    def _after_turn(self, thread: str, reply: Reply, platform: str, *, prune: bool) -> None:
-        """Prune the thread's old checkpoints in the background (when `prune`) and log the turn; a
-        failure here is logged, never raised."""
-        if prune:
+    def _record(
+        self,
+        reply: Reply,
+        platform: str,
+        deliver: Callable[[UnitOfWork, Reply], None] | None,
+        *,
+        thread: str | None,
+        log_event: bool = True,
+    ) -> None:
+        """Log the turn (and deliver it, in the same unit of work) and prune `thread` in the background.
+
+        Without `deliver` a failure to log is logged and the reply stands; with it the failure
+        propagates, so the caller's inbox rows stay pending and the turn is retried."""
+        if thread is not None:
             try:
                 self._pruner.submit(self._prune, thread)
             except RuntimeError:  # closed: the next turn's prune catches up
@@ -238,10 +281,21 @@ class CloneConversations:
             metadata["fallback"] = reply.fallback
         if reply.guard:
             metadata["guard"] = reply.guard  # counts of what the output guard changed
-        try:
-            with self.store.single_statement() as uow:
+        if deliver is None:
+            try:
+                with self.store.single_statement() as uow:
+                    uow.events.insert(
+                        "clone_interaction", actor_id=reply.fan_id, target_id=reply.clone_id, metadata=metadata
+                    )
+            except Exception:
+                log.warning(
+                    "logging the clone_interaction of fan %s failed; the reply stands", reply.fan_id, exc_info=True
+                )
+            return
+        with self.store.unit_of_work() as uow:
+            if log_event:
                 uow.events.insert(
                     "clone_interaction", actor_id=reply.fan_id, target_id=reply.clone_id, metadata=metadata
                 )
-        except Exception:
-            log.warning("logging the clone_interaction of %s failed; the reply stands", thread, exc_info=True)
+            deliver(uow, reply)
+            uow.commit()

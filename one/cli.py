@@ -487,6 +487,20 @@ def content_remove(content_id: Annotated[str, typer.Argument(metavar="ID")], as_
     _emit(as_json, to_json(content), lambda: typer.echo(f"removed {content.type} {content.name!r} {content.id}"))
 
 
+@app.command("run")
+def run_command() -> None:
+    """Run ONE for real: the chat platforms whose tokens are set (Telegram, Discord, Slack), the outbox
+    sender and the web app (/healthz, /metrics, /api, webhooks) in one process, until Ctrl-C."""
+    import asyncio
+    import logging
+
+    from one.run import run
+    from one.settings import Settings
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(run(Settings()))
+
+
 def main() -> None:
     """Entry point used by `python -m one`."""
     app(prog_name="one")
