@@ -72,8 +72,11 @@ class DecidedApproval(Protocol):
 class ApprovalDecider(Protocol):
     """What Approve / Reject clicks call (tools.approvals.ApprovalDesk)."""
 
-    def decide(self, approval_id: uuid.UUID, *, approve: bool, by: str) -> DecidedApproval:
-        """Approve or reject; runs an approved action exactly once however often it is called."""
+    def decide(
+        self, approval_id: uuid.UUID, *, approve: bool, by: str, creator_id: uuid.UUID | None = None
+    ) -> DecidedApproval:
+        """Approve or reject; runs an approved action exactly once however often it is called and
+        returns the approval's state afterwards (NotFound: unknown, or not `creator_id`'s)."""
         ...
 
 
@@ -310,7 +313,9 @@ class SlackAdapter:
             return
         by = f"slack:{user}"
         try:
-            decided = await asyncio.to_thread(self._approvals.decide, approval_id, approve=approve, by=by)
+            decided = await asyncio.to_thread(
+                self._approvals.decide, approval_id, approve=approve, by=by, creator_id=self._creator_id
+            )
         except NotFound:
             await self._tell(channel, user, UNKNOWN_APPROVAL)
             return
@@ -318,9 +323,15 @@ class SlackAdapter:
             log.warning("slack: deciding approval %s failed: %s", approval_id, error)
             await self._tell(channel, user, f"That did not work: {error}")
             return
-        if decided.decided_by and decided.decided_by != by:
+        wanted = ("approved", "executed", "failed") if approve else ("rejected",)
+        if decided.decided_by != by or decided.status not in wanted:  # someone decided before this click
             await self._tell(
-                channel, user, ALREADY_DECIDED.format(status=decided.status, by=_mention(decided.decided_by))
+                channel,
+                user,
+                ALREADY_DECIDED.format(
+                    status="rejected" if decided.status == "rejected" else "approved",
+                    by=_mention(decided.decided_by or "someone"),
+                ),
             )
 
     def _is_creator_or_team(self, user: str) -> bool:

@@ -73,10 +73,15 @@ class SlackSender:
             raise PermanentDeliveryError(f"Slack client error: {error}") from error
 
     async def _post_text(self, message: OutboxMessage) -> str | None:
+        thread = message.thread or None
+        if thread is None and message.extras.get("card"):
+            # an approval's result notice: under the card it belongs to, once that card is posted
+            card, _ = await asyncio.to_thread(self._card_and_decider, message.extras)
+            thread = card.platform_message_id if card is not None else None
         response = await self._client.chat_postMessage(
             channel=await self._channel(message.chat),
             text=to_mrkdwn(message.text),
-            thread_ts=message.thread or None,
+            thread_ts=thread,
             unfurl_links=False,
         )
         return _ts(response.data)
@@ -102,7 +107,8 @@ class SlackSender:
             blocks = decided_card(card_extras, extras, decided_by=decided_by)
         except OneError as error:
             raise PermanentDeliveryError(f"cannot render decided card: {error}") from error
-        text = f"Decided: {card_extras.get('summary') or extras.get('status') or ''}"[:3000]
+        # the notification text (blocks show the rest): the row's own text, as the desk wrote it
+        text = to_mrkdwn(message.text)[:3000] or f"Decided: {card_extras.get('summary') or extras.get('status')}"
         if card is not None and card.platform_message_id:
             response = await self._client.chat_update(
                 channel=await self._channel(card.chat), ts=card.platform_message_id, text=text, blocks=blocks
@@ -117,6 +123,7 @@ class SlackSender:
         return _ts(response.data)
 
     def _card_and_decider(self, extras: dict[str, Any]) -> tuple[OutboxMessage | None, str | None]:
+        """The card row `extras["card"]` names, and who decided the approval (None when unknown)."""
         with self._store.unit_of_work() as uow:
             card: OutboxMessage | None = None
             decided_by: str | None = None
@@ -127,7 +134,7 @@ class SlackSender:
             try:
                 decided_by = uow.approvals.get(uuid.UUID(str(extras.get("approvalId")))).decided_by
             except (NotFound, ValueError):
-                log.warning("card_update for unknown approval %r", extras.get("approvalId"))
+                log.info("no approval %r for a card's message", extras.get("approvalId"))
         return card, decided_by
 
     async def _channel(self, chat: str) -> str:

@@ -224,10 +224,12 @@ class TwinDesk:
     def __init__(self, known: set[uuid.UUID]) -> None:
         self.known = known
         self.calls: list[tuple[uuid.UUID, bool, str]] = []
+        self.creators: set[uuid.UUID | None] = set()
         self.decided: dict[uuid.UUID, Decided] = {}
 
-    def decide(self, approval_id: uuid.UUID, *, approve: bool, by: str) -> Decided:
+    def decide(self, approval_id: uuid.UUID, *, approve: bool, by: str, creator_id: uuid.UUID | None = None) -> Decided:
         self.calls.append((approval_id, approve, by))
+        self.creators.add(creator_id)
         if approval_id not in self.known:
             raise NotFound(f"no approval {approval_id}")
         return self.decided.setdefault(approval_id, Decided("approved" if approve else "rejected", by))
@@ -265,12 +267,14 @@ async def test_the_creators_approve_click_decides_once(
     desk: TwinDesk,
     approval_id: uuid.UUID,
     slack_api: FakeSlackApi,
+    creator_id: uuid.UUID,
 ) -> None:
     response = await post_signed(approvals_http, click_body("one_approve", str(approval_id)), interaction=True)
     await approvals_adapter.drain()
 
     assert response.status_code == 200
     assert desk.calls == [(approval_id, True, f"slack:{CREATOR_USER}")]
+    assert desk.creators == {creator_id}  # only this creator's approvals can be decided here
     assert slack_api.ephemeral == []
 
 
@@ -316,6 +320,21 @@ async def test_a_second_click_after_someone_else_decided_says_so(
     assert desk.decided[approval_id] == Decided("approved", f"slack:{CREATOR_USER}")
     [note] = slack_api.ephemeral
     assert note["user"] == TEAM_USER and "already approved" in note["text"]
+
+
+async def test_a_double_click_decides_once_and_says_nothing(
+    approvals_http: httpx.AsyncClient,
+    approvals_adapter: SlackAdapter,
+    desk: TwinDesk,
+    approval_id: uuid.UUID,
+    slack_api: FakeSlackApi,
+) -> None:
+    for _ in range(2):
+        await post_signed(approvals_http, click_body("one_approve", str(approval_id)), interaction=True)
+    await approvals_adapter.drain()
+
+    assert desk.decided[approval_id] == Decided("approved", f"slack:{CREATOR_USER}")
+    assert slack_api.ephemeral == []
 
 
 async def test_a_click_on_an_unknown_approval_is_answered(

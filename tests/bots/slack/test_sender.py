@@ -111,6 +111,12 @@ async def test_a_card_update_edits_the_posted_card(sender: SlackSender, store: S
     assert [b for b in updated["blocks"] if b["type"] == "actions"] == []
     assert "Approved by <@UCREATOR> — sent to 12 fans" in updated["blocks"][-1]["text"]["text"]
     assert len(slack_api.posted) == 1  # no new message
+    notice = queue(store, "Approved: **sent**", kind="notice", extras={"approvalId": "x", "card": card.key})
+
+    await sender.send(notice)
+
+    assert slack_api.posted[-1]["thread_ts"] == card_ts  # the result goes under its card
+    assert slack_api.posted[-1]["text"] == "Approved: *sent*"
 
 
 async def test_a_card_update_before_the_card_is_posted_waits(sender: SlackSender, store: Store) -> None:
