@@ -134,7 +134,7 @@ class SlackAdapter:
         """Connect Socket Mode when configured (HTTP mode needs nothing: `routes()` is mounted)."""
         if self._app_token is not None and self._socket is None:
             self._socket = self.socket_mode_handler()
-            await self._socket.connect_async()
+            await self._socket.connect_async()  # type: ignore[no-untyped-call]
 
     def socket_mode_handler(self) -> AsyncSocketModeHandler:
         """Bolt's Socket Mode handler for this app (not connected); needs a running event loop."""
@@ -147,7 +147,7 @@ class SlackAdapter:
     async def stop(self) -> None:
         """Stop taking events (Socket Mode) and finish the work already acknowledged."""
         if self._socket is not None:
-            await self._socket.close_async()
+            await self._socket.close_async()  # type: ignore[no-untyped-call]
             self._socket = None
         await self.drain()
 

@@ -34,9 +34,9 @@ _TRANSIENT_ERRORS = {"internal_error", "fatal_error", "service_unavailable", "re
 DM_PREFIX = "dm:"
 
 
-def make_web_client(token: str, base_url: str) -> AsyncWebClient:
+def make_web_client(token: str, base_url: str, *, timeout: int = 30) -> AsyncWebClient:
     """The Web API client ONE uses: the SDK's own retries off (the outbox sender retries)."""
-    return AsyncWebClient(token=token, base_url=base_url, retry_handlers=[], timeout=30)
+    return AsyncWebClient(token=token, base_url=base_url, retry_handlers=[], timeout=timeout)
 
 
 class SlackSender:
@@ -159,11 +159,11 @@ def _translate_api_error(error: SlackApiError) -> Exception:
     code = str(data.get("error") or "")
     if status == 429 or code == "ratelimited":
         headers = {str(k).lower(): v for k, v in (getattr(response, "headers", None) or {}).items()}
-        raw = headers.get("retry-after")
-        value = raw[0] if isinstance(raw, list) and raw else raw
+        raw: Any = headers.get("retry-after")
+        value = str(raw[0] if isinstance(raw, list) and raw else raw or "1")
         try:
-            seconds = max(float(value), 1.0) if value is not None else 1.0
-        except (TypeError, ValueError):
+            seconds = max(float(value), 1.0)
+        except ValueError:
             seconds = 1.0
         return RetryAfter(seconds, everywhere=False, detail=f"Slack rate limit: retry after {seconds:g} s")
     if status >= 500:

@@ -9,6 +9,7 @@ Also `signed_request_headers`, which signs a request body the way Slack signs wh
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import itertools
@@ -48,10 +49,12 @@ class FakeSlackApi:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.users: dict[str, dict[str, Any]] = {}
         self._failures: dict[str, deque[tuple[int, str, float | None]]] = defaultdict(deque)
+        self._delays: dict[str, deque[float]] = defaultdict(deque)
         self._ts = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
+        self._stopping = asyncio.Event()
         self.base_url = ""
 
     # --- control -----------------------------------------------------------------------------
@@ -62,9 +65,10 @@ class FakeSlackApi:
         self._loop = asyncio.new_event_loop()
 
         async def serve() -> None:
+            self._stopping = asyncio.Event()
             app = web.Application()
             app.router.add_route("*", "/api/{method}", self._handle)
-            self._runner = web.AppRunner(app, access_log=None)
+            self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
             await self._runner.setup()
             site = web.TCPSite(self._runner, "127.0.0.1", 0)
             await site.start()
@@ -89,6 +93,7 @@ class FakeSlackApi:
         if self._loop is None or self._runner is None:
             return
         runner, loop = self._runner, self._loop
+        loop.call_soon_threadsafe(self._stopping.set)
         asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         if self._thread is not None:
@@ -103,6 +108,10 @@ class FakeSlackApi:
         (status 200) `{"ok": false, "error": error}`."""
         default = {429: "ratelimited"}.get(status, "internal_error")
         self._failures[method].append((status, error or default, retry_after))
+
+    def delay_next(self, method: str, seconds: float) -> None:
+        """The next call of `method` is answered (normally) only after `seconds`."""
+        self._delays[method].append(seconds)
 
     def calls_of(self, method: str) -> list[dict[str, Any]]:
         """The arguments of every call of `method` so far."""
@@ -131,6 +140,10 @@ class FakeSlackApi:
         self.calls.append((method, args))
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return web.json_response({"ok": False, "error": "invalid_auth"})
+        delay = self._delays.get(method)
+        if delay:
+            with contextlib.suppress(TimeoutError):  # cut short when the fake stops
+                await asyncio.wait_for(self._stopping.wait(), delay.popleft())
         failures = self._failures.get(method)
         if failures:
             status, error, retry_after = failures.popleft()

@@ -181,3 +181,13 @@ async def test_an_unreachable_slack_is_transient_and_surely_not_delivered(store:
 
     assert caught.value.maybe_delivered is False
     assert caught.value.__cause__ is not None
+
+
+async def test_no_answer_in_time_is_transient_and_maybe_delivered(slack_api: FakeSlackApi, store: Store) -> None:
+    sender = SlackSender(make_web_client("xoxb-test", slack_api.base_url, timeout=1), store)
+    slack_api.delay_next("chat.postMessage", 1.5)
+
+    with pytest.raises(TransientDeliveryError) as caught:
+        await sender.send(queue(store, "hello"))
+
+    assert caught.value.maybe_delivered is True  # Slack may have posted it before the answer was lost
