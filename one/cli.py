@@ -12,6 +12,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from one.bootstrap import App, bootstrap
+from one.cli_apikey import apikey_app
 from one.cli_errors import BAD_INPUT, FAILURE, OneCommandGroup, fail, set_debug
 from ontology import REGISTRY, OneError, to_json
 from ontology.types import KINDS
@@ -33,6 +34,7 @@ app.add_typer(entity_app, name="entity")
 app.add_typer(clone_app, name="clone")
 app.add_typer(agents_app, name="agents")
 app.add_typer(content_app, name="content")
+app.add_typer(apikey_app, name="apikey")
 
 EXISTING_FILE: dict[str, Any] = {"exists": True, "dir_okay": False, "readable": True}
 IMPORT_ACTIONS = ("added", "updated", "unchanged", "failed")
