@@ -32,7 +32,7 @@ from starlette.routing import BaseRoute, Route
 from bots.identity import is_creator_or_team
 from bots.messages import ChatKind, IncomingMessage
 from bots.metrics import Metrics
-from bots.slack.cards import APPROVE_ACTION, REJECT_ACTION
+from bots.slack.cards import APPROVE_ACTION, REJECT_ACTION, from_slack_text
 from bots.slack.sender import SlackSender, make_web_client
 from ontology import InvalidInput, NotFound, OneError, Store
 
@@ -194,7 +194,7 @@ class SlackAdapter:
 
     async def _on_command(self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any]) -> None:
         self._track()
-        text = str(body.get("text") or "").strip()
+        text = from_slack_text(str(body.get("text") or "")).strip()
         if not text:
             await ack(EMPTY_COMMAND)
             return
@@ -245,8 +245,8 @@ class SlackAdapter:
             return None
         text = str(event.get("text") or "")
         if bot_user_id:
-            text = text.replace(f"<@{bot_user_id}>", " ")
-        text = re.sub(r"[ \t]+", " ", text).strip()
+            text = re.sub(rf"<@{re.escape(bot_user_id)}(\|[^>]*)?>", " ", text)
+        text = re.sub(r"[ \t]+", " ", from_slack_text(text)).strip()
         if not text:
             return None
         channel = str(event.get("channel") or "")

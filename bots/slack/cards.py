@@ -23,6 +23,7 @@ __all__ = [
     "card_fallback_text",
     "decided_card",
     "escape",
+    "from_slack_text",
     "to_mrkdwn",
     "validate_blocks",
 ]
@@ -245,3 +246,30 @@ def _fence(block: str) -> str:
 def _link(label: str, url: str) -> str:
     label = label.replace("|", "¦")
     return f"<{escape(url)}|{escape(label)}>"
+
+
+# --- what people write in Slack -> plain text -------------------------------------------------------
+
+_SLACK_TOKEN = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
+
+
+def from_slack_text(text: str) -> str:
+    """Text of a Slack message or command as plain text: `<@U1>` -> `@U1`, `<#C1|general>` ->
+    `#general`, `<!here>` -> `@here`, `<https://x|label>` -> `label (https://x)`, `<https://x>` ->
+    `https://x`, `<mailto:a@b|a@b>` -> `a@b`; then &amp; &lt; &gt; unescaped."""
+
+    def plain(match: re.Match[str]) -> str:
+        target, label = match.group(1), match.group(2)
+        if target.startswith("@"):
+            return "@" + (label or target[1:])
+        if target.startswith("#"):
+            return "#" + (label or target[1:])
+        if target.startswith("!"):
+            return "@" + (label or target[1:].split("^")[0])
+        if target.startswith("mailto:"):
+            return label or target[len("mailto:") :]
+        if label and label != target and label not in target:
+            return f"{label} ({target})"
+        return target
+
+    return _SLACK_TOKEN.sub(plain, text).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

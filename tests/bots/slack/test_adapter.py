@@ -37,7 +37,8 @@ async def test_a_mention_reaches_the_dispatcher_as_the_creators_command(
     slack_api: FakeSlackApi,
 ) -> None:
     slack_api.users[CREATOR_USER] = {"id": CREATOR_USER, "name": "sam", "profile": {"display_name": "Sam S."}}
-    response = await post_signed(http, mention_body(f"<@{BOT_USER_ID}>  draft this week's   newsletter"))
+    text = f"<@{BOT_USER_ID}>  draft this week&apos;s   newsletter for <#C9|fans> &amp; <https://x.test|the shop>"
+    response = await post_signed(http, mention_body(text.replace("&apos;", "'")))
     await adapter.drain()
 
     assert response.status_code == 200
@@ -45,7 +46,7 @@ async def test_a_mention_reaches_the_dispatcher_as_the_creators_command(
     assert (to_creator, kind) == (creator_id, "command")
     assert message.platform == "slack"
     assert message.account == CREATOR_USER
-    assert message.text == "draft this week's newsletter"
+    assert message.text == "draft this week's newsletter for #fans & the shop (https://x.test)"
     assert (message.chat, message.chat_kind) == ("C0CHAN", "group")
     assert message.thread == "1700000100.000100"  # answered in a thread under the mention
     assert message.message_id == "1700000100.000100"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bots.slack import approval_card, decided_card, to_mrkdwn, validate_blocks
-from bots.slack.cards import MAX_BLOCKS, MAX_SECTION_TEXT
+from bots.slack.cards import MAX_BLOCKS, MAX_SECTION_TEXT, from_slack_text
 from ontology import InvalidInput
 
 APPROVAL = str(uuid.uuid4())
@@ -105,3 +105,18 @@ def test_blocks_beyond_slacks_limits_are_refused(blocks: list[dict[str, Any]]) -
 )
 def test_markdown_becomes_slack_mrkdwn(markdown: str, mrkdwn: str) -> None:
     assert to_mrkdwn(markdown) == mrkdwn
+
+
+@pytest.mark.parametrize(
+    ("slack", "plain"),
+    [
+        ("Q&amp;A &lt;draft&gt;", "Q&A <draft>"),
+        ("ask <@U123> in <#C9|general>, <!here>", "ask @U123 in #general, @here"),
+        ("see <https://x.test/a?b=1&amp;c=2>", "see https://x.test/a?b=1&c=2"),
+        ("see <https://x.test|the plan>", "see the plan (https://x.test)"),
+        ("<https://x.test|x.test>", "https://x.test"),
+        ("mail <mailto:a@b.test|a@b.test>", "mail a@b.test"),
+    ],
+)
+def test_what_people_write_in_slack_becomes_plain_text(slack: str, plain: str) -> None:
+    assert from_slack_text(slack) == plain
