@@ -25,6 +25,7 @@ from tests.bots.slack.conftest import (
     CREATOR_USER,
     STRANGER,
     TEAM_USER,
+    click_body,
     command_body,
     mention_body,
     post_signed,
@@ -171,3 +172,51 @@ async def test_an_event_delivered_three_times_runs_once_and_is_answered_once(
     assert runs_for_one > 0
     assert runs_for_one == agent_runs(store) - before - runs_for_one  # three deliveries cost what one does
     assert len(answers(slack_api, "C0E2E4")) == 1
+
+
+async def test_a_rejected_approval_card_is_updated_in_place(
+    store: Store,
+    knowledge: KnowledgeBase,
+    providers,  # type: ignore[no-untyped-def]
+    commanding_creator: uuid.UUID,
+    slack_api: FakeSlackApi,
+) -> None:
+    approvals = pytest.importorskip("tools.approvals")  # the approval desk (helper "approvals")
+    desk = approvals.ApprovalDesk(store, knowledge, providers)
+    with store.unit_of_work() as uow:
+        approval = uow.approvals.add(commanding_creator, "broadcast_message", {"text": "hi"}, "Send 'hi' to all fans")
+        key = f"approval:{approval.id}:card"
+        extras = {"approvalId": str(approval.id), "action": "broadcast_message", "summary": approval.summary}
+        uow.outbox.add(key, "slack", "C0APPR", approval.summary, chat_kind="group", extras=extras, kind="card")
+        uow.approvals.set_card(approval.id, {"key": key, "platform": "slack", "chat": "C0APPR", "thread": None})
+        uow.commit()
+    adapter = SlackAdapter(
+        slack_settings(slack_api.base_url), store, TwinDispatcherForCards(), commanding_creator, approvals=desk
+    )
+    transport = httpx.ASGITransport(app=Starlette(routes=adapter.routes()))
+    async with httpx.AsyncClient(transport=transport, base_url="http://one.test") as http:
+        await deliver(store, adapter.sender)
+        [card] = answers(slack_api, "C0APPR")
+
+        await post_signed(
+            http, click_body("one_reject", str(approval.id), user=STRANGER, channel="C0APPR"), interaction=True
+        )
+        await adapter.drain()
+        assert desk.get(approval.id).status == "pending"  # a stranger changes nothing
+
+        await post_signed(http, click_body("one_reject", str(approval.id), channel="C0APPR"), interaction=True)
+        await adapter.drain()
+        await deliver(store, adapter.sender)
+
+    assert desk.get(approval.id).status == "rejected"
+    [updated] = slack_api.updated
+    assert updated["ts"] == card["ts"]
+    assert "Rejected by <@UCREATOR>" in updated["blocks"][-1]["text"]["text"]
+    assert [b for b in updated["blocks"] if b["type"] == "actions"] == []
+
+
+class TwinDispatcherForCards:
+    """Clicks never reach the dispatcher; this one fails the test if anything does."""
+
+    async def receive(self, message: Any, creator_id: uuid.UUID, *, kind: str = "fan") -> bool:
+        raise AssertionError(f"a click reached the dispatcher: {message}")
