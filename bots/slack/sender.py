@@ -144,7 +144,11 @@ class SlackSender:
         user = chat[len(DM_PREFIX) :]
         if user not in self._dm_channels:
             response = await self._client.conversations_open(users=user)
-            self._dm_channels[user] = str((response.data or {}).get("channel", {}).get("id"))  # type: ignore[union-attr]
+            data: Any = response.data
+            channel = (data.get("channel") or {}).get("id") if isinstance(data, dict) else None
+            if not channel:
+                raise PermanentDeliveryError(f"Slack opened no conversation with {user}")
+            self._dm_channels[user] = str(channel)
         return self._dm_channels[user]
 
 
