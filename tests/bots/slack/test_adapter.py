@@ -120,6 +120,21 @@ async def test_slack_gets_its_answer_before_the_dispatcher_does_any_work(
     assert len(dispatcher.accepted) == 2
 
 
+async def test_stop_finishes_the_work_already_acknowledged(
+    http: httpx.AsyncClient, adapter: SlackAdapter, dispatcher: TwinDispatcher
+) -> None:
+    dispatcher.gate = asyncio.Event()
+    await post_signed(http, mention_body())
+
+    stopping = asyncio.create_task(adapter.stop())
+    await asyncio.sleep(0.05)
+    assert not stopping.done()  # still handing the acknowledged mention on
+    dispatcher.gate.set()
+    await stopping
+
+    assert len(dispatcher.accepted) == 1
+
+
 @pytest.mark.parametrize(
     ("secret", "age"),
     [(None, 0), ("not-the-secret", 0), ("test-signing-secret", 6 * 60)],
