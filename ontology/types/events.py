@@ -140,6 +140,13 @@ class ReferralActivityMeta(Payload):
 
 class UserJoinedMeta(Payload):
     platform: str | None = Field(default=None, description="where they first wrote, e.g. telegram")
+    startPayload: str | None = Field(
+        default=None, max_length=64, description="what their /start link carried (e.g. a referral code)"
+    )
+    linked: bool | None = Field(
+        default=None, description="an account of a known fan was linked (a link, not a new person)"
+    )
+    linkedFrom: str | None = Field(default=None, description="the fan id merged into this one by the link")
 
 
 class CourseEnrolledMeta(Payload):
