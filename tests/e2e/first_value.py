@@ -59,7 +59,7 @@ def run_first_value(home: Path, *, timeout: float = 120.0) -> FirstValue:
         steps[name] = round(time.perf_counter() - begun, 2)
 
     step("creator init", "creator", "init", "--name", "Ava Stone", "--handle", "ava")
-    step("content add", "content", "add", str(posts), "--status", "published")
+    step("content add", "content", "add", str(posts))
     step("clone build", "clone", "build")
     with FakeTelegramApi() as fake:
         env.update({"ONE_TELEGRAM_BOT_TOKEN": fake.token, "ONE_TELEGRAM_API_URL": fake.base_url})
