@@ -297,9 +297,9 @@ class DiscordAdapter:
         handled = 0
         for key, last_seen in cursors.items():
             try:
-                channel = await self._history_channel(key)
+                source = await self._history_channel(key)
                 newest = last_seen
-                async for message in channel.history(limit=None, after=discord.Object(id=last_seen), oldest_first=True):
+                async for message in source.history(limit=None, after=discord.Object(id=last_seen), oldest_first=True):
                     handled += await self.handle(message)
                     newest = message.id
                 if newest != last_seen:

@@ -46,5 +46,7 @@ def register_commands(
     async def stop(interaction: discord.Interaction) -> None:
         await handler(interaction, "stop", "/stop")
 
-    for command in (ask, link, forget, stop):
-        tree.add_command(command, guild=guild)
+    tree.add_command(ask, guild=guild)
+    tree.add_command(link, guild=guild)
+    tree.add_command(forget, guild=guild)
+    tree.add_command(stop, guild=guild)

@@ -9,6 +9,7 @@ message, hence `dedupes_resends = True`.
 from __future__ import annotations
 
 import hashlib
+from typing import cast
 
 import aiohttp
 import discord
@@ -89,7 +90,9 @@ class DiscordSender:
             reference = None
             if message.reply_to:
                 reference = discord.MessageReference(
-                    message_id=int(message.reply_to), channel_id=channel.id, fail_if_not_exists=False
+                    message_id=int(message.reply_to),
+                    channel_id=cast("discord.abc.Snowflake", channel).id,
+                    fail_if_not_exists=False,
                 )
             sent = await channel.send(
                 message.text,
