@@ -153,6 +153,7 @@ class DiscordAdapter:
         self.sender = DiscordSender(self.client)
         self._connection: asyncio.Task[None] | None = None
         self._handlers: set[asyncio.Task[object]] = set()  # event handlers under way (stop waits for them)
+        self._held: dict[str, int] = {}  # channel key -> oldest message the dispatcher failed to take
         dispatcher.register_typing(PLATFORM, self.typing)
 
     # lifecycle ------------------------------------------------------------------------------
@@ -256,8 +257,18 @@ class DiscordAdapter:
         if not self.answers(message):
             return False
         incoming = incoming_from_message(message, self.bot_user_id)
-        accepted = await self.dispatcher.receive(incoming, self.creator_id)
-        await asyncio.to_thread(self._advance, self._cursor_name(self.channel_key(message)), message.id)
+        key = self.channel_key(message)
+        try:
+            accepted = await self.dispatcher.receive(incoming, self.creator_id)
+        except Exception:
+            # not accepted (the database away?): later messages must not move this channel's cursor
+            # past it, so the next catch-up reads it again
+            self._held[key] = min(self._held.get(key, message.id), message.id)
+            raise
+        if self._held.get(key) == message.id:
+            del self._held[key]
+        position = min(message.id, self._held[key] - 1) if key in self._held else message.id
+        await asyncio.to_thread(self._advance, self._cursor_name(key), position)
         return accepted
 
     def _advance(self, name: str, message_id: int) -> None:
@@ -302,7 +313,9 @@ class DiscordAdapter:
                 async for message in source.history(limit=None, after=discord.Object(id=last_seen), oldest_first=True):
                     handled += await self.handle(message)
                     newest = message.id
-                if newest != last_seen:
+                if key in self._held:
+                    newest = min(newest, self._held[key] - 1)
+                if newest > last_seen:
                     # everything up to here is handed over or not for the clone: never read again
                     await asyncio.to_thread(self._advance, self._cursor_name(key), newest)
             except (discord.HTTPException, ValueError) as error:

@@ -3,9 +3,13 @@ was written while ONE was down, once."""
 
 from __future__ import annotations
 
+import uuid
+
 import discord
+import pytest
 from discord.ext.test import backend, callbacks
 
+from bots.messages import IncomingMessage
 from ontology import Store
 from tests.bots.discord.conftest import World
 from tests.bots.discord.fakes import DispatcherTwin, post, settle
@@ -90,3 +94,26 @@ async def test_typing_is_shown_in_the_chat_of_the_turn(world: World) -> None:
     async with typing(str(world.fans.id), None):
         pass
     assert [channel.id for channel in typed] == [dm.id, world.fans.id]
+
+
+async def test_a_message_the_dispatcher_failed_to_take_is_read_again_by_the_next_catch_up(
+    world: World, store: Store
+) -> None:
+    receive = world.dispatcher.receive
+    failures = [RuntimeError("the database is away")]
+
+    async def flaky_receive(message: IncomingMessage, creator_id: uuid.UUID, *, kind: str = "fan") -> bool:
+        if failures:
+            raise failures.pop()
+        return await receive(message, creator_id, kind=kind)
+
+    post(f"{world.mention} first", world.fans, world.alice)
+    await settle()
+    world.dispatcher.receive = flaky_receive
+    with pytest.raises(RuntimeError):
+        await world.adapter.handle(post(f"{world.mention} lost?", world.fans, world.bob, dispatch=False))
+    post(f"{world.mention} later", world.fans, world.alice)
+    await settle()
+    assert world.dispatcher.texts == ["first", "later"]
+    assert await world.adapter.catch_up() == 1
+    assert world.dispatcher.texts == ["first", "later", "lost?"]
