@@ -69,7 +69,12 @@ def incoming_from_message(message: discord.Message, bot_user_id: int) -> Incomin
         chat, chat_kind, thread = str(channel.parent_id), "group", str(channel.id)
     else:
         chat, chat_kind, thread = str(channel.id), "group", None
-    text = re.sub(rf"<@!?{bot_user_id}>", "", message.content).strip()
+    text = re.sub(rf"<@!?{bot_user_id}>", "", message.content)
+    me = message.guild.me if message.guild else None
+    for role in me.roles if me else ():
+        if role.is_bot_managed():  # the bot's own role, mentioned instead of the bot
+            text = text.replace(role.mention, "")
+    text = text.strip()
     voice = message.flags.voice
     attachments = [
         Attachment(kind=_attachment_kind(a, voice=voice), name=a.filename, size=a.size, url=a.url)

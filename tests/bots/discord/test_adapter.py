@@ -125,3 +125,14 @@ async def test_stop_lets_a_message_under_way_reach_the_dispatcher(world: World) 
 async def test_start_without_a_token_is_refused(world: World) -> None:
     with pytest.raises(ProviderNotConfigured):
         await world.adapter.start()
+
+
+async def test_mentioning_the_bots_own_role_counts_as_a_mention(world: World) -> None:
+    role = factories.make_role_dict("Clone", managed=True)
+    role["tags"] = {"bot_id": str(world.me.id)}
+    role["position"] = 1
+    backend.get_state().parse_guild_role_create({"guild_id": world.guild.id, "role": role})
+    backend.update_member(world.guild.me, roles=[world.guild.get_role(role["id"])])
+    post(f"<@&{role['id']}> which plan suits me?", world.fans, world.alice)
+    await settle()
+    assert world.dispatcher.texts == ["which plan suits me?"]
