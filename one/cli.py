@@ -13,6 +13,7 @@ import typer
 
 from one.bootstrap import App, bootstrap
 from one.cli_apikey import apikey_app
+from one.cli_approvals import approvals_app
 from one.cli_errors import BAD_INPUT, FAILURE, OneCommandGroup, fail, set_debug
 from one.cli_people import creator_app, fan_app, team_app
 from ontology import REGISTRY, OneError, to_json
@@ -39,6 +40,7 @@ app.add_typer(apikey_app, name="apikey")
 app.add_typer(fan_app, name="fan")
 app.add_typer(creator_app, name="creator")
 app.add_typer(team_app, name="team")
+app.add_typer(approvals_app, name="approvals")
 
 EXISTING_FILE: dict[str, Any] = {"exists": True, "dir_okay": False, "readable": True}
 IMPORT_ACTIONS = ("added", "updated", "unchanged", "failed")

@@ -1,6 +1,7 @@
 """`one fan ...`, `one creator ...` and `one team ...`: people on the chat platforms.
 
     one fan forget ID|PLATFORM:ACCOUNT [--yes]     erase a fan everywhere
+    one creator init --name NAME --handle HANDLE  register yourself as a creator
     one creator link PLATFORM ACCOUNT [--creator]  the creator's own Slack/Telegram/Discord account
     one team add|remove PLATFORM ACCOUNT [--creator]  who may command the creator's agents
 
@@ -25,7 +26,7 @@ from ontology import Entity, InvalidInput
 __all__ = ["creator_app", "fan_app", "team_app"]
 
 fan_app = typer.Typer(help="Fans: the people talking to the clone.", no_args_is_help=True)
-creator_app = typer.Typer(help="The creator: their own accounts on the chat platforms.", no_args_is_help=True)
+creator_app = typer.Typer(help="The creator: register, and link your own chat accounts.", no_args_is_help=True)
 team_app = typer.Typer(help="The creator's team: who may command the agents from Slack.", no_args_is_help=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
@@ -102,6 +103,27 @@ def _creator(app: App, creator: str | None) -> uuid.UUID:
 def _people(entity: Entity) -> dict[str, Any]:
     props = entity.properties
     return {"creator": str(entity.id), "identities": props.get("identities") or {}, "team": props.get("team") or {}}
+
+
+@creator_app.command("init")
+def creator_init(
+    name: Annotated[str, typer.Option("--name", help="your name, as fans know you")],
+    handle: Annotated[str, typer.Option("--handle", help="a short unique handle, e.g. ava")],
+    email: Annotated[str | None, typer.Option("--email", help="where ONE reaches you (optional)")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Register yourself as a creator: the first of four steps to a live clone (then `one content add
+    ./my-posts`, `one clone build`, and `ONE_TELEGRAM_BOT_TOKEN=... one run`)."""
+    from ontology import register_creator
+
+    with _app() as wired:
+        created = register_creator(wired.store, name.strip(), email=email, handle=handle.strip().removeprefix("@"))
+    _emit(
+        as_json,
+        {"creator": str(created.id), "name": created.name, "handle": created.properties["handle"]},
+        f"created creator {created.name!r} (@{created.properties['handle']}) {created.id}\n"
+        "next: one content add ./my-posts, then one clone build",
+    )
 
 
 @creator_app.command("link")

@@ -90,6 +90,9 @@ class ContentChangedMeta(Payload):
     oldPrice: int | None = Field(default=None, ge=0, description="minor units")
     newPrice: int | None = Field(default=None, ge=0, description="minor units")
     currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")
+    recipients: int | None = Field(default=None, ge=0, description="broadcasts: how many fans it was queued for")
+    platforms: dict[str, int] | None = Field(default=None, description="broadcasts: fans per platform")
+    approvalId: str | None = Field(default=None, description="the creator's approval this action ran under")
 
 
 class ContentInteractedMeta(Payload):
