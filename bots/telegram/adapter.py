@@ -276,14 +276,14 @@ class TelegramAdapter:
     async def _get_updates(self, offset: int | None) -> tuple[Update, ...] | None:
         """One long poll, or None when stop() was called meanwhile (the poll is cancelled: nothing
         fetched is lost, since offsets are confirmed only after handling)."""
-        fetch = asyncio.ensure_future(
+        fetch: asyncio.Future[Any] = asyncio.ensure_future(
             self.application.bot.get_updates(
                 offset=offset, timeout=int(self.poll_timeout), allowed_updates=ALLOWED_UPDATES
             )
         )
-        stopping = asyncio.ensure_future(self._stopping.wait())
+        stopping: asyncio.Future[Any] = asyncio.ensure_future(self._stopping.wait())
         try:
-            await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait([fetch, stopping], return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopping.cancel()
         if not fetch.done():
@@ -291,7 +291,8 @@ class TelegramAdapter:
             with contextlib.suppress(BaseException):
                 await fetch
             return None
-        return fetch.result()
+        updates: tuple[Update, ...] = fetch.result()
+        return updates
 
     def _read_offset(self) -> int | None:
         with self.store.unit_of_work() as uow:
