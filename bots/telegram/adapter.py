@@ -261,17 +261,21 @@ class TelegramAdapter:
             if updates is None:
                 return  # stopping
             failures = 0
+            handled: int | None = None
             for update in updates:
                 try:
-                    await self.process(update)
+                    await self.process(update)  # in the inbox once this returns
                 except Exception:
                     # not confirmed: fetched again from this offset after a pause
                     log.warning("telegram: update %s not accepted; retrying", update.update_id, exc_info=True)
                     failures += 1
                     await self._pause(min(30.0, 0.5 * 2**failures))
                     break
-                await asyncio.to_thread(self._advance, update.update_id)
-                offset = update.update_id + 1
+                handled = update.update_id
+            if handled is not None:
+                # once per batch: a crash before this fetches the batch again, and the inbox knows it
+                await asyncio.to_thread(self._advance, handled)
+                offset = handled + 1
 
     async def _get_updates(self, offset: int | None) -> tuple[Update, ...] | None:
         """One long poll, or None when stop() was called meanwhile (the poll is cancelled: nothing
