@@ -23,6 +23,7 @@ import logging
 import re
 import uuid
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from typing import Any
 
 from starlette.requests import Request
@@ -48,6 +49,9 @@ log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message"]
+# what the handler could not hand to the dispatcher, for process() (PTB awaits blocking handlers in
+# the caller's task, so the handler sees the list process() set; PTB itself would only log it)
+_failures: ContextVar[list[BaseException] | None] = ContextVar("telegram_handler_failures", default=None)
 
 
 class TelegramAdapter:
@@ -97,7 +101,6 @@ class TelegramAdapter:
         self.sender = TelegramSender(settings)
         self.username = ""
         self.polling = False  # this process holds the poller lock and polls
-        self._failed: dict[int, BaseException] = {}
         self._stopping = asyncio.Event()
         self._poller: asyncio.Task[None] | None = None
         self._started = False
@@ -139,10 +142,14 @@ class TelegramAdapter:
     async def process(self, update: Update) -> None:
         """Hand one update to the dispatcher (through the Application's handlers); raises when it
         could not be accepted, so the caller does not confirm it to Telegram."""
-        await self.application.process_update(update)
-        error = self._failed.pop(update.update_id, None)
-        if error is not None:
-            raise error
+        failures: list[BaseException] = []
+        token = _failures.set(failures)
+        try:
+            await self.application.process_update(update)
+        finally:
+            _failures.reset(token)
+        if failures:
+            raise failures[0]
 
     async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         try:
@@ -150,7 +157,10 @@ class TelegramAdapter:
             if message is not None:
                 await self.dispatcher.receive(message, self.creator_id)
         except Exception as error:  # handed back to process(): the update is not confirmed
-            self._failed[update.update_id] = error
+            failures = _failures.get()
+            if failures is None:
+                raise
+            failures.append(error)
 
     def incoming(self, update: Update) -> IncomingMessage | None:
         """The update as an IncomingMessage, or None when it is not for the bot (a group message
