@@ -129,12 +129,13 @@ class FakeTelegramApi:
         self._next_update = 1
         self._next_message: dict[int, int] = collections.defaultdict(lambda: 1)
         self._recent_sends: collections.deque[float] = collections.deque()
-        self._failures: dict[str, list[tuple[int, float]]] = collections.defaultdict(list)
+        self._failures: dict[str, list[tuple[int, float, str | None]]] = collections.defaultdict(list)
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._arrived: asyncio.Condition | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
+        self._closing = False
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -173,6 +174,8 @@ class FakeTelegramApi:
         if self._loop is None:
             return
         loop = self._loop
+        self._closing = True  # long polls in flight answer now instead of holding up the shutdown
+        asyncio.run_coroutine_threadsafe(self._notify(), loop).result(10)
         if self._runner is not None:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
@@ -252,10 +255,13 @@ class FakeTelegramApi:
             }
         return self.push_update({"message": message})
 
-    def fail_next(self, method: str, count: int = 1, status: int = 429, retry_after: float = 1) -> None:
-        """The next `count` calls of `method` fail with `status` (429 carries retry_after)."""
+    def fail_next(
+        self, method: str, count: int = 1, status: int = 429, retry_after: float = 1, description: str | None = None
+    ) -> None:
+        """The next `count` calls of `method` fail with `status` (429 carries retry_after); `description`
+        replaces Telegram's usual text for that status (e.g. "Bad Request: can't parse entities: ...")."""
         with self._lock:
-            self._failures[method].extend([(status, retry_after)] * count)
+            self._failures[method].extend([(status, retry_after, description)] * count)
 
     def sent_to(self, chat_id: int | str) -> list[str]:
         """Texts sent to one chat, in order."""
@@ -288,7 +294,11 @@ class FakeTelegramApi:
             failures = self._failures.get(method)
             failure = failures.pop(0) if failures else None
         if failure is not None:
-            status, retry_after = failure
+            status, retry_after, description = failure
+            if description is not None:
+                if status == 429:
+                    self.http_429 += 1
+                return self._error(status, description, retry_after=retry_after if status == 429 else None)
             if status == 429:
                 self.http_429 += 1
                 return self._error(429, f"Too Many Requests: retry after {retry_after:g}", retry_after=retry_after)
@@ -354,7 +364,7 @@ class FakeTelegramApi:
                     self._updates = [u for u in self._updates if u["update_id"] >= offset]  # confirmed: forgotten
                 ready = self._updates[:limit]
             left = deadline - time.monotonic()
-            if ready or left <= 0:
+            if ready or left <= 0 or self._closing:
                 return self._ok(ready)
             async with self._arrived:
                 with contextlib.suppress(TimeoutError):
