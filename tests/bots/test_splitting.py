@@ -58,7 +58,9 @@ def test_ten_thousand_characters_of_markdown_arrive_whole(limit: int) -> None:
     while sum(len(b) for b in blocks) < 10_000:
         kind = rng.choice(["para", "list", "code", "heading"])
         if kind == "para":
-            blocks.append(" ".join(rng.choice(["**bold**", "_it_", "`x`", "word", "[a](https://x.y)"]) for _ in range(80)) + ".")
+            blocks.append(
+                " ".join(rng.choice(["**bold**", "_it_", "`x`", "word", "[a](https://x.y)"]) for _ in range(80)) + "."
+            )
         elif kind == "list":
             blocks.append("\n".join(f"- item {i} with *stress*" for i in range(12)))
         elif kind == "code":
