@@ -3,7 +3,8 @@
 Three limits of `bots.platform.RateLimits` and one pause:
 - overall per second, as an exact sliding window: never more than N sends start in any window of
   N / per_second seconds (1 s for a whole number), so a platform enforcing N/s never answers 429
-  while a steady stream still gets N/s;
+  while a steady stream still gets N/s; within it sends are paced by a token bucket (bursts of at
+  most 1/20 s worth), so a stream is spread over the second instead of N at once and a wait;
 - per private chat, a minimum spacing of 1 / per_chat_per_second;
 - per group chat, a minimum spacing of 60 / per_group_per_minute (N per minute, never in a burst);
 - a platform-wide pause after a `RetryAfter(everywhere=True)`.
@@ -22,6 +23,8 @@ from typing import Protocol
 from bots.platform import RateLimits
 
 __all__ = ["Clock", "MonotonicClock", "PlatformLimiter"]
+
+_EPSILON = 1e-9
 
 
 class Clock(Protocol):
@@ -62,6 +65,11 @@ class PlatformLimiter:
         if limits.per_second:
             self._capacity = max(1, math.floor(limits.per_second))
             self._window = self._capacity / limits.per_second * (1.0 + slack)
+        # pacing: a token bucket at the window's rate holding at most 1/20 s worth (a late send may catch up a little)
+        self._rate = self._capacity / self._window if self._capacity else 0.0
+        self._burst = max(1.0, math.ceil(self._rate / 20))
+        self._tokens = 1.0  # starting full would saturate the window early and stall once a second after
+        self._refilled_at = self.clock.now()
         self._starts: deque[float] = deque()  # start times of the last sends, at most `capacity`
         self._chat_spacing = 1.0 / limits.per_chat_per_second if limits.per_chat_per_second else 0.0
         self._group_spacing = 60.0 / limits.per_group_per_minute if limits.per_group_per_minute else 0.0
@@ -96,10 +104,11 @@ class PlatformLimiter:
         waited = 0.0
         while True:
             wait = self.delay(chat, chat_kind)
-            if wait <= 0.0:
+            if wait <= _EPSILON:  # float rounding must not leave a wait of 1e-18 s that never elapses
                 now = self.clock.now()
                 if self._capacity:
                     self._starts.append(now)
+                    self._tokens -= 1.0
                 self._last[chat] = now
                 self._forget_quiet_chats(now)
                 return True
@@ -111,11 +120,14 @@ class PlatformLimiter:
     def _window_delay(self, now: float) -> float:
         if not self._capacity:
             return 0.0
-        while self._starts and self._starts[0] + self._window <= now:
+        self._tokens = min(self._burst, self._tokens + (now - self._refilled_at) * self._rate)
+        self._refilled_at = now
+        pacing = (1.0 - self._tokens) / self._rate if self._tokens < 1.0 - _EPSILON else 0.0
+        while self._starts and self._starts[0] + self._window <= now + _EPSILON:
             self._starts.popleft()
         if len(self._starts) < self._capacity:
-            return 0.0
-        return self._starts[0] + self._window - now
+            return pacing
+        return max(pacing, self._starts[0] + self._window - now)
 
     def _forget_quiet_chats(self, now: float) -> None:
         # keep the map to chats that could still be waiting on their spacing (a broadcast touches thousands)

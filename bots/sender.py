@@ -142,16 +142,17 @@ class OutboxSender:
                     await _nap([stop], self._idle)
                     continue
             deadline = self._clock.now() + self._lease / 2  # leave the lease's second half for the send
-            for row, resend in claimed:
-                if resend:
-                    self.stats.resent += 1
-                    log.log(
-                        logging.INFO if p.sender.dedupes_resends else logging.WARNING,
-                        "re-sending %s outbox row %s (%s): its previous send may have gone out before its sender died",
-                        platform,
-                        row.id,
-                        row.key,
-                    )
+            resent = [row for row, resend in claimed if resend]
+            if resent:
+                self.stats.resent += len(resent)
+                log.log(
+                    logging.INFO if p.sender.dedupes_resends else logging.WARNING,
+                    "re-sending %d %s outbox rows whose previous send may have gone out before its sender died: %s",
+                    len(resent),
+                    platform,
+                    ", ".join(row.key for row in resent[:10]) + (" ..." if len(resent) > 10 else ""),
+                )
+            for row, _ in claimed:
                 unsent.add(row.id)
                 task = asyncio.create_task(self._deliver(p, row, deadline, sending, unsent, stop))
                 tasks[row.id] = task
