@@ -25,6 +25,7 @@ from bots.platform import RateLimits
 __all__ = ["Clock", "MonotonicClock", "PlatformLimiter"]
 
 _EPSILON = 1e-9
+_MIN_SLEEP = 1e-6
 
 
 class Clock(Protocol):
@@ -104,7 +105,7 @@ class PlatformLimiter:
         waited = 0.0
         while True:
             wait = self.delay(chat, chat_kind)
-            if wait <= _EPSILON:  # float rounding must not leave a wait of 1e-18 s that never elapses
+            if wait <= 0.0:
                 now = self.clock.now()
                 if self._capacity:
                     self._starts.append(now)
@@ -114,7 +115,7 @@ class PlatformLimiter:
                 return True
             if waited + wait > max_wait:
                 return False
-            await self.clock.sleep(wait)
+            await self.clock.sleep(max(wait, _MIN_SLEEP))  # a float-rounding 1e-18 s might never elapse
             waited += wait
 
     def _window_delay(self, now: float) -> float:
@@ -123,7 +124,7 @@ class PlatformLimiter:
         self._tokens = min(self._burst, self._tokens + (now - self._refilled_at) * self._rate)
         self._refilled_at = now
         pacing = (1.0 - self._tokens) / self._rate if self._tokens < 1.0 - _EPSILON else 0.0
-        while self._starts and self._starts[0] + self._window <= now + _EPSILON:
+        while self._starts and self._starts[0] + self._window <= now:
             self._starts.popleft()
         if len(self._starts) < self._capacity:
             return pacing

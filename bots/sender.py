@@ -117,6 +117,8 @@ class OutboxSender:
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set; then claim nothing more, let sends in flight finish and be
         marked, and give back claimed rows that were not sent."""
+        if not self._platforms:
+            await stop.wait()
         await asyncio.gather(*(self._run_platform(p, stop) for p in self._platforms))
 
     # -- one platform
