@@ -19,7 +19,7 @@ from graphs.agent_graph import AgentContext, agent_graph
 from graphs.models import ModelSet
 from graphs.router import route
 from ontology import Embedder, Entity, KnowledgeBase, NotFound, Store
-from tools import Principal, ProviderSource, Role, ToolContext
+from tools import Origin, Principal, ProviderSource, Role, ToolContext
 
 __all__ = ["AgentCommands", "AgentRun"]
 
@@ -55,6 +55,7 @@ class AgentCommands:
         embedder: Embedder | None = None,
         max_steps: int = 6,
         max_depth: int = 2,
+        approvals_channel: str | None = None,
     ) -> None:
         self.store = store
         self.knowledge = knowledge
@@ -64,12 +65,14 @@ class AgentCommands:
         self.embedder = embedder
         self.max_steps = max_steps
         self.max_depth = max_depth
+        self.approvals_channel = approvals_channel  # Slack channel for approval cards of non-Slack commands
         self.graph = agent_graph()
 
-    def command(self, creator_id: uuid.UUID, command: str) -> AgentRun:
-        """Route a creator's command to the right agent and run it."""
+    def command(self, creator_id: uuid.UUID, command: str, *, origin: Origin | None = None) -> AgentRun:
+        """Route a creator's command to the right agent and run it; `origin` (a Slack chat and thread)
+        is where an action needing the creator's approval posts its card."""
         routed = route(command, self.specs, self.embedder)
-        return self.run(creator_id, routed.agent_type, routed.task)
+        return self.run(creator_id, routed.agent_type, routed.task, origin=origin)
 
     def agent(self, creator_id: uuid.UUID, agent_type: str) -> Entity:
         """The creator's agent of this type, or NotFound telling how to register the team."""
@@ -79,7 +82,14 @@ class AgentCommands:
         return agent
 
     def run(
-        self, creator_id: uuid.UUID, agent_type: str, task: str, *, parent: uuid.UUID | None = None, depth: int = 0
+        self,
+        creator_id: uuid.UUID,
+        agent_type: str,
+        task: str,
+        *,
+        parent: uuid.UUID | None = None,
+        depth: int = 0,
+        origin: Origin | None = None,
     ) -> AgentRun:
         """Run one agent on one task (as the creator's command or a delegation from `parent`)."""
         spec = self.specs[agent_type]
@@ -95,7 +105,7 @@ class AgentCommands:
         run_id = started.id
 
         def delegate(target: str, question: str) -> str:
-            return self.run(creator_id, target, question, parent=run_id, depth=depth + 1).answer
+            return self.run(creator_id, target, question, parent=run_id, depth=depth + 1, origin=origin).answer
 
         context = AgentContext(
             tool_ctx=ToolContext(
@@ -104,6 +114,8 @@ class AgentCommands:
                 self.knowledge,
                 self.providers,
                 run_id=str(run_id),
+                origin=origin,
+                approvals_channel=self.approvals_channel,
             ),
             system_prompt=spec.system_prompt,
             tool_names=tuple(spec.tools),

@@ -12,7 +12,10 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from one.bootstrap import App, bootstrap
+from one.cli_apikey import apikey_app
+from one.cli_approvals import approvals_app
 from one.cli_errors import BAD_INPUT, FAILURE, OneCommandGroup, fail, set_debug
+from one.cli_people import creator_app, fan_app, team_app
 from ontology import REGISTRY, OneError, to_json
 from ontology.types import KINDS
 
@@ -33,6 +36,11 @@ app.add_typer(entity_app, name="entity")
 app.add_typer(clone_app, name="clone")
 app.add_typer(agents_app, name="agents")
 app.add_typer(content_app, name="content")
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(fan_app, name="fan")
+app.add_typer(creator_app, name="creator")
+app.add_typer(team_app, name="team")
+app.add_typer(approvals_app, name="approvals")
 
 EXISTING_FILE: dict[str, Any] = {"exists": True, "dir_okay": False, "readable": True}
 IMPORT_ACTIONS = ("added", "updated", "unchanged", "failed")
@@ -485,6 +493,20 @@ def content_remove(content_id: Annotated[str, typer.Argument(metavar="ID")], as_
     with _app() as wired:
         content = remove_content(wired.store, content_id)
     _emit(as_json, to_json(content), lambda: typer.echo(f"removed {content.type} {content.name!r} {content.id}"))
+
+
+@app.command("run")
+def run_command() -> None:
+    """Run ONE for real: the chat platforms whose tokens are set (Telegram, Discord, Slack), the outbox
+    sender and the web app (/healthz, /metrics, /api, webhooks) in one process, until Ctrl-C."""
+    import asyncio
+    import logging
+
+    from one.run import run
+    from one.settings import Settings
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(run(Settings()))
 
 
 def main() -> None:

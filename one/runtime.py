@@ -77,6 +77,7 @@ def build_runtime(app: App) -> Runtime:
         embedder=app.knowledge.embedder,
         max_steps=app.settings.max_agent_steps,
         max_depth=app.settings.max_delegation_depth,
+        approvals_channel=settings.slack_approvals_channel,
     )
     return Runtime(app, models, conversations, commands, pool)
 

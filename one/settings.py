@@ -202,6 +202,9 @@ class Settings(BaseSettings):
     )
     slack_api_url: str = Field(default="https://slack.com/api/", description="Web API base (tests use a fake)")
     slack_creator: str | None = Field(default=None, description="creator id or handle; unset = the only one")
+    slack_approvals_channel: str | None = Field(
+        default=None, description="Slack channel id for approval cards of commands not given in Slack"
+    )
 
     # conversations on the chat platforms
     turn_workers: int = Field(default=8, ge=1, le=256, description="fan turns running at once per process")

@@ -174,6 +174,11 @@ class Store:
         if self._lock_engine is not None:
             self._lock_engine.dispose()
 
+    def ping(self) -> None:
+        """Check that the database answers (`SELECT 1`); TransactionFailed with the reason when it does not."""
+        with translate_database_errors(), self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
     def unit_of_work(self) -> UnitOfWork:
         """A new unit of work; use it as a context manager and call `commit()` to keep its writes."""
         return UnitOfWork(self.engine, self.registry)

@@ -3,19 +3,35 @@
 Importing this package registers every tool in `TOOLS` (name -> ToolSpec with its allowed roles).
 """
 
-from tools import analytics, audience, commerce, compliance, content, knowledge, marketing, media, operations, payments
-from tools.context import NotAllowed, Principal, ProviderSource, Role, ToolContext
-from tools.registry import TOOLS, ToolSpec, authorize, execute, one_tool, tools_named
+from tools import (
+    analytics,
+    audience,
+    commerce,
+    compliance,
+    content,
+    knowledge,
+    marketing,
+    media,
+    operations,
+    outreach,
+    payments,
+)
+from tools.approvals import ApprovalDesk
+from tools.context import NotAllowed, Origin, Principal, ProviderSource, Role, ToolContext
+from tools.registry import TOOLS, ToolSpec, approved_action, authorize, execute, one_tool, tools_named
 
 __all__ = [
     "TOOLS",
+    "ApprovalDesk",
     "NotAllowed",
+    "Origin",
     "Principal",
     "ProviderSource",
     "Role",
     "ToolContext",
     "ToolSpec",
     "analytics",
+    "approved_action",
     "audience",
     "authorize",
     "commerce",
@@ -27,6 +43,7 @@ __all__ = [
     "media",
     "one_tool",
     "operations",
+    "outreach",
     "payments",
     "tools_named",
 ]

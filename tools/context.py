@@ -13,9 +13,10 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from ontology import KnowledgeBase, OneError, Store
+from ontology.records import Approval
 from tools._budget import DEFAULT_RESULT_TOKENS
 
-__all__ = ["NotAllowed", "Principal", "ProviderSource", "Role", "ToolContext"]
+__all__ = ["NotAllowed", "Origin", "Principal", "ProviderSource", "Role", "ToolContext"]
 
 
 class Role(StrEnum):
@@ -44,6 +45,16 @@ class Principal:
         return f"{self.agent_type or self.role.value} {self.entity_id}"
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Where a command came from (a Slack channel and thread): an approval card is posted there."""
+
+    platform: str
+    chat: str
+    thread: str | None = None
+    bot: str = ""
+
+
 class ProviderSource(Protocol):
     """Where tools get providers (one.providers.Providers satisfies this)."""
 
@@ -68,7 +79,17 @@ class ToolContext:
     plain class with `isinstance` instead of trying to build a schema for the store inside it.
     """
 
-    __slots__ = ("knowledge", "principal", "providers", "result_tokens", "run_id", "store")
+    __slots__ = (
+        "approval",
+        "approvals_channel",
+        "knowledge",
+        "origin",
+        "principal",
+        "providers",
+        "result_tokens",
+        "run_id",
+        "store",
+    )
 
     def __init__(
         self,
@@ -78,6 +99,10 @@ class ToolContext:
         providers: ProviderSource,
         run_id: str | None = None,
         result_tokens: int = DEFAULT_RESULT_TOKENS,
+        *,
+        origin: Origin | None = None,
+        approvals_channel: str | None = None,
+        approval: Approval | None = None,
     ) -> None:
         self.principal = principal
         self.store = store
@@ -85,3 +110,7 @@ class ToolContext:
         self.providers = providers
         self.run_id = run_id
         self.result_tokens = result_tokens  # the most one tool result may hand the model
+        self.origin = origin  # where the command came from (approval cards go there)
+        self.approvals_channel = approvals_channel  # the Slack channel for cards when the origin is not Slack
+        # set only by tools.approvals.ApprovalDesk, after the creator approved: lets that one action run
+        self.approval = approval

@@ -9,13 +9,19 @@ the running agent was not given, whatever the prompt said. Every outcome is a To
 can answer from: refusals and bad arguments say what was wrong; a failure (a provider down, the
 database refusing the transaction, a timeout, a bug) is logged with its cause and reported to the
 model in honest, detail-free words, so a turn is always answered. Results are capped in tokens.
+
+A tool registered with `needs_approval=True` (it reaches people or money) never runs from a model's
+call: `execute` validates the arguments, records an approval and its Slack card in one unit of work,
+and tells the model the action waits for the creator. Only `tools.approvals.ApprovalDesk`, after
+the creator pressed Approve, runs it, with a context carrying that approval.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.messages import ToolMessage
@@ -25,9 +31,24 @@ from pydantic import ValidationError
 from ontology import InvalidInput, NotFound
 from providers.errors import ProviderError, ProviderRejected
 from tools._budget import cap_tokens
+from tools._common import reply
 from tools.context import NotAllowed, Principal, Role, ToolContext
 
-__all__ = ["TOOLS", "ToolSpec", "authorize", "execute", "one_tool", "tools_named"]
+__all__ = [
+    "TOOLS",
+    "Describe",
+    "ToolSpec",
+    "approved_action",
+    "authorize",
+    "execute",
+    "one_tool",
+    "request_approval",
+    "tools_named",
+]
+
+# A needs_approval tool's one-line description of a call, for the creator's approval card, e.g.
+# "Send 'New course out!' to 1,240 fans on Telegram and Discord"; may raise InvalidInput / NotFound.
+Describe = Callable[[dict[str, Any], ToolContext], str]
 
 
 log = logging.getLogger(__name__)
@@ -36,12 +57,16 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class ToolSpec:
     """A tool and who may run it. `moves_money` tools never run for a fan or an agent;
-    `vendor_cost` tools (a paid vendor call: speech, images) never run for a fan."""
+    `vendor_cost` tools (a paid vendor call: speech, images) never run for a fan. `needs_approval`
+    tools (they reach people or money) only run after the creator approved the call (`describe`
+    words it for the approval card)."""
 
     tool: BaseTool
     roles: frozenset[Role]
     moves_money: bool = False
     vendor_cost: bool = False
+    needs_approval: bool = False
+    describe: Describe | None = field(default=None, compare=False)
 
     @property
     def name(self) -> str:
@@ -53,10 +78,17 @@ TOOLS: dict[str, ToolSpec] = {}
 
 
 def one_tool(
-    *, roles: Iterable[Role], moves_money: bool = False, vendor_cost: bool = False
+    *,
+    roles: Iterable[Role],
+    moves_money: bool = False,
+    vendor_cost: bool = False,
+    needs_approval: bool = False,
+    describe: Describe | None = None,
 ) -> Callable[[Callable[..., Any]], BaseTool]:
     """Declare a function as a ONE tool runnable by `roles` (its docstring is what the LLM reads).
-    `vendor_cost` marks a tool whose every run is a paid vendor call: a fan may never run it."""
+    `vendor_cost` marks a tool whose every run is a paid vendor call: a fan may never run it.
+    `needs_approval` marks a tool that reaches people or money: a call only proposes it (an approval
+    card described by `describe(arguments, ctx)`) and it runs once the creator approves."""
 
     def register(function: Callable[..., Any]) -> BaseTool:
         if not function.__doc__:
@@ -66,10 +98,12 @@ def one_tool(
             raise TypeError(f"tool {function.__name__} moves money: only the creator may run it")
         if vendor_cost and Role.FAN in allowed:
             raise TypeError(f"tool {function.__name__} costs vendor money: a fan may not run it")
+        if needs_approval and (Role.FAN in allowed or describe is None):
+            raise TypeError(f"tool {function.__name__} needs approval: no fan may run it and it needs `describe`")
         built = tool(function)
         if built.name in TOOLS:
             raise TypeError(f"duplicate tool {built.name}")
-        TOOLS[built.name] = ToolSpec(built, allowed, moves_money, vendor_cost)
+        TOOLS[built.name] = ToolSpec(built, allowed, moves_money, vendor_cost, needs_approval, describe)
         return built
 
     return register
@@ -108,7 +142,8 @@ def execute(
             raise NotAllowed(f"there is no tool called {name!r}")
         authorize(spec, ctx.principal, granted)
         args = {k: v for k, v in (call.get("args") or {}).items() if k != "ctx"}  # the model cannot inject ctx
-        output = spec.tool.invoke({**args, "ctx": ctx})
+        # a needs_approval tool is only proposed, whatever the arguments say: ApprovalDesk runs it
+        output = request_approval(spec, args, ctx) if spec.needs_approval else spec.tool.invoke({**args, "ctx": ctx})
     except NotAllowed as error:
         return ToolMessage(f"refused: {error}", tool_call_id=call_id, name=name, status="error")
     except (ValidationError, InvalidInput, NotFound, ProviderRejected) as error:
@@ -119,6 +154,85 @@ def execute(
         return ToolMessage(failure_text(name, error), tool_call_id=call_id, name=name, status="error")
     text = output if isinstance(output, str) else str(output)
     return ToolMessage(cap_tokens(text, max_tokens), tool_call_id=call_id, name=name)
+
+
+def request_approval(spec: ToolSpec, args: dict[str, Any], ctx: ToolContext) -> str:
+    """Propose a needs_approval call instead of running it: validate the arguments (bad ones are the
+    model's error, and no approval is made), then record the approval and, where there is a Slack
+    chat to post it in (the command's Slack origin, else the approvals channel), its card, in one
+    unit of work. Returns what the model is told: it waits for the creator, nothing was done yet."""
+    if spec.describe is None:  # one_tool refuses this; kept for a hand-built ToolSpec
+        raise NotAllowed(f"{spec.name} cannot be proposed for approval")
+    arguments: dict[str, Any] = spec.tool.tool_call_schema.model_validate(args).model_dump(mode="json")  # type: ignore[union-attr]
+    summary = " ".join(spec.describe(arguments, ctx).split())
+    principal = ctx.principal
+    origin = ctx.origin
+    chat: str | None = None
+    thread: str | None = None
+    bot = ""
+    if origin is not None and origin.platform == "slack" and origin.chat:
+        chat, thread, bot = origin.chat, origin.thread, origin.bot
+    elif ctx.approvals_channel:
+        chat = ctx.approvals_channel
+    with ctx.store.unit_of_work() as uow:
+        approval = uow.approvals.add(
+            principal.creator_id,
+            spec.name,
+            arguments,
+            summary,
+            requested_by=principal.entity_id,
+            run_id=_run_uuid(ctx.run_id),
+        )
+        if chat:
+            key = f"approval:{approval.id}:card"
+            uow.outbox.add(
+                key,
+                "slack",
+                chat,
+                summary,
+                bot=bot,
+                chat_kind="private" if chat.startswith("D") else "group",  # Slack DM channels start with D
+                thread=thread,
+                extras={"approvalId": str(approval.id), "action": spec.name, "summary": summary},
+                kind="card",
+                creator_id=principal.creator_id,
+            )
+            uow.approvals.set_card(
+                approval.id, {"key": key, "platform": "slack", "chat": chat, "thread": thread, "bot": bot}
+            )
+        uow.commit()
+    where = "in Slack" if chat else "with `one approvals list`"
+    return reply(
+        f"Waiting for the creator's approval: {summary}. Nothing has been sent or changed yet; it runs only "
+        f"when the creator approves it {where} (approval id {approval.id}). Tell the creator it awaits "
+        "their approval; do not say it was done and do not call this tool again for the same thing.",
+        approval_id=str(approval.id),
+        status="pending",
+        action=spec.name,
+    )
+
+
+def approved_action(ctx: ToolContext, action: str) -> uuid.UUID:
+    """The id of the approved approval `ctx` carries for `action`, or NotAllowed: a needs_approval
+    tool calls this first, so it can never run without the creator's approval, however it is called."""
+    approval = ctx.approval
+    if (
+        approval is None
+        or approval.action != action
+        or approval.status != "approved"
+        or approval.creator_id != ctx.principal.creator_id
+    ):
+        raise NotAllowed(f"{action} runs only after the creator approved it")
+    return approval.id
+
+
+def _run_uuid(run_id: str | None) -> uuid.UUID | None:
+    if not run_id:
+        return None
+    try:
+        return uuid.UUID(run_id)
+    except ValueError:
+        return None
 
 
 def failure_text(name: str, error: Exception) -> str:

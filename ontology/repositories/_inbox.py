@@ -64,6 +64,13 @@ class InboxRepository(Repository):
         )
         return [InboxMessage(**row._mapping) for row in rows]
 
+    def pending_with_ids(self, ids: Sequence[int]) -> list[InboxMessage]:
+        """Those of these updates that are still unanswered, oldest first."""
+        rows = self._uow.execute(
+            select(t.inbox).where(t.inbox.c.id.in_(list(ids)), t.inbox.c.status == "pending").order_by(t.inbox.c.id)
+        )
+        return [InboxMessage(**row._mapping) for row in rows]
+
     def waiting(self, *, limit: int = 1000) -> list[tuple[uuid.UUID, uuid.UUID | None, str]]:
         """(creator, sender, kind) of every sender with unanswered updates, the longest-waiting first
         (what a restart picks up)."""

@@ -185,6 +185,7 @@ class OutboxRepository(Repository):
         status: str | None = None,
         chat: str | None = None,
         recipient_id: uuid.UUID | None = None,
+        creator_id: uuid.UUID | None = None,
         limit: int = 100,
     ) -> list[OutboxMessage]:
         """Messages in queue order, filtered (what tests, `one outbox` and the API look at)."""
@@ -197,6 +198,8 @@ class OutboxRepository(Repository):
             statement = statement.where(t.outbox.c.chat == chat)
         if recipient_id is not None:
             statement = statement.where(t.outbox.c.recipient_id == recipient_id)
+        if creator_id is not None:
+            statement = statement.where(t.outbox.c.creator_id == creator_id)
         return [OutboxMessage(**row._mapping) for row in self._uow.execute(statement)]
 
     def counts(self, platform: str | None = None) -> dict[str, int]:

@@ -90,6 +90,9 @@ class ContentChangedMeta(Payload):
     oldPrice: int | None = Field(default=None, ge=0, description="minor units")
     newPrice: int | None = Field(default=None, ge=0, description="minor units")
     currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")
+    recipients: int | None = Field(default=None, ge=0, description="broadcasts: how many fans it was queued for")
+    platforms: dict[str, int] | None = Field(default=None, description="broadcasts: fans per platform")
+    approvalId: str | None = Field(default=None, description="the creator's approval this action ran under")
 
 
 class ContentInteractedMeta(Payload):
@@ -140,6 +143,13 @@ class ReferralActivityMeta(Payload):
 
 class UserJoinedMeta(Payload):
     platform: str | None = Field(default=None, description="where they first wrote, e.g. telegram")
+    startPayload: str | None = Field(
+        default=None, max_length=64, description="what their /start link carried (e.g. a referral code)"
+    )
+    linked: bool | None = Field(
+        default=None, description="an account of a known fan was linked (a link, not a new person)"
+    )
+    linkedFrom: str | None = Field(default=None, description="the fan id merged into this one by the link")
 
 
 class CourseEnrolledMeta(Payload):

@@ -30,6 +30,8 @@ EXPECTED_TOOLS = {
         "create_content",
         "search_knowledge",
         "check_compliance",
+        "broadcast_message",
+        "publish_content",
     },
     "sales_agent": {"list_products", "create_checkout_link", "list_fans", "draft_campaign"},
     "service_agent": {"search_knowledge", "get_content", "list_products"},

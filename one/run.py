@@ -1,0 +1,200 @@
+"""`one run`: the chat adapters, the dispatcher, the outbox sender and the web app in one process.
+
+    start:  bootstrap -> runtime (clone, agents, checkpointer) -> dispatcher.recover() (what a crash
+            or downtime left unanswered) -> approvals.resume() -> each configured adapter -> the
+            outbox sender -> uvicorn serving /healthz, /metrics, /api and the adapters' webhooks
+    stop:   (Ctrl-C / SIGTERM) adapters stop taking updates -> the dispatcher finishes the turns
+            under way -> the sender finishes its in-flight sends -> the web app -> the pools
+
+An adapter runs when its token is set; each maps to one creator (`ONE_<PLATFORM>_CREATOR`, or the
+only creator there is). A fan platform needs that creator's clone: a missing one is a start-up
+error naming `one clone build`, never a silent bot that cannot answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import uuid
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from bots.dispatcher import Dispatcher
+from bots.metrics import Metrics
+from one.bootstrap import App, NotConfigured, bootstrap
+from one.runtime import Runtime, build_runtime, default_creator
+from one.settings import Settings
+
+__all__ = ["Running", "check_chat_settings", "run", "start"]
+
+log = logging.getLogger(__name__)
+
+
+def check_chat_settings(settings: Settings) -> None:
+    """Half-configured platforms are start-up errors, never a quiet fallback."""
+    if settings.telegram_webhook_secret and not settings.telegram_bot_token:
+        raise NotConfigured("ONE_TELEGRAM_WEBHOOK_SECRET is set but ONE_TELEGRAM_BOT_TOKEN is not")
+    if settings.telegram_webhook_secret and not settings.public_url:
+        raise NotConfigured(
+            "Telegram webhook mode (ONE_TELEGRAM_WEBHOOK_SECRET) needs ONE_PUBLIC_URL, where Telegram posts"
+        )
+    if settings.slack_bot_token and not (settings.slack_signing_secret or settings.slack_app_token):
+        raise NotConfigured(
+            "ONE_SLACK_BOT_TOKEN needs ONE_SLACK_SIGNING_SECRET (HTTP events) or ONE_SLACK_APP_TOKEN (Socket Mode)"
+        )
+    if (settings.slack_signing_secret or settings.slack_app_token) and not settings.slack_bot_token:
+        raise NotConfigured("Slack is half configured: set ONE_SLACK_BOT_TOKEN too")
+    if (settings.discord_channel_ids or settings.discord_guild_id) and not settings.discord_bot_token:
+        raise NotConfigured("Discord channels or a guild are set but ONE_DISCORD_BOT_TOKEN is not")
+
+
+@dataclass
+class Running:
+    """A started `one run`: what tests and the bench reach into, and how it stops."""
+
+    app: App
+    runtime: Runtime
+    dispatcher: Dispatcher
+    metrics: Metrics
+    adapters: list[Any]
+    sender: Any
+    web: Any
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    server: Any = None
+
+    async def stop(self) -> None:
+        """Stop cleanly: no new updates, finish turns, finish in-flight sends, close the pools."""
+        for adapter in reversed(self.adapters):
+            with suppress(Exception):
+                await adapter.stop()
+        await self.dispatcher.close()
+        self.stopping.set()  # the sender finishes what it has in flight, then returns
+        if self.server is not None:
+            self.server.should_exit = True
+        for task in self.tasks:
+            with suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(task, timeout=30)
+        await asyncio.to_thread(self.runtime.close)
+
+
+def _creator(app: App, wanted: str | None, platform: str, *, needs_clone: bool) -> uuid.UUID:
+    try:
+        creator_id = default_creator(app, wanted)
+    except Exception as error:
+        raise NotConfigured(f"{platform}: {error} (or set ONE_{platform.upper()}_CREATOR)") from error
+    if needs_clone:
+        from agents import clone_of_creator
+
+        if clone_of_creator(app.store, creator_id) is None:
+            raise NotConfigured(f"{platform}: the creator has no clone yet: run `one clone build` first")
+    return creator_id
+
+
+async def start(settings: Settings, *, serve_http: bool = True) -> Running:
+    """Build and start everything configured; returns once it all runs."""
+    check_chat_settings(settings)
+    app = await asyncio.to_thread(bootstrap, settings)
+    try:
+        runtime = await asyncio.to_thread(build_runtime, app)
+    except Exception:
+        app.close()
+        raise
+    try:
+        return await _start(settings, app, runtime, serve_http=serve_http)
+    except BaseException:
+        await asyncio.to_thread(runtime.close)
+        raise
+
+
+async def _start(settings: Settings, app: App, runtime: Runtime, *, serve_http: bool) -> Running:
+    from bots.fan_commands import FanCommands
+    from bots.sender import OutboxSender
+    from tools.approvals import ApprovalDesk
+
+    from one.web import build_web_app
+    from tools import Origin
+
+    metrics = Metrics()
+    store = app.store
+    approvals = ApprovalDesk(store, app.knowledge, app.providers)
+    wake: list[Callable[[], None]] = []
+    dispatcher = Dispatcher(
+        store,
+        runtime.conversations,
+        commands=runtime.commands,
+        fan_commands=FanCommands(store, runtime.conversations.checkpointer),
+        workers=settings.turn_workers,
+        fan_turns_per_minute=settings.fan_turns_per_minute,
+        stale_after=timedelta(minutes=settings.catchup_stale_after_minutes),
+        metrics=metrics,
+        on_queued=lambda: [nudge() for nudge in wake] and None,
+        origin_of=lambda m: Origin(m.platform, m.chat or m.account, m.thread or m.message_id, m.bot),
+    )
+    adapters: list[Any] = []
+    if settings.telegram_bot_token:
+        from bots.telegram import TelegramAdapter
+
+        creator_id = _creator(app, settings.telegram_creator, "telegram", needs_clone=True)
+        adapters.append(TelegramAdapter(settings, store, dispatcher, creator_id, metrics=metrics))
+    if settings.discord_bot_token:
+        from bots.discord import DiscordAdapter
+
+        creator_id = _creator(app, settings.discord_creator, "discord", needs_clone=True)
+        adapters.append(DiscordAdapter(settings, store, dispatcher, creator_id, metrics=metrics))
+    if settings.slack_bot_token:
+        from bots.slack import SlackAdapter
+
+        creator_id = _creator(app, settings.slack_creator, "slack", needs_clone=False)
+        adapters.append(SlackAdapter(settings, store, dispatcher, creator_id, approvals=approvals, metrics=metrics))
+    sender = OutboxSender(store, [adapter.sender for adapter in adapters], metrics=metrics)
+    wake.append(sender.wake)
+    routes = [route for adapter in adapters if hasattr(adapter, "routes") for route in adapter.routes()]
+
+    def health() -> dict[str, str]:
+        return {type(adapter).__name__.removesuffix("Adapter").lower(): "running" for adapter in adapters}
+
+    web = build_web_app(
+        store=store, metrics=metrics, routes=routes, health=health, commands=runtime.commands, approvals=approvals
+    )
+    running = Running(app, runtime, dispatcher, metrics, adapters, sender, web)
+    waiting = await dispatcher.recover()
+    resumed = await asyncio.to_thread(approvals.resume)
+    if waiting or resumed:
+        log.info("picked up %d waiting conversations and %d approved actions from before", waiting, resumed)
+    for adapter in adapters:
+        await adapter.start()
+    running.tasks.append(asyncio.create_task(sender.run(running.stopping), name="one-outbox-sender"))
+    if serve_http:
+        import uvicorn
+
+        config = uvicorn.Config(web, host=settings.http_host, port=settings.http_port, log_level="warning")
+        running.server = uvicorn.Server(config)
+        running.server.install_signal_handlers = lambda: None  # `run` owns the signals
+        running.tasks.append(asyncio.create_task(running.server.serve(), name="one-web"))
+    return running
+
+
+async def run(settings: Settings, *, on_started: Callable[[Running], Awaitable[None]] | None = None) -> None:
+    """`one run` until Ctrl-C or SIGTERM, then stop cleanly."""
+    running = await start(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    names = ", ".join(type(a).__name__.removesuffix("Adapter") for a in running.adapters) or "no chat platform"
+    log.warning(
+        "ONE is running: %s; web app on http://%s:%d (Ctrl-C stops)", names, settings.http_host, settings.http_port
+    )
+    if on_started is not None:
+        await on_started(running)
+    try:
+        await stop.wait()
+    finally:
+        log.warning("stopping: finishing the turns and sends under way")
+        await running.stop()
