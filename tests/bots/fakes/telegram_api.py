@@ -129,7 +129,7 @@ class FakeTelegramApi:
         self._next_update = 1
         self._next_message: dict[int, int] = collections.defaultdict(lambda: 1)
         self._recent_sends: collections.deque[float] = collections.deque()
-        self._failures: dict[str, list[tuple[int, float]]] = collections.defaultdict(list)
+        self._failures: dict[str, list[tuple[int, float, str | None]]] = collections.defaultdict(list)
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._arrived: asyncio.Condition | None = None
@@ -252,10 +252,13 @@ class FakeTelegramApi:
             }
         return self.push_update({"message": message})
 
-    def fail_next(self, method: str, count: int = 1, status: int = 429, retry_after: float = 1) -> None:
-        """The next `count` calls of `method` fail with `status` (429 carries retry_after)."""
+    def fail_next(
+        self, method: str, count: int = 1, status: int = 429, retry_after: float = 1, description: str | None = None
+    ) -> None:
+        """The next `count` calls of `method` fail with `status` (429 carries retry_after); `description`
+        replaces Telegram's usual text for that status (e.g. "Bad Request: can't parse entities: ...")."""
         with self._lock:
-            self._failures[method].extend([(status, retry_after)] * count)
+            self._failures[method].extend([(status, retry_after, description)] * count)
 
     def sent_to(self, chat_id: int | str) -> list[str]:
         """Texts sent to one chat, in order."""
@@ -288,7 +291,11 @@ class FakeTelegramApi:
             failures = self._failures.get(method)
             failure = failures.pop(0) if failures else None
         if failure is not None:
-            status, retry_after = failure
+            status, retry_after, description = failure
+            if description is not None:
+                if status == 429:
+                    self.http_429 += 1
+                return self._error(status, description, retry_after=retry_after if status == 429 else None)
             if status == 429:
                 self.http_429 += 1
                 return self._error(429, f"Too Many Requests: retry after {retry_after:g}", retry_after=retry_after)
