@@ -21,7 +21,7 @@ MAX_OUTBOX_TEXT = 64_000  # a long reply is split by the sender, not here
 _CLAIM = text(
     """
     WITH due AS (
-        SELECT o.id FROM outbox o
+        SELECT o.id, o.status AS previous_status FROM outbox o
         WHERE o.platform = :platform
           AND ((o.status = 'pending' AND o.not_before <= now()) OR (o.status = 'sending' AND o.lease_until < now()))
           AND NOT EXISTS (
@@ -35,7 +35,7 @@ _CLAIM = text(
     UPDATE outbox SET status = 'sending', attempts = outbox.attempts + 1,
         lease_until = now() + make_interval(secs => :lease)
     FROM due WHERE outbox.id = due.id
-    RETURNING outbox.*
+    RETURNING outbox.*, due.previous_status
     """
 )
 
@@ -87,8 +87,20 @@ class OutboxRepository(Repository):
     def claim(self, platform: str, *, limit: int = 100, lease_seconds: float = 30.0) -> list[OutboxMessage]:
         """Take due messages to send (the oldest unsent of each chat), leased for `lease_seconds`: if
         this sender dies, another takes them over when the lease ends. Commit right after."""
+        return [message for message, _ in self.claim_with_resends(platform, limit=limit, lease_seconds=lease_seconds)]
+
+    def claim_with_resends(
+        self, platform: str, *, limit: int = 100, lease_seconds: float = 30.0
+    ) -> list[tuple[OutboxMessage, bool]]:
+        """Like `claim`, each message paired with whether it is a resend: its previous lease ran out
+        while it was being sent (that sender died or stalled), so the platform may have it already."""
         rows = self._uow.execute(_CLAIM, {"platform": platform, "limit": clean_limit(limit), "lease": lease_seconds})
-        return sorted((OutboxMessage(**row._mapping) for row in rows), key=lambda m: m.id)
+        claimed = []
+        for row in rows:
+            values = dict(row._mapping)
+            resend = values.pop("previous_status") == "sending"
+            claimed.append((OutboxMessage(**values), resend))
+        return sorted(claimed, key=lambda pair: pair[0].id)
 
     def delivered(self, id: int, platform_message_id: str | None = None) -> None:
         """The platform accepted the message."""
@@ -106,6 +118,21 @@ class OutboxRepository(Repository):
             .values(
                 status="pending",
                 lease_until=None,
+                not_before=func.now() + func.make_interval(0, 0, 0, 0, 0, 0, delay_seconds),
+                error=error[:500] if error else None,
+            )
+        )
+
+    def defer(self, id: int, *, delay_seconds: float, error: str | None = None) -> None:
+        """Put a claimed message back unsent, due again after `delay_seconds`, without counting the
+        attempt (it never went out: the platform asked to slow down, or a rate limit had no room)."""
+        self._uow.execute(
+            update(t.outbox)
+            .where(t.outbox.c.id == id, t.outbox.c.status == "sending")
+            .values(
+                status="pending",
+                lease_until=None,
+                attempts=func.greatest(t.outbox.c.attempts - 1, 0),
                 not_before=func.now() + func.make_interval(0, 0, 0, 0, 0, 0, delay_seconds),
                 error=error[:500] if error else None,
             )
