@@ -63,7 +63,7 @@ class TelegramAdapter:
         creator_id: uuid.UUID,
         *,
         metrics: Metrics | None = None,
-        poll_timeout: float = 25.0,
+        poll_timeout: float = 10.0,
         lock_retry_seconds: float = 3.0,
         typing_interval: float = 4.5,
     ) -> None:
@@ -168,8 +168,11 @@ class TelegramAdapter:
         if group and not addressed:
             return None
         attachments = _attachments(message)
-        if not text.strip() and not attachments:
-            return None
+        if not text.strip():
+            if not attachments:
+                return None
+            # nothing written: say what came, so the clone can answer honestly (it cannot see files)
+            text = "[sent " + ", ".join(_DESCRIBED.get(a.kind, "a file") for a in attachments) + "]"
         user = message.from_user
         return IncomingMessage(
             platform=self.platform,
@@ -272,6 +275,8 @@ class TelegramAdapter:
                     break
                 await asyncio.to_thread(self._advance, update.update_id)
                 offset = update.update_id + 1
+                if self._stopping.is_set():
+                    break  # the rest of this batch is fetched again by the next poller
 
     async def _get_updates(self, offset: int | None) -> tuple[Update, ...] | None:
         """One long poll, or None when stop() was called meanwhile (the poll is cancelled: nothing
@@ -355,6 +360,16 @@ class TelegramAdapter:
             except Exception:  # typing is a courtesy: never let it fail a turn
                 log.debug("telegram: sendChatAction failed", exc_info=True)
             await asyncio.sleep(self.typing_interval)
+
+
+_DESCRIBED = {
+    "image": "a photo",
+    "voice": "a voice message",
+    "audio": "an audio file",
+    "video": "a video",
+    "file": "a file",
+    "sticker": "a sticker",
+}
 
 
 def _attachments(message: Message) -> tuple[Attachment, ...]:
