@@ -7,8 +7,8 @@ import os
 # timedelta) so it does not warn on every 429; our code reads both forms.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
-from bots.telegram.adapter import TelegramAdapter  # noqa: E402
-from bots.telegram.formatting import to_telegram_html  # noqa: E402
-from bots.telegram.sender import TelegramSender  # noqa: E402
+from bots.telegram.adapter import TelegramAdapter
+from bots.telegram.formatting import to_telegram_html
+from bots.telegram.sender import TelegramSender
 
 __all__ = ["TelegramAdapter", "TelegramSender", "to_telegram_html"]

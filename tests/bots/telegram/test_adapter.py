@@ -92,7 +92,7 @@ async def polling(fake: FakeTelegramApi, store: Store) -> AsyncIterator[tuple[Te
 
 
 async def test_a_private_message_reaches_the_dispatcher_with_every_field(polling, fake: FakeTelegramApi) -> None:  # type: ignore[no-untyped-def]
-    adapter, twin = polling
+    _adapter, twin = polling
     update_id = fake.push_message(1001, 1001, "hello there", first_name="Maya", username="maya")
     await until(lambda: len(twin.calls) == 1)
     [message] = twin.calls
@@ -104,7 +104,7 @@ async def test_a_private_message_reaches_the_dispatcher_with_every_field(polling
 
 
 async def test_a_photo_with_a_caption_and_a_deep_link_start(polling, fake: FakeTelegramApi) -> None:  # type: ignore[no-untyped-def]
-    adapter, twin = polling
+    _adapter, twin = polling
     photo = [
         {"file_id": "s", "file_unique_id": "s", "width": 90, "height": 90, "file_size": 1000},
         {"file_id": "l", "file_unique_id": "l", "width": 800, "height": 800, "file_size": 64000},
