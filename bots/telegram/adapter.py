@@ -281,7 +281,7 @@ class TelegramAdapter:
     async def _get_updates(self, offset: int | None) -> tuple[Update, ...] | None:
         """One long poll, or None when stop() was called meanwhile (the poll is cancelled: nothing
         fetched is lost, since offsets are confirmed only after handling)."""
-        fetch = asyncio.ensure_future(
+        fetch: asyncio.Future[tuple[Update, ...]] = asyncio.ensure_future(
             self.application.bot.get_updates(
                 offset=offset, timeout=int(self.poll_timeout), allowed_updates=ALLOWED_UPDATES
             )

@@ -10,12 +10,15 @@ import asyncio
 import itertools
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from langchain_core.messages import HumanMessage
+from starlette.applications import Starlette
 
 from agents import CLONE_SPEC
 from bots.dispatcher import Dispatcher
@@ -34,6 +37,7 @@ from tools.outreach import reachable_fans
 
 pytestmark = pytest.mark.timeout(90)
 
+SECRET = "X-Telegram-Bot-Api-Secret-Token"
 END = "That is the whole plan. THE END."
 
 
@@ -77,11 +81,12 @@ class Stack:
 _bots = itertools.count(810001)
 
 
-@pytest.fixture
-async def stack(store, knowledge, providers, checkpointer, creator) -> AsyncIterator[Stack]:  # type: ignore[no-untyped-def]
+@asynccontextmanager
+async def running(store, knowledge, providers, checkpointer, creator, **values: Any) -> AsyncIterator[Stack]:  # type: ignore[no-untyped-def]
+    """The whole Telegram path, on a bot of its own (the offset cursor and inbox keys are per bot)."""
     fake = FakeTelegramApi(f"{next(_bots)}:TEST", bot_username="one_test_bot")
     fake.start()
-    settings = settings_for(fake, telegram_messages_per_second=100, telegram_chat_messages_per_second=50)
+    settings = settings_for(fake, telegram_messages_per_second=100, telegram_chat_messages_per_second=50, **values)
     model = ScriptedChatModel(script=[answer] * 50)
     conversations = CloneConversations(
         store, knowledge, providers, ModelSet(model, model), checkpointer, CLONE_SPEC.tools
@@ -103,6 +108,12 @@ async def stack(store, knowledge, providers, checkpointer, creator) -> AsyncIter
         await sending
         await adapter.sender.close()
         fake.stop()
+
+
+@pytest.fixture
+async def stack(store, knowledge, providers, checkpointer, creator) -> AsyncIterator[Stack]:  # type: ignore[no-untyped-def]
+    async with running(store, knowledge, providers, checkpointer, creator) as parts:
+        yield parts
 
 
 async def test_a_fans_message_is_answered_in_their_chat(stack: Stack) -> None:
@@ -197,3 +208,33 @@ async def test_a_stopped_fan_is_left_out_of_broadcasts(stack: Stack) -> None:
     with stack.store.unit_of_work() as uow:
         [fan] = {r.recipient_id for r in uow.outbox.query(chat="5006")}
         assert fan not in {f.id for f, _, _ in reachable_fans(uow, stack.creator)}  # the broadcast tool skips them
+
+
+async def test_a_webhook_update_delivered_twice_is_answered_once(
+    store, knowledge, providers, checkpointer, creator
+) -> None:  # type: ignore[no-untyped-def]
+    webhook = {"telegram_webhook_secret": "s3cret", "public_url": "https://one.example.com"}
+    async with running(store, knowledge, providers, checkpointer, creator, **webhook) as parts:
+        update = {
+            "update_id": 4242,
+            "message": {
+                "message_id": 9, "date": int(datetime.now(UTC).timestamp()),
+                "chat": {"id": 5007, "type": "private", "first_name": "W"},
+                "from": {"id": 5007, "is_bot": False, "first_name": "W"}, "text": "are you there?",
+            },
+        }  # fmt: skip
+        web = Starlette(routes=parts.adapter.routes())
+        transport = httpx.ASGITransport(app=web)
+        async with httpx.AsyncClient(transport=transport, base_url="http://one") as client:
+            forged = await client.post("/telegram/webhook", json=update, headers={SECRET: "nope"})
+            assert forged.status_code == 403
+            for _ in range(2):  # Telegram delivers again when it did not see our 200 in time
+                answered = await client.post("/telegram/webhook", json=update, headers={SECRET: "s3cret"})
+                assert answered.status_code == 200
+        [reply] = await parts.wait_for(5007)
+        assert reply == "<b>Hi!</b> You said: are you there?"
+        await parts.dispatcher.drain()
+        parts.fake.push_message(5007, 5007, "later")  # not polled in webhook mode: never fetched
+        with parts.store.unit_of_work() as uow:
+            assert len(uow.outbox.query(chat="5007")) == 1
+    assert parts.fake.sent_to(5007) == [reply] and parts.fake.calls["getUpdates"] == 0
