@@ -291,3 +291,32 @@ async def test_webhook_mode_checks_the_secret_and_passes_redeliveries_to_the_ded
         await adapter.stop()
     assert twin.texts() == ["hi", "hi"] and [m.update_id for m in twin.calls] == ["901", "901"]
     assert len(twin.accepted) == 1
+
+
+async def test_a_webhook_update_the_dispatcher_could_not_take_answers_500_for_a_redelivery(
+    fake: FakeTelegramApi, store: Store
+) -> None:
+    twin = DispatcherTwin()
+    real_receive = twin.receive
+    failures = [RuntimeError("database down")]
+
+    async def flaky(message: IncomingMessage, creator_id: uuid.UUID, *, kind: str = "fan") -> bool:
+        if failures:
+            raise failures.pop()
+        return await real_receive(message, creator_id, kind=kind)
+
+    twin.receive = flaky  # type: ignore[method-assign]
+    settings = {"telegram_webhook_secret": "s3cret", "public_url": "https://one.example.com"}
+    adapter = adapter_for(fake, store, twin, settings=settings)
+    await adapter.start()
+    good = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+    try:
+        transport = httpx.ASGITransport(app=Starlette(routes=adapter.routes()))
+        async with httpx.AsyncClient(transport=transport, base_url="http://one") as client:
+            statuses = [
+                (await client.post("/telegram/webhook", json=_webhook_update(902, "again"), headers=good)).status_code
+                for _ in range(2)
+            ]
+    finally:
+        await adapter.stop()
+    assert statuses == [500, 200] and twin.texts() == ["again"]

@@ -126,6 +126,7 @@ async def test_a_fans_message_is_answered_in_their_chat(stack: Stack) -> None:
         [row] = uow.outbox.query(chat="5001")
     assert row.status == "delivered" and row.platform_message_id == str(sent["message_id"])
     assert row.bot == str(stack.fake.bot_id)
+    assert {str(a["chat_id"]) for a in stack.fake.actions} == {"5001"}  # typing while the clone thought
 
 
 async def test_a_long_markdown_answer_arrives_as_valid_parts_in_order(stack: Stack) -> None:
