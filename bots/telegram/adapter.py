@@ -67,7 +67,7 @@ class TelegramAdapter:
         creator_id: uuid.UUID,
         *,
         metrics: Metrics | None = None,
-        poll_timeout: float = 25.0,
+        poll_timeout: float = 10.0,
         lock_retry_seconds: float = 3.0,
         typing_interval: float = 4.5,
     ) -> None:
@@ -178,8 +178,11 @@ class TelegramAdapter:
         if group and not addressed:
             return None
         attachments = _attachments(message)
-        if not text.strip() and not attachments:
-            return None
+        if not text.strip():
+            if not attachments:
+                return None
+            # nothing written: say what came, so the clone can answer honestly (it cannot see files)
+            text = "[sent " + ", ".join(_DESCRIBED.get(a.kind, "a file") for a in attachments) + "]"
         user = message.from_user
         return IncomingMessage(
             platform=self.platform,
@@ -282,6 +285,8 @@ class TelegramAdapter:
                     await self._pause(min(30.0, 0.5 * 2**failures))
                     break
                 handled = update.update_id
+                if self._stopping.is_set():
+                    break  # the rest of this batch is fetched again by the next poller
             if handled is not None:
                 # once per batch: a crash before this fetches the batch again, and the inbox knows it
                 await asyncio.to_thread(self._advance, handled)
@@ -370,6 +375,16 @@ class TelegramAdapter:
             except Exception:  # typing is a courtesy: never let it fail a turn
                 log.debug("telegram: sendChatAction failed", exc_info=True)
             await asyncio.sleep(self.typing_interval)
+
+
+_DESCRIBED = {
+    "image": "a photo",
+    "voice": "a voice message",
+    "audio": "an audio file",
+    "video": "a video",
+    "file": "a file",
+    "sticker": "a sticker",
+}
 
 
 def _attachments(message: Message) -> tuple[Attachment, ...]:
