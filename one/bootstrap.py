@@ -70,14 +70,14 @@ def bootstrap(settings: Settings | None = None, *, migrate: bool | None = None) 
     settings = settings or Settings()
     check_providers(settings)  # a provider forced live without its keys fails before anything starts
     url, embedded = database_url(settings)
-    engine = make_engine(url)
+    engine = make_engine(url, pool_size=settings.turn_workers + 4)  # a turn, its lookups, the web app
     embedder = build_embedder(settings)
     if migrate if migrate is not None else embedded:
         upgrade(engine, embedder_model=embedder.model, dimension=embedder.dimension)
     elif not schema_is_current(engine):
         engine.dispose()
         raise NotConfigured("the database schema is not current: run `one db upgrade`")
-    store = Store(engine)
+    store = Store(engine, lock_pool_size=settings.turn_workers + 2)  # each running turn holds its thread's lock
     knowledge = KnowledgeBase(store, embedder, ef_search=settings.ef_search)
     providers = Providers(settings, store, embedder)
     return App(settings=settings, engine=engine, store=store, knowledge=knowledge, providers=providers)

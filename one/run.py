@@ -95,6 +95,22 @@ def _creator(app: App, wanted: str | None, platform: str, *, needs_clone: bool) 
     return creator_id
 
 
+def _warm(app: App, runtime: Runtime, workers: int) -> None:
+    """Before the first fan writes: open the connections the turn workers will use, and let the offline
+    model embed its fixed texts (what a burst of first turns would otherwise all do at once)."""
+    from langchain_core.messages import HumanMessage
+
+    from agents import CLONE_SPEC
+    from tools import tools_named
+
+    app.store.warm(workers)
+    runtime.pool.resize(workers + 2)
+    runtime.pool.wait(timeout=30)
+    model = runtime.models.offline.bind_tools(tools_named(CLONE_SPEC.tools))
+    for message in ("hello", "what do you sell?", "how much protein should I eat?"):  # each of its paths
+        model.invoke([HumanMessage(message)])
+
+
 async def start(settings: Settings, *, serve_http: bool = True) -> Running:
     """Build and start everything configured; returns once it all runs."""
     check_chat_settings(settings)
@@ -114,10 +130,9 @@ async def start(settings: Settings, *, serve_http: bool = True) -> Running:
 async def _start(settings: Settings, app: App, runtime: Runtime, *, serve_http: bool) -> Running:
     from bots.fan_commands import FanCommands
     from bots.sender import OutboxSender
-    from tools.approvals import ApprovalDesk
-
     from one.web import build_web_app
     from tools import Origin
+    from tools.approvals import ApprovalDesk
 
     metrics = Metrics()
     store = app.store
@@ -162,6 +177,7 @@ async def _start(settings: Settings, app: App, runtime: Runtime, *, serve_http: 
         store=store, metrics=metrics, routes=routes, health=health, commands=runtime.commands, approvals=approvals
     )
     running = Running(app, runtime, dispatcher, metrics, adapters, sender, web)
+    await asyncio.to_thread(_warm, app, runtime, settings.turn_workers)
     waiting = await dispatcher.recover()
     resumed = await asyncio.to_thread(approvals.resume)
     if waiting or resumed:

@@ -59,7 +59,9 @@ def build_models(app: App) -> ModelSet:
 def build_runtime(app: App) -> Runtime:
     """Wire the clone conversations and the agent commands over an app."""
     models = build_models(app)
-    pool, saver = open_checkpointer(app.engine.url.render_as_string(hide_password=False))
+    pool, saver = open_checkpointer(
+        app.engine.url.render_as_string(hide_password=False), max_size=app.settings.turn_workers + 2
+    )
     settings = app.settings
     limits = CloneLimits(
         tool_calls_per_turn=settings.fan_tool_calls_per_turn,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from types import TracebackType
 from typing import Any
 
@@ -151,10 +151,18 @@ class UnitOfWork:
 class Store:
     """The typed store: hands out units of work over one engine and one type registry."""
 
-    def __init__(self, engine: Engine, registry: TypeRegistry = REGISTRY, *, lock_engine: Engine | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        registry: TypeRegistry = REGISTRY,
+        *,
+        lock_engine: Engine | None = None,
+        lock_pool_size: int = 2,
+    ) -> None:
         self.engine = engine
         self.registry = registry
         self._lock_engine = lock_engine
+        self._lock_pool_size = lock_pool_size
 
     @property
     def lock_engine(self) -> Engine:
@@ -164,9 +172,20 @@ class Store:
         if self._lock_engine is None:
             # autocommit: session advisory locks need no transaction, so a lock costs no BEGIN/COMMIT
             self._lock_engine = ping_when_idle(
-                create_engine(self.engine.url, pool_size=2, max_overflow=62, isolation_level="AUTOCOMMIT")
+                create_engine(
+                    self.engine.url, pool_size=self._lock_pool_size, max_overflow=62, isolation_level="AUTOCOMMIT"
+                )
             )
         return self._lock_engine
+
+    def warm(self, connections: int) -> None:
+        """Open `connections` pooled connections (and as many for locks) now, so that the first burst
+        of turns after a start does not pay for new server processes with cold caches (measured: the
+        first hundred turns of `one run` had a p95 of 3 s, the next ones 60 ms)."""
+        with translate_database_errors(), ExitStack() as opened:
+            for engine in (self.engine, self.lock_engine):
+                for _ in range(connections):
+                    opened.enter_context(engine.connect()).execute(text("SELECT 1"))
 
     def dispose(self) -> None:
         """Close every pooled connection (the store's and the locks')."""

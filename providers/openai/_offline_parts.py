@@ -49,6 +49,10 @@ RECENT_MESSAGES = 6
 _CACHE_LIMIT = 20_000
 _cache: dict[tuple[str, str, str], list[float]] = {}
 _cache_lock = threading.Lock()
+# Filling the cache with a set of fixed texts (every tool's routing text) is done by one thread while
+# the others wait for it: measured, eight turns arriving together on a fresh process each embedded
+# the same hundreds of texts, and the first replies took 3-4 s instead of 50 ms.
+_fill_lock = threading.Lock()
 
 
 def cached_vectors(embedder: Embedder, kind: str, texts: Sequence[str]) -> list[list[float]]:
@@ -56,6 +60,20 @@ def cached_vectors(embedder: Embedder, kind: str, texts: Sequence[str]) -> list[
     with _cache_lock:
         found = {text: _cache[(embedder.model, kind, text)] for text in texts if (embedder.model, kind, text) in _cache}
     missing = [text for text in dict.fromkeys(texts) if text not in found]
+    if len(missing) > 1:  # a fixed set: fill it once
+        with _fill_lock:
+            with _cache_lock:
+                found.update(
+                    {t: _cache[(embedder.model, kind, t)] for t in missing if (embedder.model, kind, t) in _cache}
+                )
+            missing = [text for text in missing if text not in found]
+            _fill(embedder, kind, missing, found)
+    elif missing:  # one text (a fan's message): no reason to wait for anyone
+        _fill(embedder, kind, missing, found)
+    return [found[text] for text in texts]
+
+
+def _fill(embedder: Embedder, kind: str, missing: list[str], found: dict[str, list[float]]) -> None:
     if missing:
         vectors = embedder.embed_documents(missing) if kind == "passage" else [embedder.embed_query(t) for t in missing]
         found.update(zip(missing, vectors, strict=True))
@@ -63,7 +81,6 @@ def cached_vectors(embedder: Embedder, kind: str, texts: Sequence[str]) -> list[
             if len(_cache) + len(missing) > _CACHE_LIMIT:
                 _cache.clear()
             _cache.update({(embedder.model, kind, text): vector for text, vector in zip(missing, vectors, strict=True)})
-    return [found[text] for text in texts]
 
 
 def cosine(a: Sequence[float], b: Sequence[float]) -> float:
