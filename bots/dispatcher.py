@@ -22,9 +22,9 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractAsyncContextManager, nullcontext
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 20  # messages of one fan answered in one turn at most
 CATCH_UP_COVERS_S = 600.0  # old messages within this long after a catch-up reply get no second one
 RETRIES = 5  # a fan's worker retries a failing round this often (backing off) before waiting for a restart
+TYPING_AFTER_S = 0.5  # "typing..." only for a turn that takes longer: a quick answer needs no announcement
 CATCH_UP = (
     "Sorry I didn't answer sooner: I was away when you wrote{these}. I'm back now, so ask me again "
     "anything you still need."
@@ -92,6 +93,7 @@ class Dispatcher:
         origin_of: Callable[[IncomingMessage], Any] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Any] = asyncio.sleep,
+        typing_after: float = TYPING_AFTER_S,
     ) -> None:
         self.store = store
         self.conversations = conversations
@@ -112,6 +114,8 @@ class Dispatcher:
         self._closing = False
         self._clock = clock
         self._sleep = sleep
+        self.typing_after = typing_after
+        self._chats: dict[Key, IncomingMessage] = {}  # each fan's latest message here (where typing shows)
 
     # -- what adapters call -------------------------------------------------------------------
 
@@ -134,6 +138,7 @@ class Dispatcher:
             self.metrics.received.labels(platform).inc()
         if kind == "fan":
             assert accepted.sender_id is not None
+            self._chats[(creator_id, accepted.sender_id)] = message
             self._wake_fan((creator_id, accepted.sender_id))
         else:
             self._start_command(accepted)
@@ -201,10 +206,8 @@ class Dispatcher:
             while True:
                 self._again.discard(key)
                 try:
-                    batch = await self._in_pool(self._pending, key)
-                    if batch:
-                        await self._flood_wait(key)  # messages arriving meanwhile join this turn
-                        await self._answer_batch(key, batch)
+                    await self._flood_wait(key)  # messages arriving meanwhile join this turn
+                    more = await self._answer_batch(key)
                     failures = 0
                 except Exception:  # the database or a delivery failed: the messages stay pending
                     failures += 1
@@ -214,10 +217,11 @@ class Dispatcher:
                     log.warning("answering fan %s failed; retrying", key[1], exc_info=True)
                     await asyncio.sleep(min(30.0, 0.5 * 2**failures))
                     continue
-                if not batch and key not in self._again:
+                if not more and key not in self._again:
                     break
         finally:
             self._workers.pop(key, None)
+            self._chats.pop(key, None)
 
     async def _flood_wait(self, key: Key) -> None:
         """Keep one fan within `fan_turns_per_minute` (their messages wait and are answered together)."""
@@ -228,44 +232,70 @@ class Dispatcher:
         if len(turns) >= self.fan_turns_per_minute:
             await self._sleep(60 - (now - turns[0]))
             turns.popleft()
-        turns.append(self._clock())
 
     def _pending(self, key: Key) -> list[InboxMessage]:
         creator_id, fan_id = key
         return self._read(lambda uow: uow.inbox.pending(creator_id, fan_id, limit=MAX_BATCH))
 
-    async def _answer_batch(self, key: Key, batch: Sequence[InboxMessage]) -> None:
-        first = IncomingMessage.from_json(batch[0].payload)
-        typing = self._typing.get(first.platform)
-        shown: AbstractAsyncContextManager[Any] = typing(first.chat, first.thread) if typing else nullcontext()
+    async def _answer_batch(self, key: Key) -> bool:
+        """Answer what the fan has pending (showing "typing..." if it takes a while); returns whether
+        more is pending than one turn took."""
         started = time.perf_counter()
         if self.metrics:
             self.metrics.busy_turns.inc()
         try:
-            async with shown:
-                outcome = await self._in_pool(self._answer_fan, key)
+            async with self._typing_for(self._chats.get(key)):
+                outcome, more = await self._in_pool(self._answer_fan, key)
         finally:
             if self.metrics:
                 self.metrics.busy_turns.dec()
+        if outcome == "none":
+            return False
+        self._turns.setdefault(key, deque()).append(self._clock())
         if self.metrics:
             self.metrics.turns.labels("fan", outcome).inc()
             self.metrics.turn_seconds.labels("fan").observe(time.perf_counter() - started)
         if self.on_queued:
             self.on_queued()
+        return bool(more)
 
-    def _answer_fan(self, key: Key) -> str:
+    @asynccontextmanager
+    async def _typing_for(self, message: IncomingMessage | None) -> AsyncIterator[None]:
+        """The platform's typing indicator from `typing_after` seconds into the block until its end."""
+        typing = self._typing.get(message.platform) if message is not None else None
+        if typing is None or message is None:
+            yield
+            return
+        stack = AsyncExitStack()
+
+        async def show() -> None:
+            await asyncio.sleep(self.typing_after)
+            await stack.enter_async_context(typing(message.chat or message.account, message.thread))
+
+        shower = asyncio.get_running_loop().create_task(show())
+        try:
+            yield
+        finally:
+            shower.cancel()
+            with suppress(asyncio.CancelledError):
+                await shower
+            await stack.aclose()
+
+    def _answer_fan(self, key: Key) -> tuple[str, bool]:
         """Under the fan thread's lock: answer what is pending, oldest first (a command, the stale
-        messages, or the fresh ones in one turn). Returns the outcome for the metrics."""
+        messages, or the fresh ones in one turn). Returns the outcome for the metrics and whether
+        more is pending than this turn took."""
         creator_id, fan_id = key
         with self.store.lock(self.conversations.thread_of(creator_id, fan_id)):
-            rows = self._pending(key)  # again, under the lock: another process may have answered them
+            rows = self._pending(key)  # under the lock: another process may have answered them
             if not rows:
-                return "none"
+                return "none", False
             fan = self._read(lambda uow: uow.entities.get(fan_id))
             messages = [IncomingMessage.from_json(row.payload) for row in rows]
+            more = len(rows) == MAX_BATCH
             command = self.fan_commands.parse(messages[0].text) if self.fan_commands else None
             if command is not None:
-                return self._fan_command(creator_id, fan, rows[0], messages[0], command)
+                return self._fan_command(creator_id, fan, rows[0], messages[0], command), more or len(rows) > 1
             batch = [rows[0]]
             for row, message in zip(rows[1:], messages[1:], strict=True):
                 if self.fan_commands and self.fan_commands.parse(message.text) is not None:
@@ -273,9 +303,10 @@ class Dispatcher:
                 if self._stale(rows[0]) != self._stale(row):
                     break
                 batch.append(row)
+            more = more or len(batch) < len(rows)
             if self._stale(batch[-1]):
-                return self._catch_up(creator_id, fan, batch)
-            return self._turn(creator_id, fan, batch)
+                return self._catch_up(creator_id, fan, batch), more
+            return self._turn(creator_id, fan, batch), more
 
     def _stale(self, row: InboxMessage) -> bool:
         written = row.sent_at or row.received_at
@@ -394,11 +425,9 @@ class Dispatcher:
 
     async def _command_worker(self, row: InboxMessage) -> None:
         message = IncomingMessage.from_json(row.payload)
-        typing = self._typing.get(message.platform)
-        shown: AbstractAsyncContextManager[Any] = typing(message.chat, message.thread) if typing else nullcontext()
         started = time.perf_counter()
         try:
-            async with shown:
+            async with self._typing_for(message):
                 outcome = await self._in_pool(self._run_command, row.id)
             if self.metrics:
                 self.metrics.turns.labels("command", outcome).inc()

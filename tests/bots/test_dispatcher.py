@@ -4,8 +4,10 @@ double nothing, old messages get one catch-up reply, commands only for the creat
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -262,3 +264,23 @@ async def test_only_the_creators_team_commands_the_agents(  # type: ignore[no-un
     # the two commands ran side by side: each answered once, in its own thread
     assert sorted(r.text for r in rows[1:]) == ["Done for the team.", "Here are three post ideas."]
     assert sorted(r.thread for r in rows[1:]) == ["ts-e2", "ts-e3"]
+
+
+async def test_typing_shows_only_while_a_slow_turn_runs(store, knowledge, providers, checkpointer, creator) -> None:  # type: ignore[no-untyped-def]
+    shown: list[tuple[str, str]] = []
+
+    @contextlib.asynccontextmanager
+    async def typing(chat: str, thread: str | None) -> AsyncIterator[None]:
+        shown.append(("start", chat))
+        yield
+        shown.append(("stop", chat))
+
+    quick, slow = Echo(), Echo(delay=0.6)
+    for echo, account in ((quick, "f9"), (slow, "f10")):
+        dispatcher = Dispatcher(
+            store, _conversations(store, knowledge, providers, checkpointer, echo.model()), typing_after=0.2
+        )
+        dispatcher.register_typing("telegram", typing)
+        await dispatcher.receive(_message(account, "hi", f"u-{account}"), creator)
+        await dispatcher.close()
+    assert shown == [("start", "f10"), ("stop", "f10")]  # the quick answer needed no announcement

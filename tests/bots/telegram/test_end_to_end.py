@@ -92,7 +92,11 @@ async def running(store, knowledge, providers, checkpointer, creator, **values: 
         store, knowledge, providers, ModelSet(model, model), checkpointer, CLONE_SPEC.tools
     )
     dispatcher = Dispatcher(
-        store, conversations, fan_commands=FanCommands(store, checkpointer), on_queued=lambda: outbox.wake()
+        store,
+        conversations,
+        fan_commands=FanCommands(store, checkpointer),
+        on_queued=lambda: outbox.wake(),
+        typing_after=0.0,  # "typing..." at once, so that even these quick turns show it
     )
     adapter = TelegramAdapter(settings, store, dispatcher, creator, poll_timeout=1, lock_retry_seconds=0.2)
     outbox = OutboxSender(store, [adapter.sender], idle_seconds=0.1)
