@@ -2,10 +2,11 @@
 
 1. Replies: `--fans` fans hold `--messages`-message conversations with the clone through `one run`'s
    real parts (TelegramAdapter long polling, the dispatcher, the clone graph, the outbox sender).
-   Each fan writes again a few seconds after the answer (`--think`), so the load is steady, as real
-   traffic is; reply latency is the time from the fan's message reaching the Bot API to the answer's
-   sendMessage arriving there (it includes our long poll and the outbox, so it is an upper bound of
-   "update received to sendMessage issued").
+   `one run` runs in a process of its own, as in production. Each fan writes again a while after the
+   answer (`--think`), so the load is steady, as real traffic is. `reply_p95_ms` is the issue's
+   figure, from the update kept in the inbox to its answer's sendMessage done (database clock);
+   `fan_wait_p95_ms` is what the fan waits, from their message reaching the Bot API to the answer
+   arriving there (adds the long poll and the HTTP round trips).
 2. Broadcast: 3,000 fans, the fake enforcing `--per-second` overall, the sender configured at the
    same rate in a process of its own, killed with SIGKILL half way and restarted
    (bench/adapters_broadcast.py).
@@ -99,10 +100,32 @@ def _replies(url: str, home: Path, fans: int, messages: int, think: float, per_s
         try:
             fake.push_message(1, 1, "hello, are you there?")  # the process is up once this is answered
             fake.wait_for(1, 1, timeout=120)
-            return _converse(fake, fans, messages, think)
+            figures = _converse(fake, fans, messages, think)
         finally:
             process.send_signal(signal.SIGINT)
             process.wait(60)
+        figures.update(_inside(url))
+        return figures
+
+
+def _inside(url: str) -> dict[str, Any]:
+    """Latency as `one run` itself saw it: from the update kept in the inbox to its answer's sendMessage
+    done (both stamped by the database's clock; the fans' own wait above adds the Bot API round trips)."""
+    import psycopg
+
+    from ontology.database import libpq_url
+
+    with psycopg.connect(libpq_url(url)) as connection:
+        rows = connection.execute(
+            "SELECT extract(epoch FROM o.sent_at - i.received_at) FROM inbox i "
+            "JOIN outbox o ON o.key = 'reply:' || i.id || '#0' WHERE i.kind = 'fan' AND o.sent_at IS NOT NULL"
+        ).fetchall()
+    ordered = sorted(float(row[0]) for row in rows)
+    return {
+        "reply_p50_ms": round(statistics.median(ordered) * 1000, 1),
+        "reply_p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))] * 1000, 1),
+        "reply_max_ms": round(ordered[-1] * 1000, 1),
+    }
 
 
 def _converse(fake: FakeTelegramApi, fans: int, messages: int, think: float) -> dict[str, Any]:
@@ -143,12 +166,12 @@ def _converse(fake: FakeTelegramApi, fans: int, messages: int, think: float) -> 
     return {
         "fans": fans,
         "replies": len(latencies),
-        "reply_p50_ms": round(statistics.median(ordered) * 1000, 1),
-        "reply_p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))] * 1000, 1),
-        "reply_max_ms": round(ordered[-1] * 1000, 1),
+        "fan_wait_p50_ms": round(statistics.median(ordered) * 1000, 1),
+        "fan_wait_p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))] * 1000, 1),
+        "fan_wait_max_ms": round(ordered[-1] * 1000, 1),
         "messages_per_second": round(total / (time.monotonic() - began), 1),
         "duplicate_replies": fake.duplicates(),
-        "p95_ms_by_message": {
+        "fan_wait_p95_ms_by_message": {
             k: round(sorted(v)[int(0.95 * (len(v) - 1))] * 1000, 1) for k, v in sorted(by_index.items())
         },
         "seconds": round(time.monotonic() - began, 1),
@@ -159,7 +182,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fans", type=int, default=1000)
     parser.add_argument("--messages", type=int, default=5)
-    parser.add_argument("--think", type=float, default=20.0, help="seconds a fan waits before writing again")
+    parser.add_argument("--think", type=float, default=50.0, help="seconds a fan waits before writing again")
     parser.add_argument("--broadcast-fans", type=int, default=3000)
     parser.add_argument("--per-second", type=float, default=300.0)
     parser.add_argument("--skip-broadcast", action="store_true")
@@ -175,6 +198,7 @@ def main() -> None:
     figures.update(_replies(url, home, args.fans, args.messages, args.think, args.per_second))
     drop_database(server, "one_bench_adapters")
     print(f"  p50 {figures['reply_p50_ms']} ms, p95 {figures['reply_p95_ms']} ms", file=sys.stderr)
+    print(f"  as the fans waited: p95 {figures['fan_wait_p95_ms']} ms", file=sys.stderr)
 
     if not args.skip_broadcast:
         from bench.adapters_broadcast import run_broadcast
