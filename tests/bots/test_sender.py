@@ -117,7 +117,7 @@ async def test_each_chats_messages_arrive_once_in_order(store: Store) -> None:
 
 
 async def test_retry_after_pauses_the_platform_without_spending_an_attempt_or_spinning(store: Store) -> None:
-    clock = VirtualClock(real_pause=0.001)
+    clock = VirtualClock(real_pause=0.02)  # logical time jumps only after the database calls in flight return
     twin = TwinPlatform("slow", clock=clock)
     first = queue(store, "slow", "x")[0]
     others = [queue(store, "slow", f"y{i}")[0] for i in range(10)]
@@ -194,7 +194,7 @@ async def test_two_senders_on_one_database_never_send_a_row_twice(store: Store) 
 
 
 async def test_limits_hold_in_logical_time(store: Store) -> None:
-    clock = VirtualClock(real_pause=0.001)
+    clock = VirtualClock(real_pause=0.02)  # logical time jumps only after the database calls in flight return
     limits = RateLimits(per_second=10, per_chat_per_second=1, per_group_per_minute=20)
     twin = TwinPlatform("limited", limits=limits, clock=clock)
     queue(store, "limited", "fan", 4)
