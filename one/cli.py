@@ -11,11 +11,11 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from one.bootstrap import App, bootstrap
 from one.cli_apikey import apikey_app
 from one.cli_approvals import approvals_app
 from one.cli_errors import BAD_INPUT, FAILURE, OneCommandGroup, fail, set_debug
 from one.cli_people import creator_app, fan_app, team_app
+from one.cli_shared import CreatorFlag, JsonFlag, wired_app
 from ontology import REGISTRY, OneError, to_json
 from ontology.types import KINDS
 
@@ -44,10 +44,6 @@ app.add_typer(approvals_app, name="approvals")
 
 EXISTING_FILE: dict[str, Any] = {"exists": True, "dir_okay": False, "readable": True}
 IMPORT_ACTIONS = ("added", "updated", "unchanged", "failed")
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
-CreatorFlag = Annotated[
-    str | None, typer.Option("--creator", help="creator id or handle (may be left out when there is only one creator)")
-]
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -63,16 +59,6 @@ def _options(
 ) -> None:
     """ONE: a creator runs a business with AI."""
     set_debug(ctx, debug)
-
-
-@contextmanager
-def _app(**kwargs: Any) -> Iterator[App]:
-    """Wire the app for one command (errors become one line and an exit code in one.cli_errors)."""
-    wired = bootstrap(**kwargs)
-    try:
-        yield wired
-    finally:
-        wired.close()
 
 
 def _parse_json(value: str | None, option: str) -> dict[str, Any]:
@@ -99,14 +85,14 @@ def demo() -> None:
     """Build a demo creator with content of all 7 types, tag it, and run semantic searches."""
     from one.demo import run_demo
 
-    with _app() as wired:
+    with wired_app() as wired:
         run_demo(wired, typer.echo)
 
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the schema (idempotent; safe to run from several processes at once)."""
-    with _app(migrate=True) as wired:
+    with wired_app(migrate=True) as wired:
         url = wired.engine.url.render_as_string(hide_password=True)
         typer.echo(f"schema is current on {url}")
 
@@ -163,7 +149,7 @@ def entity_create(
 ) -> None:
     """Create an entity of any type."""
     properties = _parse_json(props, "--props")
-    with _app() as wired, wired.store.unit_of_work() as uow:
+    with wired_app() as wired, wired.store.unit_of_work() as uow:
         entity = uow.entities.insert(type, name, properties, status)
         uow.commit()
     _emit(as_json, to_json(entity), lambda: typer.echo(f"created {entity.type} {entity.name!r} {entity.id}"))
@@ -172,7 +158,7 @@ def entity_create(
 @entity_app.command("get")
 def entity_get(id: str, as_json: JsonFlag = False) -> None:
     """Show one entity."""
-    with _app() as wired, wired.store.unit_of_work() as uow:
+    with wired_app() as wired, wired.store.unit_of_work() as uow:
         entity = uow.entities.get(id)
     _emit(as_json, to_json(entity), lambda: typer.echo(json.dumps(to_json(entity), indent=2, ensure_ascii=False)))
 
@@ -185,7 +171,7 @@ def entity_list(
     as_json: JsonFlag = False,
 ) -> None:
     """List live entities by type and/or status, oldest first."""
-    with _app() as wired, wired.store.unit_of_work() as uow:
+    with wired_app() as wired, wired.store.unit_of_work() as uow:
         found = uow.entities.query(type=type, status=status, limit=limit)
 
     def human() -> None:
@@ -205,7 +191,7 @@ def connect(
 ) -> None:
     """Connect two entities (the registry decides which ends each type allows)."""
     metadata = _parse_json(meta, "--meta")
-    with _app() as wired, wired.store.unit_of_work() as uow:
+    with wired_app() as wired, wired.store.unit_of_work() as uow:
         connection = uow.connections.insert(from_id, to_id, type, metadata)
         uow.commit()
     _emit(
@@ -231,7 +217,7 @@ def search(
     from ontology.validation import MAX_QUERY_CHARS, clean_text
 
     clean_text(query, "search query", max_chars=MAX_QUERY_CHARS)  # a bad query is reported before the creator
-    with _app() as wired:
+    with wired_app() as wired:
         hits = wired.knowledge.search(
             default_creator(wired, creator), query, limit=limit, content_types=content_type, tags=tag
         )
@@ -248,7 +234,7 @@ def _runtime() -> Iterator[Any]:
     """The app plus the clone and agents runtime, for one command."""
     from one.runtime import build_runtime
 
-    with _app() as wired:
+    with wired_app() as wired:
         runtime = build_runtime(wired)
         try:
             yield runtime
@@ -271,7 +257,7 @@ def clone_build(
     from agents import build_clone
     from one.runtime import default_creator
 
-    with _app() as wired:
+    with wired_app() as wired:
         creator_id = default_creator(wired, creator)
         samples = [path.read_bytes() for path in voice or []]
         llm = wired.providers.get("openai") if wired.providers.mode("openai") == "live" else None
@@ -301,7 +287,7 @@ def agents_register(creator: CreatorFlag = None, as_json: JsonFlag = False) -> N
     from agents import register_team
     from one.runtime import default_creator
 
-    with _app() as wired:
+    with wired_app() as wired:
         team = register_team(wired.store, default_creator(wired, creator))
     ids = {agent_type: str(agent.id) for agent_type, agent in team.items()}
     _emit(as_json, ids, lambda: typer.echo("\n".join(f"{t:<20} {i}" for t, i in ids.items())))
@@ -399,7 +385,7 @@ def content_add(
     ]
     if not files and not missing:
         _fail(f"no supported files in {', '.join(map(str, paths))}", BAD_INPUT)
-    with _app() as wired:
+    with wired_app() as wired:
         creator_id = default_creator(wired, creator)
         for result in results:
             typer.echo(f"error: {result['error']}", err=True)
@@ -452,7 +438,7 @@ def content_list(
     from one.runtime import default_creator
     from ontology import list_content
 
-    with _app() as wired:
+    with wired_app() as wired:
         found = list_content(
             wired.store, default_creator(wired, creator), status=status, type=content_type, limit=limit
         )
@@ -468,7 +454,7 @@ def content_list(
 def _set_status(content_id: str, status: str, verb: str, as_json: bool) -> None:
     from ontology import set_content_status
 
-    with _app() as wired:
+    with wired_app() as wired:
         content = set_content_status(wired.store, content_id, status)
     _emit(as_json, to_json(content), lambda: typer.echo(f"{verb} {content.type} {content.name!r} {content.id}"))
 
@@ -490,7 +476,7 @@ def content_remove(content_id: Annotated[str, typer.Argument(metavar="ID")], as_
     """Remove content (soft delete): its knowledge is gone from every search."""
     from ontology import remove_content
 
-    with _app() as wired:
+    with wired_app() as wired:
         content = remove_content(wired.store, content_id)
     _emit(as_json, to_json(content), lambda: typer.echo(f"removed {content.type} {content.name!r} {content.id}"))
 

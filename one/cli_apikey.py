@@ -3,33 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
 
-from one.bootstrap import App, bootstrap
+from one.cli_shared import CreatorFlag, JsonFlag, wired_app
 from ontology.records import ApiKey
 
 __all__ = ["apikey_app"]
 
 apikey_app = typer.Typer(help="API keys for the web API (/api/...), one creator each.", no_args_is_help=True)
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
-CreatorFlag = Annotated[
-    str | None, typer.Option("--creator", help="creator id or handle (may be left out when there is only one creator)")
-]
 SHOWN_ONCE = "store this key now: it cannot be shown again (only its hash is kept)"
-
-
-@contextmanager
-def _app() -> Iterator[App]:
-    wired = bootstrap()
-    try:
-        yield wired
-    finally:
-        wired.close()
 
 
 def _doc(key: ApiKey) -> dict[str, Any]:
@@ -60,7 +45,7 @@ def apikey_create(
     from one.api_keys import create_api_key
     from one.runtime import default_creator
 
-    with _app() as wired:
+    with wired_app() as wired:
         key, record = create_api_key(wired.store, default_creator(wired, creator), name)
     if as_json:
         typer.echo(json.dumps({**_doc(record), "key": key, "warning": SHOWN_ONCE}, ensure_ascii=False))
@@ -79,7 +64,7 @@ def apikey_list(
     from one.api_keys import list_api_keys
     from one.runtime import default_creator
 
-    with _app() as wired:
+    with wired_app() as wired:
         keys = list_api_keys(wired.store, default_creator(wired, creator), include_revoked=include_revoked)
     if as_json:
         typer.echo(json.dumps([_doc(k) for k in keys], ensure_ascii=False))
@@ -98,7 +83,7 @@ def apikey_revoke(
     from one.api_keys import revoke_api_key
     from one.runtime import default_creator
 
-    with _app() as wired:
+    with wired_app() as wired:
         revoked = revoke_api_key(wired.store, default_creator(wired, creator), key)
     if as_json:
         typer.echo(json.dumps(_doc(revoked), ensure_ascii=False))

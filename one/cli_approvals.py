@@ -4,14 +4,13 @@ a draft) waiting for the creator's decision; approving runs the action once (too
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from one.bootstrap import App, bootstrap
+from one.bootstrap import App
 from one.cli_errors import BAD_INPUT, fail
+from one.cli_shared import CreatorFlag, JsonFlag, wired_app
 from ontology import to_json
 from ontology.records import Approval
 
@@ -27,20 +26,7 @@ approvals_app = typer.Typer(
     help="Actions the agents proposed, waiting for your approval: list, approve, reject.", no_args_is_help=True
 )
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
-CreatorFlag = Annotated[
-    str | None, typer.Option("--creator", help="creator id or handle (may be left out when there is only one creator)")
-]
 IdArgument = Annotated[str, typer.Argument(metavar="ID", help="the approval id (from `one approvals list`)")]
-
-
-@contextmanager
-def _app() -> Iterator[App]:
-    wired = bootstrap()
-    try:
-        yield wired
-    finally:
-        wired.close()
 
 
 def _desk(wired: App) -> ApprovalDesk:
@@ -66,7 +52,7 @@ def approvals_list(
 
     if status not in STATUSES:
         raise fail(f"--status must be one of {', '.join(STATUSES)}, got {status!r}", BAD_INPUT)
-    with _app() as wired:
+    with wired_app() as wired:
         found = _desk(wired).query(
             creator_id=default_creator(wired, creator), status=None if status == "all" else status, limit=limit
         )
@@ -81,7 +67,7 @@ def approvals_list(
 def _decide(approval_id: str, approve: bool, creator: str | None, as_json: bool) -> None:
     from one.runtime import default_creator
 
-    with _app() as wired:
+    with wired_app() as wired:
         desk = _desk(wired)
         owner = default_creator(wired, creator)
         current = desk.get(approval_id, creator_id=owner)

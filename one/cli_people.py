@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Annotated, Any
 
 import typer
 
-from one.bootstrap import App, bootstrap
+from one.bootstrap import App
+from one.cli_shared import CreatorFlag, JsonFlag, wired_app
 from ontology import Entity, InvalidInput
 
 __all__ = ["creator_app", "fan_app", "team_app"]
@@ -29,21 +28,8 @@ fan_app = typer.Typer(help="Fans: the people talking to the clone.", no_args_is_
 creator_app = typer.Typer(help="The creator: register, and link your own chat accounts.", no_args_is_help=True)
 team_app = typer.Typer(help="The creator's team: who may command the agents from Slack.", no_args_is_help=True)
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
-CreatorFlag = Annotated[
-    str | None, typer.Option("--creator", help="creator id or handle (may be left out when there is only one creator)")
-]
 Platform = Annotated[str, typer.Argument(metavar="PLATFORM", help="telegram, discord or slack")]
 Account = Annotated[str, typer.Argument(metavar="ACCOUNT", help="the platform's user id")]
-
-
-@contextmanager
-def _app() -> Iterator[App]:
-    wired = bootstrap()
-    try:
-        yield wired
-    finally:
-        wired.close()
 
 
 def _emit(as_json: bool, document: Any, line: str) -> None:
@@ -74,7 +60,7 @@ def fan_forget(
     from bots.identity import forget_fan
     from ontology.checkpoints import open_checkpointer
 
-    with _app() as wired:
+    with wired_app() as wired:
         fan_id = _fan_id(wired, target)
         if not yes:
             typer.confirm(f"Forget fan {fan_id} everywhere? This cannot be undone", abort=True)
@@ -116,7 +102,7 @@ def creator_init(
     ./my-posts`, `one clone build`, and `ONE_TELEGRAM_BOT_TOKEN=... one run`)."""
     from ontology import register_creator
 
-    with _app() as wired:
+    with wired_app() as wired:
         created = register_creator(wired.store, name.strip(), email=email, handle=handle.strip().removeprefix("@"))
     _emit(
         as_json,
@@ -131,7 +117,7 @@ def creator_link(platform: Platform, account: Account, creator: CreatorFlag = No
     """Link the creator's own account on a platform (it may then command the agents there)."""
     from bots.identity import link_creator_account
 
-    with _app() as wired:
+    with wired_app() as wired:
         updated = link_creator_account(wired.store, _creator(wired, creator), platform, account)
     _emit(as_json, _people(updated), f"linked {platform} account {account} to creator {updated.name!r}")
 
@@ -141,7 +127,7 @@ def team_add(platform: Platform, account: Account, creator: CreatorFlag = None, 
     """Add a team member's platform account: they may command the creator's agents."""
     from bots.identity import add_team_account
 
-    with _app() as wired:
+    with wired_app() as wired:
         updated = add_team_account(wired.store, _creator(wired, creator), platform, account)
     _emit(as_json, _people(updated), f"added {platform} account {account} to {updated.name!r}'s team")
 
@@ -151,6 +137,6 @@ def team_remove(platform: Platform, account: Account, creator: CreatorFlag = Non
     """Remove a team member's platform account."""
     from bots.identity import remove_team_account
 
-    with _app() as wired:
+    with wired_app() as wired:
         updated = remove_team_account(wired.store, _creator(wired, creator), platform, account)
     _emit(as_json, _people(updated), f"removed {platform} account {account} from {updated.name!r}'s team")
