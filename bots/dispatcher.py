@@ -235,7 +235,8 @@ class Dispatcher:
 
     def _pending(self, key: Key) -> list[InboxMessage]:
         creator_id, fan_id = key
-        return self._read(lambda uow: uow.inbox.pending(creator_id, fan_id, limit=MAX_BATCH))
+        pending: list[InboxMessage] = self._read(lambda uow: uow.inbox.pending(creator_id, fan_id, limit=MAX_BATCH))
+        return pending
 
     async def _answer_batch(self, key: Key) -> bool:
         """Answer what the fan has pending (showing "typing..." if it takes a while); returns whether
