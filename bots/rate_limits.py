@@ -81,7 +81,7 @@ class PlatformLimiter:
         on keep a little further under its rate (the network bunched our sends on their way there);
         that margin shrinks again while no pause comes."""
         self._paused_until = max(self._paused_until, self.clock.now() + seconds)
-        self._set_slack(min(self._slack + 0.02, 0.2))
+        self._set_slack(min(self._slack + 0.05, 0.25))
         self._since_pause = 0
 
     def _set_slack(self, slack: float) -> None:
