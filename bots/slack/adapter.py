@@ -2,8 +2,9 @@
 
 Bolt (slack_bolt's AsyncApp) receives Slack's requests, over HTTP (`POST /slack/events`, signatures
 verified by Bolt: unsigned, wrong or stale requests get 401) or over Socket Mode when an app token
-is set. Every listener acknowledges first and hands the work to a task of its own, so Slack has its
-answer within 3 seconds whatever the dispatcher does. Commands go to the dispatcher as
+is set. Slack gets its answer once the command is kept in the inbox (milliseconds; a crash can never
+lose a command Slack was told we have, and one that cannot be kept is not acknowledged, so Slack
+retries); the agent runs afterwards in the dispatcher. Commands go to the dispatcher as
 `IncomingMessage`s with kind "command" (it refuses people who are neither the creator nor their
 team, deduplicates re-deliveries by update_id and answers through the outbox); Approve / Reject
 clicks on approval cards go to the approval desk. The adapter never runs an agent itself.
@@ -15,8 +16,7 @@ import asyncio
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 COMMAND = "/one"
 EVENTS_PATH = "/slack/events"
 WORKING = "Working on it…"
+NOT_KEPT = "Sorry, I couldn't take that command just now (my database did not answer). Please send it again."
+KEEP_WITHIN_S = 2.5  # Slack waits 3 s for its answer; keeping an update takes milliseconds
 # operator- and user-facing text in one place
 REFUSE_CLICK = "Only the creator and their team can decide on this."
 NO_APPROVALS = "Approvals are not handled by this ONE instance."
@@ -114,13 +116,14 @@ class SlackAdapter:
             logger=logging.getLogger("bots.slack.bolt"),
             signing_secret=signing_secret,
             client=self.client,
-            process_before_response=False,
+            # Slack gets its answer only once the update is kept in the inbox (a few ms): a crash can
+            # never lose a command Slack was told we have; the agent runs afterwards, in the dispatcher
+            process_before_response=True,
         )
         self.sender = SlackSender(self.client, store)
         self._handler = AsyncSlackRequestHandler(self.app)
         self._socket: AsyncSocketModeHandler | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._names: dict[str, str | None] = {}
         self._register()
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -152,11 +155,7 @@ class SlackAdapter:
         await self.drain()
 
     async def drain(self) -> None:
-        """Wait until every acknowledged command and click has been handed on."""
-        # Bolt starts each listener as a task right before it answers Slack (events are acknowledged
-        # even before): yielding lets every task already started reach its `_track()`, its first step
-        for _ in range(3):
-            await asyncio.sleep(0)
+        """Wait until every approval click acknowledged has been decided."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
@@ -193,12 +192,10 @@ class SlackAdapter:
         return response
 
     async def _on_command(self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any]) -> None:
-        self._track()
         text = from_slack_text(str(body.get("text") or "")).strip()
         if not text:
             await ack(EMPTY_COMMAND)
             return
-        await ack(WORKING)
         channel = str(body.get("channel_id") or "")
         message = IncomingMessage(
             platform="slack",
@@ -213,29 +210,32 @@ class SlackAdapter:
             bot=str(body.get("team_id") or ""),
             sent_at=datetime.now(UTC),
         )
-        await self._hand_on(message, look_up_name=False)
+        try:
+            await self._keep(message)
+        except Exception:  # Slack does not retry slash commands: say so, honestly
+            log.exception("slack: could not keep the /one command of %s", message.account)
+            await ack(NOT_KEPT)
+            return
+        await ack(WORKING)
 
     async def _on_mention(
         self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any], event: dict[str, Any], context: dict[str, Any]
     ) -> None:
-        self._track()
-        await ack()
         message = self._event_message(body, event, context.get("bot_user_id"))
         if message is not None:
-            await self._hand_on(message)
+            await self._keep(message)  # raising answers Slack with an error: it retries, the inbox dedupes
+        await ack()
 
     async def _on_message(
         self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any], event: dict[str, Any], context: dict[str, Any]
     ) -> None:
         """Direct messages to the bot are commands too; channel messages are acknowledged and left
         (a mention arrives as app_mention)."""
-        self._track()
+        if event.get("channel_type") == "im" and not event.get("subtype"):
+            message = self._event_message(body, event, context.get("bot_user_id"))
+            if message is not None:
+                await self._keep(message)
         await ack()
-        if event.get("channel_type") != "im" or event.get("subtype"):
-            return
-        message = self._event_message(body, event, context.get("bot_user_id"))
-        if message is not None:
-            await self._hand_on(message)
 
     def _event_message(
         self, body: dict[str, Any], event: dict[str, Any], bot_user_id: str | None
@@ -264,34 +264,18 @@ class SlackAdapter:
             sent_at=_from_ts(ts),
         )
 
-    async def _hand_on(self, message: IncomingMessage, *, look_up_name: bool = True) -> None:
-        if look_up_name and message.display_name is None:
-            name = await self._display_name(message.account)
-            if name:
-                message = _with_name(message, name)
-        await self._dispatcher.receive(message, self._creator_id, kind="command")
-
-    async def _display_name(self, user: str) -> str | None:
-        if user not in self._names:
-            try:
-                response = await self.client.users_info(user=user)
-            except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
-                log.info("users.info %s failed (%s); going on without a name", user, error)
-                return None
-            info = (response.data or {}).get("user") or {}  # type: ignore[union-attr]
-            profile = info.get("profile") or {}
-            self._names[user] = profile.get("display_name") or info.get("real_name") or info.get("name") or None
-        return self._names[user]
+    async def _keep(self, message: IncomingMessage) -> None:
+        """Hand the command to the dispatcher, which keeps it in the inbox before returning (the agent
+        runs later, in its own task)."""
+        await asyncio.wait_for(self._dispatcher.receive(message, self._creator_id, kind="command"), KEEP_WITHIN_S)
 
     async def _on_approve(self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any]) -> None:
-        self._track()
         await ack()
-        await self._decide(body, approve=True)
+        self._later(self._decide(body, approve=True))
 
     async def _on_reject(self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any]) -> None:
-        self._track()
         await ack()
-        await self._decide(body, approve=False)
+        self._later(self._decide(body, approve=False))
 
     async def _decide(self, body: dict[str, Any], *, approve: bool) -> None:
         user = str((body.get("user") or {}).get("id") or "")
@@ -347,14 +331,12 @@ class SlackAdapter:
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
             log.warning("slack: could not tell %s in %s %r: %s", user, channel, text, error)
 
-    def _track(self) -> None:
-        """Count the running listener as in-flight work (`drain`, `stop` wait for it). Bolt runs each
-        listener in a task of its own and answers Slack as soon as `ack()` is called (events: at
-        once); what follows the `ack()` is the lazy part."""
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+    def _later(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run a click's decision after Slack has its answer (an approved action may take longer than
+        Slack waits); `drain` and `stop` wait for it."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
 
 def _chat_kind(channel: str, channel_type: str | None) -> ChatKind:
@@ -372,7 +354,3 @@ def _from_ts(ts: Any) -> datetime | None:
 def _mention(decided_by: str) -> str:
     platform, _, account = decided_by.partition(":")
     return f"<@{account}>" if platform == "slack" and account else decided_by
-
-
-def _with_name(message: IncomingMessage, name: str) -> IncomingMessage:
-    return replace(message, display_name=name)

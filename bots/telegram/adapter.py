@@ -23,6 +23,7 @@ import logging
 import re
 import uuid
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from typing import Any
 
 from starlette.requests import Request
@@ -48,6 +49,9 @@ log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message"]
+# what the handler could not hand to the dispatcher, for process() (PTB awaits blocking handlers in
+# the caller's task, so the handler sees the list process() set; PTB itself would only log it)
+_failures: ContextVar[list[BaseException] | None] = ContextVar("telegram_handler_failures", default=None)
 
 
 class TelegramAdapter:
@@ -63,7 +67,7 @@ class TelegramAdapter:
         creator_id: uuid.UUID,
         *,
         metrics: Metrics | None = None,
-        poll_timeout: float = 25.0,
+        poll_timeout: float = 10.0,
         lock_retry_seconds: float = 3.0,
         typing_interval: float = 4.5,
     ) -> None:
@@ -97,7 +101,6 @@ class TelegramAdapter:
         self.sender = TelegramSender(settings)
         self.username = ""
         self.polling = False  # this process holds the poller lock and polls
-        self._failed: dict[int, BaseException] = {}
         self._stopping = asyncio.Event()
         self._poller: asyncio.Task[None] | None = None
         self._started = False
@@ -139,10 +142,14 @@ class TelegramAdapter:
     async def process(self, update: Update) -> None:
         """Hand one update to the dispatcher (through the Application's handlers); raises when it
         could not be accepted, so the caller does not confirm it to Telegram."""
-        await self.application.process_update(update)
-        error = self._failed.pop(update.update_id, None)
-        if error is not None:
-            raise error
+        failures: list[BaseException] = []
+        token = _failures.set(failures)
+        try:
+            await self.application.process_update(update)
+        finally:
+            _failures.reset(token)
+        if failures:
+            raise failures[0]
 
     async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         try:
@@ -150,7 +157,10 @@ class TelegramAdapter:
             if message is not None:
                 await self.dispatcher.receive(message, self.creator_id)
         except Exception as error:  # handed back to process(): the update is not confirmed
-            self._failed[update.update_id] = error
+            failures = _failures.get()
+            if failures is None:
+                raise
+            failures.append(error)
 
     def incoming(self, update: Update) -> IncomingMessage | None:
         """The update as an IncomingMessage, or None when it is not for the bot (a group message
@@ -168,8 +178,11 @@ class TelegramAdapter:
         if group and not addressed:
             return None
         attachments = _attachments(message)
-        if not text.strip() and not attachments:
-            return None
+        if not text.strip():
+            if not attachments:
+                return None
+            # nothing written: say what came, so the clone can answer honestly (it cannot see files)
+            text = "[sent " + ", ".join(_DESCRIBED.get(a.kind, "a file") for a in attachments) + "]"
         user = message.from_user
         return IncomingMessage(
             platform=self.platform,
@@ -261,29 +274,35 @@ class TelegramAdapter:
             if updates is None:
                 return  # stopping
             failures = 0
+            handled: int | None = None
             for update in updates:
                 try:
-                    await self.process(update)
+                    await self.process(update)  # in the inbox once this returns
                 except Exception:
                     # not confirmed: fetched again from this offset after a pause
                     log.warning("telegram: update %s not accepted; retrying", update.update_id, exc_info=True)
                     failures += 1
                     await self._pause(min(30.0, 0.5 * 2**failures))
                     break
-                await asyncio.to_thread(self._advance, update.update_id)
-                offset = update.update_id + 1
+                handled = update.update_id
+                if self._stopping.is_set():
+                    break  # the rest of this batch is fetched again by the next poller
+            if handled is not None:
+                # once per batch: a crash before this fetches the batch again, and the inbox knows it
+                await asyncio.to_thread(self._advance, handled)
+                offset = handled + 1
 
     async def _get_updates(self, offset: int | None) -> tuple[Update, ...] | None:
         """One long poll, or None when stop() was called meanwhile (the poll is cancelled: nothing
         fetched is lost, since offsets are confirmed only after handling)."""
-        fetch = asyncio.ensure_future(
+        fetch: asyncio.Future[Any] = asyncio.ensure_future(
             self.application.bot.get_updates(
                 offset=offset, timeout=int(self.poll_timeout), allowed_updates=ALLOWED_UPDATES
             )
         )
-        stopping = asyncio.ensure_future(self._stopping.wait())
+        stopping: asyncio.Future[Any] = asyncio.ensure_future(self._stopping.wait())
         try:
-            await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait([fetch, stopping], return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopping.cancel()
         if not fetch.done():
@@ -291,7 +310,8 @@ class TelegramAdapter:
             with contextlib.suppress(BaseException):
                 await fetch
             return None
-        return fetch.result()
+        updates: tuple[Update, ...] = fetch.result()
+        return updates
 
     def _read_offset(self) -> int | None:
         with self.store.unit_of_work() as uow:
@@ -355,6 +375,16 @@ class TelegramAdapter:
             except Exception:  # typing is a courtesy: never let it fail a turn
                 log.debug("telegram: sendChatAction failed", exc_info=True)
             await asyncio.sleep(self.typing_interval)
+
+
+_DESCRIBED = {
+    "image": "a photo",
+    "voice": "a voice message",
+    "audio": "an audio file",
+    "video": "a video",
+    "file": "a file",
+    "sticker": "a sticker",
+}
 
 
 def _attachments(message: Message) -> tuple[Attachment, ...]:

@@ -9,7 +9,7 @@ import logging
 import warnings
 from datetime import timedelta
 
-from telegram import Bot, Message, ReplyParameters
+from telegram import Bot, LinkPreviewOptions, Message, ReplyParameters
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.request import HTTPXRequest
 
@@ -59,6 +59,9 @@ def translate_telegram_error(error: TelegramError) -> Exception:
     if isinstance(error, NetworkError):
         return TransientDeliveryError(f"telegram unreachable: {message}")
     return PermanentDeliveryError(f"telegram: {message}")
+
+
+_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
 class TelegramSender:
@@ -122,7 +125,15 @@ class TelegramSender:
             parse_mode=parse_mode,
             reply_parameters=reply,
             message_thread_id=thread,
+            link_preview_options=_NO_PREVIEW,
         )
+
+    async def start(self) -> None:
+        """Open the HTTP client now (send() also opens it on first use)."""
+        try:
+            await self._client()
+        except TelegramError as error:
+            raise translate_telegram_error(error) from error
 
     async def close(self) -> None:
         """Close the HTTP client (a later send opens it again)."""

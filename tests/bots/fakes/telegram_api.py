@@ -135,6 +135,7 @@ class FakeTelegramApi:
         self._arrived: asyncio.Condition | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
+        self._closing = False
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -173,6 +174,8 @@ class FakeTelegramApi:
         if self._loop is None:
             return
         loop = self._loop
+        self._closing = True  # long polls in flight answer now instead of holding up the shutdown
+        asyncio.run_coroutine_threadsafe(self._notify(), loop).result(10)
         if self._runner is not None:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
@@ -361,7 +364,7 @@ class FakeTelegramApi:
                     self._updates = [u for u in self._updates if u["update_id"] >= offset]  # confirmed: forgotten
                 ready = self._updates[:limit]
             left = deadline - time.monotonic()
-            if ready or left <= 0:
+            if ready or left <= 0 or self._closing:
                 return self._ok(ready)
             async with self._arrived:
                 with contextlib.suppress(TimeoutError):

@@ -35,11 +35,14 @@ class TwinDispatcher:
         self.calls: list[tuple[IncomingMessage, uuid.UUID, str]] = []
         self.accepted: list[IncomingMessage] = []
         self.gate: asyncio.Event | None = None
+        self.failure: Exception | None = None
         self._seen: set[tuple[str, str, str | None]] = set()
 
     async def receive(self, message: IncomingMessage, creator_id: uuid.UUID, *, kind: str = "fan") -> bool:
         if self.gate is not None:
             await self.gate.wait()
+        if self.failure is not None:
+            raise self.failure
         self.calls.append((message, creator_id, kind))
         key = (message.platform, message.bot, message.update_id)
         if key in self._seen:

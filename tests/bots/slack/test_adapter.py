@@ -36,7 +36,6 @@ async def test_a_mention_reaches_the_dispatcher_as_the_creators_command(
     creator_id: uuid.UUID,
     slack_api: FakeSlackApi,
 ) -> None:
-    slack_api.users[CREATOR_USER] = {"id": CREATOR_USER, "name": "sam", "profile": {"display_name": "Sam S."}}
     text = f"<@{BOT_USER_ID}>  draft this week&apos;s   newsletter for <#C9|fans> &amp; <https://x.test|the shop>"
     response = await post_signed(http, mention_body(text.replace("&apos;", "'")))
     await adapter.drain()
@@ -53,7 +52,6 @@ async def test_a_mention_reaches_the_dispatcher_as_the_creators_command(
     assert message.update_id == "Ev0001"
     assert message.bot == TEAM_ID
     assert message.sent_at == datetime.fromtimestamp(1700000100.0001, UTC)
-    assert message.display_name == "Sam S."  # looked up with users.info
 
 
 async def test_a_mention_inside_a_thread_is_answered_in_that_thread(
@@ -104,35 +102,27 @@ async def test_an_empty_slash_command_gets_a_hint_and_nothing_is_dispatched(
     assert dispatcher.calls == []
 
 
-async def test_slack_gets_its_answer_before_the_dispatcher_does_any_work(
+async def test_slack_gets_its_answer_only_once_the_update_is_kept(
     http: httpx.AsyncClient, adapter: SlackAdapter, dispatcher: TwinDispatcher
 ) -> None:
-    dispatcher.gate = asyncio.Event()  # the dispatcher cannot finish until the test lets it
-
-    # (were the answer to wait for the dispatcher, these would time out)
-    mention = await asyncio.wait_for(post_signed(http, mention_body()), 2.5)
-    command = await asyncio.wait_for(post_signed(http, command_body(), form=True), 2.5)
-
-    assert (mention.status_code, command.status_code) == (200, 200)
-    assert dispatcher.calls == []  # both answered while the dispatcher's work was still waiting
+    dispatcher.gate = asyncio.Event()  # keeping the update cannot finish until the test lets it
+    answered = asyncio.create_task(post_signed(http, mention_body()))
+    await asyncio.sleep(0.2)
+    assert not answered.done()  # a crash now loses nothing Slack was told we have: it would retry
     dispatcher.gate.set()
-    await adapter.drain()
-    assert len(dispatcher.accepted) == 2
-
-
-async def test_stop_finishes_the_work_already_acknowledged(
-    http: httpx.AsyncClient, adapter: SlackAdapter, dispatcher: TwinDispatcher
-) -> None:
-    dispatcher.gate = asyncio.Event()
-    await post_signed(http, mention_body())
-
-    stopping = asyncio.create_task(adapter.stop())
-    await asyncio.sleep(0.05)
-    assert not stopping.done()  # still handing the acknowledged mention on
-    dispatcher.gate.set()
-    await stopping
-
+    assert (await asyncio.wait_for(answered, 2.5)).status_code == 200
     assert len(dispatcher.accepted) == 1
+
+
+async def test_an_update_that_cannot_be_kept_is_not_acknowledged(
+    http: httpx.AsyncClient, adapter: SlackAdapter, dispatcher: TwinDispatcher
+) -> None:
+    dispatcher.failure = RuntimeError("database down")
+    mention = await post_signed(http, mention_body())
+    command = await post_signed(http, command_body(), form=True)
+    assert mention.status_code >= 500  # Slack retries it; the inbox recognises the retry
+    assert command.status_code == 200 and "couldn't take that command" in command.text  # no retries: say so
+    assert dispatcher.accepted == []
 
 
 @pytest.mark.parametrize(

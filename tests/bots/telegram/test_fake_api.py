@@ -48,3 +48,14 @@ async def test_send_message_is_checked_like_telegram() -> None:
 )
 def test_html_checks(text: str, ok: bool) -> None:
     assert (telegram_html_error(text)[0] is None) is ok
+
+
+def test_stats_for_benches_in_other_processes() -> None:
+    import httpx
+
+    with FakeTelegramApi() as fake:
+        fake.sent.extend([{"chat_id": 1, "text": "x", "at": 1.0}, {"chat_id": 1, "text": "x", "at": 2.0}])
+        root = fake.base_url.removesuffix("/bot")
+        stats = httpx.get(f"{root}/_fake/stats").json()
+        assert stats["sent"] == 2 and stats["duplicates"] == 1 and stats["http_429"] == 0
+        assert len(httpx.get(f"{root}/_fake/sent").json()) == 2

@@ -114,7 +114,7 @@ async def test_a_read_timeout_may_have_delivered() -> None:
     from aiohttp import web
 
     async def slow(request: web.Request) -> web.Response:
-        await asyncio.sleep(5)
+        await asyncio.sleep(1)
         return web.json_response({"ok": True, "result": True})
 
     app = web.Application()
