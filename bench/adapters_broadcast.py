@@ -52,6 +52,7 @@ def serve_sender(database_url: str, api_url: str, per_second: float) -> None:
             telegram_bot_token=TOKEN, telegram_api_url=api_url, telegram_messages_per_second=per_second
         )
         telegram = TelegramSender(settings)
+        await telegram.start()  # getMe now: a first send held back by it would bunch the first paced sends
         sender = OutboxSender(
             store, [telegram], lease_seconds=LEASE_SECONDS, limit_slack=float(os.environ.get("SLACK", "0.02"))
         )
