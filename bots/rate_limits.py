@@ -61,14 +61,12 @@ class PlatformLimiter:
     def __init__(self, limits: RateLimits, *, clock: Clock | None = None, slack: float = 0.0) -> None:
         self.limits = limits
         self.clock: Clock = clock or MonotonicClock()
-        self._capacity = 0
-        self._window = 0.0
-        if limits.per_second:
-            self._capacity = max(1, math.floor(limits.per_second))
-            self._window = self._capacity / limits.per_second * (1.0 + slack)
-        # pacing: a token bucket at the window's rate holding at most 1/20 s worth (a late send may catch up a little)
-        self._rate = self._capacity / self._window if self._capacity else 0.0
-        self._burst = max(1.0, math.ceil(self._rate / 20))
+        self._capacity = max(1, math.floor(limits.per_second)) if limits.per_second else 0
+        self._base_slack = slack
+        self._slack = slack
+        self._window = self._rate = self._burst = 0.0
+        self._since_pause = 0
+        self._set_slack(slack)
         self._tokens = 1.0  # starting full would saturate the window early and stall once a second after
         self._refilled_at = self.clock.now()
         self._starts: deque[float] = deque()  # start times of the last sends, at most `capacity`
@@ -79,8 +77,20 @@ class PlatformLimiter:
         self._paused_until = -math.inf
 
     def pause(self, seconds: float) -> None:
-        """Send nothing anywhere on this platform for `seconds` (the platform said so)."""
+        """Send nothing anywhere on this platform for `seconds` (the platform said so), and from then
+        on keep a little further under its rate (the network bunched our sends on their way there);
+        that margin shrinks again while no pause comes."""
         self._paused_until = max(self._paused_until, self.clock.now() + seconds)
+        self._set_slack(min(self._slack + 0.05, 0.25))
+        self._since_pause = 0
+
+    def _set_slack(self, slack: float) -> None:
+        self._slack = slack
+        if self._capacity and self.limits.per_second:
+            self._window = self._capacity / self.limits.per_second * (1.0 + slack)
+            # pacing: a token bucket at the window's rate holding at most 1/20 s worth (a late send catches up a little)
+            self._rate = self._capacity / self._window
+            self._burst = max(1.0, math.ceil(self._rate / 20))
 
     def paused_for(self) -> float:
         """Seconds left of a platform-wide pause (0 when none)."""
@@ -110,6 +120,10 @@ class PlatformLimiter:
                 if self._capacity:
                     self._starts.append(now)
                     self._tokens -= 1.0
+                    self._since_pause += 1
+                    if self._slack > self._base_slack and self._since_pause >= 10 * self._capacity:
+                        self._set_slack(max(self._base_slack, self._slack - 0.01))
+                        self._since_pause = 0
                 self._last[chat] = now
                 self._forget_quiet_chats(now)
                 return True
