@@ -1,6 +1,14 @@
-"""Chat adapters on one message model; the console adapter now, Discord/Telegram/Slack later."""
+"""Chat adapters on one message model: Telegram, Discord and Slack (each in its own package, the only
+place its SDK is imported) and the console.
+
+    adapter -> Dispatcher.receive (bots/dispatcher.py: the inbox, one turn per fan, replies queued with
+    their event) -> the outbox (bots/outbox.py) -> OutboxSender (bots/sender.py, within each platform's
+    limits, bots/rate_limits.py) -> the platform's PlatformSender (bots/platform.py)
+
+Platform packages are imported by `one run` only when configured (their SDKs are heavy).
+"""
 
 from bots.console import run_console
-from bots.messages import IncomingMessage, OutgoingMessage
+from bots.messages import Attachment, IncomingMessage, OutgoingMessage
 
-__all__ = ["IncomingMessage", "OutgoingMessage", "run_console"]
+__all__ = ["Attachment", "IncomingMessage", "OutgoingMessage", "run_console"]
