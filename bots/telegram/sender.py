@@ -11,10 +11,10 @@ from datetime import timedelta
 
 from telegram import Bot, LinkPreviewOptions, Message, ReplyParameters
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
-from telegram.request import HTTPXRequest
 
 from bots.platform import PermanentDeliveryError, RateLimits, TransientDeliveryError
 from bots.platform import RetryAfter as DeliveryRetryAfter
+from bots.telegram.aiohttp_request import AiohttpRequest
 from bots.telegram.formatting import to_telegram_html
 from one.settings import Settings
 from ontology.records import OutboxMessage
@@ -29,9 +29,7 @@ def build_bot(settings: Settings, *, read_timeout: float = 10.0) -> Bot:
     outbox sender decides what a failure means)."""
     if settings.telegram_bot_token is None:
         raise PermanentDeliveryError("ONE_TELEGRAM_BOT_TOKEN is not set")
-    request = HTTPXRequest(
-        connection_pool_size=64, connect_timeout=5.0, read_timeout=read_timeout, write_timeout=10.0, pool_timeout=5.0
-    )
+    request = AiohttpRequest(connection_pool_size=64, connect_timeout=5.0, read_timeout=read_timeout, pool_timeout=5.0)
     return Bot(settings.telegram_bot_token.get_secret_value(), base_url=settings.telegram_api_url, request=request)
 
 
