@@ -137,7 +137,12 @@ async def _start(settings: Settings, app: App, runtime: Runtime, *, serve_http: 
     metrics = Metrics()
     store = app.store
     approvals = ApprovalDesk(store, app.knowledge, app.providers)
-    wake: list[Callable[[], None]] = []
+    senders: list[Any] = []  # the outbox sender, built once the adapters (and their platform senders) exist
+
+    def wake_sender() -> None:  # a reply was queued: deliver it now rather than at the next idle poll
+        for outbox in senders:
+            outbox.wake()
+
     dispatcher = Dispatcher(
         store,
         runtime.conversations,
@@ -147,7 +152,7 @@ async def _start(settings: Settings, app: App, runtime: Runtime, *, serve_http: 
         fan_turns_per_minute=settings.fan_turns_per_minute,
         stale_after=timedelta(minutes=settings.catchup_stale_after_minutes),
         metrics=metrics,
-        on_queued=lambda: [nudge() for nudge in wake] and None,
+        on_queued=wake_sender,
         origin_of=lambda m: Origin(m.platform, m.chat or m.account, m.thread or m.message_id, m.bot),
     )
     adapters: list[Any] = []
@@ -167,7 +172,7 @@ async def _start(settings: Settings, app: App, runtime: Runtime, *, serve_http: 
         creator_id = _creator(app, settings.slack_creator, "slack", needs_clone=False)
         adapters.append(SlackAdapter(settings, store, dispatcher, creator_id, approvals=approvals, metrics=metrics))
     sender = OutboxSender(store, [adapter.sender for adapter in adapters], metrics=metrics)
-    wake.append(sender.wake)
+    senders.append(sender)
     routes = [route for adapter in adapters if hasattr(adapter, "routes") for route in adapter.routes()]
 
     def health() -> dict[str, str]:
