@@ -30,7 +30,7 @@ demo: install
 
 test: install-test
 	$(BIN)/ruff check .
-	$(BIN)/mypy --strict --ignore-missing-imports ontology providers tools
+	$(BIN)/mypy --strict --ignore-missing-imports ontology providers commerce tools
 	$(BIN)/python -m pytest -q
 
 lint: install-test

@@ -206,6 +206,27 @@ class Settings(BaseSettings):
         default=None, description="Slack channel id for approval cards of commands not given in Slack"
     )
 
+    # memberships: where a paid membership opens doors, and how long a failed renewal keeps them open
+    telegram_community_chat_id: str | None = Field(
+        default=None, description="the creator's private Telegram group or channel paid members are invited to"
+    )
+    discord_member_role_id: int | None = Field(
+        default=None, description="the Discord role (in discord_guild_id) a paid membership grants"
+    )
+    membership_grace_hours: float = Field(
+        default=72.0, ge=0, le=24 * 60, description="access kept after a failed renewal"
+    )
+
+    # step-up: a one-time code to the creator (SMS or email) before money moves
+
+    # creator tokens and chain sends
+
+    # token purchases and their reconciler
+
+    # referrals and magic links
+
+    # livestreams and media
+
     # conversations on the chat platforms
     turn_workers: int = Field(default=8, ge=1, le=256, description="fan turns running at once per process")
     fan_turns_per_minute: int = Field(default=10, ge=1, le=1000, description="flood limit: one fan's turns a minute")

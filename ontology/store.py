@@ -68,8 +68,10 @@ class UnitOfWork:
 
     def __init__(self, engine: Engine, registry: TypeRegistry, *, single_statement: bool = False) -> None:
         from ontology.repositories import (
+            AccessGrantRepository,
             ApiKeyRepository,
             ApprovalRepository,
+            ChainIntentRepository,
             ChunkRepository,
             CodeRepository,
             ConnectionRepository,
@@ -79,7 +81,9 @@ class UnitOfWork:
             InboxRepository,
             OutboxRepository,
             ProviderRecordRepository,
+            PurchaseRepository,
             TagRepository,
+            WebhookEventRepository,
         )
 
         self._engine = engine
@@ -100,6 +104,11 @@ class UnitOfWork:
         self.codes = CodeRepository(self)
         self.api_keys = ApiKeyRepository(self)
         self.approvals = ApprovalRepository(self)
+        # commerce state (migration 0006)
+        self.webhooks = WebhookEventRepository(self)
+        self.chain_intents = ChainIntentRepository(self)
+        self.purchases = PurchaseRepository(self)
+        self.access_grants = AccessGrantRepository(self)
 
     def __enter__(self) -> UnitOfWork:
         with translate_database_errors():
