@@ -9,13 +9,13 @@ platform they can be reached on (Telegram: their user id is the chat; Discord: a
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from typing import Annotated, Any
 
 from langchain_core.tools import InjectedToolArg
 
-from ontology import Entity, InvalidInput, UnitOfWork, set_content_status
+from commerce.notify import FAN_PLATFORMS as BROADCAST_PLATFORMS
+from commerce.notify import reachable_fans
+from ontology import InvalidInput, set_content_status
 from tools._common import CONTENT_TYPES, owned_entity, reply
 from tools.context import Role, ToolContext
 from tools.registry import approved_action, one_tool
@@ -23,30 +23,7 @@ from tools.registry import approved_action, one_tool
 __all__ = ["BROADCAST_PLATFORMS", "MAX_BROADCAST_CHARS", "broadcast_message", "publish_content", "reachable_fans"]
 
 MAX_BROADCAST_CHARS = 2000  # Discord's limit for one message: a broadcast is one message per fan
-BROADCAST_PLATFORMS = ("telegram", "discord")  # in order of preference when a fan is on both
 _PLATFORM_NAMES = {"telegram": "Telegram", "discord": "Discord"}
-
-
-def _fan_chat(fan: Entity) -> tuple[str, str] | None:
-    """(platform, chat) where the fan can be messaged directly, or None."""
-    identities = fan.properties.get("identities") or {}
-    for platform in BROADCAST_PLATFORMS:
-        account = identities.get(platform)
-        if account:
-            return platform, str(account) if platform == "telegram" else f"dm:{account}"
-    return None
-
-
-def reachable_fans(uow: UnitOfWork, creator_id: uuid.UUID) -> Iterator[tuple[Entity, str, str]]:
-    """(fan, platform, chat) for every live fan following the creator, not stopped, reachable on a
-    broadcast platform, in the order they started following."""
-    for neighbour in uow.entities.iter_neighbours(creator_id, "following", direction="in", types=["audience_member"]):
-        fan = neighbour.entity
-        if fan.properties.get("messagesStopped"):
-            continue
-        where = _fan_chat(fan)
-        if where is not None:
-            yield fan, where[0], where[1]
 
 
 def _clean_text(text: str) -> str:

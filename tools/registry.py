@@ -37,6 +37,7 @@ from tools.context import NotAllowed, Principal, Role, ToolContext
 __all__ = [
     "TOOLS",
     "Describe",
+    "StepUp",
     "ToolSpec",
     "approved_action",
     "authorize",
@@ -45,6 +46,10 @@ __all__ = [
     "request_approval",
     "tools_named",
 ]
+
+# Whether a call of a needs_approval tool also needs the creator's step-up code (True, or decided from
+# the call's arguments, e.g. a broadcast to more than 1,000 fans).
+StepUp = bool | Callable[[dict[str, Any], ToolContext], bool]
 
 # A needs_approval tool's one-line description of a call, for the creator's approval card, e.g.
 # "Send 'New course out!' to 1,240 fans on Telegram and Discord"; may raise InvalidInput / NotFound.
@@ -67,6 +72,7 @@ class ToolSpec:
     vendor_cost: bool = False
     needs_approval: bool = False
     describe: Describe | None = field(default=None, compare=False)
+    step_up: StepUp = field(default=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -84,11 +90,13 @@ def one_tool(
     vendor_cost: bool = False,
     needs_approval: bool = False,
     describe: Describe | None = None,
+    step_up: StepUp = False,
 ) -> Callable[[Callable[..., Any]], BaseTool]:
     """Declare a function as a ONE tool runnable by `roles` (its docstring is what the LLM reads).
     `vendor_cost` marks a tool whose every run is a paid vendor call: a fan may never run it.
     `needs_approval` marks a tool that reaches people or money: a call only proposes it (an approval
-    card described by `describe(arguments, ctx)`) and it runs once the creator approves."""
+    card described by `describe(arguments, ctx)`) and it runs once the creator approves. `step_up` (on a
+    needs_approval tool) also requires a one-time code sent to the creator (SMS or email)."""
 
     def register(function: Callable[..., Any]) -> BaseTool:
         if not function.__doc__:
@@ -103,7 +111,9 @@ def one_tool(
         built = tool(function)
         if built.name in TOOLS:
             raise TypeError(f"duplicate tool {built.name}")
-        TOOLS[built.name] = ToolSpec(built, allowed, moves_money, vendor_cost, needs_approval, describe)
+        if step_up is not False and not needs_approval:
+            raise TypeError(f"tool {function.__name__}: step_up applies to needs_approval tools only")
+        TOOLS[built.name] = ToolSpec(built, allowed, moves_money, vendor_cost, needs_approval, describe, step_up)
         return built
 
     return register
