@@ -11,7 +11,7 @@ chain_intents, chain_nonces); tests and single-process tools may use `MemoryInte
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -45,6 +45,14 @@ class IntentStore(Protocol):
         """(the intent under `key`, whether it is new): an existing one unchanged, else a new `signed`
         one whose nonce is allocated as in `reserve` and signed by `sign(nonce)` in the same atomic step
         (a crash can never leave a nonce reserved without its bytes)."""
+        ...
+
+    def reserve_signed_many(
+        self, *, chain: str, signer: str, nonce_floor: int, requests: Sequence[tuple[str, Mapping[str, Any], Signer]]
+    ) -> list[tuple[Intent, bool]]:
+        """`reserve_signed` for many (key, details, sign) of one signer in one atomic step (consecutive
+        nonces): concurrent sends share one trip through the serial section. One result per request, in
+        order; a key given twice is new only the first time."""
         ...
 
     def renew(self, key: str, *, nonce_floor: int, sign: Signer) -> Intent:
@@ -121,6 +129,15 @@ class MemoryIntents:
             intent = Intent(key, chain, signer, nonce, raw_tx, tx_hash, "signed", dict(details), attempts=1)
             self._intents[key] = intent
             return intent, True
+
+    def reserve_signed_many(
+        self, *, chain: str, signer: str, nonce_floor: int, requests: Sequence[tuple[str, Mapping[str, Any], Signer]]
+    ) -> list[tuple[Intent, bool]]:
+        """See `IntentStore.reserve_signed_many`."""
+        return [
+            self.reserve_signed(key, chain=chain, signer=signer, details=details, nonce_floor=nonce_floor, sign=sign)
+            for key, details, sign in requests
+        ]
 
     def renew(self, key: str, *, nonce_floor: int, sign: Signer) -> Intent:
         """See `IntentStore.renew`."""

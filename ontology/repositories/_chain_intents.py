@@ -25,6 +25,35 @@ class ChainIntentRepository(Repository):
         row = self._uow.execute(statement.with_for_update() if for_update else statement).first()
         return None if row is None else row._mapping
 
+    def get_many(self, keys: Sequence[str]) -> dict[str, RowMapping]:
+        """The intent rows under `keys` that exist, by key."""
+        rows = self._uow.execute(select(_I).where(_I.c.key.in_(list(keys))))
+        return {row._mapping["key"]: row._mapping for row in rows}
+
+    def allocate_nonces(self, chain: str, signer: str, floor: int, count: int) -> int:
+        """The first of `count` consecutive nonces from max(stored, floor), moving the counter past them;
+        the counter row stays locked until this unit of work ends."""
+        statement = insert(_N).values(chain=chain, signer=signer, next_nonce=floor + count)
+        first = self._uow.execute(
+            statement.on_conflict_do_update(
+                index_elements=["chain", "signer"],
+                set_={"next_nonce": func.greatest(_N.c.next_nonce, floor) + count, "updated_at": func.now()},
+            ).returning(_N.c.next_nonce - count)
+        ).scalar_one()
+        return int(first)
+
+    def insert_signed(self, rows: Sequence[Mapping[str, Any]]) -> list[RowMapping]:
+        """New `signed` intent rows (key, chain, signer, nonce, details, raw_tx, tx_hash); the ones whose
+        key was taken meanwhile are left out of the result."""
+        values = [
+            {**row, "details": clean_payload(dict(row["details"]), "details"), "status": "signed", "attempts": 1}
+            for row in rows
+        ]
+        result = self._uow.execute(
+            insert(_I).values(values).on_conflict_do_nothing(index_elements=["key"]).returning(_I)
+        )
+        return [row._mapping for row in result]
+
     def allocate_nonce(self, chain: str, signer: str, floor: int) -> int:
         """The signer's next nonce, max(stored, floor), moving the counter past it; the counter row stays
         locked until this unit of work ends, so concurrent allocations queue behind it."""

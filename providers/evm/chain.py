@@ -59,6 +59,7 @@ _REDACTED_LOGGERS = (
     "urllib3.connectionpool",
 )
 _ALREADY_SENT = ("already known", "known transaction", "already imported", "nonce too low")
+_NONCE_TAKEN = ("nonce too low", "underpriced", "already known", "known transaction", "nonce has already been used")
 
 
 class _RedactSecrets(logging.Filter):
@@ -351,19 +352,13 @@ class EvmChain:
         intent = state.intents.get(key)
         if intent is None:
             tx = self._unsigned(function, what)
-            floor = self._count("pending")
-            with state.lock:
-                intent, _new = state.intents.reserve_signed(
-                    key,
-                    chain=self.identity,
-                    signer=self.address,
-                    details={"what": what[:200]},
-                    nonce_floor=floor,
-                    sign=lambda nonce: self._sign(tx, nonce),
-                )
+            intent, new = state.reserve(
+                key, {"what": what[:200]}, lambda nonce: self._sign(tx, nonce), lambda: self._count("pending")
+            )
+            return self._drive(intent, what, fresh=new)
         return self._drive(intent, what)
 
-    def _drive(self, intent: Intent, what: str) -> TxReceipt:
+    def _drive(self, intent: Intent, what: str, *, fresh: bool = False) -> TxReceipt:
         state = self._signer()
         if intent.chain != self.identity or intent.signer.lower() != self.address.lower():
             raise self.errors.rejected(
@@ -376,14 +371,15 @@ class EvmChain:
                     return self._finish(intent, receipt, what)
                 # the chain forgot it (a node restarted from an older dump): the same bytes go again
             if intent.status == "dropped":
-                floor = self._count("pending")
-                intent = self._renew(intent, floor)
+                intent = self._renew(intent, self._count("pending"))
                 log.warning("%s: %s re-signed with nonce %s after its nonce was used", self.name, what, intent.nonce)
             if intent.raw_tx is None or intent.tx_hash is None or intent.nonce is None:
                 raise self.errors.rejected(f"{self.name}: the intent under {intent.key!r} has no signed transaction")
-            if not self._send_intent(intent, what):
+            if not self._send_intent(intent, what, fresh=fresh):
+                state.forget_floor()
                 intent = state.intents.set_status(intent.key, "dropped")
                 continue
+            fresh = False
             outcome = self._wait(intent, what)
             if isinstance(outcome, TxReceipt):
                 return self._finish(intent, outcome, what)
@@ -395,8 +391,10 @@ class EvmChain:
         with self._signer().lock:
             return self._signer().intents.renew(intent.key, nonce_floor=floor, sign=lambda n: self._sign(tx, n))
 
-    def _send_intent(self, intent: Intent, what: str) -> bool:
-        """Send the intent's bytes; False when its nonce is provably taken by another transaction."""
+    def _send_intent(self, intent: Intent, what: str, *, fresh: bool = False) -> bool:
+        """Send the intent's bytes; False when its nonce is provably taken by another transaction, or
+        when the node refused the `fresh` bytes (first send, never accepted anywhere) because another
+        transaction holds their nonce (signed elsewhere with this key)."""
         assert intent.raw_tx is not None and intent.tx_hash is not None
         raw, tx_hash = bytes.fromhex(intent.raw_tx.removeprefix("0x")), intent.tx_hash
         try:
@@ -410,8 +408,10 @@ class EvmChain:
             raise type(error)(
                 f"{error}; tx {tx_hash} may still be mined: retry with the same key (key {intent.key!r})"
             ) from error
-        except EvmError:
-            if self._receipt_of(intent) is None and self._dead(intent):
+        except EvmError as error:
+            taken = any(marker in str(error).lower() for marker in _NONCE_TAKEN)
+            if self._receipt_of(intent) is None and ((fresh and taken) or self._dead(intent)):
+                log.warning("%s: %s refused at nonce %s (%s): signing it again", self.name, what, intent.nonce, error)
                 return False
             raise
         return True

@@ -1,19 +1,36 @@
 """One nonce manager per signing key per process, whatever number of chain objects use the key.
 
 `signer_for(intents, chain, address)` returns the process-wide `SignerState` of one (intent store,
-chain identity, address): the lock that keeps the nonce/sign section serial for that key in this
-process (Postgres serialises it across processes: see `ontology.chain_intents`), and a short-lived
-cache of the chain's fee suggestion. Waiting for receipts happens outside the lock.
+chain identity, address). Its `reserve` is the only serial section of a send: concurrent senders queue
+their (key, details, sign) and one of them, the leader, takes every queued request to the intent
+store in ONE transaction (consecutive nonces, bytes signed and stored atomically; Postgres serialises
+leaders of different processes on the signer's counter row), then hands leadership on. Sending and
+waiting for receipts happen outside it, so many sends are in flight at once.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from providers.intents import IntentStore
+from providers.intents import Intent, IntentStore, Signer
 
-__all__ = ["SignerState", "signer_for"]
+__all__ = ["FLOOR_TTL", "SignerState", "signer_for"]
+
+FLOOR_TTL = 1.0  # seconds a read of the chain's pending count serves as the nonce floor
+
+
+@dataclass
+class _Request:
+    key: str
+    details: Mapping[str, Any]
+    sign: Signer
+    done: bool = False
+    result: tuple[Intent, bool] | None = None
+    error: BaseException | None = None
 
 
 @dataclass
@@ -23,9 +40,62 @@ class SignerState:
     intents: IntentStore
     chain: str
     address: str
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.Lock = field(default_factory=threading.Lock)  # recovery and renewals
     fees: tuple[int, int] | None = None  # (maxFeePerGas, maxPriorityFeePerGas)
     fees_at: float = 0.0
+    floor: int = 0  # the chain's pending transaction count, as last read
+    floor_at: float = float("-inf")
+    _turn: threading.Condition = field(default_factory=threading.Condition)
+    _queue: list[_Request] = field(default_factory=list)
+    _leading: bool = False
+
+    def forget_floor(self) -> None:
+        """Read the chain's pending count again before the next reservation (after a rejected send)."""
+        self.floor_at = float("-inf")
+
+    def reserve(
+        self, key: str, details: Mapping[str, Any], sign: Signer, pending: Callable[[], int]
+    ) -> tuple[Intent, bool]:
+        """(the intent under `key`, whether it is new), batched with the other threads' reservations.
+        The nonce is max(stored next nonce, the chain's pending count): `pending()` is read at most
+        every FLOOR_TTL seconds (the store's counter, not the chain, orders our own sends)."""
+        request = _Request(key, details, sign)
+        with self._turn:
+            self._queue.append(request)
+            while not request.done and self._leading:
+                self._turn.wait()
+            if request.done:
+                return self._result(request)
+            self._leading = True
+            batch, self._queue = self._queue, []
+        try:
+            if time.monotonic() - self.floor_at > FLOOR_TTL:
+                self.floor, self.floor_at = pending(), time.monotonic()
+            results = self.intents.reserve_signed_many(
+                chain=self.chain,
+                signer=self.address,
+                nonce_floor=self.floor,
+                requests=[(r.key, r.details, r.sign) for r in batch],
+            )
+            for r, result in zip(batch, results, strict=True):
+                r.result = result
+        except BaseException as error:  # every request of the batch fails alike; none was stored
+            for r in batch:
+                r.error = error
+        finally:
+            with self._turn:
+                for r in batch:
+                    r.done = True
+                self._leading = False
+                self._turn.notify_all()
+        return self._result(request)
+
+    @staticmethod
+    def _result(request: _Request) -> tuple[Intent, bool]:
+        if request.error is not None:
+            raise request.error
+        assert request.result is not None
+        return request.result
 
 
 _REGISTRY: dict[tuple[int, str, str], SignerState] = {}
