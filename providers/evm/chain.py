@@ -104,6 +104,18 @@ def _hex(value: bytes | str) -> str:
     return value if isinstance(value, str) else "0x" + bytes(value).hex()
 
 
+def _session(url: str) -> requests.Session:
+    """The RPC's HTTP session: proxies from the environment read once (requests would scan the whole
+    environment on every request: a third of a send's CPU), a connection pool for many senders."""
+    session = requests.Session()
+    session.trust_env = False
+    session.proxies.update(requests.utils.get_environ_proxies(url))
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=64)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
 def _summary(receipt: TxReceipt) -> dict[str, Any]:
     """What the intent store keeps of a receipt (the full one is read from the chain again)."""
     return {
@@ -159,6 +171,7 @@ class EvmChain:
         provider = HTTPProvider(
             rpc_url,
             request_kwargs={"timeout": timeout, "headers": {"Content-Type": "application/json", **(headers or {})}},
+            session=_session(rpc_url),
             exception_retry_configuration=None,  # our RetryPolicy is the only one
             cache_allowed_requests=True,  # eth_chainId once, not before every call and send
         )
@@ -274,9 +287,15 @@ class EvmChain:
         return self._signer_state
 
     def _count(self, block: str) -> int:
-        return int(
-            self.read(lambda: self.w3.eth.get_transaction_count(self._account.address, block), f"nonce ({block})")  # type: ignore[arg-type]
+        """The account's transaction count at `block` ("pending", "latest"), as a bare JSON-RPC call."""
+        response: Any = self.read(
+            lambda: self.w3.provider.make_request("eth_getTransactionCount", [self.address, block]),  # type: ignore[arg-type]
+            f"nonce ({block})",
         )
+        try:
+            return int(response["result"], 16)
+        except (KeyError, TypeError, ValueError):
+            raise self.errors.unavailable(f"{self.name}: unreadable transaction count from {self.endpoint}") from None
 
     def _fees(self) -> tuple[int, int]:
         """(maxFeePerGas, maxPriorityFeePerGas) suggested by the chain, cached for a second per key."""
@@ -288,21 +307,53 @@ class EvmChain:
             state.fees, state.fees_at = (2 * base + tip, tip), time.monotonic()
         return state.fees
 
-    def _unsigned(self, function: ContractFunction | ContractConstructor, what: str) -> dict[str, Any]:
+    def _encoded(self, function: ContractFunction | ContractConstructor) -> tuple[str | None, str]:
+        """(to, calldata) of a contract call or deployment."""
+        params: Any = {"from": self.address, "gas": 0, "maxFeePerGas": 1, "maxPriorityFeePerGas": 1, "nonce": 0}
+        params["chainId"] = self.chain_id
+        tx = self._once(lambda: function.build_transaction(params))
+        to = tx.get("to")
+        return (str(to) if to else None), _hex(tx["data"])
+
+    def _estimate(self, to: str | None, data: str, what: str) -> int:
+        """eth_estimateGas as a bare JSON-RPC call (web3's formatting is most of its CPU); a revert is
+        the family's `reverted` with the node's reason, before anything is stored or sent."""
+        call = {"from": self.address, "data": data, **({"to": to} if to else {})}
+        response: Any = self.read(
+            lambda: self.w3.provider.make_request("eth_estimateGas", [call, "latest"]),  # type: ignore[arg-type]
+            f"{what} (estimate)",
+        )
+        error = response.get("error") if isinstance(response, dict) else None
+        if error:
+            message = redact(str(error.get("message", error) if isinstance(error, dict) else error), *self._secrets)
+            code = error.get("code") if isinstance(error, dict) else None
+            if code in (-32005, 429) or "rate limit" in message.lower():
+                raise self.errors.rate_limited(f"{self.name}: rate limited: {message[:300]}")
+            if "revert" in message.lower():
+                prefix = "" if message.startswith("execution reverted") else "execution reverted: "
+                raise self.errors.reverted(f"{self.name}: {prefix}{message[:300]}")
+            raise self.errors.rejected(f"{self.name}: the node refused {what}: {message[:300]}")
+        try:
+            return int(response["result"], 16)
+        except (KeyError, TypeError, ValueError):
+            raise self.errors.unavailable(f"{self.name}: unreadable estimate from {self.endpoint}") from None
+
+    def _unsigned(self, to: str | None, data: str, what: str) -> dict[str, Any]:
         """The transaction without its nonce: gas estimated (a revert raises here, before anything is
         stored or sent) with a margin, EIP-1559 fees from the chain."""
-        gas = int(self.read(lambda: function.estimate_gas({"from": self.address}), f"{what} (estimate)"))
+        gas = self._estimate(to, data, what)
         max_fee, tip = self._fees()
-        params: Any = {
-            "from": self.address,
+        tx: dict[str, Any] = {
+            "chainId": self.chain_id,
+            "data": data,
+            "value": 0,
             "gas": gas + gas // 5,
             "maxFeePerGas": max_fee,
             "maxPriorityFeePerGas": tip,
-            "chainId": self.chain_id,
-            "nonce": 0,
+            "type": 2,
         }
-        tx: dict[str, Any] = dict(self._once(lambda: function.build_transaction(params)))
-        tx.pop("from", None)
+        if to:
+            tx["to"] = to
         return tx
 
     def _sign(self, tx: dict[str, Any], nonce: int) -> tuple[str, str]:
@@ -337,6 +388,14 @@ class EvmChain:
         return key
 
     def transact(self, function: ContractFunction | ContractConstructor, what: str, *, key: str) -> TxReceipt:
+        """Send a contract call or deployment once per `key`: see `send_call`."""
+        return self._transact(lambda: self._encoded(function), what, key)
+
+    def send_call(self, to: str | None, data: str, what: str, *, key: str) -> TxReceipt:
+        """Send calldata `data` to `to` (None: a deployment) once per `key`: see `_transact`."""
+        return self._transact(lambda: (to, data), what, key)
+
+    def _transact(self, encode: Callable[[], tuple[str | None, str]], what: str, key: str) -> TxReceipt:
         """Send one transaction once per `key` and wait for its receipt; status 0 raises `reverted`.
 
         New key: estimate (a revert raises before anything is stored), then under the key's lock take
@@ -351,7 +410,7 @@ class EvmChain:
         state = self._signer()
         intent = state.intents.get(key)
         if intent is None:
-            tx = self._unsigned(function, what)
+            tx = self._unsigned(*encode(), what)
             intent, new = state.reserve(
                 key, {"what": what[:200]}, lambda nonce: self._sign(tx, nonce), lambda: self._count("pending")
             )
@@ -439,6 +498,15 @@ class EvmChain:
                 return receipt
         return None
 
+    def _mined(self, tx_hash: str) -> bool:
+        """Whether the node has a receipt for `tx_hash`: a bare JSON-RPC call, without web3's result
+        formatting (most of a poll's CPU; the receipt itself is read once, formatted, when it exists)."""
+        response: Any = self.read(
+            lambda: self.w3.provider.make_request("eth_getTransactionReceipt", [tx_hash]),  # type: ignore[arg-type]
+            "eth_getTransactionReceipt",
+        )
+        return bool(response.get("result")) if isinstance(response, dict) else False
+
     def _dead(self, intent: Intent) -> bool:
         """The intent's nonce was used by a transaction that is none of its own: it can never mine."""
         assert intent.nonce is not None
@@ -449,9 +517,10 @@ class EvmChain:
         started = time.monotonic()
         deadline, checked, delay = started + self._receipt_timeout, started, 0.02
         while True:
-            receipt = self._receipt_of(intent)
-            if receipt is not None:
-                return receipt
+            if any(self._mined(tx_hash) for tx_hash in self._hashes(intent)):
+                receipt = self._receipt_of(intent)
+                if receipt is not None:
+                    return receipt
             now = time.monotonic()
             if now - checked >= self._gap_check:
                 checked = now

@@ -18,9 +18,7 @@ from typing import Any
 
 from providers.intents import Intent, IntentStore, Signer
 
-__all__ = ["FLOOR_TTL", "SignerState", "signer_for"]
-
-FLOOR_TTL = 1.0  # seconds a read of the chain's pending count serves as the nonce floor
+__all__ = ["SignerState", "signer_for"]
 
 
 @dataclass
@@ -57,8 +55,8 @@ class SignerState:
         self, key: str, details: Mapping[str, Any], sign: Signer, pending: Callable[[], int]
     ) -> tuple[Intent, bool]:
         """(the intent under `key`, whether it is new), batched with the other threads' reservations.
-        The nonce is max(stored next nonce, the chain's pending count): `pending()` is read at most
-        every FLOOR_TTL seconds (the store's counter, not the chain, orders our own sends)."""
+        The nonce is max(stored next nonce, the chain's pending count): `pending()` is read once per
+        batch, by its leader."""
         request = _Request(key, details, sign)
         with self._turn:
             self._queue.append(request)
@@ -69,8 +67,9 @@ class SignerState:
             self._leading = True
             batch, self._queue = self._queue, []
         try:
-            if time.monotonic() - self.floor_at > FLOOR_TTL:
-                self.floor, self.floor_at = pending(), time.monotonic()
+            # read for every batch: a transaction signed elsewhere with this key and still pending must
+            # not be replaced by ours (same nonce, higher fee), so the floor is never older than the batch
+            self.floor, self.floor_at = pending(), time.monotonic()
             results = self.intents.reserve_signed_many(
                 chain=self.chain,
                 signer=self.address,
