@@ -23,8 +23,10 @@ from eth_account import Account
 from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from hexbytes import HexBytes
 from web3 import HTTPProvider, Web3
+from web3._utils.method_formatters import receipt_formatter
 from web3.contract import Contract
 from web3.contract.contract import ContractConstructor, ContractFunction
+from web3.datastructures import AttributeDict
 from web3.exceptions import (
     BadResponseFormat,
     ContractLogicError,
@@ -498,14 +500,15 @@ class EvmChain:
                 return receipt
         return None
 
-    def _mined(self, tx_hash: str) -> bool:
-        """Whether the node has a receipt for `tx_hash`: a bare JSON-RPC call, without web3's result
-        formatting (most of a poll's CPU; the receipt itself is read once, formatted, when it exists)."""
+    def _polled(self, tx_hash: str) -> TxReceipt | None:
+        """The receipt of `tx_hash` or None, as a bare JSON-RPC call (web3's request pipeline is most of
+        a poll's CPU); a receipt found is formatted as web3 formats it."""
         response: Any = self.read(
             lambda: self.w3.provider.make_request("eth_getTransactionReceipt", [tx_hash]),  # type: ignore[arg-type]
             "eth_getTransactionReceipt",
         )
-        return bool(response.get("result")) if isinstance(response, dict) else False
+        result = response.get("result") if isinstance(response, dict) else None
+        return self._receipt(AttributeDict.recursive(receipt_formatter(result))) if result else None
 
     def _dead(self, intent: Intent) -> bool:
         """The intent's nonce was used by a transaction that is none of its own: it can never mine."""
@@ -517,8 +520,8 @@ class EvmChain:
         started = time.monotonic()
         deadline, checked, delay = started + self._receipt_timeout, started, 0.02
         while True:
-            if any(self._mined(tx_hash) for tx_hash in self._hashes(intent)):
-                receipt = self._receipt_of(intent)
+            for tx_hash in self._hashes(intent):
+                receipt = self._polled(tx_hash)
                 if receipt is not None:
                     return receipt
             now = time.monotonic()
@@ -657,8 +660,9 @@ class EvmChain:
                 return None
 
         raw = self.read(fetch, "eth_getTransactionReceipt")
-        if raw is None:
-            return None
+        return None if raw is None else self._receipt(raw)
+
+    def _receipt(self, raw: Any) -> TxReceipt:
         address = raw.get("contractAddress")
         return TxReceipt(
             tx_hash=_hex(raw["transactionHash"]),
