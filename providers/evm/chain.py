@@ -536,7 +536,9 @@ class EvmChain:
                     log.warning("%s: %s (nonce %d) was dropped: its nonce is used", self.name, what, intent.nonce)
                     return self._signer().intents.set_status(intent.key, "dropped")
                 if latest < intent.nonce or not self._known(intent.tx_hash or ""):
-                    self.recover()  # a gap below us, or the node forgot us: send the tail again
+                    # a gap below us, or the node forgot us: send the tail again (one waiter per interval)
+                    if now - self._signer().recovered_at >= self._gap_check:
+                        self.recover()
                 elif now - started >= self._stuck_after:
                     intent, started = self._replace(intent, what), now
             if now >= deadline:
@@ -571,6 +573,7 @@ class EvmChain:
         self.check()
         state = self._signer()
         with state.lock:
+            state.recovered_at = time.monotonic()
             stored = state.intents.next_nonce(self.identity, self.address)
             latest = self._count("latest")
             tail = state.intents.tail(self.identity, self.address, latest)

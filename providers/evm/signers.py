@@ -43,6 +43,7 @@ class SignerState:
     fees_at: float = 0.0
     floor: int = 0  # the chain's pending transaction count, as last read
     floor_at: float = float("-inf")
+    recovered_at: float = float("-inf")  # the last `EvmChain.recover` of this key in this process
     _turn: threading.Condition = field(default_factory=threading.Condition)
     _queue: list[_Request] = field(default_factory=list)
     _leading: bool = False
