@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from sqlalchemy import RowMapping
 
-from ontology.errors import TransactionFailed
+from ontology.errors import ConstraintViolation, TransactionFailed
 from ontology.store import Store
 
 __all__ = ["ChainIntent", "IntentStatus", "Signer", "StoreIntents"]
@@ -162,7 +162,10 @@ class StoreIntents:
                                 "tx_hash": tx_hash,
                             }
                         )
-                    inserted = uow.chain_intents.insert_signed(rows)
+                    try:
+                        inserted = uow.chain_intents.insert_signed(rows)
+                    except ConstraintViolation:  # a nonce another process took in a transaction we could not see
+                        continue
                     if len(inserted) != len(rows):
                         continue  # a key was stored by another process meanwhile: roll back (no nonce hole), again
                     found.update({row["key"]: _required(_intent(row), row["key"]) for row in inserted})
@@ -222,7 +225,8 @@ class StoreIntents:
         with self._store.single_statement() as uow:
             return uow.chain_intents.next_nonce(chain, signer)
 
-    def resync_nonce(self, chain: str, signer: str, next_nonce: int) -> None:
-        """Set the signer's next nonce (after a gap: a dropped transaction, a node restarted from a dump)."""
+    def resync_nonce(self, chain: str, signer: str, next_nonce: int, *, expected: int | None = None) -> None:
+        """Set the signer's next nonce (after a gap: a dropped transaction, a node restarted from a dump);
+        with `expected`, only if the stored one is still that (compare and set)."""
         with self._store.single_statement() as uow:
-            uow.chain_intents.set_next_nonce(chain, signer, next_nonce)
+            uow.chain_intents.set_next_nonce(chain, signer, next_nonce, expected)

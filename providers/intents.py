@@ -81,8 +81,9 @@ class IntentStore(Protocol):
         """The signer's stored next nonce, or None before its first send."""
         ...
 
-    def resync_nonce(self, chain: str, signer: str, next_nonce: int) -> None:
-        """Set the signer's next nonce (after a gap: a dropped transaction, a node restarted from a dump)."""
+    def resync_nonce(self, chain: str, signer: str, next_nonce: int, *, expected: int | None = None) -> None:
+        """Set the signer's next nonce (after a gap: a dropped transaction, a node restarted from a dump);
+        with `expected`, only if the stored one is still that (compare and set)."""
         ...
 
 
@@ -210,7 +211,8 @@ class MemoryIntents:
         """See `IntentStore.next_nonce`."""
         return self._nonces.get((chain, signer))
 
-    def resync_nonce(self, chain: str, signer: str, next_nonce: int) -> None:
+    def resync_nonce(self, chain: str, signer: str, next_nonce: int, *, expected: int | None = None) -> None:
         """See `IntentStore.resync_nonce`."""
         with self._lock:
-            self._nonces[(chain, signer)] = next_nonce
+            if expected is None or self._nonces.get((chain, signer)) == expected:
+                self._nonces[(chain, signer)] = next_nonce

@@ -31,13 +31,21 @@ class ChainIntentRepository(Repository):
         return {row._mapping["key"]: row._mapping for row in rows}
 
     def allocate_nonces(self, chain: str, signer: str, floor: int, count: int) -> int:
-        """The first of `count` consecutive nonces from max(stored, floor), moving the counter past them;
-        the counter row stays locked until this unit of work ends."""
+        """The first of `count` consecutive nonces, moving the counter past them; the counter row stays
+        locked until this unit of work ends. The first is max(stored, floor), or `floor` itself when no
+        live intent holds a nonce >= floor: a stored counter above the chain's pending count with nothing
+        in between is a gap (a node restarted from an old dump, a counter restored from elsewhere) that
+        would queue every later send forever, so it is re-read from the chain."""
+        live = (
+            select(_I.c.key)
+            .where(_I.c.chain == chain, _I.c.signer == signer, _I.c.nonce >= floor, _I.c.status != "dropped")
+            .exists()
+        )
+        start = case((live, func.greatest(_N.c.next_nonce, floor)), else_=literal(floor))
         statement = insert(_N).values(chain=chain, signer=signer, next_nonce=floor + count)
         first = self._uow.execute(
             statement.on_conflict_do_update(
-                index_elements=["chain", "signer"],
-                set_={"next_nonce": func.greatest(_N.c.next_nonce, floor) + count, "updated_at": func.now()},
+                index_elements=["chain", "signer"], set_={"next_nonce": start + count, "updated_at": func.now()}
             ).returning(_N.c.next_nonce - count)
         ).scalar_one()
         return int(first)
@@ -55,16 +63,8 @@ class ChainIntentRepository(Repository):
         return [row._mapping for row in result]
 
     def allocate_nonce(self, chain: str, signer: str, floor: int) -> int:
-        """The signer's next nonce, max(stored, floor), moving the counter past it; the counter row stays
-        locked until this unit of work ends, so concurrent allocations queue behind it."""
-        statement = insert(_N).values(chain=chain, signer=signer, next_nonce=floor + 1)
-        nonce = self._uow.execute(
-            statement.on_conflict_do_update(
-                index_elements=["chain", "signer"],
-                set_={"next_nonce": func.greatest(_N.c.next_nonce, floor) + 1, "updated_at": func.now()},
-            ).returning(_N.c.next_nonce - 1)
-        ).scalar_one()
-        return int(nonce)
+        """One nonce, as `allocate_nonces`."""
+        return self.allocate_nonces(chain, signer, floor, 1)
 
     def insert(
         self,
@@ -167,8 +167,16 @@ class ChainIntentRepository(Repository):
         value = self._uow.execute(select(_N.c.next_nonce).where(_N.c.chain == chain, _N.c.signer == signer)).scalar()
         return None if value is None else int(value)
 
-    def set_next_nonce(self, chain: str, signer: str, next_nonce: int) -> None:
-        """Set the counter (resync after a gap)."""
+    def set_next_nonce(self, chain: str, signer: str, next_nonce: int, expected: int | None = None) -> None:
+        """Set the counter (resync after a gap); with `expected`, only if it still holds that value (an
+        allocation made meanwhile by another process wins)."""
+        if expected is not None:
+            self._uow.execute(
+                update(_N)
+                .where(_N.c.chain == chain, _N.c.signer == signer, _N.c.next_nonce == expected)
+                .values(next_nonce=next_nonce, updated_at=func.now())
+            )
+            return
         statement = insert(_N).values(chain=chain, signer=signer, next_nonce=next_nonce)
         self._uow.execute(
             statement.on_conflict_do_update(

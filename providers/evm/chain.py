@@ -595,7 +595,7 @@ class EvmChain:
             top = max([latest, *((i.nonce or 0) + 1 for i in tail)])
             if stored is not None and stored > top:
                 log.warning("%s: stored next nonce %d is above the chain's %d: resynced", self.name, stored, top)
-                state.intents.resync_nonce(self.identity, self.address, top)
+                state.intents.resync_nonce(self.identity, self.address, top, expected=stored)
         if sent:
             log.warning("%s: re-sent %d transaction(s) the node did not have", self.name, sent)
         return sent

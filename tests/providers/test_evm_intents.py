@@ -230,6 +230,16 @@ def test_a_dropped_transaction_whose_nonce_was_used_is_signed_again_once(
     assert chain.balance_of(token, ALICE) == before + 17  # minted once
 
 
+def test_a_stored_nonce_far_above_the_chain_is_read_again_from_the_chain(
+    chain: AlchemyChain, token: str, intents: StoreIntents
+) -> None:
+    pending = chain.w3.eth.get_transaction_count(chain.address, "pending")
+    intents.resync_nonce(chain.identity, chain.address, pending + 50)  # e.g. a counter restored from elsewhere
+    receipt = chain.mint(token, BOB, 23, key="after-a-stale-counter")  # would queue forever at pending + 50
+    assert intents.get("after-a-stale-counter").nonce == pending  # type: ignore[union-attr]
+    assert receipt.status == 1 and intents.next_nonce(chain.identity, chain.address) == pending + 1
+
+
 def test_a_stuck_transaction_is_replaced_with_the_same_nonce_and_a_higher_fee(
     node: AnvilNode, chain: AlchemyChain, token: str, intents: StoreIntents, build_dir: Path
 ) -> None:
