@@ -207,6 +207,14 @@ class StoreIntents:
         with self._store.single_statement() as uow:
             return _required(_intent(uow.chain_intents.set_status(key, status, receipt)), key)
 
+    def set_statuses(self, updates: Sequence[tuple[str, IntentStatus, Mapping[str, Any] | None]]) -> None:
+        """`set_status` for many intents in one transaction: (key, status, receipt or None)."""
+        if not updates:
+            return
+        with self._store.unit_of_work() as uow:
+            uow.chain_intents.set_statuses(updates)
+            uow.commit()
+
     def open_intents(self, chain: str, signer: str) -> list[ChainIntent]:
         """Intents still signed or sent, lowest nonce first."""
         with self._store.single_statement() as uow:

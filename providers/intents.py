@@ -69,6 +69,10 @@ class IntentStore(Protocol):
         """Move an intent on (sent, mined, reverted, dropped)."""
         ...
 
+    def set_statuses(self, updates: Sequence[tuple[str, IntentStatus, Mapping[str, Any] | None]]) -> None:
+        """`set_status` for many intents at once: (key, status, receipt or None to keep the stored one)."""
+        ...
+
     def open_intents(self, chain: str, signer: str) -> list[Intent]:
         """Intents still signed or sent, lowest nonce first."""
         ...
@@ -189,6 +193,11 @@ class MemoryIntents:
             updated = replace(current, status=status, receipt=receipt if receipt is not None else current.receipt)
             self._intents[key] = updated
             return updated
+
+    def set_statuses(self, updates: Sequence[tuple[str, IntentStatus, Mapping[str, Any] | None]]) -> None:
+        """See `IntentStore.set_statuses`."""
+        for key, status, receipt in updates:
+            self.set_status(key, status, receipt=receipt)
 
     def open_intents(self, chain: str, signer: str) -> list[Intent]:
         """See `IntentStore.open_intents`."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import RowMapping, case, func, literal, select, update
+from sqlalchemy import RowMapping, bindparam, case, func, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 
 from ontology import tables as t
@@ -150,6 +150,23 @@ class ChainIntentRepository(Repository):
             values["receipt"] = clean_payload(dict(receipt), "receipt")
         row = self._uow.execute(update(_I).where(_I.c.key == key).values(**values).returning(_I)).first()
         return None if row is None else row._mapping
+
+    def set_statuses(self, rows: Sequence[tuple[str, str, Mapping[str, Any] | None]]) -> None:
+        """Move many intents on at once: (key, status, receipt or None to keep the stored one)."""
+        params = [
+            {"k": key, "s": status, "r": None if receipt is None else clean_payload(dict(receipt), "receipt")}
+            for key, status, receipt in rows
+        ]
+        self._uow.execute(
+            update(_I)
+            .where(_I.c.key == bindparam("k"))
+            .values(
+                status=bindparam("s"),
+                receipt=func.coalesce(bindparam("r", type_=JSONB), _I.c.receipt),
+                updated_at=func.now(),
+            ),
+            params,
+        )
 
     def listed(
         self, chain: str, signer: str, *, statuses: Sequence[str] | None = None, from_nonce: int | None = None

@@ -480,7 +480,7 @@ class EvmChain:
     def _finish(self, intent: Intent, receipt: TxReceipt, what: str) -> TxReceipt:
         status: IntentStatus = "mined" if receipt.status == 1 else "reverted"
         if intent.status != status or (intent.receipt or {}).get("tx_hash") != receipt.tx_hash:
-            self._signer().intents.set_status(intent.key, status, receipt=_summary(receipt))
+            self._signer().mark(intent.key, status, _summary(receipt))
         if receipt.status != 1:
             raise self.errors.reverted(
                 f"{self.name}: {what} reverted in block {receipt.block} (tx {receipt.tx_hash})",

@@ -10,15 +10,18 @@ waiting for receipts happen outside it, so many sends are in flight at once.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from providers.intents import Intent, IntentStore, Signer
+from providers.intents import Intent, IntentStatus, IntentStore, Signer
 
 __all__ = ["SignerState", "signer_for"]
+
+log = logging.getLogger("one.providers.evm")
 
 
 @dataclass
@@ -47,6 +50,8 @@ class SignerState:
     _turn: threading.Condition = field(default_factory=threading.Condition)
     _queue: list[_Request] = field(default_factory=list)
     _leading: bool = False
+    _marks: list[tuple[str, IntentStatus, Mapping[str, Any] | None]] = field(default_factory=list)
+    _marking: bool = False
 
     def forget_floor(self) -> None:
         """Read the chain's pending count again before the next reservation (after a rejected send)."""
@@ -89,6 +94,29 @@ class SignerState:
                 self._leading = False
                 self._turn.notify_all()
         return self._result(request)
+
+    def mark(self, key: str, status: IntentStatus, receipt: Mapping[str, Any] | None) -> None:
+        """Record that an intent was mined or reverted. Batched and not waited for by the other threads:
+        the chain, not this row, is the truth (`outcome` and retries read the receipt from the chain),
+        so a crash before the write loses nothing."""
+        with self._turn:
+            self._marks.append((key, status, receipt))
+            if self._marking:
+                return
+            self._marking = True
+        try:
+            while True:
+                with self._turn:
+                    batch, self._marks = self._marks, []
+                    if not batch:
+                        return
+                try:
+                    self.intents.set_statuses(batch)
+                except Exception as error:  # the intents stay "signed": outcome() and retries read the chain
+                    log.warning("%d mined/reverted marks not stored: %s", len(batch), error)
+        finally:
+            with self._turn:
+                self._marking = False
 
     @staticmethod
     def _result(request: _Request) -> tuple[Intent, bool]:
