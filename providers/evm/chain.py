@@ -1,11 +1,19 @@
 """One web3 implementation for every EVM chain: live (an RPC URL + our key) and local (anvil + a dev key).
 
 `EvmChain` is the edge where web3/requests exceptions become the chain's typed errors
-(`EvmErrorFamily`), where every read is retried by our `RetryPolicy`, and where writes are sent
-safely: the transaction is built and signed once (nonce taken under a lock), then the SAME raw
-transaction is (re)sent, so a retry can never pay twice: its hash is the same. Every receipt's
-`status` is checked. The chain id is verified before the first use. Keys never reach a message
-or a log record: the private key never leaves this process, and URL paths are redacted.
+(`EvmErrorFamily`), where every read is retried by our `RetryPolicy`, and where writes are sent so
+that none can double: every send carries an idempotency key, and its intent (key, nonce, signed bytes,
+hash) is stored in an `IntentStore` (Postgres in production: `ontology.chain_intents.StoreIntents`)
+BEFORE it is sent. A retry under the same key re-sends the SAME bytes (or returns the receipt); the
+nonce comes from the store's per-signer counter (max with the chain's pending count), shared by every
+process; one `SignerState` per key per process (`providers.evm.signers`) batches concurrent
+reservations so the serial section is one database transaction per batch, and receipts are awaited
+outside it. While waiting, gaps are repaired (`recover`: the stored tail the node lost is sent again),
+a transaction whose nonce another one used is re-signed under its key, and a stuck one is replaced
+(same nonce, fees +12.5 %). Every receipt's `status` is checked. The chain id is verified before the
+first use, and the genesis hash names the chain instance (a fresh local node is another chain; one
+restarted from its dump is the same). Keys never reach a message or a log record: the private key
+never leaves this process, and URL paths are redacted.
 """
 
 from __future__ import annotations
