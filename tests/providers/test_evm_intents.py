@@ -25,7 +25,7 @@ from providers.alchemy import ALCHEMY_ERRORS, AlchemyChain, AlchemyUnavailable
 from providers.evm import DEV_PRIVATE_KEY, AnvilNode
 from providers.intents import Intent
 from providers.retry import RetryPolicy
-from providers.token_chain import TokenLedgerChain
+from providers.token_chain import SendOutcome, TokenLedgerChain
 from tests.providers.fakes.evm_rpc import FlakyRpcProxy
 
 pytestmark = pytest.mark.timeout(120)
@@ -228,6 +228,38 @@ def test_a_dropped_transaction_whose_nonce_was_used_is_signed_again_once(
     assert receipt.tx_hash == renewed.tx_hash != sent.tx_hash
     assert renewed.details["dropped_hashes"] == [sent.tx_hash] and chain.get_receipt(sent.tx_hash) is None  # type: ignore[arg-type]
     assert chain.balance_of(token, ALICE) == before + 17  # minted once
+
+
+def test_outcome_says_unknown_only_once_the_send_provably_cannot_mine(
+    node: AnvilNode, chain: AlchemyChain, token: str, intents: StoreIntents, build_dir: Path
+) -> None:
+    """What the purchase reconciler relies on: pending while it may still mine; unknown (safe to
+    compensate) only when its nonce was used by another transaction; a later retry then mints once."""
+    impatient = local_chain(node, intents, build_dir, receipt_timeout=0.3)
+    before = chain.balance_of(token, BOB)
+    rpc(chain, "evm_setAutomine", False)
+    try:
+        with pytest.raises(AlchemyUnavailable, match="may still be mined"):
+            impatient.mint(token, BOB, 29, key="reconciled")
+        sent = intents.get("reconciled")
+        assert sent is not None and chain.outcome("reconciled").state == "pending"
+        rpc(chain, "anvil_dropTransaction", sent.tx_hash)
+        assert chain.outcome("reconciled").state == "pending"  # the node forgot it, but it can still mine
+        rpc(chain, "anvil_dropTransaction", sent.tx_hash)  # (outcome sent it again: forget it once more)
+        account = chain._account
+        other = account.sign_transaction(
+            {"to": account.address, "value": 0, "gas": 21000, "gasPrice": 10**10, "nonce": sent.nonce, "chainId": 31337}
+        )
+        chain.w3.eth.send_raw_transaction(other.raw_transaction)
+        rpc(chain, "evm_mine")
+        assert chain.outcome("reconciled").state == "unknown"  # its nonce is used: it can never mine
+        assert intents.get("reconciled").status == "dropped"  # type: ignore[union-attr]
+    finally:
+        rpc(chain, "evm_setAutomine", True)
+    assert chain.balance_of(token, BOB) == before
+    receipt = chain.mint(token, BOB, 29, key="reconciled")  # a retry under the key signs it again, once
+    assert chain.outcome("reconciled") == SendOutcome("mined", receipt)
+    assert chain.balance_of(token, BOB) == before + 29
 
 
 def test_a_stored_nonce_far_above_the_chain_is_read_again_from_the_chain(
