@@ -574,10 +574,10 @@ class EvmChain:
 
     def recover(self) -> int:
         """Send again every stored transaction of this key the chain does not have (a node restarted
-        from an older state dump, a transaction dropped from the mempool), lowest nonce first, and move
-        a stored next nonce that is above every known intent back to the chain's count. Returns how
-        many transactions were sent again. Safe to run at any time and in any process: it only re-sends
-        bytes already stored, so nothing can be sent twice."""
+        from an older state dump, a transaction dropped from the mempool), fill a nonce below them that
+        no intent holds with a no-op, and move a stored next nonce that is above every known intent back
+        to the chain's count. Returns how many transactions were sent. Safe to run at any time and in any
+        process: it only re-sends bytes already stored, so nothing can be sent twice."""
         self.check()
         state = self._signer()
         with state.lock:
@@ -601,12 +601,34 @@ class EvmChain:
                         "%s: re-sending %s (nonce %s) failed: %s", self.name, intent.tx_hash, intent.nonce, error
                     )
             top = max([latest, *((i.nonce or 0) + 1 for i in tail)])
+            sent += self._fill_holes(sorted({i.nonce for i in tail if i.nonce is not None}), latest)
             if stored is not None and stored > top:
                 log.warning("%s: stored next nonce %d is above the chain's %d: resynced", self.name, stored, top)
                 state.intents.resync_nonce(self.identity, self.address, top, expected=stored)
         if sent:
             log.warning("%s: re-sent %d transaction(s) the node did not have", self.name, sent)
         return sent
+
+    def _fill_holes(self, held: list[int], latest: int) -> int:
+        """Nonces below a stored intent that no intent holds (a send refused because another transaction
+        held its nonce, which then vanished) would queue every later send forever: each gets a no-op
+        (0 value to ourselves). Harmless if the nonce is taken meanwhile: whichever mines, the other
+        dies, and an intent whose nonce was used is re-signed under its key (`_dead`)."""
+        holes = [nonce for nonce in range(latest, held[-1]) if nonce not in set(held)] if held else []
+        max_fee, tip = self._fees()
+        noop = {"chainId": self.chain_id, "to": self.address, "value": 0, "data": "0x", "gas": 21000}
+        filled = 0
+        for nonce in holes:
+            raw_tx, tx_hash = self._sign(
+                {**noop, "maxFeePerGas": max_fee, "maxPriorityFeePerGas": tip, "type": 2}, nonce
+            )
+            try:
+                self._send_raw(bytes.fromhex(raw_tx.removeprefix("0x")), tx_hash)
+                filled += 1
+                log.warning("%s: nonce %d had no transaction under any key: filled with a no-op", self.name, nonce)
+            except EvmError as error:
+                log.warning("%s: no-op for the gap at nonce %d refused: %s", self.name, nonce, error)
+        return filled
 
     def outcome(self, key: str) -> SendOutcome:
         """What became of the send under `key`: unknown (never sent, or dropped: safe to compensate),

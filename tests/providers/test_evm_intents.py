@@ -272,6 +272,26 @@ def test_a_stored_nonce_far_above_the_chain_is_read_again_from_the_chain(
     assert receipt.status == 1 and intents.next_nonce(chain.identity, chain.address) == pending + 1
 
 
+def test_a_nonce_no_intent_holds_below_a_send_is_filled_instead_of_queueing_forever(
+    chain: AlchemyChain, token: str, intents: StoreIntents
+) -> None:
+    before = chain.balance_of(token, ALICE)
+    pending = chain.w3.eth.get_transaction_count(chain.address, "pending")
+    tx = chain._unsigned(chain.checksum(token), chain._token(token).encode_abi("mint", [ALICE, 31]), "mint 31")
+    above, _ = intents.reserve_signed(  # e.g. the send at `pending` was refused and its nonce then vanished
+        "above-a-hole",
+        chain=chain.identity,
+        signer=chain.address,
+        details={},
+        nonce_floor=pending + 1,
+        sign=lambda nonce: chain._sign(tx, nonce),
+    )
+    assert above.nonce == pending + 1 and intents.get("above-a-hole") is not None
+    receipt = chain.mint(token, ALICE, 31, key="above-a-hole")  # its stored bytes, queued behind the hole
+    assert receipt.tx_hash == above.tx_hash and chain.balance_of(token, ALICE) == before + 31
+    assert chain.w3.eth.get_transaction_count(chain.address, "latest") == pending + 2  # the no-op at `pending`
+
+
 def test_a_stuck_transaction_is_replaced_with_the_same_nonce_and_a_higher_fee(
     node: AnvilNode, chain: AlchemyChain, token: str, intents: StoreIntents, build_dir: Path
 ) -> None:
