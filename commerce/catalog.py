@@ -129,11 +129,14 @@ def _currency(value: object) -> str:
 
 
 def _owned(uow: UnitOfWork, creator_id: uuid.UUID, product_id: uuid.UUID | str) -> Entity:
-    missing = NotFound(f"there is no product with id {product_id} in this creator's catalog")
     try:
         wanted = product_id if isinstance(product_id, uuid.UUID) else uuid.UUID(str(product_id).strip())
+    except ValueError:
+        raise InvalidInput(f"product id {product_id!r} is not a valid id (ids look like 0190f3c2-...)") from None
+    missing = NotFound(f"there is no product with id {wanted} in this creator's business")
+    try:
         product = uow.entities.get(wanted)
-    except (ValueError, NotFound):
+    except NotFound:
         raise missing from None
     owned = uow.connections.query(from_id=creator_id, to_id=product.id, type="owns", limit=1)
     if product.type not in CATALOG_TYPES or not owned:

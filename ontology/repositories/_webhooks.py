@@ -147,11 +147,11 @@ class WebhookEventRepository(Repository):
     def counts(self, source: str) -> dict[str, int]:
         """How many deliveries of `source` are in each status."""
         rows = self._uow.execute(
-            select(t.webhook_events.c.status, func.count())
+            select(t.webhook_events.c.status, func.count().label("n"))
             .where(t.webhook_events.c.source == source)
             .group_by(t.webhook_events.c.status)
         )
-        return {str(status): int(n) for status, n in rows}
+        return {str(row.status): int(row.n) for row in rows}
 
     def query(self, source: str, *, status: str | None = None, limit: int = 100) -> list[WebhookDelivery]:
         """The newest deliveries of `source`, optionally of one status."""

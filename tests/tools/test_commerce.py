@@ -99,10 +99,13 @@ def test_checkout_refuses_free_hidden_and_bogus_products(
     assert row_counts(store) == before
 
 
-def test_another_creators_product_cannot_be_sold_here(make_ctx: ContextFactory, rival: World, store: Store) -> None:
+def test_another_creators_product_cannot_be_sold_here(
+    make_ctx: ContextFactory, world: World, rival: World, store: Store
+) -> None:
     before = row_counts(store)
     for role in Role:
-        message = call(make_ctx(role), "create_checkout_link", product_id=str(rival.products["playbook"].id))
+        fan = {} if role is Role.FAN else {"fan_id": str(world.fan.id)}
+        message = call(make_ctx(role), "create_checkout_link", product_id=str(rival.products["playbook"].id), **fan)
         assert str(message.content).startswith("error: there is no product")
     assert row_counts(store) == before
 
