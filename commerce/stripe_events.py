@@ -39,11 +39,12 @@ from commerce import memberships, purchases, referrals
 from commerce.catalog import format_price
 from commerce.notify import notify_fan
 from ontology import Entity, NotFound, Store, UnitOfWork
-from providers.stripe import WebhookEvent
+from providers.stripe import SignedEvent, WebhookEvent
 
 __all__ = [
     "HANDLED_TYPES",
     "SOURCE",
+    "LocalStripeRelay",
     "Outcome",
     "StripeEventApplier",
     "intent_tag",
@@ -840,3 +841,24 @@ def _entity(uow: UnitOfWork, entity_id: uuid.UUID | None) -> Entity | None:
         return uow.entities.get(entity_id)
     except NotFound:
         return None
+
+
+class LocalStripeRelay:
+    """Local mode's webhook delivery: the local Stripe ledger's signed events, handed to the same
+    applier a live Stripe delivery reaches (signature checked too). `one run` calls `deliver()` every
+    few seconds; the local checkout page also applies its completion at once. Events already handed
+    over are remembered, and the applier's own dedupe makes a repeat harmless anyway."""
+
+    def __init__(self, applier: StripeEventApplier, events: Callable[[int], list[SignedEvent]], *, batch: int = 500):
+        self._applier = applier
+        self._events = events
+        self._batch = batch
+        self._seen: set[str] = set()
+
+    def deliver(self) -> int:
+        """Apply every ledger event not handed over yet, oldest first; returns how many were new."""
+        fresh = [e for e in reversed(self._events(self._batch)) if e.event.id not in self._seen]
+        for signed in fresh:
+            self._applier.receive(signed.payload, signed.signature_header)
+            self._seen.add(signed.event.id)
+        return len(fresh)

@@ -111,6 +111,32 @@ def _warm(app: App, runtime: Runtime, workers: int) -> None:
         model.invoke([HumanMessage(message)])
 
 
+LOCAL_STRIPE_POLL_S = 2.0  # how often local mode hands the local Stripe ledger's new events to the applier
+
+
+def _stripe_webhooks(app: App, routes: list[Any]) -> tuple[Any, Any]:
+    """Add POST /stripe/webhook (and the local checkout page in local mode) to `routes`; returns
+    (the event applier, the local Stripe or None)."""
+    from commerce.stripe_events import StripeEventApplier
+    from one.web_stripe import stripe_routes
+
+    stripe = app.providers.get("stripe")
+    applier = StripeEventApplier(app.store, stripe.verify_webhook, grace_hours=app.settings.membership_grace_hours)
+    local = stripe if app.providers.mode("stripe") == "local" else None
+    routes.extend(stripe_routes(applier, local=local))
+    return applier, local
+
+
+async def _relay(relay: Any, stopping: asyncio.Event) -> None:
+    while not stopping.is_set():
+        try:
+            await asyncio.to_thread(relay.deliver)
+        except Exception:  # logged; the next poll tries again (the applier applies each event once)
+            log.warning("local Stripe events could not be delivered", exc_info=True)
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), LOCAL_STRIPE_POLL_S)
+
+
 async def start(settings: Settings, *, serve_http: bool = True) -> Running:
     """Build and start everything configured; returns once it all runs."""
     check_chat_settings(settings)
@@ -174,6 +200,7 @@ async def _start(settings: Settings, app: App, runtime: Runtime, *, serve_http: 
     sender = OutboxSender(store, [adapter.sender for adapter in adapters], metrics=metrics)
     senders.append(sender)
     routes = [route for adapter in adapters if hasattr(adapter, "routes") for route in adapter.routes()]
+    stripe_applier, local_stripe = _stripe_webhooks(app, routes)
 
     def health() -> dict[str, str]:
         return {type(adapter).__name__.removesuffix("Adapter").lower(): "running" for adapter in adapters}
@@ -190,6 +217,11 @@ async def _start(settings: Settings, app: App, runtime: Runtime, *, serve_http: 
     for adapter in adapters:
         await adapter.start()
     running.tasks.append(asyncio.create_task(sender.run(running.stopping), name="one-outbox-sender"))
+    if local_stripe is not None:  # local mode: the ledger's events reach the same applier Stripe's would
+        from commerce.stripe_events import LocalStripeRelay
+
+        relay = LocalStripeRelay(stripe_applier, lambda n: local_stripe.events(limit=n))
+        running.tasks.append(asyncio.create_task(_relay(relay, running.stopping), name="one-local-stripe"))
     if serve_http:
         import uvicorn
 
