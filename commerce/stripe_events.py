@@ -262,6 +262,7 @@ class StripeEventApplier:
                 data_object=dict(body) if isinstance(body, Mapping) else {},
                 created=int(parked.payload.get("created") or 0),
             )
+            uow.webhooks.mark(SOURCE, parked.event_id, "received")  # no longer parked: applied just below
             self._apply_recorded(uow, event)
 
 
@@ -548,6 +549,10 @@ class _Apply:
                 payment = self.uow.entities.update(payment.id, properties={"subscriptionId": subscription_id})
         if session.get("payment_status") not in ("paid", "no_payment_required"):
             return f"payment {payment.id}: checkout complete, payment still {session.get('payment_status')}"
+        if intent:  # a refund that arrived first applies first: the completion then grants nothing
+            self.tag_intent(payment, intent)
+            self.applier.unpark(self.uow, {intent})
+            payment = self.uow.entities.get(payment.id)
         done = self.complete(
             payment,
             amount=amount,
