@@ -205,7 +205,9 @@ def test_a_subscription_renews_fails_recovers_and_is_cancelled_in_any_order(
     assert first["active_access"] == 1 and first["transacted"] == 2  # the first charge and the renewal
     with store.unit_of_work() as uow:
         subscription = uow.entities.get(subscription_entity_id(sub))
-        updates = [e.metadata["action"] for e in uow.events.query(type="subscription_updated", target_id=subscription.id)]
+        updates = [
+            e.metadata["action"] for e in uow.events.query(type="subscription_updated", target_id=subscription.id)
+        ]
     assert sorted(updates) == ["renewed", "started"]
 
     failed = signed(event_body("invoice.payment_failed", _subscription_events(sub, "in_test_renewal_2")))
@@ -223,18 +225,23 @@ def test_a_subscription_renews_fails_recovers_and_is_cancelled_in_any_order(
     assert deliver(applier, late_update) == "applied"  # a late "active" does not reopen a cancelled one
     with store.unit_of_work() as uow:
         subscription = uow.entities.get(subscription_entity_id(sub))
-        updates = [e.metadata["action"] for e in uow.events.query(type="subscription_updated", target_id=subscription.id)]
+        updates = [
+            e.metadata["action"] for e in uow.events.query(type="subscription_updated", target_id=subscription.id)
+        ]
     assert subscription.status == "inactive" and sorted(updates) == ["cancelled", "renewed", "started"]
     assert facts(store, bought.payment_id)["active_access"] == 0
 
 
-def test_events_about_nothing_one_sold_are_recorded_and_ignored(
-    store: Store, applier: StripeEventApplier
-) -> None:
+def test_events_about_nothing_one_sold_are_recorded_and_ignored(store: Store, applier: StripeEventApplier) -> None:
     foreign = signed(
         event_body(
             "checkout.session.completed",
-            {"id": f"cs_test_{uuid.uuid4().hex}", "object": "checkout.session", "metadata": {}, "payment_status": "paid"},
+            {
+                "id": f"cs_test_{uuid.uuid4().hex}",
+                "object": "checkout.session",
+                "metadata": {},
+                "payment_status": "paid",
+            },
         )
     )
     unknown_type = signed(event_body("customer.created", {"id": "cus_test_1", "object": "customer"}))
