@@ -207,17 +207,19 @@ class StripeEventApplier:
         created = datetime.fromtimestamp(event.created, UTC) if event.created else None
         try:
             with self.store.unit_of_work() as uow:
-                row = uow.webhooks.record(
+                # recorded as applied at once (saving a round trip): a failure rolls the row back too
+                row, new = uow.webhooks.record(
                     SOURCE,
                     event.id,
                     event.type,
                     object_id=_s(obj, "id"),
                     vendor_created_at=created,
                     payload={"object": obj, "created": event.created},
+                    status="applied",
                 )
-                if row.status in ("applied", "ignored", "waiting"):
+                if not new and row.status in ("applied", "ignored", "waiting"):
                     return Outcome(event.id, event.type, "duplicate", row.status)
-                outcome = self._apply_recorded(uow, event)
+                outcome = self._apply_recorded(uow, event, mark_applied=not new)
                 uow.commit()
             return outcome
         except Exception as error:
@@ -233,7 +235,7 @@ class StripeEventApplier:
         except Exception:  # the database may be what failed: the 500 already tells Stripe to retry
             log.warning("could not note the failure of Stripe event %s", event.id, exc_info=True)
 
-    def _apply_recorded(self, uow: UnitOfWork, event: WebhookEvent) -> Outcome:
+    def _apply_recorded(self, uow: UnitOfWork, event: WebhookEvent, *, mark_applied: bool = True) -> Outcome:
         if event.type not in HANDLED_TYPES:
             uow.webhooks.mark(SOURCE, event.id, "ignored")
             return Outcome(event.id, event.type, "ignored", "not a type ONE handles")
@@ -245,16 +247,18 @@ class StripeEventApplier:
         except _Ignore as ignored:
             uow.webhooks.mark(SOURCE, event.id, "ignored", error=str(ignored))
             return Outcome(event.id, event.type, "ignored", str(ignored))
-        uow.webhooks.mark(SOURCE, event.id, "applied")
+        if mark_applied:
+            uow.webhooks.mark(SOURCE, event.id, "applied")
         return Outcome(event.id, event.type, "applied", detail)
 
     def grace_until(self) -> datetime:
         """When the doors of a membership whose renewal failed now close."""
         return self._clock() + self._grace
 
-    def unpark(self, uow: UnitOfWork, object_ids: set[str]) -> None:
-        """Apply, in this unit of work, the events parked on any of `object_ids` (now known)."""
-        for parked in uow.webhooks.waiting_for(SOURCE, object_ids):
+    def unpark(self, uow: UnitOfWork, object_ids: set[str]) -> int:
+        """Apply, in this unit of work, the events parked on any of `object_ids` (now known); how many."""
+        parked_rows = uow.webhooks.waiting_for(SOURCE, object_ids)
+        for parked in parked_rows:
             body = parked.payload.get("object")
             event = WebhookEvent(
                 id=parked.event_id,
@@ -264,6 +268,7 @@ class StripeEventApplier:
             )
             uow.webhooks.mark(SOURCE, parked.event_id, "received")  # no longer parked: applied just below
             self._apply_recorded(uow, event)
+        return len(parked_rows)
 
 
 class _Apply:
@@ -276,14 +281,18 @@ class _Apply:
         self.obj = event.data_object
         self._locked: set[str] = set()
         self._known: set[str] = set()  # Stripe ids this event made known (parked events may wait on them)
+        self._unparked: set[str] = set()
+        self._cache: dict[uuid.UUID, Entity] = {}
+        self._fresh: set[uuid.UUID] = set()  # payments created by this event (no history to check)
+        self._tagged: set[tuple[uuid.UUID, str]] = set()
 
     # -- locks ------------------------------------------------------------------------------------
 
     def lock(self, *keys: str) -> None:
         """Advisory locks in the global order: 1 intent, 2 subscription, 3 payment (keys carry the rank)."""
-        for key in sorted(set(keys) - self._locked):
-            self.uow.webhooks.lock_object(SOURCE, key)
-            self._locked.add(key)
+        wanted = sorted(set(keys) - self._locked)
+        self.uow.webhooks.lock_objects(SOURCE, *wanted)
+        self._locked.update(wanted)
 
     def run(self) -> str:
         kind = self.event.type
@@ -297,8 +306,8 @@ class _Apply:
             detail = self.invoice_failed()
         else:
             detail = self.subscription_changed()
-        if self._known:
-            self.applier.unpark(self.uow, self._known)
+        if self._known - self._unparked:
+            self.applier.unpark(self.uow, self._known - self._unparked)
         return detail
 
     # -- entities -----------------------------------------------------------------------------------
@@ -306,22 +315,41 @@ class _Apply:
     def entity(self, entity_id: uuid.UUID | None) -> Entity | None:
         if entity_id is None:
             return None
-        try:
-            return self.uow.entities.get(entity_id)
-        except NotFound:
-            return None
+        if entity_id not in self._cache:
+            self.load(entity_id)
+        return self._cache.get(entity_id)
+
+    def load(self, *ids: uuid.UUID | None) -> None:
+        """Read these entities in one round trip (into the cache; missing ones stay absent)."""
+        wanted = [i for i in ids if i is not None and i not in self._cache]
+        if wanted:
+            self._cache.update(self.uow.entities.get_many(wanted))
+
+    def reload(self, entity: Entity) -> Entity:
+        self._cache.pop(entity.id, None)
+        found = self.entity(entity.id)
+        if found is None:
+            raise NotFound(f"no entity with id {entity.id}")
+        return found
 
     def payment(
-        self, payment_id: uuid.UUID, meta: Mapping[str, str], *, amount: int, currency: str | None, **props: Any
+        self,
+        payment_id: uuid.UUID,
+        meta: Mapping[str, str],
+        *,
+        amount: int,
+        currency: str | None,
+        state: str = "initiated",
+        **props: Any,
     ) -> Entity:
         """The payment, created from the metadata when the checkout's own write has not happened yet
         (the fan paid before the link's writer committed, or it crashed after Stripe answered)."""
+        ids = [_uuid(meta.get(k)) for k in ("creator_id", "product_id", "buyer_id")]
+        self.load(payment_id, *ids)
         found = self.entity(payment_id)
         if found is not None:
             return found
-        creator = self.entity(_uuid(meta.get("creator_id")))
-        product = self.entity(_uuid(meta.get("product_id")))
-        buyer = self.entity(_uuid(meta.get("buyer_id")))
+        creator, product, buyer = (self.entity(i) for i in ids)
         if creator is None or product is None or buyer is None:
             raise _Ignore(f"payment {payment_id}: its creator, product or buyer is not known here")
         properties = {
@@ -331,14 +359,17 @@ class _Apply:
             "productId": str(product.id),
             "buyerId": str(buyer.id),
             "creatorId": str(creator.id),
-            "state": "initiated",
+            "state": state,
             **{k: v for k, v in props.items() if v is not None},
         }
+        status = {"initiated": "pending", "completed": "active"}.get(state, "inactive")
         payment = self.uow.entities.insert(
-            "payment", f"{product.name} checkout", properties, status="pending", id=payment_id
+            "payment", f"{product.name} checkout", properties, status=status, id=payment_id
         )
-        self.uow.connections.insert(creator.id, payment.id, "owns", {"revenueShare": 1.0})
-        self.uow.connections.insert(payment.id, product.id, "references")
+        self.uow.connections.insert(creator.id, payment.id, "owns", {"revenueShare": 1.0}, ends=(creator, payment))
+        self.uow.connections.insert(payment.id, product.id, "references", ends=(payment, product))
+        self._cache[payment.id] = payment
+        self._fresh.add(payment.id)
         return payment
 
     def subscription(
@@ -405,9 +436,10 @@ class _Apply:
         confirmation only while the payment is not refunded (a late completion re-grants nothing)."""
         if intent:
             self.tag_intent(payment, intent)
-        if "completed" in self.statuses(payment):
+        if payment.id not in self._fresh and "completed" in self.statuses(payment):
             return False
         props = payment.properties
+        self.load(_uuid(props.get("buyerId")), _uuid(props.get("productId")))
         buyer = self.entity(_uuid(props.get("buyerId")))
         product = self.entity(_uuid(props.get("productId")))
         creator_id = _uuid(props.get("creatorId")) or self.owner_of(payment)
@@ -430,7 +462,8 @@ class _Apply:
             changes["paymentIntent"] = intent
         if not refunded:
             changes["state"] = "completed"
-        self.uow.entities.update(payment.id, properties=changes, status=None if refunded else "active")
+        if any(props.get(k) != v for k, v in changes.items()) or (not refunded and payment.status != "active"):
+            self.uow.entities.update(payment.id, properties=changes, status=None if refunded else "active")
         if buyer is None or product is None:
             return True
         self.uow.connections.insert(
@@ -438,6 +471,7 @@ class _Apply:
             product.id,
             "transacted",
             {"transactionType": transaction, "amount": amount, "currency": code, "paymentMethod": "card"},
+            ends=(buyer, product),
         )
         if refunded or not grant or creator_id is None:
             return True
@@ -462,19 +496,25 @@ class _Apply:
         return owners[0].from_entity if owners else None
 
     def tag_intent(self, payment: Entity, intent: str) -> None:
+        if (payment.id, intent) in self._tagged:
+            return
         key, value = intent_tag(intent)
-        if not any(t.key == key and t.value == value for t in self.uow.tags.of_entity(payment.id)):
+        fresh = payment.id in self._fresh
+        if fresh or not any(t.key == key and t.value == value for t in self.uow.tags.of_entity(payment.id)):
             self.uow.tags.add(payment.id, key, value)
+        self._tagged.add((payment.id, intent))
         self._known.add(intent)
 
     def grant(self, creator_id: uuid.UUID, buyer: Entity, product: Entity) -> None:
         """What the purchase gives: a membership (member_of, and its doors) or a course (enrolled_in)."""
         if product.type == "membership":
             if not self.active(buyer.id, product.id, "member_of"):
-                self.uow.connections.insert(buyer.id, product.id, "member_of")
+                self.uow.connections.insert(buyer.id, product.id, "member_of", ends=(buyer, product))
             memberships.open_doors(self.uow, creator_id=creator_id, fan_id=buyer.id, membership_id=product.id)
         elif product.type == "course" and not self.active(buyer.id, product.id, "enrolled_in"):
-            self.uow.connections.insert(buyer.id, product.id, "enrolled_in", {"status": "active", "progress": 0.0})
+            self.uow.connections.insert(
+                buyer.id, product.id, "enrolled_in", {"status": "active", "progress": 0.0}, ends=(buyer, product)
+            )
             self.uow.events.insert(
                 "course_enrolled",
                 actor_id=buyer.id,
@@ -532,14 +572,17 @@ class _Apply:
             f"3:payment:{payment_id}",
         )
         amount, currency = _i(session, "amount_total"), _s(session, "currency")
+        is_paid = session.get("payment_status") in ("paid", "no_payment_required")
         payment = self.payment(
             payment_id,
             meta,
             amount=amount,
             currency=currency,
+            state="completed" if is_paid and not subscription_id else "initiated",
             providerRef=_s(session, "id"),
             mode="subscription" if subscription_id else "payment",
             subscriptionId=subscription_id,
+            paymentIntent=intent if is_paid else None,
         )
         grant = True
         if subscription_id:
@@ -547,12 +590,13 @@ class _Apply:
             grant = subscription.status != "inactive"
             if payment.properties.get("subscriptionId") != subscription_id:
                 payment = self.uow.entities.update(payment.id, properties={"subscriptionId": subscription_id})
-        if session.get("payment_status") not in ("paid", "no_payment_required"):
+        if not is_paid:
             return f"payment {payment.id}: checkout complete, payment still {session.get('payment_status')}"
         if intent:  # a refund that arrived first applies first: the completion then grants nothing
             self.tag_intent(payment, intent)
-            self.applier.unpark(self.uow, {intent})
-            payment = self.uow.entities.get(payment.id)
+            self._unparked.add(intent)
+            if self.applier.unpark(self.uow, {intent}):
+                payment = self.reload(payment)
         done = self.complete(
             payment,
             amount=amount,

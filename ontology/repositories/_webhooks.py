@@ -63,9 +63,12 @@ class WebhookEventRepository(Repository):
         object_id: str | None = None,
         vendor_created_at: datetime | None = None,
         payload: dict[str, Any] | None = None,
-    ) -> WebhookDelivery:
-        """The delivery row of (source, event_id), inserted as `received` if absent, and row-locked until
-        the unit of work ends: a concurrent delivery of the same event waits here for this one."""
+        status: str = "received",
+    ) -> tuple[WebhookDelivery, bool]:
+        """(the delivery row of (source, event_id), whether it was inserted now). A new row is inserted
+        with `status` (a caller applying it in this same unit of work may say `applied` at once: a
+        rollback takes the row with it); an existing one is row-locked until the unit of work ends, so a
+        concurrent delivery of the same event waits here for the first one to commit."""
         values = {
             "source": clean_text(source, "source", max_chars=64),
             "event_id": clean_text(event_id, "event_id", max_chars=MAX_NAME_CHARS),
@@ -73,21 +76,26 @@ class WebhookEventRepository(Repository):
             "object_id": clean_text(object_id, "object_id", max_chars=MAX_NAME_CHARS) if object_id else None,
             "vendor_created_at": vendor_created_at,
             "payload": clean_payload(dict(payload or {}), "payload"),
+            "status": _status(status),
+            "applied_at": func.now() if status == "applied" else None,
+            "attempts": 1 if status == "applied" else 0,
         }
-        self._uow.execute(insert(t.webhook_events).values(**values).on_conflict_do_nothing())
+        inserted = self._uow.execute(
+            insert(t.webhook_events).values(**values).on_conflict_do_nothing().returning(t.webhook_events)
+        ).first()
+        if inserted is not None:
+            return WebhookDelivery(**inserted._mapping), True
         row = self._uow.execute(
             select(t.webhook_events)
             .where(t.webhook_events.c.source == values["source"], t.webhook_events.c.event_id == values["event_id"])
             .with_for_update()
         ).one()
-        return WebhookDelivery(**row._mapping)
+        return WebhookDelivery(**row._mapping), False
 
     def get(self, source: str, event_id: str) -> WebhookDelivery | None:
         """The delivery row, or None when that event never arrived."""
         row = self._uow.execute(
-            select(t.webhook_events).where(
-                t.webhook_events.c.source == source, t.webhook_events.c.event_id == event_id
-            )
+            select(t.webhook_events).where(t.webhook_events.c.source == source, t.webhook_events.c.event_id == event_id)
         ).first()
         return WebhookDelivery(**row._mapping) if row is not None else None
 
@@ -166,9 +174,16 @@ class WebhookEventRepository(Repository):
         )
         return [WebhookDelivery(**row._mapping) for row in rows]
 
+    def lock_objects(self, source: str, *object_keys: str) -> None:
+        """Hold transaction-scoped advisory locks on vendor objects (a payment, a subscription) until this
+        unit of work ends, taken in the order given (callers pass one global order, so two deliveries
+        never wait on each other): deliveries of different events about one object apply one at a time."""
+        if not object_keys:
+            return
+        names = {f"n{i}": f"webhook:{source}:{key}" for i, key in enumerate(object_keys)}
+        calls = ", ".join(f"pg_advisory_xact_lock(hashtextextended(:{name}, 0))" for name in names)
+        self._uow.execute(text(f"SELECT {calls}"), names)  # one round trip; evaluated left to right
+
     def lock_object(self, source: str, object_key: str) -> None:
-        """Hold a transaction-scoped advisory lock on one vendor object (a payment, a subscription) until
-        this unit of work ends: deliveries of different events about one object apply one at a time.
-        Take several in sorted order (callers do) so two deliveries never wait on each other."""
-        name = f"webhook:{source}:{object_key}"
-        self._uow.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:n, 0))"), {"n": name})
+        """`lock_objects` for one object."""
+        self.lock_objects(source, object_key)
