@@ -2,7 +2,8 @@
 
     start:  bootstrap -> runtime (clone, agents, checkpointer) -> dispatcher.recover() (what a crash
             or downtime left unanswered) -> approvals.resume() -> each configured adapter -> the
-            outbox sender -> uvicorn serving /healthz, /metrics, /api and the adapters' webhooks
+            outbox sender -> uvicorn serving /healthz, /metrics, /api, the adapters' webhooks and
+            POST /stripe/webhook (local Stripe: its ledger's events are relayed to the same applier)
     stop:   (Ctrl-C / SIGTERM) adapters stop taking updates -> the dispatcher finishes the turns
             under way -> the sender finishes its in-flight sends -> the web app -> the pools
 
