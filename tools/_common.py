@@ -47,6 +47,7 @@ __all__ = [
     "reply",
 ]
 
+
 def reply(summary: str, **data: Any) -> str:
     """A tool's answer: a JSON object with a human `summary` first, then the data."""
     return json.dumps({"summary": summary, **data}, ensure_ascii=False, default=str)
