@@ -253,3 +253,22 @@ def test_events_about_nothing_one_sold_are_recorded_and_ignored(store: Store, ap
     assert {k: v for k, v in after.items() if k != "webhook_events"} == {
         k: v for k, v in before.items() if k != "webhook_events"
     }
+
+
+def test_a_token_purchase_checkout_is_handed_to_the_purchase_module_only(
+    store: Store, applier: StripeEventApplier, shop: Shop
+) -> None:
+    session = {
+        "id": f"cs_test_{uuid.uuid4().hex}",
+        "object": "checkout.session",
+        "payment_status": "paid",
+        "payment_intent": "pi_test_purchase",
+        "amount_total": 1000,
+        "currency": "usd",
+        "metadata": {"purchase_id": str(uuid.uuid4()), "creator_id": str(shop.creator.id)},
+    }
+    before = counts(store)
+    assert deliver(applier, signed(event_body("checkout.session.completed", session))) == "applied"
+    after = counts(store)
+    assert after["webhook_events"] == before["webhook_events"] + 1
+    assert after["events"] == before["events"] and after["entities"] == before["entities"]  # its facts are theirs
