@@ -214,7 +214,6 @@ class StripeEventApplier:
                     event.type,
                     object_id=_s(obj, "id"),
                     vendor_created_at=created,
-                    payload={"object": obj, "created": event.created},
                     status="applied",
                 )
                 if not new and row.status in ("applied", "ignored", "waiting"):
@@ -241,8 +240,9 @@ class StripeEventApplier:
             return Outcome(event.id, event.type, "ignored", "not a type ONE handles")
         try:
             detail = _Apply(uow, self, event).run()
-        except _Wait as waiting:
-            uow.webhooks.mark(SOURCE, event.id, "waiting", object_id=waiting.object_id)
+        except _Wait as waiting:  # kept whole, to be applied when the object it waits for is known
+            body = {"object": event.data_object, "created": event.created}
+            uow.webhooks.mark(SOURCE, event.id, "waiting", object_id=waiting.object_id, payload=body)
             return Outcome(event.id, event.type, "waiting", waiting.object_id)
         except _Ignore as ignored:
             uow.webhooks.mark(SOURCE, event.id, "ignored", error=str(ignored))

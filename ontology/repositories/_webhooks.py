@@ -100,10 +100,20 @@ class WebhookEventRepository(Repository):
         return WebhookDelivery(**row._mapping) if row is not None else None
 
     def mark(
-        self, source: str, event_id: str, status: str, *, object_id: str | None = None, error: str | None = None
+        self,
+        source: str,
+        event_id: str,
+        status: str,
+        *,
+        object_id: str | None = None,
+        error: str | None = None,
+        payload: dict[str, Any] | None = None,
     ) -> None:
-        """Set a recorded delivery's status (applied stamps applied_at; waiting may name the awaited object)."""
+        """Set a recorded delivery's status (applied stamps applied_at; waiting may name the awaited object
+        and keep the `payload` to apply later)."""
         values: dict[str, Any] = {"status": _status(status), "attempts": t.webhook_events.c.attempts + 1}
+        if payload is not None:
+            values["payload"] = clean_payload(dict(payload), "payload")
         if status == "applied":
             values["applied_at"] = func.now()
             values["error"] = None
