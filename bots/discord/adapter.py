@@ -25,6 +25,7 @@ from bots.discord.sender import DM_PREFIX, DiscordSender
 from bots.messages import Attachment, IncomingMessage
 from bots.metrics import Metrics
 from bots.platform import Typing
+from commerce.memberships import member_joined
 from ontology import Store
 from providers.errors import ProviderNotConfigured
 
@@ -297,8 +298,6 @@ class DiscordAdapter:
             return 0
 
     def _open_waiting_doors(self, account: str) -> int:
-        from commerce.memberships import member_joined
-
         with self.store.unit_of_work() as uow:
             opened = member_joined(uow, platform=PLATFORM, account=account)
             uow.commit()
