@@ -69,7 +69,11 @@ class DiscordDoors:
                 "and the members' role is yours as soon as you do."
             )
         await self._roles(member.add_roles(role, reason=f"ONE: membership {grant.membership_id} paid"), role)
-        sent = await send(message.text)
+        try:
+            sent = await send(message.text)
+        except PermanentDeliveryError:
+            await self._ledger.granted(row)  # the role is theirs even if they take no DMs
+            raise
         await self._ledger.granted(row)
         return sent
 

@@ -38,10 +38,11 @@ def telegram_api() -> Iterator[FakeTelegramApi]:
 
 def discord_roles_like_discord(http: Any) -> dict[str, Any]:
     """Discord's member and role routes over dpytest's state: GET member and PUT/DELETE role answer
-    404 Unknown Member for someone not in the server (dpytest crashes there), a PUT of a role the
-    member has changes nothing (dpytest adds it twice), and `knobs["forbid"]` answers 403 Missing
-    Permissions like a bot without Manage Roles. Every role change is recorded with its reason."""
-    knobs: dict[str, Any] = {"forbid": False, "changes": []}
+        404 Unknown Member for someone not in the server (dpytest crashes there), a PUT of a role the
+        member has changes nothing (dpytest adds it twice), and `knobs["forbid"]` answers 403 Missing
+        Permissions like a bot without Manage Roles, a DM channel in `knobs["closed_dms"]` 403 Cannot send
+    messages to this user. Every role change is recorded with its reason."""
+    knobs: dict[str, Any] = {"forbid": False, "changes": [], "closed_dms": set()}
 
     def member_of(guild_id: int, user_id: int) -> discord.Member:
         guild = backend.get_state()._get_guild(guild_id)
@@ -72,6 +73,17 @@ def discord_roles_like_discord(http: Any) -> dict[str, Any]:
     async def remove_role(guild_id: int, user_id: int, role_id: int, *, reason: str | None = None) -> None:
         await change(guild_id, user_id, role_id, reason=reason, add=False)
 
+    send_message = http.send_message
+
+    async def send(channel_id: int, *, params: Any) -> dict[str, Any]:
+        if channel_id in knobs["closed_dms"]:
+            raise discord.Forbidden(FakeResponse(403), {"code": 50007, "message": "Cannot send messages to this user"})  # type: ignore[arg-type]
+        # dpytest's send_message reads the channel from its caller's local variable `channel`
+        channel = backend.get_state().get_channel(channel_id) or backend.get_state()._get_private_channel(channel_id)  # noqa: F841
+        data: dict[str, Any] = await send_message(channel_id, params=params)
+        return data
+
+    http.send_message = send
     http.get_member = get_member
     http.add_role = add_role
     http.remove_role = remove_role
@@ -174,6 +186,7 @@ def community_settings(telegram_api: FakeTelegramApi, **values: object) -> Setti
         home=Path("/nonexistent-one-home"),
         telegram_bot_token=telegram_api.token,
         telegram_api_url=telegram_api.base_url,
+        telegram_chat_messages_per_second=50,  # Telegram's 1/s per chat would only slow the tests down
         **values,
     )
 

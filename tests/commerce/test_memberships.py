@@ -274,3 +274,23 @@ async def test_a_revoke_reason_must_be_known(community: Community) -> None:
     with pytest.raises(InvalidInput):
         community.in_uow(close_doors, fan_id=fan, membership_id=membership, reason="bored")
     assert community.grants(membership, fan)["telegram"].state == "granting"
+
+
+async def test_a_fan_who_takes_no_dms_still_gets_and_loses_the_role(community: Community) -> None:
+    alice = community.member("alice")
+    fan = community.fan(telegram=False, discord_member=alice)
+    membership = community.membership()
+    community.roles["closed_dms"].add((await alice.create_dm()).id)
+    community.in_uow(open_doors, fan_id=fan, membership_id=membership)
+    await community.deliver()
+    assert community.has_role(alice.id)
+    assert community.grants(membership, fan)["discord"].state == "granted"
+
+    community.in_uow(close_doors, fan_id=fan, membership_id=membership, reason="cancelled")
+    await community.deliver()
+    assert not community.has_role(alice.id)
+    assert community.grants(membership, fan)["discord"].state == "revoked"
+    with community.store.unit_of_work() as uow:
+        rows = [r for r in uow.outbox.query(limit=1000) if r.recipient_id == fan]
+    assert {r.status for r in rows} == {"failed"}
+    assert all("Cannot send messages to this user" in (r.error or "") for r in rows)
