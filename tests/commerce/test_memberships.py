@@ -4,6 +4,7 @@ the fake Bot API and dpytest's Discord."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import discord.ext.test as dpytest
@@ -19,6 +20,7 @@ from commerce.memberships import (
 )
 from ontology import InvalidInput
 from tests.commerce.conftest import Community
+from tests.conftest import run_threads
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -294,3 +296,18 @@ async def test_a_fan_who_takes_no_dms_still_gets_and_loses_the_role(community: C
         rows = [r for r in uow.outbox.query(limit=1000) if r.recipient_id == fan]
     assert {r.status for r in rows} == {"failed"}
     assert all("Cannot send messages to this user" in (r.error or "") for r in rows)
+
+
+async def test_concurrent_deliveries_of_the_same_payment_open_each_door_once(community: Community) -> None:
+    alice = community.member("alice")
+    fan = community.fan(discord_member=alice)
+    membership = community.membership()
+
+    def pay(i: int) -> None:
+        community.in_uow(open_doors, fan_id=fan, membership_id=membership)
+
+    await asyncio.to_thread(run_threads, pay, 4)
+    with community.store.unit_of_work() as uow:
+        rows = [r for r in uow.outbox.query(limit=1000) if r.recipient_id == fan]
+    assert sorted((r.platform, r.kind) for r in rows) == [("discord", "access_grant"), ("telegram", "access_grant")]
+    assert {g.generation for g in community.grants(membership, fan).values()} == {1}
