@@ -90,6 +90,9 @@ def open_doors(uow: UnitOfWork, *, creator_id: uuid.UUID, fan_id: uuid.UUID, mem
         return
     identities = fan.properties.get("identities") or {}
     name = _membership_name(uow, membership_id)
+    # paid while in a grace period (the applier may call this rather than renewal_recovered)
+    grants = uow.access_grants.for_membership(membership_id, fan_id)
+    _lift_grace(uow, grants, membership_id=membership_id, fan_id=fan_id)
     for platform in FAN_PLATFORMS:
         account = identities.get(platform)
         if not account:
@@ -104,8 +107,6 @@ def open_doors(uow: UnitOfWork, *, creator_id: uuid.UUID, fan_id: uuid.UUID, mem
         )
         if not created:
             if grant.is_open or grant.state == "unavailable":
-                if grant.grace_until is not None:
-                    uow.access_grants.clear_grace(grant.id)
                 continue
             grant = uow.access_grants.reopen(grant.id)
         _queue(uow, grant, ACCESS_GRANT, _WELCOME[platform].format(membership=name, door=_DOOR[platform]))
@@ -143,13 +144,7 @@ def renewal_recovered(uow: UnitOfWork, *, creator_id: uuid.UUID, fan_id: uuid.UU
     """A later payment succeeded: cancel a pending grace-period revocation (doors already closed for
     the failed payment open again)."""
     grants = uow.access_grants.for_membership(membership_id, fan_id)
-    in_grace = [g for g in grants if g.is_open and g.grace_until is not None]
-    for grant in in_grace:
-        uow.access_grants.clear_grace(grant.id)
-    if in_grace:
-        text = f"Your payment for {_membership_name(uow, membership_id)} went through: your access continues."
-        grace = min(g.grace_until for g in in_grace if g.grace_until is not None)
-        _tell(uow, in_grace[0], text, key=f"access:{membership_id}:{fan_id}:recovered:{grace.isoformat()}")
+    _lift_grace(uow, grants, membership_id=membership_id, fan_id=fan_id)
     if any(g.state in ("revoking", "revoked") and g.reason == "payment_failed" for g in grants):
         open_doors(uow, creator_id=creator_id, fan_id=fan_id, membership_id=membership_id)
 
@@ -213,6 +208,18 @@ def _close(
             continue
         _queue(uow, revoking, ACCESS_REVOKE, _WHY[reason].format(membership=name, door=_DOOR[grant.platform]))
     return True
+
+
+def _lift_grace(uow: UnitOfWork, grants: list[AccessGrant], *, membership_id: uuid.UUID, fan_id: uuid.UUID) -> None:
+    """End a grace period (the renewal was paid after all) and tell the fan, once per grace period."""
+    in_grace = [g for g in grants if g.is_open and g.grace_until is not None]
+    if not in_grace:
+        return
+    for grant in in_grace:
+        uow.access_grants.clear_grace(grant.id)
+    text = f"Your payment for {_membership_name(uow, membership_id)} went through: your access continues."
+    grace = min(g.grace_until for g in in_grace if g.grace_until is not None)
+    _tell(uow, in_grace[0], text, key=f"access:{membership_id}:{fan_id}:recovered:{grace.isoformat()}")
 
 
 def _queue(uow: UnitOfWork, grant: AccessGrant, kind: str, text: str) -> None:

@@ -311,3 +311,22 @@ async def test_concurrent_deliveries_of_the_same_payment_open_each_door_once(com
         rows = [r for r in uow.outbox.query(limit=1000) if r.recipient_id == fan]
     assert sorted((r.platform, r.kind) for r in rows) == [("discord", "access_grant"), ("telegram", "access_grant")]
     assert {g.generation for g in community.grants(membership, fan).values()} == {1}
+
+
+async def test_a_renewal_paid_through_open_doors_during_grace_ends_the_grace_and_says_so_once(
+    community: Community,
+) -> None:
+    fan = community.fan()
+    membership = community.membership()
+    tg = community.account(fan, "telegram")
+    community.in_uow(open_doors, fan_id=fan, membership_id=membership)
+    grace_until = datetime.now(UTC) + timedelta(hours=72)
+    community.in_uow(renewal_failed, fan_id=fan, membership_id=membership, grace_until=grace_until)
+    community.in_uow(open_doors, fan_id=fan, membership_id=membership)  # invoice.paid
+    community.in_uow(renewal_recovered, fan_id=fan, membership_id=membership)  # and its recovery, in any order
+    await community.deliver()
+
+    assert sweep_expired_grace(community.store, now=grace_until + timedelta(days=1)) == 0
+    assert len([t for t in community.telegram_api.sent_to(tg) if "went through" in t]) == 1
+    assert len(invites(community, tg)) == 1
+    assert community.grants(membership, fan)["telegram"].grace_until is None
