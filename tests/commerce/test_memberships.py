@@ -19,7 +19,7 @@ from commerce.memberships import (
     sweep_expired_grace,
 )
 from ontology import InvalidInput
-from tests.commerce.conftest import Community
+from tests.commerce.community import Community, community_fixture, telegram_api_fixture  # noqa: F401  (fixtures)
 from tests.conftest import run_threads
 
 pytestmark = pytest.mark.timeout(60)

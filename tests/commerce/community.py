@@ -1,6 +1,8 @@
 """A creator's community on both platforms, for membership doors: the fake Bot API over HTTP with a
 private members' supergroup the bot administers, a dpytest Discord server with a members' role, the
-real adapters' senders and the real OutboxSender delivering the real outbox."""
+real adapters' senders and the real OutboxSender delivering the real outbox.
+
+Fixtures `community` and `telegram_api`, imported by the tests that use them (not in conftest.py)."""
 
 from __future__ import annotations
 
@@ -30,8 +32,8 @@ COMMUNITY_CHAT = "-1001234567890"
 _telegram_ids = itertools.count(7001)
 
 
-@pytest.fixture(scope="module")
-def telegram_api() -> Iterator[FakeTelegramApi]:
+@pytest.fixture(scope="module", name="telegram_api")
+def telegram_api_fixture() -> Iterator[FakeTelegramApi]:
     with FakeTelegramApi() as api:
         yield api
 
@@ -191,8 +193,8 @@ def community_settings(telegram_api: FakeTelegramApi, **values: object) -> Setti
     )
 
 
-@pytest.fixture
-async def community(store: Store, telegram_api: FakeTelegramApi) -> AsyncIterator[Community]:
+@pytest.fixture(name="community")
+async def community_fixture(store: Store, telegram_api: FakeTelegramApi) -> AsyncIterator[Community]:
     guild_id, role_id = factories.make_id(), factories.make_id()
     settings = community_settings(
         telegram_api,
