@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from commerce.notify import FAN_PLATFORMS, notify_fan
-from ontology import NotFound, Store, UnitOfWork
+from ontology import InvalidInput, NotFound, Store, UnitOfWork
 from ontology.repositories import AccessGrant
 
 __all__ = [
@@ -127,7 +127,7 @@ def renewal_failed(
     A further failure within the same grace period (Stripe retries the invoice) changes nothing:
     the first failure's deadline stands and the fan is told once."""
     if grace_until.tzinfo is None:
-        raise ValueError("grace_until must be timezone-aware")
+        raise InvalidInput("grace_until must be timezone-aware")
     grants = [g for g in uow.access_grants.for_membership(membership_id, fan_id) if g.is_open]
     if not grants or any(g.grace_until is not None for g in grants):
         return

@@ -269,13 +269,16 @@ async def test_a_bot_without_rights_fails_the_row_with_a_clear_reason(community:
     assert {g.state for g in community.grants(membership, fan).values()} == {"granting"}
 
 
-async def test_a_revoke_reason_must_be_known(community: Community) -> None:
+async def test_bad_input_is_refused_and_nothing_is_written(community: Community) -> None:
     fan = community.fan()
     membership = community.membership()
     community.in_uow(open_doors, fan_id=fan, membership_id=membership)
     with pytest.raises(InvalidInput):
         community.in_uow(close_doors, fan_id=fan, membership_id=membership, reason="bored")
-    assert community.grants(membership, fan)["telegram"].state == "granting"
+    with pytest.raises(InvalidInput, match="timezone"):
+        community.in_uow(renewal_failed, fan_id=fan, membership_id=membership, grace_until=datetime(2030, 1, 1))
+    grant = community.grants(membership, fan)["telegram"]
+    assert (grant.state, grant.reason, grant.grace_until) == ("granting", None, None)
 
 
 async def test_a_fan_who_takes_no_dms_still_gets_and_loses_the_role(community: Community) -> None:
