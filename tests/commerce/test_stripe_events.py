@@ -112,6 +112,8 @@ def test_a_refund_after_the_checkout_revokes_access_and_counts_against_revenue(
     assert deliver(applier, completed) == "applied"
     with store.unit_of_work() as uow:
         assert compute_metrics(uow, shop.creator.id, 30)["revenue"]["USD"] == revenue_before + 19900
+        doors = uow.access_grants.for_membership(shop.products["lifetime"].id, fan.id)
+    assert [(g.platform, g.is_open) for g in doors] == [("telegram", True)]  # the Telegram invite is on its way
     stripe.refund(intent, idempotency_key=f"refund-{intent}")
     refunded = ledger_event(stripe, "charge.refunded", intent)
     assert deliver(applier, refunded) == "applied"
@@ -122,6 +124,8 @@ def test_a_refund_after_the_checkout_revokes_access_and_counts_against_revenue(
     assert seen["messages"] == [PAID, REFUNDED]
     with store.unit_of_work() as uow:
         assert compute_metrics(uow, shop.creator.id, 30)["revenue"].get("USD", 0) == revenue_before
+        doors = uow.access_grants.for_membership(shop.products["lifetime"].id, fan.id)
+    assert [(g.platform, g.is_open, g.reason) for g in doors] == [("telegram", False, "refunded")]
 
 
 def test_related_events_delivered_concurrently_and_repeatedly_converge(
