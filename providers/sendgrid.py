@@ -269,11 +269,14 @@ def _event(item: dict[str, Any]) -> EmailEvent:
 
 
 class _RedactBearer(logging.Filter):
-    """python_http_client logs request headers (with `Authorization: Bearer <key>`) at DEBUG: blank the key."""
+    """python_http_client logs request headers (with `Authorization: Bearer <key>`) at DEBUG: blank the
+    key; it logs the request body too (an email's text: a one-time code, a magic link): drop it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if "Bearer" in message:
+        if message.startswith("PAYLOAD:"):
+            record.msg, record.args = "PAYLOAD: (email body not logged)", ()
+        elif "Bearer" in message:
             record.msg, record.args = _BEARER.sub("Bearer ***", message), ()
         return True
 

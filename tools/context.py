@@ -88,6 +88,7 @@ class ToolContext:
         "providers",
         "result_tokens",
         "run_id",
+        "step_up_broadcast_fans",
         "store",
     )
 
@@ -103,6 +104,7 @@ class ToolContext:
         origin: Origin | None = None,
         approvals_channel: str | None = None,
         approval: Approval | None = None,
+        step_up_broadcast_fans: int = 1000,
     ) -> None:
         self.principal = principal
         self.store = store
@@ -114,3 +116,5 @@ class ToolContext:
         self.approvals_channel = approvals_channel  # the Slack channel for cards when the origin is not Slack
         # set only by tools.approvals.ApprovalDesk, after the creator approved: lets that one action run
         self.approval = approval
+        # a broadcast to more fans than this needs the creator's step-up code (settings step_up_broadcast_fans)
+        self.step_up_broadcast_fans = step_up_broadcast_fans
