@@ -217,7 +217,12 @@ def request_approval(spec: ToolSpec, args: dict[str, Any], ctx: ToolContext) -> 
                 bot=bot,
                 chat_kind="private" if chat.startswith("D") else "group",  # Slack DM channels start with D
                 thread=thread,
-                extras={"approvalId": str(approval.id), "action": spec.name, "summary": summary, "stepUp": step_up},
+                extras={
+                    "approvalId": str(approval.id),
+                    "action": spec.name,
+                    "summary": summary,
+                    **({"stepUp": True} if step_up else {}),
+                },
                 kind="card",
                 creator_id=principal.creator_id,
             )
