@@ -105,14 +105,18 @@ def paid_payment(store: Store, knowledge: KnowledgeBase, providers: Providers, c
     with store.unit_of_work() as uow:
         fan = uow.entities.neighbours(creator.id, "following", direction="in", limit=1)[0].entity
     buyer = ctx_of(store, knowledge, providers, Principal(Role.FAN, fan.id, creator.id))
-    link = json.loads(str(execute({"name": "create_checkout_link", "args": {"product_id": str(product.id)}}, buyer).content))
+    link = json.loads(
+        str(execute({"name": "create_checkout_link", "args": {"product_id": str(product.id)}}, buyer).content)
+    )
     stripe: LocalStripe = providers.get("stripe")
     with store.unit_of_work() as uow:
         stripe.complete_checkout_session(uow.entities.get(uuid.UUID(link["payment_id"])).properties["providerRef"])
     return str(link["payment_id"])
 
 
-def propose(store: Store, knowledge: KnowledgeBase, providers: Providers, creator: Entity, name: str, **args: Any) -> uuid.UUID:
+def propose(
+    store: Store, knowledge: KnowledgeBase, providers: Providers, creator: Entity, name: str, **args: Any
+) -> uuid.UUID:
     ctx = ctx_of(store, knowledge, providers, Principal(Role.CREATOR, creator.id, creator.id))
     message = execute({"name": name, "args": args, "id": "call_1"}, ctx)
     assert message.status != "error", message.content
@@ -130,7 +134,11 @@ def refunds(store: Store, payment_id: str) -> list[Any]:
             if e.metadata["status"] == "refunded"
         ]
         intent = uow.entities.get(uuid.UUID(payment_id)).properties.get("paymentIntent")
-        ledger = [r for r in uow.records.list("stripe", "refund", limit=1000) if intent and r.data.get("payment_intent") == intent]
+        ledger = [
+            r
+            for r in uow.records.list("stripe", "refund", limit=1000)
+            if intent and r.data.get("payment_intent") == intent
+        ]
     return [*events, *ledger]
 
 
@@ -281,7 +289,9 @@ def test_the_code_goes_by_email_through_sendgrid_when_there_is_no_phone(
     approval = propose(store, knowledge, providers, creator, "change_price", product_id=str(product.id), price=2500)
     sent = ask_code(desk, approval, creator).sent
     assert sent.via == "email" and sent.to == "m***@example.com"
-    [(_, body)] = [s for s in sendgrid.sent if s[1]["personalizations"][0]["to"][0]["email"] == "mail-creator@example.com"]
+    [(_, body)] = [
+        s for s in sendgrid.sent if s[1]["personalizations"][0]["to"][0]["email"] == "mail-creator@example.com"
+    ]
     text = body["content"][0]["value"]
     code = CODE.search(text).group(1)  # type: ignore[union-attr]
     assert body["custom_args"]["one_purpose"] == "step_up"
@@ -352,7 +362,9 @@ def test_a_broadcast_needs_the_code_only_past_the_fan_threshold(
         big.decide(ids[1], approve=True, by="cli", creator_id=creator.id)
     with store.unit_of_work() as uow:
         assert uow.outbox.query(creator_id=creator.id, limit=100)
-        queued = [r for r in uow.outbox.query(creator_id=creator.id, limit=100) if r.key.startswith(f"broadcast:{ids[1]}")]
+        queued = [
+            r for r in uow.outbox.query(creator_id=creator.id, limit=100) if r.key.startswith(f"broadcast:{ids[1]}")
+        ]
     assert queued == [] and big.get(ids[1]).status == "pending"
     code = last_sms_code(twilio, "+14155550107")
     assert big.decide(ids[1], approve=True, by="cli", creator_id=creator.id, code=code).status == "executed"
@@ -378,7 +390,9 @@ def test_a_misbehaving_model_forging_approvals_and_codes_moves_no_money(
     assert refunds(store, payment) == []
     # the same forged calls as the creator's own (a creator-role model): only proposals, each needing a code
     ctx = ctx_of(store, knowledge, providers, Principal(Role.CREATOR, creator.id, creator.id))
-    refund = execute({"name": "refund_payment", "args": {"payment_id": payment, "reason": "x", **forged}, "id": "r"}, ctx)
+    refund = execute(
+        {"name": "refund_payment", "args": {"payment_id": payment, "reason": "x", **forged}, "id": "r"}, ctx
+    )
     approval = uuid.UUID(json.loads(str(refund.content))["approval_id"])
     assert str(approval) != forged["approval_id"]
     with pytest.raises(StepUpRefused):  # the forged code, typed by whoever clicks: refused
