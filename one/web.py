@@ -290,7 +290,8 @@ def _api_router(store: Store, commands: CommandRunner | None, approvals: Approva
         if current.status != "pending":
             raise HTTPException(409, f"approval {approval_id} was already decided: {current.status}")
         try:
-            decided = approvals.decide(approval_id, approve=body.approving, by=f"api key {key.prefix}", code=body.code)
+            with_code = {"code": body.code} if body.code is not None else {}
+            decided = approvals.decide(approval_id, approve=body.approving, by=f"api key {key.prefix}", **with_code)
         except StepUpRequired as needed:
             sent = needed.sent
             step_up = {"sent": sent.fresh, "via": sent.via, "to": sent.to, "expiresAt": _iso(sent.expires_at)}
