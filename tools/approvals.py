@@ -267,6 +267,7 @@ class ApprovalDesk:
                 "via": sent.via,
                 "to": sent.to,
                 "local": sent.mode == "local",
+                "minutes": max(int(self.step_up.ttl_seconds // 60), 1),
                 "card": str(card.get("key") or f"approval:{approval.id}:card"),
             },
             kind="card_update",

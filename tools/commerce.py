@@ -141,9 +141,7 @@ def _describe_price_change(args: dict[str, Any], ctx: ToolContext) -> str:
     )
 
 
-@one_tool(
-    roles={Role.CREATOR}, moves_money=True, needs_approval=True, describe=_describe_price_change, step_up=True
-)
+@one_tool(roles={Role.CREATOR}, moves_money=True, needs_approval=True, describe=_describe_price_change, step_up=True)
 def change_price(product_id: str, price: int, ctx: Annotated[ToolContext, InjectedToolArg]) -> str:
     """Propose changing the price of one of the creator's products or courses. `price` is an integer in
     minor units (cents): 4900 means $49.00; 0 makes it free. Only the creator can do this, and calling it

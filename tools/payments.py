@@ -159,9 +159,7 @@ def _describe_refund(args: dict[str, Any], ctx: ToolContext) -> str:
     return f"Refund {money} of payment '{payment.name}' ({payment.id}) through Stripe; reason: {reason or 'none given'}"
 
 
-@one_tool(
-    roles={Role.CREATOR}, moves_money=True, needs_approval=True, describe=_describe_refund, step_up=True
-)
+@one_tool(roles={Role.CREATOR}, moves_money=True, needs_approval=True, describe=_describe_refund, step_up=True)
 def refund_payment(payment_id: str, reason: str, ctx: Annotated[ToolContext, InjectedToolArg]) -> str:
     """Propose refunding a completed payment in full through Stripe. Only the creator can do this, and
     calling it only asks: NOTHING is refunded until the creator approves it AND confirms the one-time

@@ -150,7 +150,8 @@ def code_sent_card(card_extras: dict[str, Any], update_extras: dict[str, Any]) -
     local = " _(local mode: kept on this machine, not really sent)_" if update_extras.get("local") else ""
     text = (
         f":lock: A one-time code was sent to your {where}{f' ({to})' if to else ''}{local}. "
-        f"To approve, reply `/one confirm {escape(approval_id)} <code>` (it expires in 10 minutes)."
+        f"To approve, reply `/one confirm {escape(approval_id)} <code>` "
+        f"(it expires in {int(update_extras.get('minutes') or 10)} minutes)."
     )
     blocks = [
         *_summary_blocks(card_extras),
