@@ -211,10 +211,15 @@ class Settings(BaseSettings):
         default=None, description="the creator's private Telegram group or channel paid members are invited to"
     )
     discord_member_role_id: int | None = Field(
-        default=None, description="the Discord role (in discord_guild_id) a paid membership grants"
+        default=None,
+        description="the Discord role (in discord_guild_id) a paid membership grants; the bot needs Manage Roles, "
+        "and the Server Members Intent enabled in the developer portal (to give the role to fans who join later)",
     )
     membership_grace_hours: float = Field(
         default=72.0, ge=0, le=24 * 60, description="access kept after a failed renewal"
+    )
+    membership_grace_sweep_seconds: float = Field(
+        default=60.0, gt=0, le=3600, description="how often `one run` closes doors whose grace period ended"
     )
 
     # step-up: a one-time code to the creator (SMS or email) before money moves
