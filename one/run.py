@@ -173,13 +173,14 @@ async def start(settings: Settings, *, serve_http: bool = True) -> Running:
 async def _start(settings: Settings, app: App, runtime: Runtime, *, serve_http: bool) -> Running:
     from bots.fan_commands import FanCommands
     from bots.sender import OutboxSender
+    from one.cli_approvals import step_up_policy
     from one.web import build_web_app
     from tools import Origin
     from tools.approvals import ApprovalDesk
 
     metrics = Metrics()
     store = app.store
-    approvals = ApprovalDesk(store, app.knowledge, app.providers)
+    approvals = ApprovalDesk(store, app.knowledge, app.providers, step_up=step_up_policy(settings))
     senders: list[Any] = []  # the outbox sender, built once the adapters (and their platform senders) exist
 
     def wake_sender() -> None:  # a reply was queued: deliver it now rather than at the next idle poll
@@ -223,7 +224,13 @@ async def _start(settings: Settings, app: App, runtime: Runtime, *, serve_http: 
         return {type(adapter).__name__.removesuffix("Adapter").lower(): "running" for adapter in adapters}
 
     web = build_web_app(
-        store=store, metrics=metrics, routes=routes, health=health, commands=runtime.commands, approvals=approvals
+        store=store,
+        metrics=metrics,
+        routes=routes,
+        health=health,
+        commands=runtime.commands,
+        approvals=approvals,
+        email=lambda: app.providers.get("sendgrid"),
     )
     running = Running(app, runtime, dispatcher, metrics, adapters, sender, web)
     await asyncio.to_thread(_warm, app, runtime, settings.turn_workers)

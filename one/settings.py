@@ -223,6 +223,15 @@ class Settings(BaseSettings):
     )
 
     # step-up: a one-time code to the creator (SMS or email) before money moves
+    step_up_via: Literal["auto", "sms", "email"] = Field(
+        default="auto", description="how step-up codes reach the creator: auto = SMS to their phone, else email"
+    )
+    step_up_code_minutes: float = Field(default=10.0, gt=0, le=60, description="how long a step-up code works")
+    step_up_max_attempts: int = Field(default=5, ge=1, le=10, description="wrong tries before a code is dead")
+    step_up_codes_per_hour: int = Field(default=5, ge=1, le=60, description="step-up codes one creator may get an hour")
+    step_up_broadcast_fans: int = Field(
+        default=1000, ge=0, description="a broadcast reaching more fans than this needs a step-up code"
+    )
 
     # creator tokens and chain sends
 
