@@ -386,11 +386,8 @@ class EvmChain:
 
     def intent(self, key: str) -> Intent | None:
         """The stored intent under `key` (signed bytes, nonce, hashes, status), or None."""
-        return self._signer().intents.get(key) if self._check() else None
-
-    def _check(self) -> bool:
         self.check()
-        return True
+        return self._signer().intents.get(key)
 
     def _check_key(self, key: str) -> str:
         if not isinstance(key, str) or not key.strip() or len(key) > 300:
@@ -445,7 +442,6 @@ class EvmChain:
             if intent.raw_tx is None or intent.tx_hash is None or intent.nonce is None:
                 raise self.errors.rejected(f"{self.name}: the intent under {intent.key!r} has no signed transaction")
             if not self._send_intent(intent, what, fresh=fresh):
-                state.forget_floor()
                 intent = state.intents.set_status(intent.key, "dropped")
                 continue
             fresh = False

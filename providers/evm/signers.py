@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,18 +43,12 @@ class SignerState:
     lock: threading.Lock = field(default_factory=threading.Lock)  # recovery and renewals
     fees: tuple[int, int] | None = None  # (maxFeePerGas, maxPriorityFeePerGas)
     fees_at: float = 0.0
-    floor: int = 0  # the chain's pending transaction count, as last read
-    floor_at: float = float("-inf")
     recovered_at: float = float("-inf")  # the last `EvmChain.recover` of this key in this process
     _turn: threading.Condition = field(default_factory=threading.Condition)
     _queue: list[_Request] = field(default_factory=list)
     _leading: bool = False
     _marks: list[tuple[str, IntentStatus, Mapping[str, Any] | None]] = field(default_factory=list)
     _marking: bool = False
-
-    def forget_floor(self) -> None:
-        """Read the chain's pending count again before the next reservation (after a rejected send)."""
-        self.floor_at = float("-inf")
 
     def reserve(
         self, key: str, details: Mapping[str, Any], sign: Signer, pending: Callable[[], int]
@@ -75,11 +68,11 @@ class SignerState:
         try:
             # read for every batch: a transaction signed elsewhere with this key and still pending must
             # not be replaced by ours (same nonce, higher fee), so the floor is never older than the batch
-            self.floor, self.floor_at = pending(), time.monotonic()
+            floor = pending()
             results = self.intents.reserve_signed_many(
                 chain=self.chain,
                 signer=self.address,
-                nonce_floor=self.floor,
+                nonce_floor=floor,
                 requests=[(r.key, r.details, r.sign) for r in batch],
             )
             for r, result in zip(batch, results, strict=True):
