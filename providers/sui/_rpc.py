@@ -257,28 +257,3 @@ def _transaction(result: dict[str, Any], digest: str) -> SuiTransaction:
         checkpoint=_int(checkpoint, "checkpoint") if checkpoint is not None else None,
         gas_used=gas_used,
     )
-
-
-class LocalSuiChain:
-    """Sui when it is not configured: not an emulator; every call raises `SuiNotConfigured`."""
-
-    missing_settings = ("ONE_SUI_RPC_URL", "ONE_SUI_PRIVATE_KEY")
-
-    def _refuse(self) -> SuiNotConfigured:
-        return SuiNotConfigured(f"Sui is not configured, so there is no local Sui chain: set {_SETTINGS}")
-
-    def get_balance(self, address: str) -> int:
-        """Raises SuiNotConfigured."""
-        raise self._refuse()
-
-    def get_coin_balance(self, address: str, coin_type: str) -> int:
-        """Raises SuiNotConfigured."""
-        raise self._refuse()
-
-    def get_transaction(self, digest: str) -> SuiTransaction | None:
-        """Raises SuiNotConfigured."""
-        raise self._refuse()
-
-    def send_signed_transaction(self, tx_bytes: str, signatures: Sequence[str]) -> str:
-        """Raises SuiNotConfigured."""
-        raise self._refuse()
