@@ -32,13 +32,18 @@ PLATFORM = Keypair.from_seed(bytes(range(32)))
 FAN = str(Keypair.from_seed(bytes(range(1, 33))).pubkey())
 
 
-@pytest.fixture
-def server() -> Iterator[HTTPServer]:
-    server = HTTPServer(threaded=True)
+@pytest.fixture(scope="module")
+def threaded_server() -> Iterator[HTTPServer]:
+    server = HTTPServer(threaded=True)  # a stalled answer must not block the next request
     server.start()
     yield server
-    server.clear()
     server.stop()
+
+
+@pytest.fixture
+def server(threaded_server: HTTPServer) -> HTTPServer:
+    threaded_server.clear()
+    return threaded_server
 
 
 @pytest.fixture
