@@ -192,27 +192,36 @@ def cloudflare_local(ctx: Context) -> Any:
 
 
 def sui_live(ctx: Context) -> Any:
-    from providers.sui import LiveSuiChain
+    from providers.sui import SuiTokenChain
 
-    return LiveSuiChain(ctx.settings.sui_rpc_url or "")
+    s = ctx.settings
+    return SuiTokenChain(
+        s.sui_rpc_url or "", _secret(ctx, "sui_private_key"), intents=_chain_intents(ctx), network=s.sui_network
+    )
 
 
 def sui_local(ctx: Context) -> Any:
     from providers.sui import LocalSuiChain
 
-    return LocalSuiChain()
+    return LocalSuiChain(ctx.store)
 
 
 def solana_live(ctx: Context) -> Any:
-    from providers.solana import LiveSolanaChain
+    from providers.solana import SolanaTokenChain
 
-    return LiveSolanaChain(ctx.settings.solana_rpc_url or "")
+    s = ctx.settings
+    return SolanaTokenChain(
+        s.solana_rpc_url or "",
+        _secret(ctx, "solana_private_key"),
+        intents=_chain_intents(ctx),
+        network=s.solana_network,
+    )
 
 
 def solana_local(ctx: Context) -> Any:
     from providers.solana import LocalSolanaChain
 
-    return LocalSolanaChain()
+    return LocalSolanaChain(ctx.store)
 
 
 def _anvil(ctx: Context, chain: str) -> Any:
@@ -220,6 +229,14 @@ def _anvil(ctx: Context, chain: str) -> Any:
     from providers.evm.node import AnvilNode
 
     return ctx.cache.setdefault(f"anvil-{chain}", AnvilNode(ctx.home / "anvil" / chain))
+
+
+def _chain_intents(ctx: Context) -> Any:
+    """The app's one durable store of chain send intents and nonce counters (Postgres), shared by every
+    chain provider and, through the database, by every process signing with the same key."""
+    from ontology.chain_intents import StoreIntents
+
+    return ctx.cache.setdefault("chain-intents", StoreIntents(ctx.store))
 
 
 def _evm_options(ctx: Context) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import base64
 import hashlib
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from solders.hash import Hash
@@ -253,7 +253,7 @@ class SolanaTokenChain(LiveSolanaChain):
         settled = self._settled(intent)
         if settled is not None:
             return settled
-        raise SolanaUnavailable(f"solana: the send under key {key!r} is not confirmed yet; call again with the same key")
+        raise SolanaUnavailable(f"solana: the send under key {key!r} is not confirmed yet; call again with the key")
 
     def _settled(self, intent: Intent) -> TxReceipt | None:
         if intent.status == "mined":
@@ -305,7 +305,7 @@ class SolanaTokenChain(LiveSolanaChain):
             "contract": intent.details.get("contract"),
             "error": None if error is None else str(error),
         }
-        state = "reverted" if error is not None else "mined"
+        state: Literal["mined", "reverted"] = "reverted" if error is not None else "mined"
         self._intents.set_status(intent.key, state, receipt=receipt)
         return SendOutcome(state, _receipt(receipt, self.network))
 

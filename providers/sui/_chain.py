@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -228,15 +228,16 @@ class SuiTokenChain(LiveSuiChain):
             return None
         status = effects["status"]
         failed = status.get("status") != "success"
-        gas = effects.get("gasUsed") if isinstance(effects.get("gasUsed"), dict) else {}
+        raw_gas = effects.get("gasUsed")
+        gas_used: dict[str, Any] = raw_gas if isinstance(raw_gas, dict) else {}
+        spent = int(gas_used.get("computationCost", 0)) + int(gas_used.get("storageCost", 0))
         receipt = {
             "digest": intent.tx_hash,
             "checkpoint": int(result.get("checkpoint") or 0),
-            "gas_used": sum(int(gas.get(k, 0)) for k in ("computationCost", "storageCost"))
-            - int(gas.get("storageRebate", 0)),
+            "gas_used": spent - int(gas_used.get("storageRebate", 0)),
             "error": str(status.get("error") or "failure") if failed else None,
         }
-        state = "reverted" if failed else "mined"
+        state: Literal["mined", "reverted"] = "reverted" if failed else "mined"
         self._intents.set_status(intent.key, state, receipt=receipt)
         return SendOutcome(state, _receipt(receipt, self.network))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -62,7 +62,13 @@ def sleeps() -> list[float]:
 
 
 def _chain(
-    cluster: SolanaCluster, intents: MemoryIntents, sleeps: list[float], *, attempts: int = 2, timeout: float = 5
+    cluster: SolanaCluster,
+    intents: MemoryIntents,
+    sleeps: list[float],
+    *,
+    attempts: int = 2,
+    timeout: float = 5,
+    sleep: Callable[[float], None] | None = None,
 ) -> SolanaTokenChain:
     return SolanaTokenChain(
         cluster.node.url,
@@ -70,7 +76,7 @@ def _chain(
         intents=intents,
         network="devnet",
         retry=RetryPolicy(attempts=attempts, jitter=False),
-        sleep=sleeps.append,
+        sleep=sleep or sleeps.append,
         timeout=timeout,
     )
 
@@ -170,11 +176,12 @@ def test_a_timeout_then_a_retry_under_the_key_completes_without_a_second_effect(
 def test_an_expired_blockhash_with_the_signature_provably_absent_is_resigned_under_the_key(
     cluster: SolanaCluster, intents: MemoryIntents
 ) -> None:
-    chain = _chain(cluster, intents, [])
+    def time_passes(seconds: float) -> None:  # while we wait for confirmation, the blockhash expires
+        cluster.expire_blockhashes()
+
+    chain = _chain(cluster, intents, [], sleep=time_passes)
     mint = _deploy(chain)
     cluster.drop_sends = 1  # the leader never includes the first send
-    expire_on_wait: list[float] = []
-    chain._sleep = lambda seconds: (expire_on_wait.append(seconds), cluster.expire_blockhashes())  # type: ignore[method-assign]
     receipt = chain.mint(mint, FAN, 11, key="mint-dropped")
     intent = intents.intents["mint-dropped"]
     assert len(intent.replaced_hashes) == 1 and intent.replaced_hashes[0] != receipt.tx_hash
@@ -200,7 +207,9 @@ def test_outcome_of_a_dropped_send_becomes_unknown_only_after_its_blockhash_expi
     chain.close()
 
 
-def test_a_mint_that_fails_on_chain_is_a_typed_error_and_reverted(chain: SolanaTokenChain, cluster: SolanaCluster) -> None:
+def test_a_mint_that_fails_on_chain_is_a_typed_error_and_reverted(
+    chain: SolanaTokenChain, cluster: SolanaCluster
+) -> None:
     foreign = Pubkey.new_unique()
     cluster.add_foreign_mint(foreign)  # we are not its mint authority
     with pytest.raises(SolanaExecutionFailed) as caught:

@@ -49,7 +49,12 @@ class MemoryIntents:
             old = self.intents[key]
             replaced = old.replaced_hashes + ((old.tx_hash,) if old.tx_hash and old.tx_hash != tx_hash else ())
             new = dataclasses.replace(
-                old, raw_tx=raw_tx, tx_hash=tx_hash, status="signed", replaced_hashes=replaced, attempts=old.attempts + 1
+                old,
+                raw_tx=raw_tx,
+                tx_hash=tx_hash,
+                status="signed",
+                replaced_hashes=replaced,
+                attempts=old.attempts + 1,
             )
             self.intents[key] = new
             self.events.append(("signed", tx_hash))

@@ -183,7 +183,9 @@ class SolanaCluster:
                     {"err": "AlreadyProcessed"},
                 )
             if str(message.recent_blockhash) not in self.valid_blockhashes:
-                return RpcFailure(-32002, "Transaction simulation failed: Blockhash not found", {"err": "BlockhashNotFound"})
+                return RpcFailure(
+                    -32002, "Transaction simulation failed: Blockhash not found", {"err": "BlockhashNotFound"}
+                )
             if self.drop_sends:
                 self.drop_sends -= 1
                 return signature  # accepted by the RPC node, never landed

@@ -120,13 +120,23 @@ class SuiNode:
 
     def _unsafe_moveCall(self, params: list[Any]) -> Any:
         sender, package, module, function, types, args, _gas, budget = params
-        if (package, module, function) not in (("0x2", "coin", "mint_and_transfer"), (FRAMEWORK, "coin", "mint_and_transfer")):
+        if (package, module, function) not in (
+            ("0x2", "coin", "mint_and_transfer"),
+            (FRAMEWORK, "coin", "mint_and_transfer"),
+        ):
             return RpcFailure(-32602, f"function {package}::{module}::{function} not supported by the fake")
         if len(types) != 1 or len(args) != 3 or int(budget) <= 0:
             return RpcFailure(-32602, "Invalid params: mint_and_transfer<T>(cap, amount, recipient)")
         cap, amount, recipient = args
         return self._built(
-            {"kind": "mint", "sender": sender, "coin_type": _long(types[0]), "cap": cap, "amount": int(amount), "to": recipient}
+            {
+                "kind": "mint",
+                "sender": sender,
+                "coin_type": _long(types[0]),
+                "cap": cap,
+                "amount": int(amount),
+                "to": recipient,
+            }
         )
 
     def _unsafe_pay(self, params: list[Any]) -> Any:
@@ -207,7 +217,12 @@ class SuiNode:
 
     def _suix_getBalance(self, params: list[Any]) -> Any:
         amount = self.balances.get((params[0], _long(params[1])), 0)
-        return {"coinType": params[1], "coinObjectCount": 1 if amount else 0, "totalBalance": str(amount), "lockedBalance": {}}
+        return {
+            "coinType": params[1],
+            "coinObjectCount": 1 if amount else 0,
+            "totalBalance": str(amount),
+            "lockedBalance": {},
+        }
 
     def _suix_getTotalSupply(self, params: list[Any]) -> Any:
         if _long(params[0]) not in self.supply:
