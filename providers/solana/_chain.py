@@ -275,11 +275,11 @@ class SolanaTokenChain(LiveSolanaChain):
             self.send_signed_transaction(str(intent.raw_tx))
         except SolanaRejected as error:
             text = str(error)
-            if "AlreadyProcessed" in text or "already been processed" in text:
-                return  # our earlier send of these bytes landed
-            if "-32002" in text or "simulation failed" in text.lower():
-                self._intents.set_status(key, "dropped")  # preflight refused it: it was never forwarded
-            raise
+            if "AlreadyProcessed" not in text and "already been processed" not in text:
+                # A preflight refusal proves nothing about an earlier send of the same bytes (a
+                # timed-out attempt may be in flight): the intent stays open, and `outcome` marks it
+                # dropped only once its blockhash has expired without the signature landing.
+                raise
         if intent.status != "sent":
             self._intents.set_status(key, "sent")
 

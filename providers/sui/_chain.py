@@ -4,8 +4,12 @@ Mint is `0x2::coin::mint_and_transfer<T>(TreasuryCap<T>, amount, recipient)` bui
 `unsafe_moveCall`; transfer is `unsafe_pay` over the platform's coins of that type. The node returns
 the BCS transaction bytes; we compute their digest, store bytes and digest in the intent store
 under the idempotency key BEFORE `sui_executeTransactionBlock` (WaitForLocalExecution, effects).
-A retry under the same key re-sends the SAME bytes (same digest: Sui executes a digest once); it
-never asks the node to build a new transaction for a key that already has bytes.
+A retry under the same key re-sends the SAME bytes (same digest: Sui executes a digest once). Only
+when the bytes can provably never execute (a dry run finds their gas coin already at a later
+version, and the digest is still unknown) is the intent marked dropped and built again under the
+same key; the old digest stays in `replaced_hashes`. Sends of one chain object are serialised, so
+two transactions never name the same gas coin version (equivocation would lock it for the epoch);
+several processes signing with one Sui key at once are not coordinated (one sender per key).
 
 Deploying a new coin needs a compiled Move package (a one-time witness calling
 `coin::create_currency`), which this server cannot build: live `deploy_token` raises
@@ -16,6 +20,7 @@ treasury_cap_id)`; minting also finds a TreasuryCap we own by itself (`suix_getO
 from __future__ import annotations
 
 import base64
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
@@ -78,6 +83,7 @@ class SuiTokenChain(LiveSuiChain):
         self._intents = intents
         self._gas_budget = gas_budget
         self._caps: dict[str, str] = {}
+        self._sending = threading.Lock()
         self.network = network
         self.address = self._key.address
         self._chain = f"sui:{network}"
@@ -164,34 +170,58 @@ class SuiTokenChain(LiveSuiChain):
             raise SuiUnavailable("sui: suix_getTotalSupply answered without a value") from error
 
     def outcome(self, key: str) -> SendOutcome:
-        """What became of the send under `key`. A digest the node does not know stays "pending":
-        the stored bytes may still execute, so the reconciler re-sends them under the key."""
+        """What became of the send under `key`. A digest the node does not know is "pending" while
+        its bytes may still execute (the reconciler re-sends them under the key), "unknown" (dropped:
+        safe to compensate) once a dry run proves an input object has moved past their version."""
         intent = self._intents.get(key)
         if intent is None or intent.raw_tx is None or intent.status == "dropped":
             return SendOutcome("unknown")
         if intent.status in ("mined", "reverted"):
             return SendOutcome(intent.status, _receipt(intent.receipt or {}, self.network))
         settled = self._lookup(intent)
-        return settled if settled is not None else SendOutcome("pending")
+        if settled is not None:
+            return settled
+        return SendOutcome("unknown") if self._dead(intent) else SendOutcome("pending")
 
     # -- sending -----------------------------------------------------------------------------------
 
     def _send(self, key: str, details: Mapping[str, Any], build: Callable[[], str]) -> TxReceipt:
         if not isinstance(key, str) or not key or len(key) > 200:
             raise SuiRejected("an idempotency key must be 1 to 200 characters")
-        intent = self._intents.reserve(key, chain=self._chain, signer=self.address, details=details, nonce_floor=None)
-        if dict(intent.details) != dict(details):
-            raise SuiRejected(f"idempotency key {key!r} was already used for a different {intent.details.get('op')}")
-        if intent.status in ("mined", "reverted"):
-            return self._settled(intent, SendOutcome(intent.status, _receipt(intent.receipt or {}, self.network)))
-        if intent.raw_tx is None:
-            tx_bytes = build()
-            digest = transaction_digest(base64.b64decode(tx_bytes))
-            intent = self._intents.record_signed(key, raw_tx=tx_bytes, tx_hash=digest)
-        else:
-            settled = self._lookup(intent)  # an earlier send may have executed: do not send again
-            if settled is not None:
-                return self._settled(intent, settled)
+        with self._sending:  # two transactions built at once could name the same gas coin version
+            intent = self._intents.reserve(
+                key, chain=self._chain, signer=self.address, details=details, nonce_floor=None
+            )
+            if dict(intent.details) != dict(details):
+                raise SuiRejected(
+                    f"idempotency key {key!r} was already used for a different {intent.details.get('op')}"
+                )
+            for _ in range(2):
+                if intent.status in ("mined", "reverted"):
+                    stored = SendOutcome(intent.status, _receipt(intent.receipt or {}, self.network))
+                    return self._settled(intent, stored)
+                if intent.raw_tx is None or intent.status == "dropped":
+                    intent = self._build(key, build)
+                else:
+                    settled = self._lookup(intent)  # an earlier send may have executed: do not send again
+                    if settled is not None:
+                        return self._settled(intent, settled)
+                    if self._dead(intent):
+                        intent = self._build(key, build)
+                try:
+                    return self._execute(key, intent)
+                except SuiRejected as error:
+                    if not _stale(error) or not self._dead(intent):
+                        raise
+                    intent = self._intents.get(key) or intent  # dropped: build again under the key
+        raise SuiUnavailable(f"sui: the send under key {key!r} could not be completed yet; call again with the key")
+
+    def _build(self, key: str, build: Callable[[], str]) -> Intent:
+        tx_bytes = build()
+        digest = transaction_digest(base64.b64decode(tx_bytes))
+        return self._intents.record_signed(key, raw_tx=tx_bytes, tx_hash=digest)
+
+    def _execute(self, key: str, intent: Intent) -> TxReceipt:
         raw = str(intent.raw_tx)
         signature = self._key.sign_transaction(base64.b64decode(raw))  # Ed25519 is deterministic: same bytes
         result = self._rpc.call(
@@ -204,6 +234,21 @@ class SuiTokenChain(LiveSuiChain):
         if effects is None:
             raise SuiUnavailable(f"sui: {intent.tx_hash} was submitted without effects yet; call again with the key")
         return self._settled(intent, effects)
+
+    def _dead(self, intent: Intent) -> bool:
+        """Whether the stored bytes can provably never execute: a dry run finds an input object (the
+        gas coin) already at a later version, and the digest is then still unknown (so it was not
+        this very transaction that moved it on). Marks the intent dropped."""
+        try:
+            self._rpc.call("sui_dryRunTransactionBlock", [intent.raw_tx])
+        except SuiRejected as error:
+            if not _stale(error):
+                raise
+            if self._lookup(intent) is not None:
+                return False
+            self._intents.set_status(intent.key, "dropped")
+            return True
+        return False
 
     def _settled(self, intent: Intent, outcome: SendOutcome) -> TxReceipt:
         receipt = outcome.receipt
@@ -282,6 +327,12 @@ class SuiTokenChain(LiveSuiChain):
         if total < amount:
             raise SuiRejected(f"sui: insufficient {coin_type}: the platform holds {total}, the transfer needs {amount}")
         return chosen
+
+
+def _stale(error: Exception) -> bool:
+    """Whether the node says an input object is past the version the transaction names."""
+    text = str(error)
+    return "ObjectVersionUnavailableForConsumption" in text or "not available for consumption" in text
 
 
 def _receipt(receipt: Mapping[str, Any], network: str) -> TxReceipt:

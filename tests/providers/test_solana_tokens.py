@@ -222,15 +222,18 @@ def test_a_mint_that_fails_on_chain_is_a_typed_error_and_reverted(
     assert cluster.sends() == 1 and cluster.mints[str(foreign)]["supply"] == 0
 
 
-def test_a_transfer_refused_by_preflight_is_rejected_and_nothing_happened(
+def test_a_transfer_refused_by_preflight_is_rejected_and_dropped_once_its_blockhash_expires(
     chain: SolanaTokenChain, cluster: SolanaCluster
 ) -> None:
     mint = _deploy(chain, supply=10)
     cluster.preflight = True
     with pytest.raises(SolanaRejected, match="simulation failed"):
         chain.transfer(mint, FAN, 11, key="transfer-too-much")
+    # not provably dead while its blockhash lives (an earlier attempt of the same bytes could land)
+    assert chain.outcome("transfer-too-much").state == "pending"
+    cluster.expire_blockhashes()
     assert chain.outcome("transfer-too-much").state == "unknown"
-    assert cluster.balance(chain.address, mint) == 10
+    assert cluster.balance(chain.address, mint) == 10 and cluster.balance(FAN, mint) == 0
 
 
 def test_a_signature_by_another_key_is_refused_by_the_cluster(

@@ -204,3 +204,38 @@ def test_transfer_without_enough_coins_is_refused_before_anything_is_signed(
         chain.transfer(COIN, FAN, 1, key="transfer-empty")
     assert intents.intents["transfer-empty"].raw_tx is None and sui_node.executions() == 0
     assert chain.outcome("transfer-empty").state == "unknown"
+
+
+def test_bytes_whose_gas_coin_moved_on_are_provably_dead_and_rebuilt_under_the_key(
+    chain: SuiTokenChain, sui_node: SuiNode, intents: MemoryIntents
+) -> None:
+    original = sui_node._sui_executeTransactionBlock
+    refuse = [True]
+
+    def refused_once(params: list[Any]) -> Any:  # the first execute is refused before it runs
+        if refuse.pop() if refuse else False:
+            return RpcFailure(-32050, "Transaction is not processed: the node is overloaded")
+        return original(params)
+
+    sui_node.node.answer("sui_executeTransactionBlock", refused_once)
+    impatient = _chain(sui_node, intents, attempts=1)
+    with pytest.raises(SuiUnavailable):
+        impatient.mint(COIN, FAN, 2, key="mint-stale")
+    old_digest = intents.intents["mint-stale"].tx_hash
+    chain.mint(COIN, chain.address, 50, key="mint-other")  # moves the gas coin past the stored bytes
+    assert impatient.outcome("mint-stale").state == "unknown"  # provably never executes: dropped
+    receipt = chain.mint(COIN, FAN, 2, key="mint-stale")
+    intent = intents.intents["mint-stale"]
+    assert receipt.tx_hash != old_digest and intent.replaced_hashes == (old_digest,)
+    assert old_digest not in sui_node.executed and sui_node.balance(FAN, COIN) == 2
+    impatient.close()
+
+
+def test_stored_bytes_that_are_still_valid_stay_pending_not_dropped(
+    chain: SuiTokenChain, sui_node: SuiNode, intents: MemoryIntents
+) -> None:
+    sui_node.node.answer("sui_executeTransactionBlock", RpcFailure(-32050, "overloaded"))
+    with pytest.raises(SuiUnavailable):
+        _chain(sui_node, intents, attempts=1).mint(COIN, FAN, 2, key="mint-waiting")
+    assert chain.outcome("mint-waiting").state == "pending"
+    assert intents.intents["mint-waiting"].status == "signed"
