@@ -12,6 +12,8 @@ from pytest_httpserver import HTTPServer
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from ontology import Store
+from ontology.chain_intents import StoreIntents
 from providers.retry import RetryPolicy
 from providers.solana import (
     SolanaExecutionFailed,
@@ -254,3 +256,34 @@ def test_bad_input_is_refused_before_anything_is_stored(chain: SolanaTokenChain,
     with pytest.raises(SolanaRejected):
         chain.deploy_token("X", "X", 12, 0, FAN, key="k3")
     assert intents.intents == {}
+
+
+def test_with_the_database_intent_store_a_restarted_process_completes_the_key_without_resending(
+    cluster: SolanaCluster, store: Store, sleeps: list[float]
+) -> None:
+    first = SolanaTokenChain(
+        cluster.node.url, str(PLATFORM), intents=StoreIntents(store), network="devnet", sleep=sleeps.append
+    )
+    mint = first.deploy_token("Ava Coin", "AVA", 6, 0, first.address, key="db-deploy").contract_address
+    cluster.stall = threading.Event()
+    impatient = SolanaTokenChain(
+        cluster.node.url,
+        json.dumps(list(bytes(PLATFORM))),  # the same key from a solana-keygen file
+        intents=StoreIntents(store),
+        network="devnet",
+        retry=RetryPolicy(attempts=1),
+        timeout=0.3,
+        sleep=sleeps.append,
+    )
+    with pytest.raises(SolanaUnavailable):
+        impatient.mint(mint, FAN, 4, key="db-mint")
+    cluster.stall.set()
+    cluster.stall = None
+    restarted = SolanaTokenChain(
+        cluster.node.url, str(PLATFORM), intents=StoreIntents(store), network="devnet", sleep=sleeps.append
+    )
+    receipt = restarted.mint(mint, FAN, 4, key="db-mint")
+    assert cluster.sends() == 2 and cluster.applied.count(receipt.tx_hash) == 1
+    assert restarted.outcome("db-mint").state == "mined" and cluster.balance(FAN, mint) == 4
+    for chain in (first, impatient, restarted):
+        chain.close()

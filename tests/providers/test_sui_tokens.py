@@ -13,6 +13,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pytest_httpserver import HTTPServer
 
+from ontology import Store
+from ontology.chain_intents import StoreIntents
 from providers.retry import RetryPolicy
 from providers.sui import (
     SuiExecutionFailed,
@@ -239,3 +241,23 @@ def test_stored_bytes_that_are_still_valid_stay_pending_not_dropped(
         _chain(sui_node, intents, attempts=1).mint(COIN, FAN, 2, key="mint-waiting")
     assert chain.outcome("mint-waiting").state == "pending"
     assert intents.intents["mint-waiting"].status == "signed"
+
+
+def test_with_the_database_intent_store_a_restarted_process_completes_the_key_without_resending(
+    sui_node: SuiNode, store: Store
+) -> None:
+    first = SuiTokenChain(
+        sui_node.node.url, KEYSTORE, intents=StoreIntents(store), retry=RetryPolicy(attempts=1), timeout=0.3
+    )
+    sui_node.publish(COIN, first.address)
+    sui_node.stall = threading.Event()
+    with pytest.raises(SuiUnavailable):
+        first.mint(COIN, FAN, 6, key="db-mint")
+    sui_node.stall.set()
+    sui_node.stall = None
+    restarted = SuiTokenChain(sui_node.node.url, BECH32, intents=StoreIntents(store))
+    receipt = restarted.mint(COIN, FAN, 6, key="db-mint")
+    assert sui_node.executions() == 1 and sui_node.applied == [receipt.tx_hash]
+    assert restarted.outcome("db-mint").state == "mined" and sui_node.balance(FAN, COIN) == 6
+    first.close()
+    restarted.close()
