@@ -115,7 +115,9 @@ def test_deploy_mint_transfer_are_signed_sent_confirmed_and_applied(
     deployed = chain.deploy_token("Ava Coin", "AVA", 6, 1_000_000, chain.address, key="deploy-ava")
     mint = deployed.contract_address
     assert deployed.mode == "live" and deployed.network == "devnet"
-    assert cluster.mints[mint]["authority"] == chain.address and cluster.mints[mint]["decimals"] == 6
+    state = cluster.mint_state(mint)  # what the SPL Token program itself wrote
+    assert state is not None and str(state.mint_authority) == chain.address and state.decimals == 6
+    assert state.freeze_authority is None
     minted = chain.mint(mint, FAN, 250, key="mint-fan-1")
     moved = chain.transfer(mint, FAN, 1_000, key="transfer-fan-1")
     assert minted.status == moved.status == 1 and minted.block > deployed.block
@@ -212,8 +214,7 @@ def test_outcome_of_a_dropped_send_becomes_unknown_only_after_its_blockhash_expi
 def test_a_mint_that_fails_on_chain_is_a_typed_error_and_reverted(
     chain: SolanaTokenChain, cluster: SolanaCluster
 ) -> None:
-    foreign = Pubkey.new_unique()
-    cluster.add_foreign_mint(foreign)  # we are not its mint authority
+    foreign = cluster.add_foreign_mint()  # we are not its mint authority
     with pytest.raises(SolanaExecutionFailed) as caught:
         chain.mint(str(foreign), FAN, 1, key="mint-foreign")
     assert caught.value.signature and "Custom" in str(caught.value)
@@ -221,7 +222,8 @@ def test_a_mint_that_fails_on_chain_is_a_typed_error_and_reverted(
     assert outcome.state == "reverted" and outcome.receipt is not None and outcome.receipt.status == 0
     with pytest.raises(SolanaExecutionFailed):
         chain.mint(str(foreign), FAN, 1, key="mint-foreign")
-    assert cluster.sends() == 1 and cluster.mints[str(foreign)]["supply"] == 0
+    state = cluster.mint_state(foreign)
+    assert cluster.sends() == 1 and state is not None and state.supply == 0
 
 
 def test_a_transfer_refused_by_preflight_is_rejected_and_dropped_once_its_blockhash_expires(
