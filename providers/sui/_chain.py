@@ -20,6 +20,7 @@ treasury_cap_id)`; minting also finds a TreasuryCap we own by itself (`suix_getO
 from __future__ import annotations
 
 import base64
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -45,6 +46,7 @@ from providers.token_chain import Family, SendOutcome
 __all__ = ["SuiTokenChain"]
 
 _SUI_FRAMEWORK = "0x" + "0" * 63 + "2"
+log = logging.getLogger("one.providers")
 
 
 def _long_type(type_tag: str) -> str:
@@ -217,8 +219,16 @@ class SuiTokenChain(LiveSuiChain):
         raise SuiUnavailable(f"sui: the send under key {key!r} could not be completed yet; call again with the key")
 
     def _build(self, key: str, build: Callable[[], str]) -> Intent:
+        """New bytes for `key`, stored with their digest before anything is executed. The digest we
+        compute is checked against the node's dry run: every later lookup relies on it."""
         tx_bytes = build()
         digest = transaction_digest(base64.b64decode(tx_bytes))
+        dry = self._rpc.call("sui_dryRunTransactionBlock", [tx_bytes])
+        effects = dry.get("effects") if isinstance(dry, dict) else None
+        node_digest = effects.get("transactionDigest") if isinstance(effects, dict) else None
+        if isinstance(node_digest, str) and node_digest and node_digest != digest:
+            log.warning("sui: the node digests a transaction as %s, we as %s; using the node's", node_digest, digest)
+            digest = node_digest
         return self._intents.record_signed(key, raw_tx=tx_bytes, tx_hash=digest)
 
     def _execute(self, key: str, intent: Intent) -> TxReceipt:
@@ -227,8 +237,11 @@ class SuiTokenChain(LiveSuiChain):
         result = self._rpc.call(
             "sui_executeTransactionBlock", [raw, [signature], {"showEffects": True}, "WaitForLocalExecution"]
         )
-        if not isinstance(result, dict) or result.get("digest") != intent.tx_hash:
-            raise SuiUnavailable(f"sui: executing {intent.tx_hash} answered with another digest or none")
+        digest = result.get("digest") if isinstance(result, dict) else None
+        if not isinstance(digest, str) or not digest:
+            raise SuiUnavailable(f"sui: executing {intent.tx_hash} answered without a digest")
+        if digest != intent.tx_hash:  # the node's name for these bytes wins (same bytes, so no second send)
+            intent = self._intents.record_signed(key, raw_tx=raw, tx_hash=digest)
         self._intents.set_status(key, "sent")
         effects = self._effects(intent, result)
         if effects is None:

@@ -261,3 +261,13 @@ def test_with_the_database_intent_store_a_restarted_process_completes_the_key_wi
     assert restarted.outcome("db-mint").state == "mined" and sui_node.balance(FAN, COIN) == 6
     first.close()
     restarted.close()
+
+
+def test_when_the_node_names_the_bytes_differently_its_digest_is_stored_before_execution(
+    chain: SuiTokenChain, sui_node: SuiNode, intents: MemoryIntents
+) -> None:
+    sui_node.digest_salt = b"another scheme"
+    receipt = chain.mint(COIN, FAN, 8, key="mint-node-digest")
+    assert receipt.tx_hash in sui_node.executed and intents.intents["mint-node-digest"].tx_hash == receipt.tx_hash
+    assert chain.mint(COIN, FAN, 8, key="mint-node-digest").tx_hash == receipt.tx_hash
+    assert chain.outcome("mint-node-digest").state == "mined" and sui_node.executions() == 1
