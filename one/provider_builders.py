@@ -196,7 +196,11 @@ def sui_live(ctx: Context) -> Any:
 
     s = ctx.settings
     return SuiTokenChain(
-        s.sui_rpc_url or "", _secret(ctx, "sui_private_key"), intents=_chain_intents(ctx), network=s.sui_network
+        s.sui_rpc_url or "",
+        _secret(ctx, "sui_private_key"),
+        intents=_chain_intents(ctx),
+        network=s.sui_network,
+        lock=ctx.store.lock,  # sends by one signer wait for each other across processes
     )
 
 
@@ -215,6 +219,7 @@ def solana_live(ctx: Context) -> Any:
         _secret(ctx, "solana_private_key"),
         intents=_chain_intents(ctx),
         network=s.solana_network,
+        lock=ctx.store.lock,  # one signing per idempotency key at a time, across processes
     )
 
 

@@ -7,9 +7,10 @@ under the idempotency key BEFORE `sui_executeTransactionBlock` (WaitForLocalExec
 A retry under the same key re-sends the SAME bytes (same digest: Sui executes a digest once). Only
 when the bytes can provably never execute (a dry run finds their gas coin already at a later
 version, and the digest is still unknown) is the intent marked dropped and built again under the
-same key; the old digest stays in `replaced_hashes`. Sends of one chain object are serialised, so
-two transactions never name the same gas coin version (equivocation would lock it for the epoch);
-several processes signing with one Sui key at once are not coordinated (one sender per key).
+same key; the old digest stays in `replaced_hashes`. Sends by one signer are serialised under a
+named lock (the database's advisory lock in production, across processes), so two transactions
+never name the same gas coin version (equivocation would lock it for the epoch) and one key is never
+built twice at once.
 
 Deploying a new coin needs a compiled Move package (a one-time witness calling
 `coin::create_currency`), which this server cannot build: live `deploy_token` raises
@@ -21,13 +22,13 @@ from __future__ import annotations
 
 import base64
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import httpx
 
+from providers.chain_locks import NamedLock, ProcessLocks
 from providers.evm.types import Deployed, TxReceipt
 from providers.intents import Intent, IntentStore
 from providers.retry import RetryPolicy
@@ -79,13 +80,14 @@ class SuiTokenChain(LiveSuiChain):
         retry: RetryPolicy = RetryPolicy(),
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        lock: NamedLock | None = None,
     ) -> None:
         super().__init__(rpc_url, timeout=timeout, retry=retry, transport=transport, sleep=sleep)
         self._key = SuiKey(private_key)
         self._intents = intents
         self._gas_budget = gas_budget
         self._caps: dict[str, str] = {}
-        self._sending = threading.Lock()
+        self._lock = lock or ProcessLocks()
         self.network = network
         self.address = self._key.address
         self._chain = f"sui:{network}"
@@ -180,17 +182,19 @@ class SuiTokenChain(LiveSuiChain):
             return SendOutcome("unknown")
         if intent.status in ("mined", "reverted"):
             return SendOutcome(intent.status, _receipt(intent.receipt or {}, self.network))
-        settled = self._lookup(intent)
-        if settled is not None:
-            return settled
-        return SendOutcome("unknown") if self._dead(intent) else SendOutcome("pending")
+        with self._lock(f"chain-send:{self._chain}:{self.address}"):  # never mark dropped while sending
+            intent = self._intents.get(key) or intent
+            settled = self._lookup(intent)
+            if settled is not None:
+                return settled
+            return SendOutcome("unknown") if self._dead(intent) else SendOutcome("pending")
 
     # -- sending -----------------------------------------------------------------------------------
 
     def _send(self, key: str, details: Mapping[str, Any], build: Callable[[], str]) -> TxReceipt:
         if not isinstance(key, str) or not key or len(key) > 200:
             raise SuiRejected("an idempotency key must be 1 to 200 characters")
-        with self._sending:  # two transactions built at once could name the same gas coin version
+        with self._lock(f"chain-send:{self._chain}:{self.address}"):  # one sender per key: no gas coin twice
             intent = self._intents.reserve(
                 key, chain=self._chain, signer=self.address, details=details, nonce_floor=None
             )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -24,6 +25,7 @@ from providers.solana import (
     load_keypair,
 )
 from providers.token_chain import TokenLedgerChain
+from tests.conftest import run_threads
 from tests.providers.fakes.jsonrpc_node import JsonRpcNode
 from tests.providers.fakes.memory_intents import MemoryIntents
 from tests.providers.fakes.solana_rpc import SolanaCluster
@@ -288,4 +290,46 @@ def test_with_the_database_intent_store_a_restarted_process_completes_the_key_wi
     assert cluster.sends() == 2 and cluster.applied.count(receipt.tx_hash) == 1
     assert restarted.outcome("db-mint").state == "mined" and cluster.balance(FAN, mint) == 4
     for chain in (first, impatient, restarted):
+        chain.close()
+
+
+@pytest.mark.parametrize("shared_lock", [True, False], ids=["database-lock", "no-shared-lock"])
+def test_two_processes_sending_one_key_at_once_sign_it_once(
+    cluster: SolanaCluster, store: Store, sleeps: list[float], shared_lock: bool
+) -> None:
+    """Each thread plays a process with its own chain object; they share the database. With the
+    database lock (production wiring) one transaction is signed and lands; each with only its own
+    process lock, both sign with different blockhashes and the mint doubles: the lock is what
+    keeps the guarantee."""
+    intents = StoreIntents(store)
+    setup = SolanaTokenChain(cluster.node.url, str(PLATFORM), intents=intents, sleep=sleeps.append)
+    mint = setup.deploy_token("Ava Coin", "AVA", 6, 0, setup.address, key=f"race-deploy-{shared_lock}").contract_address
+    chains = [
+        SolanaTokenChain(
+            cluster.node.url,
+            str(PLATFORM),
+            intents=StoreIntents(store),
+            sleep=sleeps.append,
+            lock=store.lock if shared_lock else None,
+        )
+        for _ in range(2)
+    ]
+    gate = threading.Barrier(2)
+    original = cluster._getLatestBlockhash
+
+    def in_step(params: list[Any]) -> Any:  # both "processes" fetch a blockhash before either sends
+        answer = original(params)
+        if not shared_lock:
+            gate.wait(timeout=5)
+        return answer
+
+    cluster.node.answer("getLatestBlockhash", in_step)
+    key = f"race-mint-{shared_lock}"
+    results: list[str] = []
+    run_threads(lambda i: results.append(chains[i].mint(mint, FAN, 10, key=key).tx_hash), 2)
+    if shared_lock:
+        assert len(set(results)) == 1 and cluster.balance(FAN, mint) == 10
+    else:
+        assert cluster.balance(FAN, mint) == 20  # what the lock prevents
+    for chain in (setup, *chains):
         chain.close()

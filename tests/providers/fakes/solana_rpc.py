@@ -2,9 +2,10 @@
 
 LiteSVM (`solders.litesvm`) is Solana's in-process runtime with the real System, SPL Token and
 Associated Token Account programs, so the byte layouts we build are executed by the programs
-themselves. `sendTransaction` decodes the wire transaction, verifies every signature against the
-message's public keys and that the fee payer is the expected one, refuses a blockhash it has
-expired, and processes one signature once (a repeat answers "already been processed", as a node's
+themselves. Blockhashes are the fake's own: each `getLatestBlockhash` hands out a new one, valid
+until `expire_blockhashes()`. `sendTransaction` decodes the wire transaction, verifies every
+signature against the message's public keys and that the fee payer is the expected one, refuses an
+unknown or expired blockhash, and processes one signature once (a repeat answers "already been processed", as a node's
 preflight does). Knobs: `drop_sends` (accept and forget), `lose_responses` (process, then answer
 -32603 as if the answer was lost), `stall` (process, then hold the answer: a client timeout),
 `preflight` (simulate and refuse failing transactions with -32002 instead of landing them),
@@ -18,6 +19,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from solders.hash import Hash
 from solders.instruction import AccountMeta, Instruction
 from solders.keypair import Keypair
 from solders.litesvm import LiteSVM
@@ -63,9 +65,9 @@ class SolanaCluster:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
-        self.svm = LiteSVM()
+        # blockhashes are ours: a new one per getLatestBlockhash, all valid until expire_blockhashes()
+        self.svm = LiteSVM().with_blockhash_check(False)
         self.svm.airdrop(self.payer, 100 * 10**9)
-        self.valid_blockhashes.add(str(self.svm.latest_blockhash()))
         for method in (
             "getLatestBlockhash",
             "isBlockhashValid",
@@ -82,8 +84,7 @@ class SolanaCluster:
     def expire_blockhashes(self) -> None:
         """Every blockhash handed out so far is now too old; a new one is current."""
         with self._lock:
-            self.svm.expire_blockhash()
-            self.valid_blockhashes = {str(self.svm.latest_blockhash())}
+            self.valid_blockhashes = set()
 
     def add_foreign_mint(self, decimals: int = 6) -> Pubkey:
         """A real mint whose authority is someone else: minting to it fails on chain."""
@@ -119,7 +120,10 @@ class SolanaCluster:
         return {"slot": self.slot, "apiVersion": "2.1.0"}
 
     def _getLatestBlockhash(self, params: list[Any]) -> Any:
-        blockhash = str(self.svm.latest_blockhash())
+        with self._lock:  # a cluster makes a new blockhash every slot; older ones stay valid a while
+            self.slot += 1
+            blockhash = str(Hash.new_unique())
+            self.valid_blockhashes.add(blockhash)
         return {"context": self._ctx(), "value": {"blockhash": blockhash, "lastValidBlockHeight": self.slot + 150}}
 
     def _isBlockhashValid(self, params: list[Any]) -> Any:
