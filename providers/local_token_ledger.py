@@ -147,11 +147,6 @@ class LocalTokenLedger:
         with self._uow() as uow:
             return int(self._token(uow, contract)["supply"])
 
-    def token(self, contract: str) -> dict[str, Any]:
-        """The token's stored fields (name, symbol, decimals, supply)."""
-        with self._uow() as uow:
-            return self._token(uow, contract)
-
     def outcome(self, key: str) -> SendOutcome:
         """`mined` with its receipt when the key was applied, else `unknown` (nothing happened)."""
         with self._uow() as uow:
@@ -160,15 +155,6 @@ class LocalTokenLedger:
             except NotFound:
                 return SendOutcome("unknown")
         return SendOutcome("mined", self._receipt(sent))
-
-    def sent(self, tx: str) -> dict[str, Any] | None:
-        """The stored send with transaction id `tx`, or None."""
-        with self._uow() as uow:
-            try:
-                key = str(uow.records.get(self._p, "tx", tx).data["key"])
-                return dict(uow.records.get(self._p, "send", key).data)
-            except NotFound:
-                return None
 
     # -- internals ---------------------------------------------------------------------------------
 
@@ -197,7 +183,6 @@ class LocalTokenLedger:
                         if "contract" not in saved and "contract" in request:
                             saved["contract"] = request["contract"]
                         uow.records.put(self._p, "send", key, saved)
-                        uow.records.put(self._p, "tx", tx, {"key": key})
                         uow.commit()
                         return saved
             except ConstraintViolation:
