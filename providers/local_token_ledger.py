@@ -27,6 +27,7 @@ __all__ = ["LocalIds", "LocalTokenLedger", "local_base58", "local_hex"]
 
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _MAX_KEY = 200
+_U64 = 2**64
 
 
 def local_base58(seed: str, length: int) -> str:
@@ -235,11 +236,14 @@ class LocalTokenLedger:
             uow.records.put(self._p, "balance", record, {"amount": str(amount)})
         if supply:
             token = uow.records.get(self._p, "token", contract, for_update=True).data
-            uow.records.update(self._p, "token", contract, {"supply": str(int(token["supply"]) + amount)})
+            total = int(token["supply"]) + amount
+            if total >= _U64:  # both chains keep supplies and balances in a u64
+                raise self._rejected(f"the supply of {contract} would pass 2**64-1 base units (the chain's limit)")
+            uow.records.update(self._p, "token", contract, {"supply": str(total)})
 
 
 def _amount(amount: int, rejected: type[ProviderRejected], *, allow_zero: bool = False) -> int:
     low = 0 if allow_zero else 1
-    if isinstance(amount, bool) or not isinstance(amount, int) or not low <= amount < 2**64:
+    if isinstance(amount, bool) or not isinstance(amount, int) or not low <= amount < _U64:
         raise rejected(f"an amount must be an int of base units from {low} to 2**64-1, got {amount!r}")
     return amount

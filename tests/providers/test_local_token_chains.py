@@ -122,6 +122,7 @@ def test_a_transfer_beyond_the_balance_is_refused_and_writes_nothing(chain: Chai
         lambda c, t, f: c.mint(t, f, 0, key="bad-2"),
         lambda c, t, f: c.mint(t, f, -5, key="bad-3"),
         lambda c, t, f: c.mint(t, f, True, key="bad-4"),
+        lambda c, t, f: c.mint(t, f, 2**64 - 1, key="bad-u64"),  # supply 1000 + this passes the u64 limit
         lambda c, t, f: c.mint(t, f, 1, key=""),
         lambda c, t, f: c.balance_of("0x" + "1" * 64 + "::x::X" if t.startswith("0x") else f, f),
         lambda c, t, f: c.deploy_token("", "AVA", 6, 0, f, key="bad-5"),
