@@ -4,7 +4,9 @@ signature and applies the SPL instructions: sends that cannot double, blockhash 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -333,3 +335,49 @@ def test_two_processes_sending_one_key_at_once_sign_it_once(
         assert cluster.balance(FAN, mint) == 20  # what the lock prevents
     for chain in (setup, *chains):
         chain.close()
+
+
+def _mint_then_get_killed(url: str, database_url: str, mint: str, key: str) -> None:
+    """A process that mints under `key` and is killed (SIGKILL) while its send is in flight."""
+    from ontology.database import make_engine
+
+    store = Store(make_engine(database_url, pool_size=2))
+    chain = SolanaTokenChain(url, str(PLATFORM), intents=StoreIntents(store), lock=store.lock)
+    chain.mint(mint, FAN, 5, key=key)
+
+
+@pytest.mark.timeout(120)
+def test_a_process_killed_mid_send_is_completed_by_the_next_with_the_same_bytes_once(
+    cluster: SolanaCluster, store: Store, database_url: str, sleeps: list[float]
+) -> None:
+    """The killed process had stored and sent its transaction, which the leader dropped; the next
+    process re-sends the stored bytes (its blockhash is still valid) and the mint lands once. (A
+    send that did land is covered by the timeout tests above: found, not sent again.)"""
+    intents = StoreIntents(store)
+    survivor = SolanaTokenChain(cluster.node.url, str(PLATFORM), intents=intents, sleep=sleeps.append, lock=store.lock)
+    mint = survivor.deploy_token("Ava", "AVA", 6, 0, survivor.address, key="kill-deploy").contract_address
+    key = "kill-mint"
+    cluster.stall = threading.Event()
+    cluster.drop_sends = 1
+    process = multiprocessing.get_context("spawn").Process(
+        target=_mint_then_get_killed, args=(cluster.node.url, database_url, mint, key)
+    )
+    process.start()
+    try:
+        for _ in range(600):  # until its signed transaction reaches the node
+            if len(cluster.received) == 2:
+                break
+            time.sleep(0.05)
+        assert len(cluster.received) == 2
+        process.kill()
+        process.join(10)
+    finally:
+        cluster.stall.set()
+    cluster.stall = None
+    stored = intents.get(key)
+    assert stored is not None and stored.raw_tx == cluster.received[1]  # stored before it was sent
+    receipt = survivor.mint(mint, FAN, 5, key=key)
+    assert receipt.tx_hash == stored.tx_hash  # the same transaction, never a second one
+    assert cluster.received[1:] == [stored.raw_tx, stored.raw_tx] and cluster.sends() == 3
+    assert cluster.applied.count(receipt.tx_hash) == 1 and cluster.balance(FAN, mint) == 5
+    survivor.close()

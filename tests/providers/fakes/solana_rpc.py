@@ -182,9 +182,14 @@ class SolanaCluster:
                 return RpcFailure(
                     -32002, "Transaction simulation failed: Blockhash not found", {"err": "BlockhashNotFound"}
                 )
-            if self.drop_sends:
-                self.drop_sends -= 1
-                return signature  # accepted by the RPC node, never landed
+            dropped = self.drop_sends > 0
+            if dropped:
+                self.drop_sends -= 1  # accepted by the RPC node, never landed
+        if dropped:
+            if self.stall is not None:
+                self.stall.wait(5)
+            return signature
+        with self._lock:
             if self.preflight:
                 simulated = self.svm.simulate_transaction(tx)
                 if isinstance(simulated, FailedTransactionMetadata):  # refused, never forwarded
@@ -206,7 +211,7 @@ class SolanaCluster:
             if lose:
                 self.lose_responses -= 1
         if self.stall is not None:
-            self.stall.wait(3)
+            self.stall.wait(5)
         if lose:
             return RpcFailure(-32603, "Internal error: the answer was lost")
         return signature
