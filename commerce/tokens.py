@@ -30,7 +30,6 @@ from commerce.chains import (
     token_chain,
 )
 from ontology import Entity, InvalidInput, NotFound, Store, UnitOfWork
-from providers.evm.token import EvmTokenChain
 from providers.token_chain import TokenLedgerChain
 
 __all__ = [
@@ -336,13 +335,21 @@ def deploy_token(
 
 
 # -- pools ---------------------------------------------------------------------------------------
-def _evm(chain: TokenLedgerChain) -> EvmTokenChain:
-    if not isinstance(chain, EvmTokenChain):
+class _Erc20Reader(Protocol):
+    """What an EVM chain provider offers to read any ERC-20 (providers.evm.EvmTokenChain has it)."""
+
+    def token_artifact(self) -> Any: ...
+    def contract(self, address: str, abi: list[dict[str, Any]]) -> Any: ...
+    def call(self, function: Any, what: str) -> Any: ...
+
+
+def _evm(chain: TokenLedgerChain) -> _Erc20Reader:
+    if chain.family != "evm" or not all(hasattr(chain, n) for n in ("token_artifact", "contract", "call")):
         raise ChainNotAvailable(f"{chain.name} is not an EVM chain: it has no pools")
-    return chain
+    return chain  # type: ignore[return-value]
 
 
-def _erc20_details(chain: EvmTokenChain, address: str) -> tuple[str, int]:
+def _erc20_details(chain: _Erc20Reader, address: str) -> tuple[str, int]:
     """(symbol, decimals) of any ERC-20, read from the chain."""
     contract = chain.contract(address, chain.token_artifact().abi)
     symbol = str(chain.call(contract.functions.symbol(), "symbol"))
@@ -383,13 +390,14 @@ def create_pool(
         return PoolResult(entity, str(props["poolAddress"]), 0, 0, None, created=False)
     blockchain = str(props.get("blockchain") or "")
     amm = pool_provider(providers, blockchain)
-    chain = _evm(token_chain(providers, blockchain))
+    chain = token_chain(providers, blockchain)
+    reader = _evm(chain)
     contract = str(props["contractAddress"])
     decimals = int(props.get("decimals") or 0)
     quote = quote_token or str(getattr(getattr(amm, "addresses", None), "weth9", "") or "")
     if not quote:
         raise InvalidInput("give the quote token's address (the token the pool prices this one in)")
-    quote_symbol, quote_decimals = _erc20_details(chain, quote)
+    quote_symbol, quote_decimals = _erc20_details(reader, quote)
     amount = base_units(token_amount, decimals)
     if amount <= 0:
         raise InvalidInput("add some of the token as liquidity: token_amount must be more than zero")
