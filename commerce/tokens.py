@@ -49,6 +49,7 @@ __all__ = [
     "mint_key",
     "mint_tokens",
     "create_pool",
+    "plain_amount",
     "quote_price",
     "token_view",
     "whole_units",
@@ -171,7 +172,8 @@ def whole_units(amount: int, decimals: int) -> Decimal:
     return (Decimal(amount).scaleb(-decimals)).normalize() if amount else Decimal(0)
 
 
-def _plain(value: Decimal) -> str:
+def plain_amount(value: Decimal) -> str:
+    """A decimal amount without exponent or trailing zeros: 2500, 4.9, 0.0001."""
     text = format(value.normalize(), "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
 
@@ -232,8 +234,8 @@ def token_view(token: Entity) -> dict[str, Any]:
         "standard": props.get("standard"),
         "contract_address": props.get("contractAddress"),
         "decimals": decimals,
-        "total_supply": _plain(whole_units(int(props.get("totalSupply") or 0), decimals)),
-        "circulating_supply": _plain(whole_units(int(props.get("circulatingSupply") or 0), decimals)),
+        "total_supply": plain_amount(whole_units(int(props.get("totalSupply") or 0), decimals)),
+        "circulating_supply": plain_amount(whole_units(int(props.get("circulatingSupply") or 0), decimals)),
         "mode": props.get("mode"),
     }
     if props.get("poolAddress"):
@@ -407,8 +409,8 @@ def create_pool(
         held = chain.balance_of(address, chain.address)
         if held < needed:
             raise InvalidInput(
-                f"the platform account holds {_plain(whole_units(held, decimals if address == contract else quote_decimals))} "
-                f"{symbol}; the pool needs {_plain(whole_units(needed, decimals if address == contract else quote_decimals))}"
+                f"the platform account holds {plain_amount(whole_units(held, decimals if address == contract else quote_decimals))} "
+                f"{symbol}; the pool needs {plain_amount(whole_units(needed, decimals if address == contract else quote_decimals))}"
             )
     with store.lock(f"{_LOCK}-pool:{entity.id}"):
         with store.unit_of_work() as uow:
@@ -428,7 +430,7 @@ def create_pool(
                     "quoteToken": quote,
                     "quoteSymbol": quote_symbol[:32],
                     "quoteDecimals": quote_decimals,
-                    "priceQuote": _plain(intended),
+                    "priceQuote": plain_amount(intended),
                 },
             )
             uow.commit()

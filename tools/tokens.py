@@ -21,6 +21,7 @@ from commerce.tokens import (
     creator_tokens,
     find_token,
     mint_key,
+    plain_amount,
     quote_price,
     token_view,
 )
@@ -33,11 +34,6 @@ from tools.context import Role, ToolContext
 from tools.registry import approved_action, one_tool
 
 __all__ = ["create_token_pool", "deploy_token", "mint_tokens", "quote_token_price", "token_info"]
-
-
-def _plain(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 @one_tool(roles={Role.FAN, Role.CREATOR, Role.AGENT})
@@ -67,14 +63,14 @@ def quote_token_price(
     give exactly the returned figure and never guess a price."""
     result = quote_price(ctx.store, ctx.providers, ctx.principal.creator_id, symbol, amount, side=side)
     summary = (
-        f"{_plain(result.amount_in)} {result.symbol_in} = {_plain(result.amount_out)} {result.symbol_out} "
+        f"{plain_amount(result.amount_in)} {result.symbol_in} = {plain_amount(result.amount_out)} {result.symbol_out} "
         f"({'pool quote' if result.source == 'pool' else 'catalog price'})"
     )
     return reply(
         summary,
-        amount_in=_plain(result.amount_in),
+        amount_in=plain_amount(result.amount_in),
         symbol_in=result.symbol_in,
-        amount_out=_plain(result.amount_out),
+        amount_out=plain_amount(result.amount_out),
         symbol_out=result.symbol_out,
         source=result.source,
         pool=result.pool,
@@ -209,7 +205,7 @@ def _describe_mint(args: dict[str, Any], ctx: ToolContext) -> str:
     amount = Decimal(str(args.get("amount") or "0"))
     if amount <= 0:
         raise InvalidInput("mint more than zero tokens")
-    return f"Mint {_plain(amount)} ${token.properties.get('symbol')} to {who} on {token.properties.get('blockchain')}"
+    return f"Mint {plain_amount(amount)} ${token.properties.get('symbol')} to {who} on {token.properties.get('blockchain')}"
 
 
 @one_tool(roles={Role.CREATOR}, moves_money=True, needs_approval=True, describe=_describe_mint, step_up=True)
