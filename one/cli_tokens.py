@@ -109,7 +109,9 @@ def token_list(creator: CreatorFlag = None, as_json: JsonFlag = False) -> None:
         typer.echo("no token yet: one token deploy --name NAME --symbol SYMBOL")
     else:
         for v in views:
-            pool = f"  pool {v['pool_address']} @ {v['price_in_quote']} {v['quote_symbol']}" if "pool_address" in v else ""
+            pool = (
+                f"  pool {v['pool_address']} @ {v['price_in_quote']} {v['quote_symbol']}" if "pool_address" in v else ""
+            )
             typer.echo(
                 f"${v['symbol']:<8} {v['blockchain']:<9} {v['contract_address']}  supply {v['total_supply']}{pool}"
             )

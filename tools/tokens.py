@@ -205,7 +205,8 @@ def _describe_mint(args: dict[str, Any], ctx: ToolContext) -> str:
     amount = Decimal(str(args.get("amount") or "0"))
     if amount <= 0:
         raise InvalidInput("mint more than zero tokens")
-    return f"Mint {plain_amount(amount)} ${token.properties.get('symbol')} to {who} on {token.properties.get('blockchain')}"
+    props = token.properties
+    return f"Mint {plain_amount(amount)} ${props.get('symbol')} to {who} on {props.get('blockchain')}"
 
 
 @one_tool(roles={Role.CREATOR}, moves_money=True, needs_approval=True, describe=_describe_mint, step_up=True)

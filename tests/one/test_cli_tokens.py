@@ -69,7 +69,9 @@ def test_money_commands_only_propose_an_approval(env: dict[str, str], store: Sto
     assert "--code" in deployed.stdout
     minted = json.loads(run(env, "token", "mint", "TOK", "5", "--to", "0x" + "ab" * 20, *handle, "--json").stdout)
     assert minted["status"] == "pending" and "Mint 5 $TOK" in minted["summary"]
-    pooled = json.loads(run(env, "token", "pool", "TOK", "--price", "0.01", "--amount", "100", *handle, "--json").stdout)
+    pooled = json.loads(
+        run(env, "token", "pool", "TOK", "--price", "0.01", "--amount", "100", *handle, "--json").stdout
+    )
     assert pooled["status"] == "pending" and "Uniswap pool for $TOK" in pooled["summary"]
     actions = pending(store, creator)
     assert [a for a, _ in actions] == ["deploy_token", "mint_tokens", "create_token_pool"]
@@ -84,7 +86,10 @@ def test_list_and_quote_read_the_creators_tokens(env: dict[str, str], creator: E
     assert "$TOK" in run(env, "token", "list", "--creator", "tok_cli").stdout
     quote = json.loads(run(env, "token", "quote", "TOK", "100", "--creator", "tok_cli", "--json").stdout)
     assert (quote["amount_out"], quote["symbol_out"], quote["source"]) == ("4", "USD", "catalog")
-    assert run(env, "token", "quote", "TOK", "100", "--buy", "--creator", "tok_cli").stdout == "100 USD = 2500 TOK (catalog)\n"
+    assert (
+        run(env, "token", "quote", "TOK", "100", "--buy", "--creator", "tok_cli").stdout
+        == "100 USD = 2500 TOK (catalog)\n"
+    )
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,8 @@ EXPECTED_ROLES: dict[str, set[Role]] = {
 }
 MOVES_MONEY = {"refund_payment", "change_price", "deploy_token", "create_token_pool", "mint_tokens"}
 VENDOR_COST = {"generate_speech", "generate_image"}
-TOKEN_TOOLS = {"quote_token_price", "create_token_pool", "mint_tokens"}  # need a deployed token (tests/tools/test_tokens.py)
+# these need a deployed token: tests/tools/test_tokens.py
+TOKEN_TOOLS = {"quote_token_price", "create_token_pool", "mint_tokens"}
 
 
 def sample_args(world: World) -> dict[str, dict[str, Any]]:

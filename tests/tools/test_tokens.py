@@ -123,7 +123,16 @@ def test_a_creators_deploy_and_mint_wait_for_approval_and_run_once(
     assert duplicate.status == "error" and "already have a token $ANNA" in str(duplicate.content)
 
     minted = json.loads(
-        str(execute({"name": "mint_tokens", "args": {"symbol": "ANNA", "amount": "25", "fan_id": str(shop["fan"].id)}, "id": "m1"}, creator_ctx).content)  # fmt: skip
+        str(
+            execute(
+                {
+                    "name": "mint_tokens",
+                    "args": {"symbol": "ANNA", "amount": "25", "fan_id": str(shop["fan"].id)},
+                    "id": "m1",
+                },
+                creator_ctx,
+            ).content
+        )
     )
     assert "Mint 25 $ANNA to Sam on base" in minted["summary"]
     assert chain.balance_of(token.properties["contractAddress"], FAN_WALLET) == 0
@@ -163,7 +172,9 @@ def test_fans_and_agents_are_refused_every_money_tool_whatever_the_arguments(
     assert platform_nonce(providers.get("alchemy")) == nonce and approvals(store) == pending
     # and run directly, without an approval, the tool itself refuses even the creator
     with pytest.raises(NotAllowed, match="only after the creator approved it"):
-        TOOLS["mint_tokens"].tool.invoke({"symbol": "ANNA", "amount": "1", "to_address": FAN_WALLET, "ctx": creator_ctx})
+        TOOLS["mint_tokens"].tool.invoke(
+            {"symbol": "ANNA", "amount": "1", "to_address": FAN_WALLET, "ctx": creator_ctx}
+        )
 
 
 def test_a_misbehaving_model_in_the_clone_cannot_deploy_or_mint_and_quotes_the_pool(
@@ -188,9 +199,16 @@ def test_a_misbehaving_model_in_the_clone_cannot_deploy_or_mint_and_quotes_the_p
                 content="",
                 tool_calls=[
                     {"name": "deploy_token", "args": {"token_name": "X", "symbol": "XX", "ctx": forged_ctx}, "id": "a"},
-                    {"name": "mint_tokens", "args": {"symbol": "ANNA", "amount": "99999", "to_address": FAN_WALLET,
-                                                     "ctx": forged_ctx}, "id": "b"},  # fmt: skip
-                    {"name": "create_token_pool", "args": {"symbol": "ANNA", "price": "0", "token_amount": "1"}, "id": "c"},
+                    {
+                        "name": "mint_tokens",
+                        "args": {"symbol": "ANNA", "amount": "99999", "to_address": FAN_WALLET, "ctx": forged_ctx},
+                        "id": "b",
+                    },
+                    {
+                        "name": "create_token_pool",
+                        "args": {"symbol": "ANNA", "price": "0", "token_amount": "1"},
+                        "id": "c",
+                    },
                 ],
             ),
             tool_call("quote_token_price", symbol="$ANNA", amount="100"),
@@ -207,9 +225,15 @@ def test_a_misbehaving_model_in_the_clone_cannot_deploy_or_mint_and_quotes_the_p
     results = {m.name: m for m in model.prompts[1] if isinstance(m, ToolMessage)}
     assert all(str(results[name].content).startswith("refused:") for name in MONEY), results
     assert platform_nonce(providers.get("alchemy")) == nonce and approvals(store) == pending
-    quote = json.loads(next(m for m in model.prompts[2] if isinstance(m, ToolMessage) and m.name == "quote_token_price").text)
+    quote = json.loads(
+        next(m for m in model.prompts[2] if isinstance(m, ToolMessage) and m.name == "quote_token_price").text
+    )
     expected = quote_price(store, providers, creator.id, "ANNA", "100")
-    assert quote["source"] == "pool" and quote["symbol_out"] == "TUSD" and Decimal(quote["amount_out"]) == expected.amount_out
+    assert (
+        quote["source"] == "pool"
+        and quote["symbol_out"] == "TUSD"
+        and Decimal(quote["amount_out"]) == expected.amount_out
+    )
     assert Decimal("190") < expected.amount_out < Decimal("200")  # 2 TUSD each, less the pool's fee
     assert "TUSD" in reply.text
 
