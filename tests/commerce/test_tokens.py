@@ -23,7 +23,7 @@ from commerce.tokens import (
 )
 from ontology import Entity, InvalidInput, NotFound, Store, TransactionFailed, register_creator
 from providers.evm.node import AnvilNode
-from providers.token_chain import TokenLedgerChain
+from providers.alchemy import AlchemyChain
 from tests.commerce.token_world import ChainProviders, FirstCommitFails, keyed_base, platform_nonce, uniswap_on
 
 pytestmark = pytest.mark.timeout(180)
@@ -40,12 +40,12 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> AnvilNode:
 
 
 @pytest.fixture(scope="module")
-def chain(node: AnvilNode, store: Store, tmp_path_factory: pytest.TempPathFactory) -> TokenLedgerChain:
+def chain(node: AnvilNode, store: Store, tmp_path_factory: pytest.TempPathFactory) -> AlchemyChain:
     return keyed_base(node, store, tmp_path_factory.mktemp("build"))
 
 
 @pytest.fixture(scope="module")
-def providers(chain: TokenLedgerChain, node: AnvilNode) -> ChainProviders:
+def providers(chain: AlchemyChain, node: AnvilNode) -> ChainProviders:
     return ChainProviders(alchemy=chain, uniswap=uniswap_on(chain, node))
 
 
@@ -62,7 +62,7 @@ def facts(store: Store, creator: Entity) -> tuple[list[Entity], int, int]:
     return tokens, owns, events
 
 
-def test_routing_names_each_chain_and_refuses_unknown_or_unconfigured_ones(chain: TokenLedgerChain) -> None:
+def test_routing_names_each_chain_and_refuses_unknown_or_unconfigured_ones(chain: AlchemyChain) -> None:
     only_base = ChainProviders(alchemy=chain)
     assert token_chain(only_base, "Base") is chain and parse_chain(" BASE ") == "base"
     assert [standard_of(c) for c in ("base", "ethereum", "sui", "solana")] == ["ERC20", "ERC20", "Coin", "SPL"]
