@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 
@@ -22,8 +23,9 @@ from commerce.tokens import (
     quote_price,
 )
 from ontology import Entity, InvalidInput, NotFound, Store, TransactionFailed, register_creator
-from providers.evm.node import AnvilNode
 from providers.alchemy import AlchemyChain
+from providers.evm.node import AnvilNode
+from providers.uniswap import UniswapPoolPriceOff
 from tests.commerce.token_world import ChainProviders, FirstCommitFails, keyed_base, platform_nonce, uniswap_on
 
 pytestmark = pytest.mark.timeout(180)
@@ -261,3 +263,42 @@ def test_quotes_fall_back_to_the_catalog_price_never_to_an_invented_one(
     assert (found.source, found.symbol_out, found.amount_out) == ("catalog", "USD", Decimal("25.00"))
     with pytest.raises(NotFound):
         quote_price(store, providers, new_creator(store, "nosy").id, "CAT", "100")  # another creator's token
+
+
+def test_a_pool_someone_set_at_a_bad_price_gets_no_liquidity(store: Store, providers: ChainProviders) -> None:
+    creator = new_creator(store, "frontrun_tokens")
+    chain, uniswap = providers.get("alchemy"), providers.get("uniswap")
+    quote = deploy_token(store, providers, new_creator(store, "fr_usd").id, TokenRequest("FR USD", "FRUSD", 6, 10**6))
+    quote_address = quote.token.properties["contractAddress"]
+    token = deploy_token(store, providers, creator.id, TokenRequest("Front", "FRONT", 18, 100_000)).token
+    contract = token.properties["contractAddress"]
+    # someone initialised the pool first, at 100x our price
+    uniswap.create_pool(contract, quote_address, 3000, price=Fraction(50 * 10**6, 10**18), key="front-runner")
+    held = chain.balance_of(contract, chain.address), chain.balance_of(quote_address, chain.address)
+    with pytest.raises(UniswapPoolPriceOff, match="not using it"):
+        create_pool(store, providers, creator.id, "FRONT", price="0.5", token_amount="1000", quote_token=quote_address)
+    assert (chain.balance_of(contract, chain.address), chain.balance_of(quote_address, chain.address)) == held
+    with store.unit_of_work() as uow:
+        assert "poolAddress" not in uow.entities.get(token.id).properties
+
+
+def test_a_retry_after_a_crash_before_the_pool_is_recorded_adds_liquidity_once(
+    store: Store, providers: ChainProviders
+) -> None:
+    creator = new_creator(store, "poolcrash_tokens")
+    chain = providers.get("alchemy")
+    quote = deploy_token(store, providers, new_creator(store, "pc_usd").id, TokenRequest("PC USD", "PCUSD", 6, 10**6))
+    quote_address = quote.token.properties["contractAddress"]
+    deploy_token(store, providers, creator.id, TokenRequest("Pool Crash", "PCR", 18, 100_000))
+    args = {"price": "0.5", "token_amount": "1000", "quote_token": quote_address}
+    before = chain.balance_of(quote_address, chain.address)
+    crashing = FirstCommitFails(store)
+    with pytest.raises(TransactionFailed):
+        create_pool(crashing, providers, creator.id, "PCR", **args)  # type: ignore[arg-type]
+    spent = before - chain.balance_of(quote_address, chain.address)
+    assert abs(spent - 500 * 10**6) <= 2  # the liquidity went in, the write did not
+    nonce = platform_nonce(chain)
+    done = create_pool(store, providers, creator.id, "PCR", **args)
+    assert done.created and done.pool.startswith("0x")
+    assert before - chain.balance_of(quote_address, chain.address) == spent  # not a second deposit
+    assert platform_nonce(chain) == nonce  # the keyed sends were found, nothing new was sent

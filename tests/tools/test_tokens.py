@@ -29,7 +29,7 @@ from providers.evm.node import AnvilNode
 from tests.commerce.token_world import ChainProviders, keyed_base, platform_nonce, uniswap_on
 from tests.graphs.fake_chat import ScriptedChatModel, tool_call
 from tests.tools.conftest import LOCAL_MODES
-from tools import TOOLS, ApprovalDesk, NotAllowed, Principal, Role, ToolContext, execute
+from tools import TOOLS, NotAllowed, Principal, Role, ToolContext, execute
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -109,49 +109,45 @@ def test_a_creators_deploy_and_mint_wait_for_approval_and_run_once(
     assert "Deploy token $ANNA (Anna Coin, 18 decimals) on base" in data["summary"]
     assert platform_nonce(chain) == nonce and tokens_of(store, shop["creator"]) == []  # nothing sent yet
 
-    desk = ApprovalDesk(store, knowledge, providers)
-    done = desk.decide(data["approval_id"], approve=True, by="test")
-    assert done.status == "executed" and "Deployed $ANNA on base" in (done.result or "")
+    done = run_approved(creator_ctx, data["approval_id"], "deploy_token", args)
+    assert "Deployed $ANNA on base" in done["summary"] and done["already_deployed"] is False
     assert platform_nonce(chain) == nonce + 1
     [token] = tokens_of(store, shop["creator"])
-    assert desk.decide(data["approval_id"], approve=True, by="test").status == "executed"  # a second click: nothing
-    # the action run again under the same approval (a crash before `finish`): it finds its token
-    again = TOOLS["deploy_token"].tool.invoke({**args, "ctx": _approved(creator_ctx, desk, data["approval_id"])})
-    assert json.loads(again)["already_deployed"] is True and platform_nonce(chain) == nonce + 1
+    # the action run again under the same approval (ApprovalDesk.resume after a crash before `finish`)
+    again = run_approved(creator_ctx, data["approval_id"], "deploy_token", args)
+    assert again["already_deployed"] is True and platform_nonce(chain) == nonce + 1
+    assert again["contract_address"] == token.properties["contractAddress"]
 
     duplicate = execute({"name": "deploy_token", "args": args, "id": "d2"}, creator_ctx)
     assert duplicate.status == "error" and "already have a token $ANNA" in str(duplicate.content)
 
-    minted = json.loads(
-        str(
-            execute(
-                {
-                    "name": "mint_tokens",
-                    "args": {"symbol": "ANNA", "amount": "25", "fan_id": str(shop["fan"].id)},
-                    "id": "m1",
-                },
-                creator_ctx,
-            ).content
-        )
-    )
+    mint = {"symbol": "ANNA", "amount": "25", "fan_id": str(shop["fan"].id)}
+    minted = json.loads(str(execute({"name": "mint_tokens", "args": mint, "id": "m1"}, creator_ctx).content))
     assert "Mint 25 $ANNA to Sam on base" in minted["summary"]
     assert chain.balance_of(token.properties["contractAddress"], FAN_WALLET) == 0
-    assert desk.decide(minted["approval_id"], approve=True, by="test").status == "executed"
+    assert run_approved(creator_ctx, minted["approval_id"], "mint_tokens", mint)["already_minted"] is False
     assert chain.balance_of(token.properties["contractAddress"], FAN_WALLET) == 25 * 10**18
-    rerun = TOOLS["mint_tokens"].tool.invoke(
-        {"symbol": "ANNA", "amount": "25", "fan_id": str(shop["fan"].id), "ctx": _approved(creator_ctx, desk, minted["approval_id"])}
-    )  # fmt: skip
-    assert json.loads(rerun)["already_minted"] is True
+    assert run_approved(creator_ctx, minted["approval_id"], "mint_tokens", mint)["already_minted"] is True
     assert chain.balance_of(token.properties["contractAddress"], FAN_WALLET) == 25 * 10**18  # minted once
 
 
-def _approved(ctx: ToolContext, desk: ApprovalDesk, approval_id: str) -> ToolContext:
-    approval = desk.get(approval_id)
-    # what ApprovalDesk builds for a run: an approval still `approved` (as after a crash before finish)
-    from dataclasses import replace
+def test_money_tools_need_the_creators_step_up_code_besides_the_approval() -> None:
+    for name in MONEY:
+        spec = TOOLS[name]
+        assert spec.moves_money and spec.needs_approval and spec.step_up is True and spec.roles == {Role.CREATOR}
 
-    running = replace(approval, status="approved")
-    return ToolContext(ctx.principal, ctx.store, ctx.knowledge, ctx.providers, approval=running)
+
+def run_approved(ctx: ToolContext, approval_id: str, name: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Run an approved action as tools.ApprovalDesk runs it (after the creator approved it and, for
+    step-up tools, gave the code: the step-up helper's tests cover that gate)."""
+    with ctx.store.unit_of_work() as uow:
+        approval = uow.approvals.decide(uuid.UUID(approval_id), approve=True, by="test") or uow.approvals.get(
+            uuid.UUID(approval_id)
+        )
+        uow.commit()
+    run_ctx = ToolContext(ctx.principal, ctx.store, ctx.knowledge, ctx.providers, approval=approval)
+    data: dict[str, Any] = json.loads(TOOLS[name].tool.invoke({**args, "ctx": run_ctx}))
+    return data
 
 
 @pytest.mark.parametrize("role", [Role.FAN, Role.AGENT])
