@@ -302,3 +302,37 @@ def test_a_retry_after_a_crash_before_the_pool_is_recorded_adds_liquidity_once(
     assert done.created and done.pool.startswith("0x")
     assert before - chain.balance_of(quote_address, chain.address) == spent  # not a second deposit
     assert platform_nonce(chain) == nonce  # the keyed sends were found, nothing new was sent
+
+
+@pytest.mark.parametrize(
+    ("blockchain", "standard", "wallet"),
+    [
+        ("sui", "Coin", "0x" + "a1" * 32),
+        ("solana", "SPL", "9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM"),
+    ],
+)
+def test_tokens_on_sui_and_solana_go_through_their_own_providers(
+    store: Store, blockchain: str, standard: str, wallet: str
+) -> None:
+    from providers.solana import LocalSolanaChain
+    from providers.sui import LocalSuiChain
+
+    chains = ChainProviders(sui=LocalSuiChain(store), solana=LocalSolanaChain(store))
+    creator = new_creator(store, f"multi_{blockchain}")
+    request = TokenRequest("Multi Coin", "MULTI", 6, 1_000, blockchain=blockchain)
+    done = deploy_token(store, chains, creator.id, request)
+    props = done.token.properties
+    assert (props["blockchain"], props["standard"], props["mode"]) == (blockchain, standard, "local")
+    with pytest.raises(DuplicateToken):
+        deploy_token(store, chains, creator.id, request)
+    with store.unit_of_work() as uow:
+        fan = uow.entities.insert("audience_member", f"{blockchain} fan", {"identities": {blockchain: wallet}})
+        uow.connections.insert(fan.id, creator.id, "following")
+        uow.commit()
+    for _ in range(2):  # the same key twice: one mint
+        minted = mint_tokens(store, chains, creator.id, "MULTI", "2.5", key=f"{blockchain}-gift", recipient_id=fan.id)
+    chain = chains.get(blockchain)
+    assert chain.balance_of(props["contractAddress"], minted.to_address) == 2_500_000
+    assert chain.total_supply(props["contractAddress"]) == 1_002_500_000
+    with pytest.raises(NoPools, match="base only"):
+        create_pool(store, chains, creator.id, "MULTI", price="1", token_amount="1")
