@@ -231,7 +231,11 @@ def test_mint_to_a_fan_happens_once_per_key_and_records_the_balance(store: Store
     assert first.created and not again.created and again.tx_hash == first.tx_hash and first.amount == 1250
     contract = first.token.properties["contractAddress"]
     assert chain.balance_of(contract, FAN_WALLET) == 1250  # minted once
-    mint_tokens(store, providers, creator.id, "MINT", "1", key="reward-2", recipient_id=fan.id)
+    crashing = FirstCommitFails(store)  # the database fails after the chain minted: the retry mints nothing new
+    with pytest.raises(TransactionFailed):
+        mint_tokens(crashing, providers, creator.id, "MINT", "1", key="reward-2", recipient_id=fan.id)  # type: ignore[arg-type]
+    assert chain.balance_of(contract, FAN_WALLET) == 1350
+    assert mint_tokens(store, providers, creator.id, "MINT", "1", key="reward-2", recipient_id=fan.id).created
     assert chain.balance_of(contract, FAN_WALLET) == 1350
     with store.unit_of_work() as uow:
         token = uow.entities.get(first.token.id)
