@@ -11,7 +11,15 @@ from fractions import Fraction
 
 import pytest
 
-from commerce.chains import ChainNotAvailable, NoPools, UnknownChain, parse_chain, standard_of, token_chain
+from commerce.chains import (
+    ChainNotAvailable,
+    NoPools,
+    UnknownChain,
+    chain_router,
+    parse_chain,
+    standard_of,
+    token_chain,
+)
 from commerce.tokens import (
     DuplicateToken,
     NoPrice,
@@ -67,6 +75,7 @@ def facts(store: Store, creator: Entity) -> tuple[list[Entity], int, int]:
 def test_routing_names_each_chain_and_refuses_unknown_or_unconfigured_ones(chain: AlchemyChain) -> None:
     only_base = ChainProviders(alchemy=chain)
     assert token_chain(only_base, "Base") is chain and parse_chain(" BASE ") == "base"
+    assert chain_router(only_base)("base") is chain
     assert [standard_of(c) for c in ("base", "ethereum", "sui", "solana")] == ["ERC20", "ERC20", "Coin", "SPL"]
     with pytest.raises(UnknownChain, match="tokens run on base, ethereum, sui, solana"):
         token_chain(only_base, "dogechain")
