@@ -1,6 +1,6 @@
 """Creator token tools: what a fan may ask about a token, and the creator's money actions on it.
 
-`token_info` and `quote_token_price` are read-only and fan-safe (the clone sells with them): a price
+`token_info` and `get_token_quote` are read-only and fan-safe (the clone sells with them): a price
 comes from the token's pool or its catalog price, never from the model. `deploy_token`,
 `create_token_pool` and `mint_tokens` move money: creator-only (`moves_money`), and each call only
 proposes the action (`needs_approval`, with a step-up code): it runs from tools.ApprovalDesk after the
@@ -33,7 +33,7 @@ from tools._common import parse_id, reply
 from tools.context import Role, ToolContext
 from tools.registry import approved_action, one_tool
 
-__all__ = ["create_token_pool", "deploy_token", "mint_tokens", "quote_token_price", "token_info"]
+__all__ = ["create_token_pool", "deploy_token", "get_token_quote", "mint_tokens", "token_info"]
 
 
 @one_tool(roles={Role.FAN, Role.CREATOR, Role.AGENT})
@@ -51,7 +51,7 @@ def token_info(ctx: Annotated[ToolContext, InjectedToolArg], symbol: str = "") -
 
 
 @one_tool(roles={Role.FAN, Role.CREATOR, Role.AGENT})
-def quote_token_price(
+def get_token_quote(
     symbol: str,
     amount: str,
     ctx: Annotated[ToolContext, InjectedToolArg],

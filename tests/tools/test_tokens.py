@@ -207,7 +207,7 @@ def test_a_misbehaving_model_in_the_clone_cannot_deploy_or_mint_and_quotes_the_p
                     },
                 ],
             ),
-            tool_call("quote_token_price", symbol="$ANNA", amount="100"),
+            tool_call("get_token_quote", symbol="$ANNA", amount="100"),
             lambda messages: AIMessage(next(m for m in reversed(messages) if isinstance(m, ToolMessage)).text),
         ]
     )
@@ -222,7 +222,7 @@ def test_a_misbehaving_model_in_the_clone_cannot_deploy_or_mint_and_quotes_the_p
     assert all(str(results[name].content).startswith("refused:") for name in MONEY), results
     assert platform_nonce(providers.get("alchemy")) == nonce and approvals(store) == pending
     quote = json.loads(
-        next(m for m in model.prompts[2] if isinstance(m, ToolMessage) and m.name == "quote_token_price").text
+        next(m for m in model.prompts[2] if isinstance(m, ToolMessage) and m.name == "get_token_quote").text
     )
     expected = quote_price(store, providers, creator.id, "ANNA", "100")
     assert (
@@ -247,5 +247,5 @@ def test_token_info_is_readable_by_fans_and_scoped_to_their_creator(
     data = json.loads(str(execute({"name": "token_info", "args": {"symbol": "anna"}, "id": "i"}, fan_ctx).content))
     [view] = data["tokens"]
     assert view["symbol"] == "ANNA" and view["standard"] == "ERC20" and view["contract_address"].startswith("0x")
-    unknown = execute({"name": "quote_token_price", "args": {"symbol": "USD", "amount": "1"}, "id": "q"}, fan_ctx)
+    unknown = execute({"name": "get_token_quote", "args": {"symbol": "USD", "amount": "1"}, "id": "q"}, fan_ctx)
     assert unknown.status == "error" and "has no token" in str(unknown.content)  # another creator's symbol too
