@@ -9,6 +9,7 @@ creator approved it, keyed by that approval, so running it again adds nothing.
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -29,9 +30,12 @@ from commerce.tokens import create_pool as create_token_pool_on_chain
 from commerce.tokens import deploy_token as deploy_creator_token
 from commerce.tokens import mint_tokens as mint_creator_tokens
 from ontology import InvalidInput
+from providers.errors import ProviderError
 from tools._common import parse_id, reply
 from tools.context import Role, ToolContext
 from tools.registry import approved_action, one_tool
+
+log = logging.getLogger(__name__)
 
 __all__ = ["create_token_pool", "deploy_token", "get_token_quote", "mint_tokens", "token_info"]
 
@@ -46,21 +50,42 @@ def token_info(ctx: Annotated[ToolContext, InjectedToolArg], symbol: str = "") -
     if not tokens:
         return reply("This creator has no token yet.", tokens=[])
     views = [token_view(t) for t in tokens]
-    lines = [f"${v['symbol']} ({v['name']}) on {v['blockchain']}, contract {v['contract_address']}" for v in views]
+    lines = []
+    for token, view in zip(tokens, views, strict=True):
+        line = f"${view['symbol']} ({view['name']}) on {view['blockchain']}, contract {view['contract_address']}"
+        if view.get("pool_address"):
+            try:  # the pool's price now; without an answer from the chain the info is still given, without it
+                now = quote_price(ctx.store, ctx.providers, creator_id, str(token.id), "1")
+            except ProviderError:
+                log.warning("token_info: no pool quote for %s now", token.id, exc_info=True)
+            else:
+                view["price_now"] = f"{plain_amount(now.amount_out)} {now.symbol_out}"
+                line += f", 1 ${view['symbol']} = {view['price_now']} (pool quote)"
+        elif view.get("price_usd"):
+            line += f", ${view['price_usd']} each (catalog price)"
+        lines.append(line)
     return reply("; ".join(lines), tokens=views)
 
 
 @one_tool(roles={Role.FAN, Role.CREATOR, Role.AGENT})
 def get_token_quote(
-    symbol: str,
-    amount: str,
     ctx: Annotated[ToolContext, InjectedToolArg],
+    symbol: str = "",
+    amount: str = "1",
     side: Literal["sell", "buy"] = "sell",
 ) -> str:
-    """What an amount of the creator's token is worth right now, e.g. "how much is 100 $ANNA?":
-    symbol="ANNA", amount="100". side="sell" prices `amount` tokens; side="buy" says how many tokens
-    `amount` of the quote currency buys. The figure comes from the token's pool (or its catalog price);
-    give exactly the returned figure and never guess a price."""
+    """How much the creator's token or coin costs right now, e.g. "how much is 100 $ANNA?" (symbol="ANNA",
+    amount="100"). Use it when someone asks what the creator's token is worth or what it costs. `symbol`
+    may be left empty when the creator has one token; side="buy" says how many tokens `amount` of the
+    quote currency buys instead. The figure comes from the token's pool (or its catalog price): give
+    exactly the returned figure and never guess a price."""
+    if not symbol.strip():
+        with ctx.store.unit_of_work() as uow:
+            tokens = creator_tokens(uow, ctx.principal.creator_id)
+        if len(tokens) != 1:
+            names = ", ".join(f"${t.properties.get('symbol')}" for t in tokens) or "none yet"
+            raise InvalidInput(f"say which token to quote (this creator's tokens: {names})")
+        symbol = str(tokens[0].id)
     result = quote_price(ctx.store, ctx.providers, ctx.principal.creator_id, symbol, amount, side=side)
     summary = (
         f"{plain_amount(result.amount_in)} {result.symbol_in} = {plain_amount(result.amount_out)} {result.symbol_out} "

@@ -247,5 +247,9 @@ def test_token_info_is_readable_by_fans_and_scoped_to_their_creator(
     data = json.loads(str(execute({"name": "token_info", "args": {"symbol": "anna"}, "id": "i"}, fan_ctx).content))
     [view] = data["tokens"]
     assert view["symbol"] == "ANNA" and view["standard"] == "ERC20" and view["contract_address"].startswith("0x")
+    if view.get("pool_address"):  # after the pool test: the price now, from the pool
+        assert view["price_now"].endswith(" TUSD") and "(pool quote)" in data["summary"]
+    one = json.loads(str(execute({"name": "get_token_quote", "args": {}, "id": "q1"}, fan_ctx).content))
+    assert (one["amount_in"], one["symbol_in"]) == ("1", "ANNA")  # the creator's only token, one of it
     unknown = execute({"name": "get_token_quote", "args": {"symbol": "USD", "amount": "1"}, "id": "q"}, fan_ctx)
     assert unknown.status == "error" and "has no token" in str(unknown.content)  # another creator's symbol too
