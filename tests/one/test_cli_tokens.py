@@ -4,7 +4,9 @@ list and quote read the creator's tokens; bad input is one line and exit 2."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +17,19 @@ from typer.testing import CliRunner
 from one.cli import app
 from ontology import Entity, Store, register_creator
 from ontology import tables as t
+from providers.evm.node import AnvilNode
 
 
 @pytest.fixture(scope="module")
-def env(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    home: Path = tmp_path_factory.mktemp("home")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """ONE_HOME; its local Base node is stopped at the end (the CLI leaves it running for the next command)."""
+    path: Path = tmp_path_factory.mktemp("home")
+    yield path
+    AnvilNode(path / "anvil" / "base").stop()
+
+
+@pytest.fixture(scope="module")
+def env(database_url: str, home: Path) -> dict[str, str]:
     return {"ONE_DATABASE_URL": database_url, "ONE_HOME": str(home), "ONE_LLM": "offline"}
 
 
@@ -110,3 +120,23 @@ def test_bad_input_is_one_line_and_exit_2(
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert pending(store, creator) == before
     assert str(uuid.UUID(int=0)) not in result.stderr
+
+
+@pytest.mark.timeout(180)
+def test_a_deploy_runs_on_the_local_chain_only_with_the_code_sent_to_the_creator(
+    env: dict[str, str], home: Path, creator: Entity
+) -> None:
+    handle = ("--creator", "tok_cli")
+    proposed = json.loads(
+        run(env, "token", "deploy", "--name", "Live Coin", "--symbol", "LIVE", *handle, "--json").stdout
+    )
+    approval = proposed["approval_id"]
+    asked = run(env, "approvals", "approve", approval, *handle, code=2)
+    assert "one-time code" in asked.stderr and "nothing was done yet" in asked.stderr
+    assert "LIVE" not in run(env, "token", "list", *handle).stdout
+    mail = max(home.rglob("*.eml"), key=lambda path: path.stat().st_mtime)  # the local email provider's last mail
+    code = re.findall(r"\b\d{6}\b", mail.read_text())[0]
+    done = run(env, "approvals", "approve", approval, "--code", code, *handle)
+    assert "executed" in done.stdout and "Deployed $LIVE on base at 0x" in done.stdout
+    [live] = [v for v in json.loads(run(env, "token", "list", *handle, "--json").stdout) if v["symbol"] == "LIVE"]
+    assert live["mode"] == "local" and live["contract_address"].startswith("0x")
