@@ -236,6 +236,9 @@ class Settings(BaseSettings):
     )
 
     # creator tokens and chain sends
+    token_chain: Literal["base", "ethereum", "sui", "solana"] = Field(
+        default="base", description="the chain a creator's new token is deployed on unless the creator names one"
+    )
     chain_stuck_after_seconds: float = Field(
         default=120.0, gt=0, le=86_400, description="an unmined EVM send is replaced (same nonce, fees +12.5%)"
     )
