@@ -179,8 +179,9 @@ async def _start(settings: Settings, app: App, runtime: Runtime, *, serve_http: 
         return {type(adapter).__name__.removesuffix("Adapter").lower(): "running" for adapter in adapters}
 
     web = build_web_app(
-        store=store, metrics=metrics, routes=routes, health=health, commands=runtime.commands, approvals=approvals
-    )
+        store=store, metrics=metrics, routes=routes, health=health, commands=runtime.commands, approvals=approvals,
+        telegram_bot=settings.telegram_bot_username,
+    )  # fmt: skip
     running = Running(app, runtime, dispatcher, metrics, adapters, sender, web)
     await asyncio.to_thread(_warm, app, runtime, settings.turn_workers)
     waiting = await dispatcher.recover()

@@ -11,6 +11,7 @@
     GET  /api/approvals           ?status=&limit=
     POST /api/approvals/{id}      {"approve": true|false}
     GET  /api/outbox              the creator's outgoing messages, metadata only (?status=&limit=)
+    GET  /r/{code}, GET|POST /m/{token}   referral and magic links (HTML pages: one/web_links.py)
 
 Every /api route needs `Authorization: Bearer <API key>` (`one apikey create`) and sees only the
 key's creator. Errors are JSON `{"error": "..."}`: 401 (no or bad key), 404 (NotFound, or another
@@ -41,6 +42,7 @@ from agents import clone_of_creator
 from bots.metrics import Metrics
 from graphs.commands import AgentRun
 from one.api_keys import InvalidApiKey, authenticate
+from one.web_links import links_router
 from ontology import ConstraintViolation, InvalidInput, NotFound, OneError, Store
 from ontology.records import ApiKey, Approval, OutboxMessage
 from tools.analytics import compute_metrics
@@ -308,10 +310,11 @@ def build_web_app(
     health: Callable[[], Mapping[str, str]] | None = None,
     commands: CommandRunner | None = None,
     approvals: ApprovalDecider | None = None,
+    telegram_bot: str | None = None,
 ) -> FastAPI:
     """The ASGI app of one `one run` process, over its store and metrics; `routes` are the adapters'
     webhooks, `health()` their states for /healthz; without `commands` or `approvals` those API
-    routes answer 503."""
+    routes answer 503; `telegram_bot` (the bot's username) makes referral links open the bot."""
     app = FastAPI(title="ONE", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = store
     _install_error_handlers(app)
@@ -352,4 +355,5 @@ def build_web_app(
 
     app.router.routes.extend(routes)
     app.include_router(_api_router(store, commands, approvals))
+    app.include_router(links_router(store, telegram_bot=telegram_bot))
     return app
