@@ -110,7 +110,7 @@ def referral_list(creator: CreatorFlag = None, as_json: JsonFlag = False) -> Non
         ]
     lines = [
         f"{r['code']}  {r['status']:<9} conversions {r['conversions']}  until {r['expires_at'][:10]}" for r in rows
-    ]  # noqa: E501
+    ]
     _emit(as_json, rows, "\n".join(lines) or "no referral codes yet")
 
 
