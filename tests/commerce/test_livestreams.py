@@ -97,7 +97,9 @@ def test_start_announces_once_to_each_reachable_fan_and_the_key_stays_secret(
         assert sorted(r.recipient_id for r in rows) == sorted([on_telegram, on_discord])  # type: ignore[type-var]
         assert {(r.platform, r.chat) for r in rows} == {("telegram", "81001"), ("discord", "dm:82002")}
         assert all("Friday Q&A" in r.text and stream.properties["playbackUrl"] in r.text for r in rows)
-        statuses = [e.metadata["status"] for e in uow.events.query(type="livestream_status_changed", target_id=stream.id)]
+        statuses = [
+            e.metadata["status"] for e in uow.events.query(type="livestream_status_changed", target_id=stream.id)
+        ]
         assert sorted(statuses) == ["scheduled", "started"]
 
     ended = end_livestream(store, provider, creator_id=ava, actor_id=ava, stream_id=stream.id)
@@ -124,12 +126,18 @@ def test_another_creators_stream_is_not_found(store: Store) -> None:
 
 
 def test_the_clone_knows_the_stream_while_it_is_live_and_not_after(  # type: ignore[no-untyped-def]
-    store, knowledge, providers, checkpointer, creator  # noqa: F811
+    store,
+    knowledge,
+    providers,  # noqa: F811
+    checkpointer,  # noqa: F811
+    creator,  # noqa: F811
 ) -> None:
     model = ScriptedChatModel(script=["Sure!"] * 3)
     talk = CloneConversations(store, knowledge, providers, ModelSet(model, model), checkpointer, ())
     cloudflare = LocalCloudflareStream(store, public_url="https://one.test")
-    stream = schedule_livestream(store, cloudflare, creator_id=creator, actor_id=creator, title="Deadlift clinic").entity
+    stream = schedule_livestream(
+        store, cloudflare, creator_id=creator, actor_id=creator, title="Deadlift clinic"
+    ).entity
     watch = stream.properties["playbackUrl"]
 
     def system_text(prompt: list[Any]) -> str:

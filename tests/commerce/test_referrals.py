@@ -70,7 +70,9 @@ def arrive(store: Store, creator_id: uuid.UUID, fan_id: uuid.UUID, code: str) ->
 
 def convert(store: Store, creator_id: uuid.UUID, fan_id: uuid.UUID) -> None:
     with store.unit_of_work() as uow:  # what the Stripe webhook applier does inside the payment's unit of work
-        record_conversion(uow, creator_id=creator_id, fan_id=fan_id, payment_id=uuid.uuid4(), amount=4900, currency="USD")
+        record_conversion(
+            uow, creator_id=creator_id, fan_id=fan_id, payment_id=uuid.uuid4(), amount=4900, currency="USD"
+        )
         uow.commit()
 
 
@@ -111,7 +113,9 @@ def test_a_fan_arriving_through_a_code_is_referred_and_converts_once(biz: Busine
         referrer = uow.entities.get(biz.referrer.id)
         assert referrer.properties["referralCredit"] == before + 500
         converted = [
-            e for e in uow.events.query(type="referral_activity", actor_id=maya.id) if e.metadata["action"] == "converted"
+            e
+            for e in uow.events.query(type="referral_activity", actor_id=maya.id)
+            if e.metadata["action"] == "converted"
         ]
         assert len(converted) == 1 and converted[0].metadata["rewardAmount"] == 500
         referral = find_code(uow, code)
@@ -133,7 +137,12 @@ def test_concurrent_webhook_deliveries_reward_once(biz: Business, store: Store) 
         with store.unit_of_work() as uow:
             gate.wait()
             record_conversion(
-                uow, creator_id=biz.creator.id, fan_id=fans[i // 2].id, payment_id=uuid.uuid4(), amount=1, currency="USD"
+                uow,
+                creator_id=biz.creator.id,
+                fan_id=fans[i // 2].id,
+                payment_id=uuid.uuid4(),
+                amount=1,
+                currency="USD",
             )
             uow.commit()
 
@@ -204,7 +213,9 @@ def test_the_creators_campaign_code_converts_without_a_reward(biz: Business, sto
         [referred] = uow.connections.query(to_id=lee.id, type="referred")
         assert referred.metadata["referralType"] == "campaign"
         [converted] = [
-            e for e in uow.events.query(type="referral_activity", actor_id=lee.id) if e.metadata["action"] == "converted"
+            e
+            for e in uow.events.query(type="referral_activity", actor_id=lee.id)
+            if e.metadata["action"] == "converted"
         ]
         assert converted.metadata["rewardKind"] == "none"
         assert uow.entities.get(biz.creator.id).properties.get("referralCredit") is None
