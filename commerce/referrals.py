@@ -237,11 +237,20 @@ def _referred_by(uow: UnitOfWork, fan_id: uuid.UUID, creator_id: uuid.UUID) -> t
     return None
 
 
+def _is_customer(uow: UnitOfWork, fan_id: uuid.UUID, creator_id: uuid.UUID) -> bool:
+    """Whether the fan has already bought something of this creator's (a `transacted` to what they own)."""
+    for bought in uow.connections.query(from_id=fan_id, type="transacted", limit=100):
+        if uow.connections.query(from_id=creator_id, to_id=bought.to_entity, type="owns", limit=1):
+            return True
+    return False
+
+
 def accept_referral(uow: UnitOfWork, *, creator_id: uuid.UUID, fan_id: uuid.UUID, code: str) -> tuple[Connection, bool]:
     """The fan arrived through `code`: connect the referrer to them (`referred`) and log
     `referral_activity created`; returns (connection, new). A fan is referred once per creator (the
     first code counts; a later one returns the first connection, new False). ReferralRefused for an
-    unknown or expired code, another creator's, the fan's own, or one from someone this fan referred.
+    unknown or expired code, another creator's, the fan's own, one from someone this fan referred, or
+    a fan who already bought from the creator (the reward is for bringing a new customer).
     The caller commits."""
     fan = uow.entities.get_for_update(fan_id)  # serialises arrivals and conversions of this fan
     if fan.type != "audience_member":
@@ -253,6 +262,8 @@ def accept_referral(uow: UnitOfWork, *, creator_id: uuid.UUID, fan_id: uuid.UUID
     referrer_id = uuid.UUID(str(referral.properties["referrerId"]))
     if referrer_id == fan.id:
         raise ReferralRefused("that is your own referral code: share it with friends instead")
+    if _is_customer(uow, fan.id, creator_id):  # a referral counts for a new customer, not one who paid before
+        raise ReferralRefused("you are already a customer here, so an invite can't count for you")
     loop = _referred_by(uow, referrer_id, creator_id)
     if loop is not None and loop[0].from_entity == fan.id:
         raise ReferralRefused("you referred the owner of that code yourself")

@@ -132,25 +132,27 @@ def test_the_clone_knows_the_stream_while_it_is_live_and_not_after(  # type: ign
     checkpointer,  # noqa: F811
     creator,  # noqa: F811
 ) -> None:
-    model = ScriptedChatModel(script=["Sure!"] * 3)
+    links: list[str] = []
+    model = ScriptedChatModel(script=[lambda prompt: f"Come watch: {links[0]}"] * 3)
     talk = CloneConversations(store, knowledge, providers, ModelSet(model, model), checkpointer, ())
     cloudflare = LocalCloudflareStream(store, public_url="https://one.test")
-    stream = schedule_livestream(
-        store, cloudflare, creator_id=creator, actor_id=creator, title="Deadlift clinic"
-    ).entity
+    stream = schedule_livestream(store, cloudflare, creator_id=creator, actor_id=creator, title="Deadlift clinic").entity
     watch = stream.properties["playbackUrl"]
+    links.append(watch)
 
     def system_text(prompt: list[Any]) -> str:
         return "\n".join(m.text for m in prompt if isinstance(m, SystemMessage))
 
-    talk.reply(creator, "telegram", "83001", "hi")  # scheduled, not live: no mention
+    scheduled = talk.reply(creator, "telegram", "83001", "hi")  # scheduled, not live: no mention
     start_livestream(store, creator_id=creator, actor_id=creator, stream_id=stream.id)
     during = talk.reply(creator, "telegram", "83001", "what is the stream about?")
     end_livestream(store, cloudflare, creator_id=creator, actor_id=creator, stream_id=stream.id)
-    talk.reply(creator, "telegram", "83001", "still there?")
+    after_end = talk.reply(creator, "telegram", "83001", "still there?")
     before, live, after = (system_text(p) for p in model.prompts)
     assert "Deadlift clinic" not in before and "Deadlift clinic" not in after
     assert "Live now" in live and "Deadlift clinic" in live and watch in live
+    # the watch link is one the platform issued while the stream is live; before and after, the guard drops it
+    assert watch in during.text and watch not in scheduled.text and watch not in after_end.text
     with store.unit_of_work() as uow:
         [asked] = uow.events.query(type="livestream_interaction", target_id=stream.id)
     assert asked.actor_id == during.fan_id and asked.metadata == {"type": "message", "platform": "telegram"}

@@ -221,3 +221,17 @@ def test_the_creators_campaign_code_converts_without_a_reward(biz: Business, sto
         assert uow.entities.get(biz.creator.id).properties.get("referralCredit") is None
         stats = referral_stats(uow, biz.creator.id)
     assert stats["conversions"] >= 1 and stats["arrivals"] >= stats["conversions"]
+
+
+def test_a_fan_who_already_bought_cannot_be_referred(biz: Business, store: Store) -> None:
+    code = new_code(store, biz.creator.id, biz.referrer.id)
+    buyer = fan(store, biz.creator.id, "Buyer")
+    with store.unit_of_work() as uow:
+        product = uow.entities.insert("digital_product", "Guide", {"price": 900, "currency": "USD"})
+        uow.connections.insert(biz.creator.id, product.id, "owns")
+        uow.connections.insert(
+            buyer.id, product.id, "transacted", {"transactionType": "payment", "amount": 900, "currency": "USD"}
+        )
+        uow.commit()
+    with pytest.raises(ReferralRefused, match="already a customer"):
+        arrive(store, biz.creator.id, buyer.id, code)
