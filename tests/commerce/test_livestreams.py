@@ -136,7 +136,9 @@ def test_the_clone_knows_the_stream_while_it_is_live_and_not_after(  # type: ign
     model = ScriptedChatModel(script=[lambda prompt: f"Come watch: {links[0]}"] * 3)
     talk = CloneConversations(store, knowledge, providers, ModelSet(model, model), checkpointer, ())
     cloudflare = LocalCloudflareStream(store, public_url="https://one.test")
-    stream = schedule_livestream(store, cloudflare, creator_id=creator, actor_id=creator, title="Deadlift clinic").entity
+    stream = schedule_livestream(
+        store, cloudflare, creator_id=creator, actor_id=creator, title="Deadlift clinic"
+    ).entity
     watch = stream.properties["playbackUrl"]
     links.append(watch)
 
