@@ -8,6 +8,7 @@
     one live start ID                                           go live: every reachable fan is told once
     one live end ID                                             close the live input
     one live list                                               the creator's streams
+    one live recording ID FILE                                  a stream's recording into storage
     one media upload FILE [--name NAME]                         into storage (aws) as a media_asset
 
 The work is done by commerce (referrals, livestreams, media); errors are one line and an exit code.
@@ -232,6 +233,42 @@ def live_list(creator: CreatorFlag = None, as_json: JsonFlag = False) -> None:
     _emit(as_json, rows, "\n".join(lines) or "no livestreams yet")
 
 
+def _read_limited(file: Path, limit: int) -> bytes:
+    size = file.stat().st_size
+    if size > limit:
+        raise InvalidInput(f"{file.name} is {size:,} bytes; the limit is {limit:,} (ONE_MEDIA_UPLOAD_MAX_BYTES)")
+    return file.read_bytes()
+
+
+@live_app.command("recording")
+def live_recording(
+    stream: StreamId,
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="the recorded video")],
+    creator: CreatorFlag = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Store a stream's recording (e.g. downloaded from Cloudflare) as a media asset that references it."""
+    from commerce.livestreams import store_recording
+    from commerce.media import guess_content_type
+    from one.runtime import default_creator
+    from providers.aws import MediaStorage
+
+    with wired_app() as wired:
+        data = _read_limited(file, wired.settings.media_upload_max_bytes)
+        creator_id = default_creator(wired, creator)
+        stored = store_recording(
+            wired.store,
+            cast(MediaStorage, wired.providers.get("aws")),
+            creator_id=creator_id,
+            actor_id=creator_id,
+            stream_id=stream,
+            data=data,
+            content_type=guess_content_type(file.name),
+        )
+    document = {"id": str(stored.entity.id), "url": stored.url, "key": stored.key, "livestream_id": stream}
+    _emit(as_json, document, f"recording stored {document['id']}: {stored.url}")
+
+
 @media_app.command("upload")
 def media_upload(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="the file to upload")],
@@ -245,10 +282,7 @@ def media_upload(
     from providers.aws import MediaStorage
 
     with wired_app() as wired:
-        limit = wired.settings.media_upload_max_bytes
-        size = file.stat().st_size
-        if size > limit:
-            raise InvalidInput(f"{file.name} is {size:,} bytes; the limit is {limit:,} (ONE_MEDIA_UPLOAD_MAX_BYTES)")
+        data = _read_limited(file, wired.settings.media_upload_max_bytes)
         creator_id = default_creator(wired, creator)
         stored = store_asset(
             wired.store,
@@ -256,7 +290,7 @@ def media_upload(
             creator_id=creator_id,
             actor_id=creator_id,
             kind="upload",
-            data=file.read_bytes(),
+            data=data,
             content_type=guess_content_type(file.name),
             name=name or file.name,
             properties={"filename": file.name[:255]},

@@ -72,7 +72,7 @@ def test_referral_create_list_stats(run, store: Store, creator: uuid.UUID) -> No
     assert "error:" in run("referral", "create", "--fan", "telegram:nobody", "--creator", str(creator), code=2).stderr
 
 
-def test_live_schedule_start_end(run, store: Store, creator: uuid.UUID) -> None:  # type: ignore[no-untyped-def]
+def test_live_schedule_start_end(run, store: Store, creator: uuid.UUID, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     scheduled = json.loads(run("live", "schedule", "Friday Q&A", "--creator", str(creator), "--json").stdout)
     assert scheduled["status"] == "scheduled" and scheduled["stream_key"] and scheduled["mode"] == "local"
     human = run("live", "schedule", "Second", "--creator", str(creator)).stdout
@@ -85,6 +85,14 @@ def test_live_schedule_start_end(run, store: Store, creator: uuid.UUID) -> None:
     assert [s["status"] for s in listed] == ["live", "scheduled"]
     ended = json.loads(run("live", "end", scheduled["id"], "--creator", str(creator), "--json").stdout)
     assert ended["status"] == "ended"
+    video = tmp_path / "friday.mp4"
+    video.write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    recorded = json.loads(
+        run("live", "recording", scheduled["id"], str(video), "--creator", str(creator), "--json").stdout
+    )
+    assert recorded["key"].startswith(f"creators/{creator}/recording/") and recorded["key"].endswith(".mp4")
+    with store.unit_of_work() as uow:
+        assert uow.entities.get(recorded["id"]).properties["livestreamId"] == scheduled["id"]
     with store.unit_of_work() as uow:
         events = repr(uow.events.query(type="livestream_status_changed", limit=100))
         assert scheduled["stream_key"] not in events
