@@ -16,6 +16,7 @@ from one.cli_approvals import approvals_app
 from one.cli_errors import BAD_INPUT, FAILURE, OneCommandGroup, fail, set_debug
 from one.cli_growth import live_app, media_app, referral_app
 from one.cli_people import creator_app, fan_app, team_app
+from one.cli_products import product_app
 from one.cli_shared import CreatorFlag, JsonFlag, wired_app
 from ontology import REGISTRY, OneError, to_json
 from ontology.types import KINDS
@@ -42,6 +43,7 @@ app.add_typer(fan_app, name="fan")
 app.add_typer(creator_app, name="creator")
 app.add_typer(team_app, name="team")
 app.add_typer(approvals_app, name="approvals")
+app.add_typer(product_app, name="product")
 app.add_typer(referral_app, name="referral")
 app.add_typer(live_app, name="live")
 app.add_typer(media_app, name="media")

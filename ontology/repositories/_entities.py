@@ -71,14 +71,24 @@ class EntityRepository(Repository):
     """Entities: the nouns of the business (creators, fans, content, products, agents...)."""
 
     def insert(
-        self, type: str, name: str, properties: dict[str, Any] | None = None, status: str | None = None
+        self,
+        type: str,
+        name: str,
+        properties: dict[str, Any] | None = None,
+        status: str | None = None,
+        *,
+        id: uuid.UUID | None = None,
     ) -> Entity:
-        """Create an entity; content starts as `draft`, everything else as `active`."""
+        """Create an entity; content starts as `draft`, everything else as `active`. `id` (optional) is
+        for an entity whose id is derived from a business fact (a payment from its purchase request), so
+        a retry finds it instead of creating a second one (ConstraintViolation when it exists)."""
         spec = self._uow.registry.get("entity", type)
         props = clean_payload(spec.validate(properties), "properties")
+        extra: dict[str, Any] = {"id": parse_id(id)} if id is not None else {}
         row = self._uow.execute(
             insert(t.entities)
             .values(
+                **extra,
                 type=type,
                 name=clean_text(name, "name", max_chars=MAX_NAME_CHARS),
                 properties=props,
@@ -133,6 +143,22 @@ class EntityRepository(Repository):
         if row is None:
             raise NotFound(f"no {type} with {key} {value!r}")
         return Entity(**row._mapping)
+
+    def by_email(self, email: str, types: Collection[str], *, limit: int = 10) -> list[Entity]:
+        """Live entities of `types` whose `email` property is `email` (case-insensitive), oldest first."""
+        for type in types:
+            self._uow.registry.get("entity", type)
+        rows = self._uow.execute(
+            select(t.entities)
+            .where(
+                t.entities.c.type.in_(list(types)),
+                t.entities.c.deleted_at.is_(None),
+                func.lower(t.entities.c.properties["email"].astext) == func.lower(email),
+            )
+            .order_by(t.entities.c.id)
+            .limit(clean_limit(limit))
+        )
+        return [Entity(**row._mapping) for row in rows]
 
     def by_identity(self, type: str, platform: str, account: str, *, following: uuid.UUID | None = None) -> Entity:
         """The live entity of `type` linked to this platform account (e.g. telegram 12345), or NotFound;

@@ -2,17 +2,47 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 
 from one.providers import Providers
-from ontology import KnowledgeBase, Store, register_creator
+from ontology import InvalidInput, KnowledgeBase, Store, register_creator
 from providers.stripe import LocalStripe
 from tests.conftest import run_threads
 from tests.tools.conftest import ContextFactory, World, call, ok, row_counts
-from tools import Principal, Role, ToolContext
+from tools import TOOLS, Principal, Role, ToolContext
 from tools.commerce import PRODUCTS_PER_PAGE
 
 pytestmark = pytest.mark.timeout(180)
+
+
+def approved(ctx: ToolContext, name: str, **args: Any) -> dict[str, Any]:
+    """Run a needs_approval tool the way ApprovalDesk runs it once the creator approved it (and, for
+    step-up tools, confirmed the one-time code: tests/commerce/test_step_up.py covers that gate)."""
+    with ctx.store.unit_of_work() as uow:
+        added = uow.approvals.add(ctx.principal.creator_id, name, args, f"test: {name}")
+        approval = uow.approvals.decide(added.id, approve=True, by="test")
+        uow.commit()
+    run_ctx = ToolContext(ctx.principal, ctx.store, ctx.knowledge, ctx.providers, approval=approval)
+    data: dict[str, Any] = json.loads(TOOLS[name].tool.invoke({**args, "ctx": run_ctx}))
+    return data
+
+
+def test_money_tools_called_by_the_creator_only_propose_and_need_a_step_up_code(
+    make_ctx: ContextFactory, world: World, store: Store
+) -> None:
+    creator = make_ctx(Role.CREATOR)
+    product = str(world.products["playbook"].id)
+    proposed = ok(creator, "change_price", product_id=product, price=1)
+    assert proposed["status"] == "pending" and proposed["step_up"] is True
+    assert "one-time code" in proposed["summary"]
+    with store.unit_of_work() as uow:
+        assert uow.entities.get(product).properties["price"] == 4900
+        assert uow.approvals.get(proposed["approval_id"]).summary == (
+            "Change the price of 'Pricing Playbook' from $49.00 to $0.01"
+        )
 
 
 def test_list_products_is_the_creators_sellable_catalog_with_formatted_prices(
@@ -99,10 +129,13 @@ def test_checkout_refuses_free_hidden_and_bogus_products(
     assert row_counts(store) == before
 
 
-def test_another_creators_product_cannot_be_sold_here(make_ctx: ContextFactory, rival: World, store: Store) -> None:
+def test_another_creators_product_cannot_be_sold_here(
+    make_ctx: ContextFactory, world: World, rival: World, store: Store
+) -> None:
     before = row_counts(store)
     for role in Role:
-        message = call(make_ctx(role), "create_checkout_link", product_id=str(rival.products["playbook"].id))
+        fan = {} if role is Role.FAN else {"fan_id": str(world.fan.id)}
+        message = call(make_ctx(role), "create_checkout_link", product_id=str(rival.products["playbook"].id), **fan)
         assert str(message.content).startswith("error: there is no product")
     assert row_counts(store) == before
 
@@ -145,7 +178,7 @@ def test_change_price_updates_the_catalog_and_the_next_checkout(
 ) -> None:
     creator = make_ctx(Role.CREATOR)
     product = str(world.products["call"].id)
-    data = ok(creator, "change_price", product_id=product, price=30000)
+    data = approved(creator, "change_price", product_id=product, price=30000)
     assert data["product"]["formatted_price"] == "€300.00" and data["old_price"] == 25000
     listed = {p["id"]: p for p in ok(make_ctx(Role.FAN), "list_products")["products"]}
     assert listed[product]["price"] == 30000
@@ -163,16 +196,16 @@ def test_refund_of_a_paid_checkout_goes_through_stripe_once(
     fan = make_ctx(Role.FAN, run_id="run-refund")
     link = ok(fan, "create_checkout_link", product_id=str(world.products["playbook"].id))
     creator = make_ctx(Role.CREATOR)
-    unpaid = call(creator, "refund_payment", payment_id=link["payment_id"], reason="changed mind")
-    assert str(unpaid.content).startswith("error:") and "never paid" in str(unpaid.content)
+    with pytest.raises(InvalidInput, match="never paid"):
+        approved(creator, "refund_payment", payment_id=link["payment_id"], reason="changed mind")
 
     stripe: LocalStripe = fan.providers.get("stripe")
     with store.unit_of_work() as uow:
         session_id = uow.entities.get(link["payment_id"]).properties["providerRef"]
     stripe.complete_checkout_session(session_id)
-    refund = ok(creator, "refund_payment", payment_id=link["payment_id"], reason="changed mind")
+    refund = approved(creator, "refund_payment", payment_id=link["payment_id"], reason="changed mind")
     assert refund["refunded"] is True and refund["amount"] == 4900 and refund["refund_id"].startswith("re_")
-    again = ok(creator, "refund_payment", payment_id=link["payment_id"], reason="changed mind")
+    again = approved(creator, "refund_payment", payment_id=link["payment_id"], reason="changed mind")
     assert again["already_refunded"] is True and again["refund_id"] == refund["refund_id"]
     with store.unit_of_work() as uow:
         events = uow.events.query(type="payment_processed", target_id=link["payment_id"])
@@ -208,7 +241,7 @@ def test_concurrent_refunds_of_one_payment_refund_once_and_write_one_event(
     answers: list[dict[str, object]] = [{} for _ in range(4)]
 
     def refund(i: int) -> None:
-        answers[i] = ok(creator, "refund_payment", payment_id=link["payment_id"], reason="double click")
+        answers[i] = approved(creator, "refund_payment", payment_id=link["payment_id"], reason="double click")
 
     run_threads(refund, 4)
     assert sorted(bool(a["already_refunded"]) for a in answers) == [False, True, True, True]
@@ -246,3 +279,45 @@ def test_list_products_finds_offers_past_a_thousand_other_items_and_pages_them(
         listed += [p["id"] for p in page["products"]]
     assert listed == [str(offer.id) for offer in offers]  # every offer once, in order, the draft never
     assert page["products"][-1]["formatted_price"] == "$1.59"
+
+
+def test_an_agents_link_is_for_the_fan_it_names_and_a_fan_buys_only_for_themself(
+    make_ctx: ContextFactory, world: World, rival: World, store: Store
+) -> None:
+    product = str(world.products["playbook"].id)
+    data = ok(
+        make_ctx(Role.AGENT, run_id="run-agent-link"),
+        "create_checkout_link",
+        product_id=product,
+        fan_id=str(world.fan.id),
+    )
+    with store.unit_of_work() as uow:
+        payment = uow.entities.get(data["payment_id"])
+        initiated = uow.events.query(type="payment_processed", target_id=payment.id)
+    assert data["buyer_id"] == str(world.fan.id) == payment.properties["buyerId"]
+    assert [e.actor_id for e in initiated] == [world.fan.id]  # the fan buys, not the agent
+    stripe: LocalStripe = make_ctx(Role.AGENT).providers.get("stripe")
+    assert stripe.retrieve_checkout_session(payment.properties["providerRef"]).metadata["buyer_id"] == str(world.fan.id)
+
+    before = row_counts(store)
+    for ctx, fan_id, expected in (
+        (make_ctx(Role.FAN, fan=world.other_fan), str(world.fan.id), "refused: a fan can only buy for themself"),
+        (make_ctx(Role.CREATOR), None, "error: give the fan_id"),
+        (make_ctx(Role.AGENT), str(rival.fan.id), "error: there is no fan"),
+    ):
+        args = {"product_id": product} | ({"fan_id": fan_id} if fan_id else {})
+        assert str(call(ctx, "create_checkout_link", **args).content).startswith(expected)
+    assert row_counts(store) == before
+
+
+def test_two_messages_of_a_fan_get_two_sessions_and_a_retried_message_the_same(
+    store: Store, knowledge: KnowledgeBase, providers: Providers, world: World
+) -> None:
+    def for_message(message_id: str) -> dict[str, object]:
+        principal = Principal(Role.FAN, world.other_fan.id, world.creator.id)
+        ctx = ToolContext(principal, store, knowledge, providers, request_id=message_id)
+        return ok(ctx, "create_checkout_link", product_id=str(world.products["pro_course"].id))
+
+    first, retried, second = for_message("inbox-7001"), for_message("inbox-7001"), for_message("inbox-7002")
+    assert retried["url"] == first["url"] and retried["payment_id"] == first["payment_id"]
+    assert second["url"] != first["url"] and second["payment_id"] != first["payment_id"]
