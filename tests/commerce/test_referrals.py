@@ -22,7 +22,10 @@ from commerce.referrals import (
     referral_links,
     referral_stats,
 )
+from commerce.stripe_events import StripeEventApplier
 from ontology import Entity, Store, register_creator
+from providers.stripe import LocalStripe
+from tests.commerce.conftest import Shop, checkout, new_fan
 from tests.conftest import run_threads
 
 pytestmark = pytest.mark.timeout(60)
@@ -235,3 +238,30 @@ def test_a_fan_who_already_bought_cannot_be_referred(biz: Business, store: Store
         uow.commit()
     with pytest.raises(ReferralRefused, match="already a customer"):
         arrive(store, biz.creator.id, buyer.id, code)
+
+
+def test_a_referred_fans_paid_checkouts_reward_the_referrer_once(
+    store: Store, stripe: LocalStripe, applier: StripeEventApplier, shop: Shop
+) -> None:
+    """Through the real path: signed Stripe webhooks, delivered twice, for two purchases."""
+    referrer = new_fan(store, shop.creator.id)
+    buyer = new_fan(store, shop.creator.id)
+    arrive(store, shop.creator.id, buyer.id, new_code(store, shop.creator.id, referrer.id))
+    for product in ("guide", "course"):
+        completed = stripe.complete_checkout_session(checkout(store, stripe, shop, product, fan=buyer).session_id)
+        statuses = [applier.receive(completed.payload, completed.signature_header).status for _ in range(2)]
+        assert statuses == ["applied", "duplicate"]
+    with store.unit_of_work() as uow:
+        assert uow.entities.get(referrer.id).properties["referralCredit"] == 500
+        converted = [
+            e
+            for e in uow.events.query(type="referral_activity", actor_id=buyer.id)
+            if e.metadata["action"] == "converted"
+        ]
+        assert len(converted) == 1
+        rewards = [
+            r
+            for r in uow.outbox.query(limit=1000)
+            if r.key.startswith("referral_reward:") and r.recipient_id == referrer.id
+        ]
+        assert len(rewards) == 1
