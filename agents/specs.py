@@ -35,7 +35,7 @@ TOOL_NAMES: frozenset[str] = frozenset({
     "enroll_in_course", "capture_lead", "create_referral", "get_my_profile", "list_fans", "fetch_metrics",
     "record_insight", "draft_campaign", "schedule_campaign", "generate_speech", "generate_image",
     "check_compliance", "list_integrations", "create_plan", "research_topic", "refund_payment", "change_price",
-    "broadcast_message", "publish_content",
+    "broadcast_message", "publish_content", "schedule_livestream", "start_livestream", "end_livestream",
     "token_info", "get_token_quote", "deploy_token", "create_token_pool", "mint_tokens",
 })  # fmt: skip
 # Tools that move money: never given to an agent or the clone (only the creator runs them).
@@ -134,12 +134,14 @@ _AGENTS: tuple[AgentSpec, ...] = (
         "(schedule_campaign). For SEO, suggest titles and keywords drawn from the content's real topics. "
         "Everything you create starts as a draft for the creator to approve. When the creator asks to message "
         "all fans or to publish a draft, propose it once with broadcast_message or publish_content: the creator "
-        "approves it in Slack and nothing is sent or published before that, so say it awaits their approval.",
+        "approves it in Slack and nothing is sent or published before that, so say it awaits their approval. "
+        "Livestreams: schedule_livestream, then start_livestream (announces to fans: approval first) and "
+        "end_livestream; never ask for or repeat a stream key.",
         ("draft_campaign", "schedule_campaign", "create_content", "search_knowledge", "check_compliance",
-         "broadcast_message", "publish_content"),
+         "broadcast_message", "publish_content", "schedule_livestream", "start_livestream", "end_livestream"),
         temperature=0.7, delegate=("research_agent",),
         keywords=("marketing", "seo", "post", "posts", "newsletter", "campaign", "content", "social", "blog",
-                  "distribution", "launch", "promote", "announce"),
+                  "distribution", "launch", "promote", "announce", "livestream", "stream"),
         capabilities=("content strategy", "SEO", "distribution"),
     ),
     _agent(

@@ -23,6 +23,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from bots.identity import LINK_TTL_SECONDS, forget_fan, issue_link_code, redeem_link_code
 from bots.messages import IncomingMessage
+from commerce.referrals import ReferralRefused, accept_referral, start_code
 from ontology import Entity, InvalidInput, NotFound, Store, UnitOfWork
 
 __all__ = ["COMMANDS", "FanCommand", "FanCommands", "parse_fan_command", "resume_on_message"]
@@ -114,13 +115,28 @@ class FanCommands:
     # -- handlers ---------------------------------------------------------------------------
 
     def start(self, call: Call) -> str:
-        """Welcome the fan; a /start payload (e.g. a referral code) is kept on a user_joined event."""
+        """Welcome the fan; a /start payload (e.g. a referral code) is kept on a user_joined event, and a
+        referral code (`ref_CODE`) connects the fan to whoever invited them (commerce.referrals)."""
+        note = ""
         if call.arg:
             self._keep_start_payload(call)
+            code = start_code(call.arg)
+            if code is not None:
+                note = self._arrived_through(call, code)
         return (
             f"Hi! I'm {self.creator_name(call.creator_id)}'s AI clone. Ask me anything, any time.\n"
-            "Send /help to see what else I can do."
+            "Send /help to see what else I can do." + note
         )
+
+    def _arrived_through(self, call: Call, code: str) -> str:
+        """Record the referral the fan came by; a line for the welcome when the code cannot count."""
+        try:
+            with self.store.unit_of_work() as uow:
+                accept_referral(uow, creator_id=call.creator_id, fan_id=call.fan.id, code=code)
+                uow.commit()
+        except ReferralRefused as error:
+            return f"\n(That invite link can't be used: {str(error)[:1].lower()}{str(error)[1:]}.)"
+        return ""
 
     def _keep_start_payload(self, call: Call) -> None:
         payload = call.arg[:64]

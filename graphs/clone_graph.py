@@ -99,6 +99,7 @@ class CloneContext:
     models: ModelSet
     tool_names: tuple[str, ...]
     limits: CloneLimits = field(default_factory=CloneLimits)
+    live_line: str | None = None  # while the creator is livestreaming: the stream (commerce.livestreams)
 
     def tool_calls_left(self, state: CloneState) -> int:
         """How many more tool calls this turn may run (a fan is capped per turn and per hour)."""
@@ -115,9 +116,14 @@ def _last_hour(calls: list[tuple[float, int]], now: float) -> list[tuple[float, 
     return [(when, count) for when, count in calls if now - when < 3600]
 
 
-def clone_prompt(persona_prompt: str, summary: str, knowledge: Sequence[str]) -> SystemMessage:
-    """The system prompt of one turn: persona, what the fan told us, and the relevant knowledge."""
+def clone_prompt(
+    persona_prompt: str, summary: str, knowledge: Sequence[str], live_line: str | None = None
+) -> SystemMessage:
+    """The system prompt of one turn: persona, the creator's live stream if one runs now, what the fan
+    told us, and the relevant knowledge."""
     parts = [persona_prompt.strip()]
+    if live_line:
+        parts.append(live_line)
     if summary:
         parts.append(facts_for_prompt(summary))
     if knowledge:
@@ -174,7 +180,7 @@ def _model(state: CloneState, runtime: Runtime[CloneContext]) -> dict[str, Any]:
     may_call = rounds <= MAX_TOOL_ROUNDS and context.tool_calls_left(state) > 0
     tools = tools_named(context.tool_names) if may_call else []
     update: dict[str, Any] = {"rounds": rounds}
-    prompt = fit_prompt(clone_prompt(context.persona_prompt, summary, knowledge), messages, budget)
+    prompt = fit_prompt(clone_prompt(context.persona_prompt, summary, knowledge, context.live_line), messages, budget)
     try:
         try:
             call = context.models.invoke(prompt, tools)
@@ -182,7 +188,9 @@ def _model(state: CloneState, runtime: Runtime[CloneContext]) -> dict[str, Any]:
             log.warning("clone prompt of %d messages exceeded the model's context: %s", len(prompt), error)
             start = current_turn_start(messages)
             update["messages"] = [RemoveMessage(id=m.id) for m in messages[:start] if m.id]
-            small = fit_prompt(clone_prompt(context.persona_prompt, summary, []), messages[start:], budget // 2)
+            small = fit_prompt(
+                clone_prompt(context.persona_prompt, summary, [], context.live_line), messages[start:], budget // 2
+            )
             call = context.models.invoke(small, tools)
     except Exception as error:  # the model and its fallback failed: an honest answer, never silence
         log.exception("the clone's model failed; answering that it cannot answer now")

@@ -24,9 +24,10 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from agents import clone_of_creator
+from commerce.livestreams import live_now, live_prompt_line, record_interaction
 from graphs.clone_graph import CANNOT_ANSWER, CloneContext, CloneLimits, build_clone_graph
 from graphs.models import ModelSet
-from ontology import Entity, InvalidInput, KnowledgeBase, NotFound, Store, UnitOfWork
+from ontology import Entity, InvalidInput, KnowledgeBase, NotFound, OneError, Store, UnitOfWork
 from ontology.validation import clean_text
 from tools import Principal, ProviderSource, Role, ToolContext
 
@@ -185,6 +186,7 @@ class CloneConversations:
             return reply
         thread = thread_id(clone.id, fan.id)
         config: Any = {"configurable": {"thread_id": thread}}
+        live = self._live(creator_id, fan.id, platform, record=not resume)
         done = self._answered(config, message_id) if resume and message_id else None
         if done is not None:
             reply = Reply(done, fan.id, clone.id, 0, 0, 0, None)
@@ -205,6 +207,7 @@ class CloneConversations:
                 models=self.models,
                 tool_names=self.tool_names,
                 limits=self.limits,
+                live_line=live_prompt_line(live) if live is not None else None,
             )
             # one checkpoint per turn, at its end: a turn cut short by a crash leaves the thread as it was
             state = self.graph.invoke(
@@ -218,6 +221,20 @@ class CloneConversations:
             prune = False
         self._record(reply, platform, deliver, thread=thread if prune else None)
         return reply
+
+    def _live(self, creator_id: uuid.UUID, fan_id: uuid.UUID, platform: str, *, record: bool) -> Entity | None:
+        """The creator's live stream, if one runs now; with `record` the fan's message is logged as a
+        `livestream_interaction`. A failing lookup leaves the turn without it, never without an answer."""
+        try:
+            with self.store.single_statement() as uow:  # one round trip on every turn
+                live = live_now(uow, creator_id)
+            if live is not None and record:
+                with self.store.single_statement() as uow:
+                    record_interaction(uow, stream=live, fan_id=fan_id, platform=platform)
+            return live
+        except OneError:
+            log.warning("the live stream lookup for creator %s failed; answering without it", creator_id, exc_info=True)
+            return None
 
     def _answered(self, config: Any, message_id: str) -> str | None:
         """The answer already checkpointed for the fan's message `message_id`, if its turn finished."""

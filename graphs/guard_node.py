@@ -25,7 +25,8 @@ __all__ = ["MAX_ISSUED_URLS", "guard_answer", "guarded"]
 
 MAX_ISSUED_URLS = 50  # links remembered per thread, newest kept
 MAX_LOOKUPS = 10  # unknown links looked up in the creator's content per answer; the rest are foreign
-LINK_TYPES = CONTENT_TYPES | {"website", "landing_page"}  # where a creator publishes their own links
+# where a creator publishes their own links (a livestream's watch link while it is live: status active)
+LINK_TYPES = CONTENT_TYPES | {"website", "landing_page", "livestream"}
 
 
 def _tool_outputs(messages: list[Any]) -> list[Any]:

@@ -14,6 +14,7 @@ import typer
 from one.cli_apikey import apikey_app
 from one.cli_approvals import approvals_app
 from one.cli_errors import BAD_INPUT, FAILURE, OneCommandGroup, fail, set_debug
+from one.cli_growth import live_app, media_app, referral_app
 from one.cli_people import creator_app, fan_app, team_app
 from one.cli_products import product_app
 from one.cli_shared import CreatorFlag, JsonFlag, wired_app
@@ -45,6 +46,9 @@ app.add_typer(team_app, name="team")
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(product_app, name="product")
 app.add_typer(token_app, name="token")
+app.add_typer(referral_app, name="referral")
+app.add_typer(live_app, name="live")
+app.add_typer(media_app, name="media")
 
 EXISTING_FILE: dict[str, Any] = {"exists": True, "dir_okay": False, "readable": True}
 IMPORT_ACTIONS = ("added", "updated", "unchanged", "failed")

@@ -234,6 +234,11 @@ class Providers:
         )
 
     @property
+    def settings(self) -> Settings:
+        """The settings the providers were built from (business terms such as referral rewards read them)."""
+        return self._ctx.settings
+
+    @property
     def public_url(self) -> str:
         """Where fans and webhooks reach ONE (ONE_PUBLIC_URL, or the local default offline); no trailing slash."""
         return self._ctx.settings.public_base_url()

@@ -231,6 +231,7 @@ async def _start(settings: Settings, app: App, runtime: Runtime, *, serve_http: 
         commands=runtime.commands,
         approvals=approvals,
         email=lambda: app.providers.get("sendgrid"),
+        telegram_bot=settings.telegram_bot_username,
     )
     running = Running(app, runtime, dispatcher, metrics, adapters, sender, web)
     await asyncio.to_thread(_warm, app, runtime, settings.turn_workers)

@@ -258,8 +258,24 @@ class Settings(BaseSettings):
     # token purchases and their reconciler
 
     # referrals and magic links
+    referral_reward_kind: Literal["credit", "tokens"] = Field(
+        default="credit", description="what a referrer earns when a referred fan first pays"
+    )
+    referral_reward_amount: int = Field(
+        default=500, ge=0, le=10_000_000, description="credit in minor units (500 = 5.00), or whole tokens"
+    )
+    referral_reward_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$", description="currency of credit")
+    referral_days: int = Field(default=30, ge=1, le=3650, description="how long a referral code works")
+    magic_link_ttl_hours: float = Field(default=24.0, gt=0, le=24 * 7, description="how long a lead's magic link works")
+    telegram_bot_username: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9_]{5,32}$", description="the bot's @name, for t.me deep links (without @)"
+    )
 
     # livestreams and media
+    livestream_recording: bool = Field(default=True, description="keep a recording of each livestream")
+    media_upload_max_bytes: int = Field(
+        default=500 * 1024 * 1024, ge=1, le=5 * 1024**3, description="the largest file `one media upload` takes"
+    )
 
     # conversations on the chat platforms
     turn_workers: int = Field(default=8, ge=1, le=256, description="fan turns running at once per process")

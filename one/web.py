@@ -14,6 +14,7 @@
                                   (`stepUp` says where); a wrong code: 403, nothing done
     POST /sendgrid/events         SendGrid's signed event webhook (403 forged, 400 stale or malformed)
     GET  /api/outbox              the creator's outgoing messages, metadata only (?status=&limit=)
+    GET  /r/{code}, GET|POST /m/{token}   referral and magic links (HTML pages: one/web_links.py)
 
 Every /api route needs `Authorization: Bearer <API key>` (`one apikey create`) and sees only the
 key's creator. Errors are JSON `{"error": "..."}`: 401 (no or bad key), 404 (NotFound, or another
@@ -46,6 +47,7 @@ from commerce.email_events import AppliedEmailEvents, record_email_events
 from commerce.step_up import StepUpNoChannel, StepUpRefused, StepUpThrottled
 from graphs.commands import AgentRun
 from one.api_keys import InvalidApiKey, authenticate
+from one.web_links import links_router
 from ontology import ConstraintViolation, InvalidInput, NotFound, OneError, Store
 from ontology.records import ApiKey, Approval, OutboxMessage
 from providers.errors import ProviderNotConfigured
@@ -351,11 +353,13 @@ def build_web_app(
     commands: CommandRunner | None = None,
     approvals: ApprovalDecider | None = None,
     email: Callable[[], EmailProvider] | None = None,
+    telegram_bot: str | None = None,
 ) -> FastAPI:
     """The ASGI app of one `one run` process, over its store and metrics; `routes` are the adapters'
     webhooks, `health()` their states for /healthz; without `commands` or `approvals` those API
     routes answer 503; `email()` gives the email provider that verifies SendGrid's event webhook
-    (without it, POST /sendgrid/events answers 503)."""
+    (without it, POST /sendgrid/events answers 503); `telegram_bot` (the bot's username) makes
+    referral links open the bot."""
     app = FastAPI(title="ONE", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = store
     _install_error_handlers(app)
@@ -421,4 +425,5 @@ def build_web_app(
 
     app.router.routes.extend(routes)
     app.include_router(_api_router(store, commands, approvals))
+    app.include_router(links_router(store, telegram_bot=telegram_bot))
     return app

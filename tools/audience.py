@@ -7,28 +7,37 @@ the same whether or not the address was known, and never with anyone's id.
 
 from __future__ import annotations
 
+import logging
 import re
-import secrets
 import uuid
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Annotated, Any, cast
 
 from langchain_core.tools import InjectedToolArg
 
+from commerce.magic_links import DEFAULT_TTL_HOURS, send_magic_link
+from commerce.referrals import (
+    REFERRAL_DAYS,
+    RewardTerms,
+    create_referral_code,
+    open_code_of,
+    referral_links,
+)
 from ontology import Entity, InvalidInput, UnitOfWork
+from providers.errors import ProviderError
+from providers.sendgrid import EmailProvider
 from tools._budget import rows_that_fit
 from tools._common import neighbour_page, owned_by, owned_entities, reply
 from tools.context import Role, ToolContext
 from tools.registry import one_tool
+
+log = logging.getLogger(__name__)
 
 __all__ = ["capture_lead", "create_referral", "get_my_profile", "list_fans"]
 
 EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
 )
-REFERRAL_DAYS = 30
-CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"  # no 0/O, 1/I/L: read aloud and typed by fans
-CODE_LENGTH = 12  # ~59 bits: not guessable
 PROFILE_EVENTS = 10
 PROFILE_COURSES = 50  # courses a profile lists
 CONSENT_SOURCES = {Role.FAN: "chat", Role.AGENT: "agent", Role.CREATOR: "creator"}  # lead property consentSource
@@ -46,6 +55,22 @@ def _lead_of(uow: UnitOfWork, creator_id: uuid.UUID, email: str) -> Entity | Non
         if owned_by(uow, creator_id, lead.id):
             return lead
     return None
+
+
+def _send_magic_link(ctx: ToolContext, lead_id: uuid.UUID) -> None:
+    """Email the new lead a magic link (commerce.magic_links); a failing email provider is logged there."""
+    settings = getattr(ctx.providers, "settings", None)
+    try:
+        send_magic_link(
+            ctx.store,
+            cast(EmailProvider, ctx.providers.get("sendgrid")),
+            creator_id=ctx.principal.creator_id,
+            lead_id=lead_id,
+            public_url=ctx.providers.public_url,
+            ttl_hours=float(getattr(settings, "magic_link_ttl_hours", DEFAULT_TTL_HOURS)),
+        )
+    except ProviderError as error:  # the lead is saved; the person can ask for the link again
+        log.warning("no magic link for lead %s: %s", lead_id, error)
 
 
 @one_tool(roles={Role.FAN, Role.AGENT})
@@ -70,73 +95,64 @@ def capture_lead(email: str, ctx: Annotated[ToolContext, InjectedToolArg]) -> st
                 metadata={"source": source, "creatorId": str(principal.creator_id)},
             )
             uow.commit()
+            new_lead = lead.id
+        else:
+            new_lead = None
+    if new_lead is not None:  # a magic link to confirm and join, once per new lead
+        _send_magic_link(ctx, new_lead)
     # One answer whether the address was new or known: a fan cannot probe who is on the list.
     return reply("Thanks: the email address is saved and the creator can follow up.", email=address)
 
 
-def _new_code() -> str:
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+def _terms(ctx: ToolContext) -> RewardTerms:
+    """The reward a new code promises, from the settings behind the providers (defaults without them)."""
+    return RewardTerms.from_settings(getattr(ctx.providers, "settings", None))
 
 
-def _open_referral(uow: UnitOfWork, owner_id: uuid.UUID, creator_id: uuid.UUID) -> Entity | None:
-    now = datetime.now(UTC)
-    for referral in owned_entities(uow, owner_id, {"referral"}):
-        props = referral.properties
-        expires = props.get("expiresAt")
-        if (
-            props.get("creatorId") == str(creator_id)
-            and props.get("status") == "pending"
-            and isinstance(expires, str)
-            and datetime.fromisoformat(expires) > now
-        ):
-            return referral
-    return None
+def _links(ctx: ToolContext, code: str) -> dict[str, str]:
+    settings = getattr(ctx.providers, "settings", None)
+    bot = getattr(settings, "telegram_bot_username", None)
+    return referral_links(code, public_url=ctx.providers.public_url, bot_username=bot)
 
 
 @one_tool(roles={Role.FAN, Role.CREATOR})
 def create_referral(ctx: Annotated[ToolContext, InjectedToolArg]) -> str:
-    """Create a personal referral code to share with friends (valid 30 days). A fan gets their own
-    code (asking again returns the same open code); the creator gets a new code each time."""
+    """Create a personal referral code and links to share with friends (valid 30 days): a Telegram link
+    that opens the creator's bot, and a web link. A fan gets their own code (asking again returns the
+    same open code) and earns a reward when someone they invited first pays; the creator gets a new
+    campaign code each time. Share the links exactly as returned."""
     principal = ctx.principal
+    settings = getattr(ctx.providers, "settings", None)
+    days = int(getattr(settings, "referral_days", REFERRAL_DAYS))
     with ctx.store.unit_of_work() as uow:
         if principal.role is Role.FAN:
-            existing = _open_referral(uow, principal.entity_id, principal.creator_id)
+            existing = open_code_of(uow, principal.entity_id, principal.creator_id)
             if existing is not None:
                 props = existing.properties
+                links = _links(ctx, props["referrerCode"])
                 return reply(
-                    f"Your referral code is {props['referrerCode']} (valid until {props['expiresAt'][:10]}).",
+                    f"Your referral code is {props['referrerCode']} (valid until {props['expiresAt'][:10]}). "
+                    f"Share this link: {links.get('telegram') or links['web']}",
                     referral_id=str(existing.id),
                     code=props["referrerCode"],
                     expires_at=props["expiresAt"],
+                    links=links,
                     new=False,
                 )
-        code = _new_code()
-        expires = datetime.now(UTC) + timedelta(days=REFERRAL_DAYS)
-        referral = uow.entities.insert(
-            "referral",
-            f"referral {code}",
-            {
-                "referrerCode": code,
-                "status": "pending",
-                "expiresAt": expires.isoformat(),
-                "creatorId": str(principal.creator_id),
-                "referrerId": str(principal.entity_id),
-            },
-            status="pending",
-        )
-        uow.connections.insert(principal.entity_id, referral.id, "owns", {"revenueShare": 1.0})
-        uow.events.insert(
-            "referral_activity",
-            actor_id=principal.entity_id,
-            target_id=referral.id,
-            metadata={"action": "created", "creatorId": str(principal.creator_id)},
+        referral = create_referral_code(
+            uow, creator_id=principal.creator_id, referrer_id=principal.entity_id, terms=_terms(ctx), days=days
         )
         uow.commit()
+    props = referral.properties
+    code, expires = props["referrerCode"], props["expiresAt"]
+    links = _links(ctx, code)
     return reply(
-        f"Your referral code is {code} (valid until {expires.date().isoformat()}).",
+        f"Your referral code is {code} (valid until {expires[:10]}). "
+        f"Share this link: {links.get('telegram') or links['web']}",
         referral_id=str(referral.id),
         code=code,
-        expires_at=expires.isoformat(),
+        expires_at=expires,
+        links=links,
         new=True,
     )
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any, cast
 
 from langchain_core.tools import InjectedToolArg
 
+from commerce.media import store_asset
 from ontology import InvalidInput, UnitOfWork
 from providers.aws import MediaStorage
 from providers.elevenlabs import VoiceProvider
@@ -23,8 +24,6 @@ __all__ = ["DEFAULT_VOICE_ID", "generate_image", "generate_speech"]
 DEFAULT_VOICE_ID = "21m00Tcm4TlvDQ8ikWy9"  # ElevenLabs' premade "Rachel", used while the creator has no cloned voice
 MAX_SPEECH_CHARS = 5000
 MAX_PROMPT_CHARS = 2000
-_EXTENSIONS = {"audio/mpeg": "mp3", "audio/wav": "wav", "audio/x-wav": "wav", "audio/ogg": "ogg", "image/png": "png",
-               "image/jpeg": "jpg", "image/webp": "webp"}  # fmt: skip
 
 
 def _clone_voice(uow: UnitOfWork, creator_id: uuid.UUID) -> tuple[uuid.UUID | None, str | None]:
@@ -41,24 +40,19 @@ def _store_asset(
 ) -> tuple[uuid.UUID, str]:
     """Upload bytes through the aws provider, then write the media_asset, its links and event."""
     principal: Principal = ctx.principal
-    key = f"creators/{principal.creator_id}/{kind}/{uuid.uuid4().hex}.{_EXTENSIONS.get(mime, 'bin')}"
-    url = cast(MediaStorage, ctx.providers.get("aws")).upload(key, data, mime)
-    with ctx.store.unit_of_work() as uow:
-        asset = uow.entities.insert(
-            "media_asset",
-            name[:200],
-            {"key": key, "url": url, "contentType": mime, "sizeBytes": len(data), "kind": kind, **extra},
-        )
-        uow.connections.insert(principal.creator_id, asset.id, "owns", {"revenueShare": 1.0})
-        connect_created_by(uow, asset.id, principal)
-        uow.events.insert(
-            "content_changed",
-            actor_id=principal.entity_id,
-            target_id=asset.id,
-            metadata={"action": "uploaded", "contentType": "media_asset", "kind": kind},
-        )
-        uow.commit()
-    return asset.id, url
+    stored = store_asset(
+        ctx.store,
+        cast(MediaStorage, ctx.providers.get("aws")),
+        creator_id=principal.creator_id,
+        actor_id=principal.entity_id,
+        kind=kind,
+        data=data,
+        content_type=mime,
+        name=name,
+        properties=extra,
+        also=lambda uow, asset: connect_created_by(uow, asset.id, principal),
+    )
+    return stored.entity.id, stored.url
 
 
 @one_tool(roles={Role.CREATOR, Role.AGENT}, vendor_cost=True)

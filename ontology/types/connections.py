@@ -53,6 +53,8 @@ class TransactedMeta(Payload):
 class ReferredMeta(Payload):
     referralType: Literal["direct", "conversion", "campaign"] = "direct"
     referralCode: str | None = None
+    creatorId: str | None = Field(default=None, description="the creator whose business the referral is for")
+    referralId: str | None = Field(default=None, description="the referral entity of the code")
 
 
 class NotifiedMeta(Payload):

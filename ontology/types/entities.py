@@ -58,6 +58,13 @@ class AudienceMemberProps(Payload):
     messagesStopped: bool | None = Field(
         default=None, description="the fan said /stop: no scheduled or broadcast message until they write again"
     )
+    referralCredit: int | None = Field(
+        default=None, ge=0, description="referral rewards earned as credit (minor units)"
+    )
+    referralCreditCurrency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    referralTokensOwed: int | None = Field(
+        default=None, ge=0, description="referral rewards earned in the creator's token, not yet minted"
+    )
 
 
 class AgentProps(Payload):
@@ -173,6 +180,10 @@ class LivestreamProps(Payload):
     webRtcUrl: str | None = None
     provider: str | None = None
     startsAt: Timestamp | None = None
+    startedAt: Timestamp | None = None
+    endedAt: Timestamp | None = None
+    recording: bool | None = Field(default=None, description="the provider keeps a video of each broadcast")
+    mode: str | None = Field(default=None, description="live, or local (placeholder URLs: nothing is streamed)")
 
     @field_validator("rtmpUrl")
     @classmethod
@@ -187,7 +198,11 @@ class MediaAssetProps(Payload):
     url: str | None = Field(default=None, description="the link storage (or the generator) issued")
     contentType: str | None = Field(default=None, description="MIME type, e.g. image/png")
     sizeBytes: int | None = Field(default=None, ge=0)
-    kind: Literal["speech", "image"] | None = Field(default=None, description="what generated it")
+    kind: Literal["speech", "image", "upload", "recording"] | None = Field(
+        default=None, description="what made it: generated speech or image, an upload, a stream recording"
+    )
+    filename: str | None = Field(default=None, max_length=255, description="upload: the file's own name")
+    livestreamId: str | None = Field(default=None, description="recording: the stream it recorded")
     voiceId: str | None = Field(default=None, description="speech: the voice it was spoken in")
     cloneId: str | None = Field(default=None, description="speech: the clone whose voice it is")
     characters: int | None = Field(default=None, ge=0, description="speech: characters spoken")
@@ -260,6 +275,11 @@ class ReferralProps(Payload):
     expiresAt: Timestamp | None = None
     creatorId: str | None = Field(default=None, description="the creator whose business the code is for")
     referrerId: str | None = Field(default=None, description="who shares the code (fan or creator)")
+    rewardKind: Literal["credit", "tokens"] | None = Field(default=None, description="what a conversion earns")
+    rewardAmount: int | None = Field(default=None, ge=0, description="credit in minor units, or whole tokens")
+    rewardCurrency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$", description="credit's currency")
+    conversions: int | None = Field(default=None, ge=0, description="referred fans who paid")
+    creditEarned: int | None = Field(default=None, ge=0, description="credit earned through the code (minor units)")
 
 
 class LeadProps(Payload):

@@ -134,10 +134,13 @@ class SubscriptionUpdatedMeta(Payload):
 
 class LivestreamStatusMeta(Payload):
     status: Literal["scheduled", "started", "ended"]
+    creatorId: str | None = Field(default=None, description="the creator whose stream it is")
+    announced: int | None = Field(default=None, ge=0, description="started: fans told it is live")
 
 
 class LivestreamInteractionMeta(Payload):
     type: Literal["joined", "left", "message"]
+    platform: str | None = Field(default=None, description="where the fan wrote, e.g. telegram")
 
 
 class NotificationDeliveredMeta(Payload):
@@ -156,6 +159,12 @@ class NotificationDeliveredMeta(Payload):
 class ReferralActivityMeta(Payload):
     action: Literal["created", "converted"]
     creatorId: str | None = Field(default=None, description="the creator whose business the referral is for")
+    referrerId: str | None = Field(default=None, description="who shared the code")
+    referralCode: str | None = None
+    paymentId: str | None = Field(default=None, description="converted: the referred fan's first payment")
+    rewardKind: Literal["credit", "tokens", "none"] | None = None
+    rewardAmount: int | None = Field(default=None, ge=0, description="credit in minor units, or whole tokens")
+    rewardCurrency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
 
 
 class UserJoinedMeta(Payload):
@@ -167,6 +176,8 @@ class UserJoinedMeta(Payload):
         default=None, description="an account of a known fan was linked (a link, not a new person)"
     )
     linkedFrom: str | None = Field(default=None, description="the fan id merged into this one by the link")
+    registrationMethod: str | None = Field(default=None, max_length=40, description="e.g. magic_link")
+    leadId: str | None = Field(default=None, description="magic link: the lead the person came from")
 
 
 class CourseEnrolledMeta(Payload):

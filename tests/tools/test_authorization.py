@@ -49,6 +49,9 @@ EXPECTED_ROLES: dict[str, set[Role]] = {
     "deploy_token": {C},
     "create_token_pool": {C},
     "mint_tokens": {C},
+    "schedule_livestream": {C, A},
+    "start_livestream": {C, A},
+    "end_livestream": {C, A},
 }
 MOVES_MONEY = {"refund_payment", "change_price", "deploy_token", "create_token_pool", "mint_tokens"}
 VENDOR_COST = {"generate_speech", "generate_image"}
@@ -89,6 +92,9 @@ def sample_args(world: World) -> dict[str, dict[str, Any]]:
         "deploy_token": {"token_name": "Anna Coin", "symbol": "ANNA", "initial_supply": 1000},
         "create_token_pool": {"symbol": "ANNA", "price": "0.01", "token_amount": "100"},
         "mint_tokens": {"symbol": "ANNA", "amount": "5", "fan_id": str(world.fan.id)},
+        "schedule_livestream": {"title": "Q&A"},
+        "start_livestream": {"livestream_id": product},
+        "end_livestream": {"livestream_id": product},
     }
 
 
@@ -106,8 +112,19 @@ def test_every_answer_is_a_json_object_with_a_summary(make_ctx: ContextFactory, 
     args = sample_args(world)
     args["get_content"] = {"content_id": str(world.content["published"].id)}
     for name, roles in EXPECTED_ROLES.items():
-        if name in {"refund_payment", "schedule_campaign", "generate_speech", "broadcast_message"} | TOKEN_TOOLS:
-            continue  # need a paid payment / a campaign / a voice / a reachable fan / a token: their own tests
+        if (
+            name
+            in {
+                "refund_payment",
+                "schedule_campaign",
+                "generate_speech",
+                "broadcast_message",
+                "end_livestream",
+                "start_livestream",
+            }
+            | TOKEN_TOOLS
+        ):
+            continue  # need a paid payment / a campaign / a voice / a reachable fan / a stream / a token: own tests
         role = sorted(roles)[0]
         data = ok(make_ctx(role), name, **args[name])
         assert isinstance(data, dict), name
