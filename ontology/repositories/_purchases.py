@@ -198,10 +198,11 @@ class PurchaseRepository(Repository):
 
     def count_by_state(self, token_id: uuid.UUID | None = None) -> dict[str, int]:
         """How many purchases are in each state (of one token, or all)."""
-        statement = select(t.token_purchases.c.state, func.count()).group_by(t.token_purchases.c.state)
+        statement = select(t.token_purchases.c.state, func.count().label("n")).group_by(t.token_purchases.c.state)
         if token_id is not None:
             statement = statement.where(t.token_purchases.c.token_id == token_id)
-        return {str(row[0]): int(row[1]) for row in self._uow.execute(statement)}
+        rows = self._uow.execute(statement)
+        return {str(row._mapping["state"]): int(row._mapping["n"]) for row in rows}
 
     # -- the holder's balance, the fact a completed purchase writes -----------------------------
 
@@ -228,6 +229,6 @@ class PurchaseRepository(Repository):
         )
         balances: dict[uuid.UUID, int] = {}
         for row in rows:
-            holder, metadata = row[0], row[1] or {}
+            holder, metadata = row._mapping["from_entity"], row._mapping["metadata"] or {}
             balances[holder] = balances.get(holder, 0) + int(metadata.get("balance", "0"))
         return balances
