@@ -340,6 +340,8 @@ class TokenPurchases:
                 return self._compensate(purchase, f"gave up after {purchase.attempts + 1} tries: {error}")
             self._attempt(purchase, error)
             return None
+        if self._on_step is not None:  # mined, nothing written yet: where a crash hurts most
+            self._on_step("mined", purchase)
         return self._complete(purchase, receipt)
 
     @staticmethod
