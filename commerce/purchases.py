@@ -167,6 +167,8 @@ class TokenPurchases:
             payment_method=payment_method,
             payment_ref=payment_ref,
         )
+        if self._on_step is not None:
+            self._on_step(purchase.state, purchase)
         return self.advance(purchase.id)
 
     def start(
@@ -228,6 +230,10 @@ class TokenPurchases:
             )
             uow.commit()
         return purchase
+
+    def chain(self, blockchain: str) -> TokenLedgerChain:
+        """The provider serving `blockchain`."""
+        return self._chains(blockchain)
 
     def get(self, purchase_id: uuid.UUID) -> TokenPurchase:
         """The purchase as stored now."""
@@ -494,6 +500,29 @@ class PurchaseReconciler:
         if report.seen:
             log.info("token purchase reconciler: %d looked at, now %s", report.seen, report.states)
         return report
+
+    def recheck_delivered(self, blockchain: str, *, within: timedelta, limit: int = 1000) -> int:
+        """After the node of `blockchain` came back from a state dump (a local anvil keeps its chain to
+        the last second): completed purchases of the last `within` whose send the chain no longer knows are sent
+        again under their own key (the same signed send, never a second one), oldest first, so the
+        database's balances hold on the chain again. Returns how many were sent again."""
+        with self._store.unit_of_work() as uow:
+            delivered = uow.purchases.delivered_since(within, chain=blockchain, limit=limit)
+        resent = 0
+        chain = self._purchases.chain(blockchain)
+        for purchase in delivered:
+            send_key = purchase.tx_key or _keys(purchase)[1]
+            try:
+                if chain.outcome(send_key).state != "unknown":
+                    continue
+                send = chain.mint if purchase.method == "fiat" else chain.transfer
+                send(purchase.contract, purchase.recipient, purchase.amount, key=send_key)
+                resent += 1
+            except ProviderError as error:
+                log.error("token purchase %s: the chain lost its send and re-sending failed: %s", purchase.id, error)
+        if resent:
+            log.warning("token purchase reconciler: %d sends the chain had lost were sent again", resent)
+        return resent
 
 
 def charged_by_checkout(

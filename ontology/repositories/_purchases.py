@@ -188,6 +188,20 @@ class PurchaseRepository(Repository):
         )
         return [TokenPurchase.from_row(row) for row in rows]
 
+    def delivered_since(self, within: timedelta, *, chain: str, limit: int = 1000) -> list[TokenPurchase]:
+        """Purchases on `chain` completed in the last `within`, oldest first."""
+        rows = self._uow.execute(
+            select(t.token_purchases)
+            .where(
+                t.token_purchases.c.state == "completed",
+                t.token_purchases.c.chain == chain,
+                t.token_purchases.c.updated_at >= func.now() - within,
+            )
+            .order_by(t.token_purchases.c.updated_at)
+            .limit(clean_limit(limit))
+        )
+        return [TokenPurchase.from_row(row) for row in rows]
+
     def of_token(self, token_id: uuid.UUID, *, states: Iterable[str] | None = None) -> list[TokenPurchase]:
         """Every purchase of one token (optionally in `states`), oldest first."""
         statement = select(t.token_purchases).where(t.token_purchases.c.token_id == token_id)

@@ -55,12 +55,14 @@ class KeyedAnvil:
             with self._lock:
                 intent = self._intent(key)
                 if intent is None:
-                    nonce = w3.eth.get_transaction_count(account.address, "pending")
+                    nonce = self.chain._once(lambda: w3.eth.get_transaction_count(account.address, "pending"))
                     params = {"from": account.address, "nonce": nonce, "chainId": self.chain.chain_id}
                     try:
                         tx = function.build_transaction(params)
                     except ContractLogicError as error:
                         raise self.chain.errors.reverted(f"{self.name}: {what}: {error}") from error
+                    except Exception as error:
+                        raise self.chain._error(error) from error
                     signed = account.sign_transaction(tx)
                     intent = {"raw": "0x" + bytes(signed.raw_transaction).hex(), "hash": "0x" + bytes(signed.hash).hex()}
                     with self._store.unit_of_work() as uow:
@@ -112,7 +114,11 @@ class KeyedAnvil:
         if receipt is not None:
             return SendOutcome("mined" if receipt.status == 1 else "reverted", receipt)
         try:
-            self.chain.w3.eth.get_transaction(intent["hash"])
+            self.chain._once(lambda: self.chain.w3.eth.get_transaction(intent["hash"]))
             return SendOutcome("pending")
         except TransactionNotFound:
             return SendOutcome("unknown")
+        except Exception as error:
+            if "not found" in str(error).lower():
+                return SendOutcome("unknown")
+            raise

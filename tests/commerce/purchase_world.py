@@ -37,10 +37,18 @@ class World:
         self.fans[fan.id] = address
         return fan.id
 
-    def buy(self, fan_id: uuid.UUID, amount: int = 10, *, request: str | None = None, **options: object) -> TokenPurchase:
+    def buy(
+        self,
+        fan_id: uuid.UUID,
+        amount: int = 10,
+        *,
+        request: str | None = None,
+        purchases: TokenPurchases | None = None,
+        **options: object,
+    ) -> TokenPurchase:
         """A fiat purchase by `fan_id` (card pm_card_visa unless `payment_method` says otherwise)."""
         kwargs: dict[str, object] = {"payment_method": "pm_card_visa", "price": PRICE} | options
-        return self.purchases.buy(
+        return (purchases or self.purchases).buy(
             creator_id=self.creator_id,
             fan_id=fan_id,
             token_id=self.token_id,

@@ -1,0 +1,51 @@
+"""A purchase in a process of its own that SIGKILLs itself right after a given step (crash tests).
+
+    python -m tests.commerce.purchase_child '{"database": ..., "anvil": <state dir>, "build": ...,
+        "creator": ..., "fan": ..., "token": ..., "recipient": ..., "amount": 5, "die_at": "charged"}'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import uuid
+from pathlib import Path
+
+from commerce.purchases import TokenPurchases
+from ontology import Store
+from ontology.database import make_engine
+from ontology.repositories._purchases import TokenPurchase
+from providers.alchemy import AlchemyChain
+from providers.evm.node import AnvilNode
+from providers.stripe import LocalStripe
+from tests.commerce.keyed_anvil import KeyedAnvil
+
+
+def main(raw: str) -> None:
+    args = json.loads(raw)
+    store = Store(make_engine(args["database"], pool_size=2))
+    chain = KeyedAnvil(AlchemyChain.local(AnvilNode(Path(args["anvil"])), cache_dir=Path(args["build"])), store)
+
+    def die(step: str, purchase: TokenPurchase) -> None:
+        if step == args["die_at"]:
+            print(f"dying after {step}", flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    purchases = TokenPurchases(store, LocalStripe(store, webhook_secret="whsec_test"), {"base": chain}, on_step=die)
+    purchase = purchases.buy(
+        creator_id=uuid.UUID(args["creator"]),
+        fan_id=uuid.UUID(args["fan"]),
+        token_id=uuid.UUID(args["token"]),
+        amount=int(args["amount"]),
+        recipient=args["recipient"],
+        request_id=args["request"],
+        price=500,
+        payment_method="pm_card_visa",
+    )
+    print(f"finished as {purchase.state}", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
