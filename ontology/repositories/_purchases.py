@@ -143,9 +143,7 @@ class PurchaseRepository(Repository):
             raise NotFound(f"no token purchase with key {key!r}")
         return TokenPurchase.from_row(row)
 
-    def move(
-        self, id: uuid.UUID, from_states: Iterable[str], to: str, **fields: str | None
-    ) -> TokenPurchase | None:
+    def move(self, id: uuid.UUID, from_states: Iterable[str], to: str, **fields: str | None) -> TokenPurchase | None:
         """Move the purchase to `to` if it is in one of `from_states` (setting `fields`); None otherwise."""
         if to not in PURCHASE_STATES:
             raise InvalidInput(f"unknown purchase state {to!r}")

@@ -64,7 +64,10 @@ class KeyedAnvil:
                     except Exception as error:
                         raise self.chain._error(error) from error
                     signed = account.sign_transaction(tx)
-                    intent = {"raw": "0x" + bytes(signed.raw_transaction).hex(), "hash": "0x" + bytes(signed.hash).hex()}
+                    intent = {
+                        "raw": "0x" + bytes(signed.raw_transaction).hex(),
+                        "hash": "0x" + bytes(signed.hash).hex(),
+                    }
                     with self._store.unit_of_work() as uow:
                         uow.records.put(P, "intent", key, intent)
                         uow.commit()

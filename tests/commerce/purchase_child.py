@@ -1,7 +1,7 @@
 """A purchase in a process of its own that SIGKILLs itself right after a given step (crash tests).
 
-    python -m tests.commerce.purchase_child '{"database": ..., "anvil": <state dir>, "build": ...,
-        "creator": ..., "fan": ..., "token": ..., "recipient": ..., "amount": 5, "die_at": "charged"}'
+python -m tests.commerce.purchase_child '{"database": ..., "anvil": <state dir>, "build": ...,
+    "creator": ..., "fan": ..., "token": ..., "recipient": ..., "amount": 5, "die_at": "charged"}'
 """
 
 from __future__ import annotations

@@ -60,13 +60,20 @@ class World:
 
 
 def make_world(
-    store: Store, stripe: LocalStripe, chain: TokenLedgerChain, blockchain: str, *, purchases: TokenPurchases | None = None
+    store: Store,
+    stripe: LocalStripe,
+    chain: TokenLedgerChain,
+    blockchain: str,
+    *,
+    purchases: TokenPurchases | None = None,
 ) -> World:
     """A creator and a token deployed on `chain` (initial supply to the platform: the crypto treasury)."""
     suffix = uuid.uuid4().hex[:6]
     deployed = chain.deploy_token(f"Coin {suffix}", "CC", 6, 1_000_000, chain.address, key=f"deploy:{suffix}")
     with store.unit_of_work() as uow:
-        creator = uow.entities.insert("creator", f"Ava {suffix}", {"email": f"ava-{suffix}@example.com", "handle": f"ava{suffix}"})
+        creator = uow.entities.insert(
+            "creator", f"Ava {suffix}", {"email": f"ava-{suffix}@example.com", "handle": f"ava{suffix}"}
+        )
         token = uow.entities.insert(
             "token",
             "Ava Coin",

@@ -9,7 +9,6 @@ import json
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -107,13 +106,23 @@ def test_a_process_killed_after_each_step_is_finished_by_the_reconciler(
     fan = world.fan(_address(10 + ["started", "charged", "mined", "refunding"].index(step)))
     recipient = ZERO if step == "refunding" else world.fans[fan]
     args = {
-        "database": database_url, "anvil": str(anvil.state_dir), "build": str(evm_build_dir),
-        "creator": str(world.creator_id), "fan": str(fan), "token": str(world.token_id),
-        "recipient": recipient, "amount": 4, "die_at": step, "request": f"kill-{step}",
+        "database": database_url,
+        "anvil": str(anvil.state_dir),
+        "build": str(evm_build_dir),
+        "creator": str(world.creator_id),
+        "fan": str(fan),
+        "token": str(world.token_id),
+        "recipient": recipient,
+        "amount": 4,
+        "die_at": step,
+        "request": f"kill-{step}",
     }
     child = subprocess.run(
         [sys.executable, "-m", "tests.commerce.purchase_child", json.dumps(args)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert child.returncode == -9, child.stdout + child.stderr
     assert f"dying after {step}" in child.stdout
@@ -169,7 +178,9 @@ def own_anvil(tmp_path: Path) -> Iterator[AnvilNode]:
 def test_anvil_killed_and_restarted_from_its_dump(
     store: Store, stripe: LocalStripe, own_anvil: AnvilNode, evm_build_dir: Path
 ) -> None:
-    chain = KeyedAnvil(AlchemyChain.local(own_anvil, cache_dir=evm_build_dir, receipt_timeout=1.0), store, receipt_timeout=0.5)
+    chain = KeyedAnvil(
+        AlchemyChain.local(own_anvil, cache_dir=evm_build_dir, receipt_timeout=1.0), store, receipt_timeout=0.5
+    )
     world = make_world(store, stripe, chain, "ethereum")
 
     time.sleep(1.5)  # the token's deployment is in the dump

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from commerce.purchases import TokenPurchases, charged_by_checkout
+from commerce.purchases import charged_by_checkout
 from ontology import InvalidInput, NotFound, Store
 from providers.alchemy import AlchemyChain
 from providers.errors import ProviderRejected
@@ -107,8 +107,15 @@ def test_crypto_purchase_transfers_from_the_treasury(world: World) -> None:
     # one payment, one transfer, whatever the request id says: the payment is part of the key only
     # together with the request; the same request and payment are the same purchase
     same = world.purchases.buy(
-        creator_id=world.creator_id, fan_id=fan, token_id=world.token_id, amount=30, recipient=_address(6),
-        request_id="x", method="crypto", price=PRICE, payment_ref="0xfanpayment1",
+        creator_id=world.creator_id,
+        fan_id=fan,
+        token_id=world.token_id,
+        amount=30,
+        recipient=_address(6),
+        request_id="x",
+        method="crypto",
+        price=PRICE,
+        payment_ref="0xfanpayment1",
     )
     assert same.id == again.id
 
@@ -123,11 +130,20 @@ def test_crypto_transfer_the_treasury_cannot_cover_fails_and_names_the_payment(w
 def test_checkout_paid_purchase_is_minted_after_the_webhook(world: World) -> None:
     fan = world.fan(_address(8))
     started = world.purchases.start(
-        creator_id=world.creator_id, fan_id=fan, token_id=world.token_id, amount=3, recipient=_address(8),
-        request_id="checkout-1", price=PRICE,
+        creator_id=world.creator_id,
+        fan_id=fan,
+        token_id=world.token_id,
+        amount=3,
+        recipient=_address(8),
+        request_id="checkout-1",
+        price=PRICE,
     )
     intent = world.stripe.create_payment_intent(
-        PRICE, "usd", idempotency_key=f"checkout:{started.id}", payment_method="pm_card_visa", confirm=True,
+        PRICE,
+        "usd",
+        idempotency_key=f"checkout:{started.id}",
+        payment_method="pm_card_visa",
+        confirm=True,
         metadata={"token_purchase": str(started.id)},
     )
     assert world.purchases.advance(started.id).state == "started"  # no card of its own: waits for Stripe
@@ -153,8 +169,14 @@ def test_checkout_paid_purchase_is_minted_after_the_webhook(world: World) -> Non
 def test_bad_requests_are_refused_with_nothing_written(world: World, change: dict[str, object], error: type) -> None:
     fan = world.fan(_address(9))
     request: dict[str, object] = {
-        "creator_id": world.creator_id, "fan_id": fan, "token_id": world.token_id, "amount": 5,
-        "recipient": _address(9), "request_id": "bad", "price": PRICE, "payment_method": "pm_card_visa",
+        "creator_id": world.creator_id,
+        "fan_id": fan,
+        "token_id": world.token_id,
+        "amount": 5,
+        "recipient": _address(9),
+        "request_id": "bad",
+        "price": PRICE,
+        "payment_method": "pm_card_visa",
     } | change
     with world.store.unit_of_work() as uow:
         before = uow.purchases.count_by_state()
