@@ -169,7 +169,7 @@ class TokenPurchases:
         )
         if self._on_step is not None:
             self._on_step(purchase.state, purchase)
-        return self.advance(purchase.id)
+        return self.advance(purchase.id, known=purchase)
 
     def start(
         self,
@@ -200,11 +200,11 @@ class TokenPurchases:
         if method == "crypto" and not payment_ref:
             raise InvalidInput("a crypto purchase needs the fan's confirmed payment (payment_ref)")
         with self._store.unit_of_work() as uow:
-            token = uow.entities.get(token_id)
-            if token.type != "token" or token.status != "active":
+            found = uow.entities.get_many([token_id, fan_id])
+            token, fan = found.get(token_id), found.get(fan_id)
+            if token is None or token.type != "token" or token.status != "active":
                 raise NotFound(f"no active token {token_id}")
-            fan = uow.entities.get(fan_id)
-            if fan.type != "audience_member":
+            if fan is None or fan.type != "audience_member":
                 raise InvalidInput(f"{fan_id} is not a fan (audience_member)")
             blockchain = str(token.properties.get("blockchain") or "")
             if not blockchain or not token.properties.get("contractAddress"):
@@ -242,13 +242,15 @@ class TokenPurchases:
 
     # -- driving the state machine ---------------------------------------------------------------
 
-    def advance(self, purchase_id: uuid.UUID, *, reconciling: bool = False) -> TokenPurchase:
+    def advance(
+        self, purchase_id: uuid.UUID, *, reconciling: bool = False, known: TokenPurchase | None = None
+    ) -> TokenPurchase:
         """Drive the purchase as far as it goes now; one driver at a time across processes (a second
-        one gets the purchase as it stands)."""
+        one gets the purchase as it stands). `known`: the row as just read, when the caller has it."""
         with self._store.try_lock(f"token-purchase:{purchase_id}") as held:
-            purchase = self.get(purchase_id)
+            purchase = known if known is not None and known.id == purchase_id else self.get(purchase_id)
             if not held:
-                return purchase
+                return self.get(purchase_id)
             for _ in range(_MAX_STEPS):
                 if not purchase.open:
                     return purchase

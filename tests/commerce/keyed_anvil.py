@@ -81,7 +81,7 @@ class KeyedAnvil:
         try:
             self.chain.w3.eth.send_raw_transaction(bytes.fromhex(intent["raw"][2:]))
         except Exception as error:  # already known / nonce too low on a re-send: the receipt decides
-            if "known" not in str(error).lower() and "nonce" not in str(error).lower():
+            if not any(w in str(error).lower() for w in ("known", "nonce", "already imported")):
                 raise self.chain._error(error) from error
 
     def _wait(self, intent: dict[str, Any]) -> TxReceipt:
