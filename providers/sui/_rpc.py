@@ -4,16 +4,19 @@ Its own provider, never merged with the EVM chains. Amounts are ints in MIST (1 
 or a coin's base units.
 
     SuiError
-    ├── SuiNotConfigured            (ProviderNotConfigured)  no ONE_SUI_RPC_URL: every call of `LocalSuiChain`
+    ├── SuiNotConfigured            (ProviderNotConfigured)  half-configured (URL without key, key without
+    │                                                    URL), a malformed or non-Ed25519 key
     ├── SuiUnavailable              (ProviderUnavailable)    timeout, connection error, 5xx, RPC -32603/-32050
     │   └── SuiRateLimited          (ProviderRateLimited)    HTTP 429 (Retry-After) or RPC -32005/-32429
     ├── SuiAuthError                (ProviderAuthError)      401/403 from a keyed RPC endpoint
     └── SuiRejected                 (ProviderRejected)       other RPC errors (-32602 invalid params...),
         │                                                    bad addresses/digests before any call
-        └── SuiExecutionFailed                               the transaction ran and failed; `digest` kept
+        ├── SuiExecutionFailed                               the transaction ran and failed; `digest` kept
+        └── SuiPublishRequired                               live deploy: a new coin is a Move package to
+                                                             publish with the Sui CLI, then `register_coin`
 
-Live methods: `suix_getBalance`, `sui_getTransactionBlock`, `sui_executeTransactionBlock`.
-There is no local Sui: without `ONE_SUI_RPC_URL` every call raises `SuiNotConfigured`.
+Read methods: `suix_getBalance`, `sui_getTransactionBlock`, `sui_executeTransactionBlock`.
+Signing and coins: `providers.sui._chain.SuiTokenChain`; the local ledger: `_local`.
 """
 
 from __future__ import annotations
@@ -49,9 +52,12 @@ __all__ = [
     "SuiError",
     "SuiExecutionFailed",
     "SuiNotConfigured",
+    "SuiPublishRequired",
     "SuiRateLimited",
     "SuiRejected",
     "SuiTransaction",
+    "check_address",
+    "check_coin_type",
     "SuiUnavailable",
 ]
 
@@ -95,6 +101,12 @@ class SuiExecutionFailed(SuiRejected):
         self.digest = digest
 
 
+class SuiPublishRequired(SuiRejected):
+    """A new coin on live Sui is a compiled Move package (a one-time-witness `coin::create_currency`)
+    that this server cannot build offline: publish it with `sui client publish`, then call
+    `register_coin(coin_type, treasury_cap_id)` with the TreasuryCap the publish created."""
+
+
 _FAMILY = ErrorFamily(unavailable=SuiUnavailable, rate_limited=SuiRateLimited, auth=SuiAuthError, rejected=SuiRejected)
 
 
@@ -135,6 +147,13 @@ def check_address(address: str) -> str:
     if not isinstance(address, str) or not _ADDRESS.fullmatch(address):
         raise SuiRejected(f"not a Sui address (0x followed by 64 hex digits): {str(address)[:80]!r}")
     return address.lower()
+
+
+def check_coin_type(coin_type: str) -> str:
+    """A coin type `0x<package>::<module>::<Name>`; SuiRejected otherwise."""
+    if not isinstance(coin_type, str) or not _COIN_TYPE.fullmatch(coin_type):
+        raise SuiRejected(f"not a Sui coin type (0x<package>::<module>::<Name>): {str(coin_type)[:120]!r}")
+    return coin_type
 
 
 def _check_digest(digest: str) -> str:
@@ -192,9 +211,7 @@ class LiveSuiChain:
     def get_coin_balance(self, address: str, coin_type: str) -> int:
         """`suix_getBalance(owner, coin_type)`: `totalBalance` as an int of base units."""
         owner = check_address(address)
-        if not isinstance(coin_type, str) or not _COIN_TYPE.fullmatch(coin_type):
-            raise SuiRejected(f"not a Sui coin type (0x<package>::<module>::<Name>): {str(coin_type)[:120]!r}")
-        result = self._rpc.call("suix_getBalance", [owner, coin_type])
+        result = self._rpc.call("suix_getBalance", [owner, check_coin_type(coin_type)])
         return _int(result.get("totalBalance") if isinstance(result, dict) else None, "totalBalance")
 
     def get_transaction(self, digest: str) -> SuiTransaction | None:
@@ -257,28 +274,3 @@ def _transaction(result: dict[str, Any], digest: str) -> SuiTransaction:
         checkpoint=_int(checkpoint, "checkpoint") if checkpoint is not None else None,
         gas_used=gas_used,
     )
-
-
-class LocalSuiChain:
-    """Sui when it is not configured: not an emulator; every call raises `SuiNotConfigured`."""
-
-    missing_settings = ("ONE_SUI_RPC_URL", "ONE_SUI_PRIVATE_KEY")
-
-    def _refuse(self) -> SuiNotConfigured:
-        return SuiNotConfigured(f"Sui is not configured, so there is no local Sui chain: set {_SETTINGS}")
-
-    def get_balance(self, address: str) -> int:
-        """Raises SuiNotConfigured."""
-        raise self._refuse()
-
-    def get_coin_balance(self, address: str, coin_type: str) -> int:
-        """Raises SuiNotConfigured."""
-        raise self._refuse()
-
-    def get_transaction(self, digest: str) -> SuiTransaction | None:
-        """Raises SuiNotConfigured."""
-        raise self._refuse()
-
-    def send_signed_transaction(self, tx_bytes: str, signatures: Sequence[str]) -> str:
-        """Raises SuiNotConfigured."""
-        raise self._refuse()

@@ -1,20 +1,22 @@
-"""Solana: balances, SPL token balances, transactions and submitting signed transactions over JSON-RPC.
+"""Solana over JSON-RPC: balances, SPL token balances, transactions, submitting signed transactions.
 
 Its own provider, never merged with the EVM chains. Amounts are ints in lamports
 (1 SOL = 10^9 lamports) or a mint's base units.
 
     SolanaError
-    ├── SolanaNotConfigured         (ProviderNotConfigured)  no ONE_SOLANA_RPC_URL: every call of `LocalSolanaChain`
+    ├── SolanaNotConfigured         (ProviderNotConfigured)  half-configured (URL without key, key without
+    │                                                    URL), a malformed key, or a live call without a URL
     ├── SolanaUnavailable           (ProviderUnavailable)    timeout, connection error, 5xx, RPC -32603 and the
     │   │                                                    node-side transient codes (-32004, -32014, -32016)
     │   └── SolanaRateLimited       (ProviderRateLimited)    HTTP 429 (Retry-After) or RPC -32005
     ├── SolanaAuthError             (ProviderAuthError)      401/403 from a keyed RPC endpoint
     └── SolanaRejected              (ProviderRejected)       other RPC errors (-32602 invalid params, -32002
-                                                             preflight failure, -32003 bad signature...),
-                                                             bad addresses/signatures before any call
+        │                                                    preflight failure, -32003 bad signature...),
+        │                                                    bad addresses/signatures before any call
+        └── SolanaExecutionFailed                            the transaction landed and failed; `signature` kept
 
-Live methods: `getBalance`, `getTokenAccountsByOwner` (jsonParsed), `getTransaction`, `sendTransaction`.
-There is no local Solana: without `ONE_SOLANA_RPC_URL` every call raises `SolanaNotConfigured`.
+Read methods: `getBalance`, `getTokenAccountsByOwner` (jsonParsed), `getTransaction`, `sendTransaction`.
+Signing and SPL tokens: `providers.solana._chain.SolanaTokenChain`; the local ledger: `_local`.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ __all__ = [
     "SolanaAuthError",
     "SolanaChain",
     "SolanaError",
+    "SolanaExecutionFailed",
     "SolanaNotConfigured",
     "SolanaRateLimited",
     "SolanaRejected",
@@ -81,6 +84,14 @@ class SolanaAuthError(SolanaError, ProviderAuthError):
 
 class SolanaRejected(SolanaError, ProviderRejected):
     """The node refused this request, or an address, signature or transaction was malformed."""
+
+
+class SolanaExecutionFailed(SolanaRejected):
+    """The transaction landed and failed (`meta.err`; the fee was charged); `signature` identifies it."""
+
+    def __init__(self, message: str, signature: str | None = None) -> None:
+        super().__init__(message)
+        self.signature = signature
 
 
 _FAMILY = ErrorFamily(
@@ -242,28 +253,3 @@ def _int(value: Any, what: str) -> int:
         return int(value)
     except (TypeError, ValueError) as error:
         raise SolanaUnavailable(f"solana: the node's answer has no integer {what}") from error
-
-
-class LocalSolanaChain:
-    """Solana when it is not configured: not an emulator; every call raises `SolanaNotConfigured`."""
-
-    missing_settings = ("ONE_SOLANA_RPC_URL", "ONE_SOLANA_PRIVATE_KEY")
-
-    def _refuse(self) -> SolanaNotConfigured:
-        return SolanaNotConfigured(f"Solana is not configured, so there is no local Solana chain: set {_SETTINGS}")
-
-    def get_balance(self, address: str) -> int:
-        """Raises SolanaNotConfigured."""
-        raise self._refuse()
-
-    def get_token_balance(self, owner: str, mint: str) -> int:
-        """Raises SolanaNotConfigured."""
-        raise self._refuse()
-
-    def get_transaction(self, signature: str) -> SolanaTransaction | None:
-        """Raises SolanaNotConfigured."""
-        raise self._refuse()
-
-    def send_signed_transaction(self, tx_base64: str) -> str:
-        """Raises SolanaNotConfigured."""
-        raise self._refuse()
