@@ -16,6 +16,7 @@ from one.cli_approvals import approvals_app
 from one.cli_errors import BAD_INPUT, FAILURE, OneCommandGroup, fail, set_debug
 from one.cli_people import creator_app, fan_app, team_app
 from one.cli_shared import CreatorFlag, JsonFlag, wired_app
+from one.cli_tokens import token_app
 from ontology import REGISTRY, OneError, to_json
 from ontology.types import KINDS
 
@@ -41,6 +42,7 @@ app.add_typer(fan_app, name="fan")
 app.add_typer(creator_app, name="creator")
 app.add_typer(team_app, name="team")
 app.add_typer(approvals_app, name="approvals")
+app.add_typer(token_app, name="token")
 
 EXISTING_FILE: dict[str, Any] = {"exists": True, "dir_okay": False, "readable": True}
 IMPORT_ACTIONS = ("added", "updated", "unchanged", "failed")

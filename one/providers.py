@@ -238,6 +238,11 @@ class Providers:
         """Where fans and webhooks reach ONE (ONE_PUBLIC_URL, or the local default offline); no trailing slash."""
         return self._ctx.settings.public_base_url()
 
+    @property
+    def token_chain(self) -> str:
+        """The chain new creator tokens go to (ONE_TOKEN_CHAIN; commerce.chains.default_chain reads it)."""
+        return self._ctx.settings.token_chain
+
     def mode(self, name: str) -> Resolved:
         """`live` or `local` for one provider."""
         return _resolve(self._ctx.settings, name)

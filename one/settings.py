@@ -220,6 +220,9 @@ class Settings(BaseSettings):
     # step-up: a one-time code to the creator (SMS or email) before money moves
 
     # creator tokens and chain sends
+    token_chain: Literal["base", "ethereum", "sui", "solana"] = Field(
+        default="base", description="the chain a creator's new token is deployed on unless the creator names one"
+    )
 
     # token purchases and their reconciler
     purchase_reconcile_seconds: int = Field(

@@ -15,6 +15,7 @@ from tools import (
     operations,
     outreach,
     payments,
+    tokens,
 )
 from tools.approvals import ApprovalDesk
 from tools.context import NotAllowed, Origin, Principal, ProviderSource, Role, ToolContext
@@ -45,5 +46,6 @@ __all__ = [
     "operations",
     "outreach",
     "payments",
+    "tokens",
     "tools_named",
 ]

@@ -126,8 +126,20 @@ class TokenProps(Payload):
     priceUSD: str | None = Field(default=None, pattern=r"^\d+(\.\d+)?$", description="decimal string")
     holders: int | None = Field(default=None, ge=0)
     symbol: str | None = Field(default=None, min_length=1, max_length=11)
+    decimals: int | None = Field(default=None, ge=0, le=36, description="base units per whole token: 10**decimals")
+    minter: str | None = Field(default=None, description="the platform's address that deployed the token and mints it")
+    network: str | None = Field(default=None, description="the provider's network, e.g. base or base-local")
+    mode: Literal["live", "local"] | None = Field(default=None, description="live chain, or the local stand-in")
+    poolAddress: str | None = Field(default=None, description="the Uniswap v3 pool against quoteToken")
+    poolFee: int | None = Field(default=None, ge=0, description="the pool's fee tier (hundredths of a bip)")
+    quoteToken: str | None = Field(default=None, description="the token the pool prices this one in")
+    quoteSymbol: str | None = Field(default=None, max_length=32)
+    quoteDecimals: int | None = Field(default=None, ge=0, le=36)
+    priceQuote: str | None = Field(
+        default=None, pattern=r"^\d+(\.\d+)?$", description="intended price: quote tokens per whole token"
+    )
 
-    @field_validator("totalSupply", "circulatingSupply", "priceUSD", mode="before")
+    @field_validator("totalSupply", "circulatingSupply", "priceUSD", "priceQuote", mode="before")
     @classmethod
     def _no_floats(cls, value: Any) -> Any:
         if isinstance(value, float):

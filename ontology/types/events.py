@@ -103,11 +103,14 @@ class TokenDeployedMeta(Payload):
     blockchain: str
     contractAddress: str
     txHash: str | None = None
+    approvalId: str | None = Field(default=None, description="the creator's approval the deploy ran under")
 
 
 class TokenTransactedMeta(Payload):
     action: Literal["purchased", "earned", "burned", "staked", "unstaked", "transferred"]
     amount: str | None = Field(default=None, pattern=r"^\d+$", description="base units")
+    txHash: str | None = Field(default=None, description="the chain transaction")
+    key: str | None = Field(default=None, description="the idempotency key of the chain send")
 
 
 class PaymentProcessedMeta(Payload):

@@ -37,13 +37,13 @@ EXPECTED_TOOLS = {
     "service_agent": {"search_knowledge", "get_content", "list_products"},
     "design_agent": {"generate_image", "create_content"},
     "engineering_agent": {"list_integrations"},
-    "finance_agent": {"fetch_metrics", "list_products"},
+    "finance_agent": {"fetch_metrics", "list_products", "token_info", "quote_token_price"},
     "legal_agent": {"check_compliance", "search_knowledge"},
     "intelligence_agent": {"fetch_metrics", "record_insight", "list_fans"},
 }
 CLONE_TOOLS = {
     "search_knowledge", "get_content", "list_products", "create_checkout_link", "enroll_in_course", "capture_lead",
-    "create_referral", "get_my_profile",
+    "create_referral", "get_my_profile", "token_info", "quote_token_price",
 }  # fmt: skip
 
 
@@ -73,7 +73,7 @@ def test_each_spec_holds_exactly_its_tools() -> None:
 
 
 def test_no_spec_holds_a_money_tool() -> None:
-    assert {"refund_payment", "change_price"} <= MONEY_TOOLS
+    assert {"refund_payment", "change_price", "deploy_token", "create_token_pool", "mint_tokens"} <= MONEY_TOOLS
     for spec in [*AGENT_SPECS.values(), CLONE_SPEC]:
         assert not MONEY_TOOLS & set(spec.tools), spec.agent_type
 

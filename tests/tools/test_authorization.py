@@ -44,9 +44,15 @@ EXPECTED_ROLES: dict[str, set[Role]] = {
     "list_integrations": {C, A},
     "broadcast_message": {C, A},
     "publish_content": {C, A},
+    "token_info": {C, F, A},
+    "quote_token_price": {C, F, A},
+    "deploy_token": {C},
+    "create_token_pool": {C},
+    "mint_tokens": {C},
 }
-MOVES_MONEY = {"refund_payment", "change_price"}
+MOVES_MONEY = {"refund_payment", "change_price", "deploy_token", "create_token_pool", "mint_tokens"}
 VENDOR_COST = {"generate_speech", "generate_image"}
+TOKEN_TOOLS = {"quote_token_price", "create_token_pool", "mint_tokens"}  # need a deployed token (tests/tools/test_tokens.py)
 
 
 def sample_args(world: World) -> dict[str, dict[str, Any]]:
@@ -77,6 +83,11 @@ def sample_args(world: World) -> dict[str, dict[str, Any]]:
         "list_integrations": {},
         "broadcast_message": {"text": "hello fans"},
         "publish_content": {"content_id": str(world.content["draft"].id)},
+        "token_info": {},
+        "quote_token_price": {"symbol": "ANNA", "amount": "100"},
+        "deploy_token": {"token_name": "Anna Coin", "symbol": "ANNA", "initial_supply": 1000},
+        "create_token_pool": {"symbol": "ANNA", "price": "0.01", "token_amount": "100"},
+        "mint_tokens": {"symbol": "ANNA", "amount": "5", "fan_id": str(world.fan.id)},
     }
 
 
@@ -94,8 +105,8 @@ def test_every_answer_is_a_json_object_with_a_summary(make_ctx: ContextFactory, 
     args = sample_args(world)
     args["get_content"] = {"content_id": str(world.content["published"].id)}
     for name, roles in EXPECTED_ROLES.items():
-        if name in {"refund_payment", "schedule_campaign", "generate_speech", "broadcast_message"}:
-            continue  # need a paid payment / a campaign / a voice / a reachable fan: covered in their own tests
+        if name in {"refund_payment", "schedule_campaign", "generate_speech", "broadcast_message"} | TOKEN_TOOLS:
+            continue  # need a paid payment / a campaign / a voice / a reachable fan / a token: their own tests
         role = sorted(roles)[0]
         data = ok(make_ctx(role), name, **args[name])
         assert isinstance(data, dict), name
