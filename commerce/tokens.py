@@ -42,13 +42,13 @@ __all__ = [
     "TokenDeployment",
     "TokenRequest",
     "base_units",
+    "create_pool",
     "creator_tokens",
     "deploy_key",
     "deploy_token",
     "find_token",
     "mint_key",
     "mint_tokens",
-    "create_pool",
     "quote_price",
     "token_view",
     "whole_units",
@@ -467,7 +467,9 @@ def quote_price(
         fee = int(props.get("poolFee") or DEFAULT_POOL_FEE)
         if side == "sell":
             out = amm.quote(str(props["contractAddress"]), quote_token, _positive(wanted, decimals), fee)
-            return Quote(symbol, wanted, quote_symbol, whole_units(out, quote_decimals), "pool", str(props["poolAddress"]))
+            return Quote(
+                symbol, wanted, quote_symbol, whole_units(out, quote_decimals), "pool", str(props["poolAddress"])
+            )
         out = amm.quote(quote_token, str(props["contractAddress"]), _positive(wanted, quote_decimals), fee)
         return Quote(quote_symbol, wanted, symbol, whole_units(out, decimals), "pool", str(props["poolAddress"]))
     if props.get("priceUSD"):
@@ -516,7 +518,9 @@ def mint_tokens(
     if units <= 0:
         raise InvalidInput("mint more than zero tokens")
     chain = token_chain(providers, blockchain)
-    address = to_address or (str((recipient.properties.get("identities") or {}).get(blockchain) or "") if recipient else "")
+    address = to_address or (
+        str((recipient.properties.get("identities") or {}).get(blockchain) or "") if recipient else ""
+    )
     if not address:
         raise InvalidInput(f"give the wallet address on {blockchain} to mint to (the recipient has none on record)")
     address = chain.check_address(address)
@@ -558,7 +562,13 @@ def mint_tokens(
                 "tokens",
                 "mint",
                 key,
-                {"token": str(entity.id), "amount": units, "to": address, "tx": receipt.tx_hash, "holder": str(holder or "")},
+                {
+                    "token": str(entity.id),
+                    "amount": units,
+                    "to": address,
+                    "tx": receipt.tx_hash,
+                    "holder": str(holder or ""),
+                },
             )
             uow.commit()
     return MintResult(updated, units, address, receipt.tx_hash, holder, created=True)

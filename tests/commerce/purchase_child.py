@@ -20,20 +20,24 @@ from ontology.repositories._purchases import TokenPurchase
 from providers.alchemy import AlchemyChain
 from providers.evm.node import AnvilNode
 from providers.stripe import LocalStripe
-from tests.commerce.keyed_anvil import KeyedAnvil
+from tests.commerce.purchase_world import BLOCKCHAIN, make_chain
 
 
 def main(raw: str) -> None:
     args = json.loads(raw)
     store = Store(make_engine(args["database"], pool_size=2))
-    chain = KeyedAnvil(AlchemyChain.local(AnvilNode(Path(args["anvil"])), cache_dir=Path(args["build"])), store)
+    base = None
+    if args["family"] == "evm":
+        base = AlchemyChain.local(AnvilNode(Path(args["anvil"])), cache_dir=Path(args["build"]))
+    chain = make_chain(args["family"], store, base)
 
     def die(step: str, purchase: TokenPurchase) -> None:
         if step == args["die_at"]:
             print(f"dying after {step}", flush=True)
             os.kill(os.getpid(), signal.SIGKILL)
 
-    purchases = TokenPurchases(store, LocalStripe(store, webhook_secret="whsec_test"), {"base": chain}, on_step=die)
+    stripe = LocalStripe(store, webhook_secret="whsec_test")
+    purchases = TokenPurchases(store, stripe, {BLOCKCHAIN[args["family"]]: chain}, on_step=die)
     purchase = purchases.buy(
         creator_id=uuid.UUID(args["creator"]),
         fan_id=uuid.UUID(args["fan"]),

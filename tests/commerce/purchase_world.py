@@ -5,14 +5,45 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from commerce.purchases import TokenPurchases
 from ontology import Store
 from ontology.repositories._purchases import TokenPurchase
+from providers.local_token_ledger import local_base58, local_hex
 from providers.stripe import LocalStripe
 from providers.token_chain import TokenLedgerChain
 
 PRICE = 500  # cents per purchase
+FAMILIES = ("evm", "sui", "solana")
+# an amount the chain takes as a request but cannot mint: the ERC-20's supply overflows (revert);
+# Sui and Solana amounts are u64 (rejected). Either way the mint fails after the charge.
+UNMINTABLE = {"evm": 2**256 - 1, "sui": 2**64, "solana": 2**64}
+BLOCKCHAIN = {"evm": "base", "sui": "sui", "solana": "solana"}
+
+
+def wallet(family: str, i: int) -> str:
+    """Fan wallet number `i` in the family's address format."""
+    if family == "evm":
+        return "0x" + f"{0xA11CE0000 + i:040x}"
+    if family == "sui":
+        return local_hex(f"fan wallet {i}")
+    return local_base58(f"fan wallet {i}", 43)
+
+
+def make_chain(family: str, store: Store, base: Any = None) -> TokenLedgerChain:
+    """The family's chain: anvil through the keyed adapter, or the local Sui/Solana ledger."""
+    if family == "evm":
+        from tests.commerce.keyed_anvil import KeyedAnvil
+
+        return KeyedAnvil(base, store, receipt_timeout=0.5)  # type: ignore[return-value]
+    if family == "sui":
+        from providers.sui import LocalSuiChain
+
+        return LocalSuiChain(store)
+    from providers.solana import LocalSolanaChain
+
+    return LocalSolanaChain(store)
 
 
 @dataclass
@@ -70,6 +101,7 @@ def make_world(
     """A creator and a token deployed on `chain` (initial supply to the platform: the crypto treasury)."""
     suffix = uuid.uuid4().hex[:6]
     deployed = chain.deploy_token(f"Coin {suffix}", "CC", 6, 1_000_000, chain.address, key=f"deploy:{suffix}")
+    standard = {"evm": "ERC20", "sui": "Coin", "solana": "SPL"}[chain.family]
     with store.unit_of_work() as uow:
         creator = uow.entities.insert(
             "creator", f"Ava {suffix}", {"email": f"ava-{suffix}@example.com", "handle": f"ava{suffix}"}
@@ -77,7 +109,12 @@ def make_world(
         token = uow.entities.insert(
             "token",
             "Ava Coin",
-            {"contractAddress": deployed.contract_address, "blockchain": blockchain, "symbol": "CC"},
+            {
+                "contractAddress": deployed.contract_address,
+                "blockchain": blockchain,
+                "symbol": "CC",
+                "standard": standard,
+            },
         )
         uow.commit()
     router = purchases or TokenPurchases(store, stripe, {blockchain: chain})

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -114,7 +113,11 @@ def test_a_retry_after_a_crash_before_the_write_finds_the_deployed_contract(
     tokens, owns, events = facts(store, creator)
     assert len(tokens) == owns == events == 1
     assert chain.outcome(deploy_key(creator.id, "CRASH", "base")).state == "mined"
-    assert chain.total_supply(tokens[0].properties["contractAddress"]) == 500 * 10**6 == int(done.token.properties["totalSupply"])
+    assert (
+        chain.total_supply(tokens[0].properties["contractAddress"])
+        == 500 * 10**6
+        == int(done.token.properties["totalSupply"])
+    )
 
 
 def test_a_second_token_with_the_same_symbol_is_refused(store: Store, providers: ChainProviders) -> None:
@@ -127,7 +130,9 @@ def test_a_second_token_with_the_same_symbol_is_refused(store: Store, providers:
         with pytest.raises(DuplicateToken, match=r"already have a token \$TWO"):
             deploy_token(store, providers, creator.id, TokenRequest("Another", symbol, 18, 1))
     again = deploy_token(store, providers, creator.id, TokenRequest("Twice", "TWO", 18, 1), approval_id=approval)
-    assert not again.created and again.token.id == first.token.id and again.tx_hash == first.tx_hash  # a resumed approval
+    assert (
+        not again.created and again.token.id == first.token.id and again.tx_hash == first.tx_hash
+    )  # a resumed approval
     assert platform_nonce(chain) == before and len(facts(store, creator)[0]) == 1
     other = new_creator(store, "other_two")  # symbols are per creator
     assert deploy_token(store, providers, other.id, TokenRequest("Theirs", "TWO", 18, 1)).created
@@ -158,13 +163,17 @@ def test_pool_is_created_at_the_intended_price_and_quoted(store: Store, provider
     creator = new_creator(store, "pool_tokens")
     chain = providers.get("alchemy")
     # the quote token: a 6-decimal dollar stand-in held by the platform
-    usd = deploy_token(store, providers, new_creator(store, "usd_issuer").id, TokenRequest("Test USD", "TUSD", 6, 10**6))
+    usd = deploy_token(
+        store, providers, new_creator(store, "usd_issuer").id, TokenRequest("Test USD", "TUSD", 6, 10**6)
+    )
     usd_address = usd.token.properties["contractAddress"]
     deploy_token(store, providers, creator.id, TokenRequest("Pool Coin", "POOL", 18, 100_000))
     with pytest.raises(NoPrice):
         quote_price(store, providers, creator.id, "POOL", "10")
 
-    made = create_pool(store, providers, creator.id, "$pool", price="0.5", token_amount="10000", quote_token=usd_address)
+    made = create_pool(
+        store, providers, creator.id, "$pool", price="0.5", token_amount="10000", quote_token=usd_address
+    )
     assert made.created and made.pool.startswith("0x")
     assert abs(made.token_amount - 10_000 * 10**18) <= 10**6 and abs(made.quote_amount - 5_000 * 10**6) <= 2
     props = made.token.properties

@@ -87,7 +87,9 @@ class KeyedAnvil:
         function = factory.constructor(name, symbol, decimals, initial_supply, self.chain.checksum(owner))
         receipt = self._send(function, key)
         assert receipt.contract_address
-        return Deployed(receipt.contract_address, receipt.tx_hash, receipt.block, self.chain_id, self.mode, self.network)
+        return Deployed(
+            receipt.contract_address, receipt.tx_hash, receipt.block, self.chain_id, self.mode, self.network
+        )
 
     def mint(self, contract: str, to: str, amount: int, *, key: str) -> TxReceipt:
         return self._send(self.chain._token(contract).functions.mint(self.chain.checksum(to), amount), key)
