@@ -49,6 +49,7 @@ __all__ = [
     "find_token",
     "mint_key",
     "mint_tokens",
+    "plain_amount",
     "quote_price",
     "token_view",
     "whole_units",
@@ -171,7 +172,8 @@ def whole_units(amount: int, decimals: int) -> Decimal:
     return (Decimal(amount).scaleb(-decimals)).normalize() if amount else Decimal(0)
 
 
-def _plain(value: Decimal) -> str:
+def plain_amount(value: Decimal) -> str:
+    """A decimal amount without exponent or trailing zeros: 2500, 4.9, 0.0001."""
     text = format(value.normalize(), "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
 
@@ -232,8 +234,8 @@ def token_view(token: Entity) -> dict[str, Any]:
         "standard": props.get("standard"),
         "contract_address": props.get("contractAddress"),
         "decimals": decimals,
-        "total_supply": _plain(whole_units(int(props.get("totalSupply") or 0), decimals)),
-        "circulating_supply": _plain(whole_units(int(props.get("circulatingSupply") or 0), decimals)),
+        "total_supply": plain_amount(whole_units(int(props.get("totalSupply") or 0), decimals)),
+        "circulating_supply": plain_amount(whole_units(int(props.get("circulatingSupply") or 0), decimals)),
         "mode": props.get("mode"),
     }
     if props.get("poolAddress"):
@@ -403,12 +405,16 @@ def create_pool(
         raise InvalidInput("add some of the token as liquidity: token_amount must be more than zero")
     ratio = Fraction(intended) * Fraction(10**quote_decimals, 10**decimals)  # quote base units per token base unit
     quote_amount = -(-amount * ratio.numerator // ratio.denominator)  # rounded up: never below the price
-    for address, needed, symbol in ((contract, amount, str(props.get("symbol"))), (quote, quote_amount, quote_symbol)):
+    sides = (
+        (contract, amount, str(props.get("symbol")), decimals),
+        (quote, quote_amount, quote_symbol, quote_decimals),
+    )
+    for address, needed, symbol, places in sides:
         held = chain.balance_of(address, chain.address)
         if held < needed:
             raise InvalidInput(
-                f"the platform account holds {_plain(whole_units(held, decimals if address == contract else quote_decimals))} "
-                f"{symbol}; the pool needs {_plain(whole_units(needed, decimals if address == contract else quote_decimals))}"
+                f"the platform account holds {plain_amount(whole_units(held, places))} {symbol}; "
+                f"the pool needs {plain_amount(whole_units(needed, places))}"
             )
     with store.lock(f"{_LOCK}-pool:{entity.id}"):
         with store.unit_of_work() as uow:
@@ -428,7 +434,7 @@ def create_pool(
                     "quoteToken": quote,
                     "quoteSymbol": quote_symbol[:32],
                     "quoteDecimals": quote_decimals,
-                    "priceQuote": _plain(intended),
+                    "priceQuote": plain_amount(intended),
                 },
             )
             uow.commit()
@@ -529,49 +535,53 @@ def mint_tokens(
     if done is not None:
         return done
     receipt = chain.mint(str(props["contractAddress"]), address, units, key=key)
-    with store.lock(f"{_LOCK}-mint:{entity.id}"):
-        with store.unit_of_work() as uow:
-            done = _recorded_mint(uow, entity.id, key)
-            if done is not None:
-                return done
-            current = uow.entities.get(entity.id)
-            minted_to_platform = address == chain.address
-            total = int(current.properties.get("totalSupply") or 0) + units
-            circulating = int(current.properties.get("circulatingSupply") or 0) + (0 if minted_to_platform else units)
-            holder = recipient.id if recipient is not None else None
-            new_holder = False
-            if holder is not None:
-                held = [c for c in uow.connections.query(from_id=holder, to_id=entity.id, type="holds_tokens")]
-                if held:
-                    balance = int(held[0].metadata.get("balance") or 0) + units
-                    uow.connections.update(held[0].id, metadata={"balance": str(balance)})
-                else:
-                    uow.connections.insert(holder, entity.id, "holds_tokens", {"balance": str(units), "staked": "0"})
-                    new_holder = True
-            holders = int(current.properties.get("holders") or 0) + (1 if new_holder else 0)
-            updated = uow.entities.update(
-                entity.id, properties={"totalSupply": total, "circulatingSupply": circulating, "holders": holders}
-            )
-            uow.events.insert(
-                "token_transacted",
-                actor_id=actor_id or creator_id,
-                target_id=entity.id,
-                metadata={"action": "earned", "amount": str(units), "txHash": receipt.tx_hash, "key": key},
-            )
-            uow.records.put(
-                "tokens",
-                "mint",
-                key,
-                {
-                    "token": str(entity.id),
-                    "amount": units,
-                    "to": address,
-                    "tx": receipt.tx_hash,
-                    "holder": str(holder or ""),
-                },
-            )
-            uow.commit()
+    holder = recipient.id if recipient is not None else None
+    with store.lock(f"{_LOCK}-mint:{entity.id}"), store.unit_of_work() as uow:
+        done = _recorded_mint(uow, entity.id, key)
+        if done is not None:
+            return done
+        updated = _record_mint(uow, entity.id, holder, units, platform=address == chain.address)
+        uow.events.insert(
+            "token_transacted",
+            actor_id=actor_id or creator_id,
+            target_id=entity.id,
+            metadata={"action": "earned", "amount": str(units), "txHash": receipt.tx_hash, "key": key},
+        )
+        record = {
+            "token": str(entity.id),
+            "amount": units,
+            "to": address,
+            "tx": receipt.tx_hash,
+            "holder": str(holder or ""),
+        }
+        uow.records.put("tokens", "mint", key, record)
+        uow.commit()
     return MintResult(updated, units, address, receipt.tx_hash, holder, created=True)
+
+
+def _record_mint(
+    uow: UnitOfWork, token_id: uuid.UUID, holder: uuid.UUID | None, units: int, *, platform: bool
+) -> Entity:
+    """The token's supply, holders and the holder's `holds_tokens` balance after a mint of `units`."""
+    current = uow.entities.get(token_id)
+    new_holder = False
+    if holder is not None:
+        held = uow.connections.query(from_id=holder, to_id=token_id, type="holds_tokens")
+        if held:
+            balance = int(held[0].metadata.get("balance") or 0) + units
+            uow.connections.update(held[0].id, metadata={"balance": str(balance)})
+        else:
+            uow.connections.insert(holder, token_id, "holds_tokens", {"balance": str(units), "staked": "0"})
+            new_holder = True
+    props = current.properties
+    return uow.entities.update(
+        token_id,
+        properties={
+            "totalSupply": int(props.get("totalSupply") or 0) + units,
+            "circulatingSupply": int(props.get("circulatingSupply") or 0) + (0 if platform else units),
+            "holders": int(props.get("holders") or 0) + (1 if new_holder else 0),
+        },
+    )
 
 
 def _recipient(uow: UnitOfWork, creator_id: uuid.UUID, recipient_id: uuid.UUID) -> Entity:
