@@ -222,19 +222,42 @@ def _anvil(ctx: Context, chain: str) -> Any:
     return ctx.cache.setdefault(f"anvil-{chain}", AnvilNode(ctx.home / "anvil" / chain))
 
 
+def _chain_intents(ctx: Context) -> Any:
+    """The app's one durable store of chain send intents and nonce counters (Postgres), shared by every
+    chain provider and, through the database, by every process signing with the same key."""
+    from ontology.chain_intents import StoreIntents
+
+    return ctx.cache.setdefault("chain-intents", StoreIntents(ctx.store))
+
+
 def _evm_options(ctx: Context) -> dict[str, Any]:
-    return {"cache_dir": ctx.home / "evm" / "build"}
+    s = ctx.settings
+    return {
+        "cache_dir": ctx.home / "evm" / "build",
+        "intents": _chain_intents(ctx),
+        "stuck_after": s.chain_stuck_after_seconds,
+        "gap_check": s.chain_gap_check_seconds,
+        "receipt_timeout": s.chain_receipt_timeout_seconds,
+    }
+
+
+def _uniswap_options(ctx: Context) -> dict[str, int]:
+    s = ctx.settings
+    return {"price_tolerance_bps": s.pool_price_tolerance_bps, "slippage_bps": s.slippage_bps}
 
 
 def alchemy_live(ctx: Context) -> Any:
+    """Base through Alchemy: ONE chain object per app (alchemy and uniswap share it: one nonce manager)."""
     from providers.alchemy import AlchemyChain
 
-    return AlchemyChain.live(
-        private_key=_secret(ctx, "evm_private_key") or None,
-        api_key=_secret(ctx, "alchemy_api_key") or None,
-        rpc_url=ctx.settings.base_rpc_url,
-        **_evm_options(ctx),
-    )
+    if "base-live" not in ctx.cache:
+        ctx.cache["base-live"] = AlchemyChain.live(
+            private_key=_secret(ctx, "evm_private_key") or None,
+            api_key=_secret(ctx, "alchemy_api_key") or None,
+            rpc_url=ctx.settings.base_rpc_url,
+            **_evm_options(ctx),
+        )
+    return ctx.cache["base-live"]
 
 
 def alchemy_local(ctx: Context) -> Any:
@@ -262,10 +285,12 @@ def ethereum_local(ctx: Context) -> Any:
 def uniswap_live(ctx: Context) -> Any:
     from providers.uniswap import UniswapProvider
 
-    return UniswapProvider.live(alchemy_live(ctx))
+    return UniswapProvider.live(alchemy_live(ctx), **_uniswap_options(ctx))
 
 
 def uniswap_local(ctx: Context) -> Any:
     from providers.uniswap import UniswapProvider
 
-    return UniswapProvider.local(alchemy_local(ctx), record=ctx.home / "anvil" / "base" / "uniswap.json")
+    return UniswapProvider.local(
+        alchemy_local(ctx), record=ctx.home / "anvil" / "base" / "uniswap.json", **_uniswap_options(ctx)
+    )

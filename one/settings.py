@@ -223,6 +223,21 @@ class Settings(BaseSettings):
     token_chain: Literal["base", "ethereum", "sui", "solana"] = Field(
         default="base", description="the chain a creator's new token is deployed on unless the creator names one"
     )
+    chain_stuck_after_seconds: float = Field(
+        default=120.0, gt=0, le=86_400, description="an unmined EVM send is replaced (same nonce, fees +12.5%)"
+    )
+    chain_gap_check_seconds: float = Field(
+        default=10.0, gt=0, le=3600, description="while waiting for a receipt, look for nonce gaps this often"
+    )
+    chain_receipt_timeout_seconds: float = Field(
+        default=180.0, gt=0, le=86_400, description="a send's wait for its receipt (then: retry with its key)"
+    )
+    pool_price_tolerance_bps: int = Field(
+        default=200, ge=0, le=10_000, description="an existing Uniswap pool is used only this close to our price"
+    )
+    slippage_bps: int = Field(
+        default=100, ge=1, le=5_000, description="adding liquidity accepts amounts this far below the quote"
+    )
 
     # token purchases and their reconciler
     purchase_reconcile_seconds: int = Field(

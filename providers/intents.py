@@ -4,36 +4,23 @@ Every mint, transfer and deploy carries an idempotency key. The provider reserve
 that key (EVM: with the signer's next nonce, allocated atomically across processes), stores the
 signed bytes and their hash, then sends. A retry with the same key re-sends the SAME bytes (or,
 for a stuck EVM transaction, a replacement with the same nonce and a higher fee), never a fresh
-transaction. The implementation lives in `ontology` (tables chain_intents, chain_nonces); tests may
-use `MemoryIntents`.
+transaction. The implementation lives in `ontology` (`ontology.chain_intents.StoreIntents`, tables
+chain_intents, chain_nonces); tests and single-process tools may use `MemoryIntents`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any, Protocol
 
-__all__ = ["Intent", "IntentStatus", "IntentStore"]
+from ontology.chain_intents import ChainIntent as Intent
+from ontology.chain_intents import IntentStatus
 
-IntentStatus = Literal["reserved", "signed", "sent", "mined", "reverted", "dropped"]
+__all__ = ["Intent", "IntentStatus", "IntentStore", "MemoryIntents", "Signer"]
 
-
-@dataclass(frozen=True)
-class Intent:
-    """One send under one idempotency key (`raw_tx`: 0x-hex on EVM, base64 on Sui/Solana)."""
-
-    key: str
-    chain: str
-    signer: str
-    nonce: int | None
-    raw_tx: str | None
-    tx_hash: str | None
-    status: IntentStatus
-    details: Mapping[str, Any] = field(default_factory=dict)
-    replaced_hashes: tuple[str, ...] = ()
-    receipt: Mapping[str, Any] | None = None
-    attempts: int = 0
+Signer = Callable[[int], tuple[str, str]]  # nonce -> (raw transaction, its hash)
 
 
 class IntentStore(Protocol):
@@ -52,6 +39,19 @@ class IntentStore(Protocol):
         processes."""
         ...
 
+    def reserve_signed(
+        self, key: str, *, chain: str, signer: str, details: Mapping[str, Any], nonce_floor: int, sign: Signer
+    ) -> tuple[Intent, bool]:
+        """(the intent under `key`, whether it is new): an existing one unchanged, else a new `signed`
+        one whose nonce is allocated as in `reserve` and signed by `sign(nonce)` in the same atomic step
+        (a crash can never leave a nonce reserved without its bytes)."""
+        ...
+
+    def renew(self, key: str, *, nonce_floor: int, sign: Signer) -> Intent:
+        """A `dropped` intent (its nonce was provably used by another transaction) signed again with a
+        fresh nonce; its old hashes go to details["dropped_hashes"]. Any other intent unchanged."""
+        ...
+
     def record_signed(self, key: str, *, raw_tx: str, tx_hash: str) -> Intent:
         """Store the signed bytes before they are sent; a replacement keeps the old hash in
         `replaced_hashes`."""
@@ -65,6 +65,135 @@ class IntentStore(Protocol):
         """Intents still signed or sent, lowest nonce first."""
         ...
 
+    def tail(self, chain: str, signer: str, from_nonce: int) -> list[Intent]:
+        """Every intent not dropped whose nonce is >= `from_nonce`, lowest nonce first."""
+        ...
+
+    def next_nonce(self, chain: str, signer: str) -> int | None:
+        """The signer's stored next nonce, or None before its first send."""
+        ...
+
     def resync_nonce(self, chain: str, signer: str, next_nonce: int) -> None:
         """Set the signer's next nonce (after a gap: a dropped transaction, a node restarted from a dump)."""
         ...
+
+
+class MemoryIntents:
+    """`IntentStore` in this process's memory: for tests and one-process tools only (a restart forgets
+    every intent, so production wires `ontology.chain_intents.StoreIntents`)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._intents: dict[str, Intent] = {}
+        self._nonces: dict[tuple[str, str], int] = {}
+
+    def get(self, key: str) -> Intent | None:
+        """The intent stored under `key`, or None."""
+        return self._intents.get(key)
+
+    def _allocate(self, chain: str, signer: str, floor: int) -> int:
+        nonce = max(self._nonces.get((chain, signer), 0), floor)
+        self._nonces[(chain, signer)] = nonce + 1
+        return nonce
+
+    def reserve(
+        self, key: str, *, chain: str, signer: str, details: Mapping[str, Any], nonce_floor: int | None
+    ) -> Intent:
+        """See `IntentStore.reserve`."""
+        with self._lock:
+            if key in self._intents:
+                return self._intents[key]
+            nonce = None if nonce_floor is None else self._allocate(chain, signer, nonce_floor)
+            intent = Intent(key, chain, signer, nonce, None, None, "reserved", dict(details))
+            self._intents[key] = intent
+            return intent
+
+    def reserve_signed(
+        self, key: str, *, chain: str, signer: str, details: Mapping[str, Any], nonce_floor: int, sign: Signer
+    ) -> tuple[Intent, bool]:
+        """See `IntentStore.reserve_signed`."""
+        with self._lock:
+            if key in self._intents:
+                return self._intents[key], False
+            nonce = max(self._nonces.get((chain, signer), 0), nonce_floor)
+            raw_tx, tx_hash = sign(nonce)
+            self._nonces[(chain, signer)] = nonce + 1
+            intent = Intent(key, chain, signer, nonce, raw_tx, tx_hash, "signed", dict(details), attempts=1)
+            self._intents[key] = intent
+            return intent, True
+
+    def renew(self, key: str, *, nonce_floor: int, sign: Signer) -> Intent:
+        """See `IntentStore.renew`."""
+        with self._lock:
+            current = self._intents[key]
+            if current.status != "dropped":
+                return current
+            nonce = max(self._nonces.get((current.chain, current.signer), 0), nonce_floor)
+            raw_tx, tx_hash = sign(nonce)
+            self._nonces[(current.chain, current.signer)] = nonce + 1
+            dropped = [*current.details.get("dropped_hashes", []), *current.replaced_hashes, current.tx_hash]
+            renewed = replace(
+                current,
+                nonce=nonce,
+                raw_tx=raw_tx,
+                tx_hash=tx_hash,
+                status="signed",
+                replaced_hashes=(),
+                receipt=None,
+                details={**current.details, "dropped_hashes": [h for h in dropped if h]},
+                attempts=current.attempts + 1,
+            )
+            self._intents[key] = renewed
+            return renewed
+
+    def record_signed(self, key: str, *, raw_tx: str, tx_hash: str) -> Intent:
+        """See `IntentStore.record_signed`."""
+        with self._lock:
+            current = self._intents[key]
+            replaced = current.replaced_hashes
+            if current.tx_hash and current.tx_hash != tx_hash:
+                replaced = (*replaced, current.tx_hash)
+            updated = replace(
+                current,
+                raw_tx=raw_tx,
+                tx_hash=tx_hash,
+                replaced_hashes=replaced,
+                status="signed",
+                attempts=current.attempts + 1,
+            )
+            self._intents[key] = updated
+            return updated
+
+    def set_status(self, key: str, status: IntentStatus, *, receipt: Mapping[str, Any] | None = None) -> Intent:
+        """See `IntentStore.set_status`."""
+        with self._lock:
+            current = self._intents[key]
+            updated = replace(current, status=status, receipt=receipt if receipt is not None else current.receipt)
+            self._intents[key] = updated
+            return updated
+
+    def open_intents(self, chain: str, signer: str) -> list[Intent]:
+        """See `IntentStore.open_intents`."""
+        return self._listed(chain, signer, lambda i: i.status in ("signed", "sent"))
+
+    def tail(self, chain: str, signer: str, from_nonce: int) -> list[Intent]:
+        """See `IntentStore.tail`."""
+        return self._listed(chain, signer, lambda i: i.status != "dropped" and (i.nonce or 0) >= from_nonce)
+
+    def _listed(self, chain: str, signer: str, keep: Callable[[Intent], bool]) -> list[Intent]:
+        with self._lock:
+            found = [
+                i
+                for i in self._intents.values()
+                if i.chain == chain and i.signer == signer and i.nonce is not None and keep(i)
+            ]
+        return sorted(found, key=lambda i: i.nonce or 0)
+
+    def next_nonce(self, chain: str, signer: str) -> int | None:
+        """See `IntentStore.next_nonce`."""
+        return self._nonces.get((chain, signer))
+
+    def resync_nonce(self, chain: str, signer: str, next_nonce: int) -> None:
+        """See `IntentStore.resync_nonce`."""
+        with self._lock:
+            self._nonces[(chain, signer)] = next_nonce

@@ -3,8 +3,146 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import RowMapping, case, func, literal, select, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
+
+from ontology import tables as t
 from ontology.repositories._base import Repository
+from ontology.validation import clean_payload
+
+_I, _N = t.chain_intents, t.chain_nonces
 
 
 class ChainIntentRepository(Repository):
     """Chain sends."""
+
+    def get(self, key: str, *, for_update: bool = False) -> RowMapping | None:
+        """The intent row under `key` (locked for this unit of work with `for_update`), or None."""
+        statement = select(_I).where(_I.c.key == key)
+        row = self._uow.execute(statement.with_for_update() if for_update else statement).first()
+        return None if row is None else row._mapping
+
+    def allocate_nonce(self, chain: str, signer: str, floor: int) -> int:
+        """The signer's next nonce, max(stored, floor), moving the counter past it; the counter row stays
+        locked until this unit of work ends, so concurrent allocations queue behind it."""
+        statement = insert(_N).values(chain=chain, signer=signer, next_nonce=floor + 1)
+        nonce = self._uow.execute(
+            statement.on_conflict_do_update(
+                index_elements=["chain", "signer"],
+                set_={"next_nonce": func.greatest(_N.c.next_nonce, floor) + 1, "updated_at": func.now()},
+            ).returning(_N.c.next_nonce - 1)
+        ).scalar_one()
+        return int(nonce)
+
+    def insert(
+        self,
+        *,
+        key: str,
+        chain: str,
+        signer: str,
+        nonce: int | None,
+        details: Mapping[str, Any],
+        status: str,
+        raw_tx: str | None = None,
+        tx_hash: str | None = None,
+    ) -> RowMapping | None:
+        """A new intent row, or None when `key` is taken (the caller reads the existing one)."""
+        row = self._uow.execute(
+            insert(_I)
+            .values(
+                key=key,
+                chain=chain,
+                signer=signer,
+                nonce=nonce,
+                details=clean_payload(dict(details), "details"),
+                status=status,
+                raw_tx=raw_tx,
+                tx_hash=tx_hash,
+                attempts=1 if raw_tx else 0,
+            )
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(_I)
+        ).first()
+        return None if row is None else row._mapping
+
+    def record_signed(self, key: str, *, raw_tx: str, tx_hash: str) -> RowMapping | None:
+        """New signed bytes for `key` (a replacement: the previous hash joins replaced_hashes)."""
+        replaced = case(
+            (
+                _I.c.tx_hash.is_not(None) & (_I.c.tx_hash != tx_hash),
+                _I.c.replaced_hashes.op("||")(func.to_jsonb(_I.c.tx_hash)),
+            ),
+            else_=_I.c.replaced_hashes,
+        )
+        row = self._uow.execute(
+            update(_I)
+            .where(_I.c.key == key)
+            .values(
+                raw_tx=raw_tx,
+                tx_hash=tx_hash,
+                replaced_hashes=replaced,
+                status="signed",
+                attempts=_I.c.attempts + 1,
+                updated_at=func.now(),
+            )
+            .returning(_I)
+        ).first()
+        return None if row is None else row._mapping
+
+    def renew(
+        self, key: str, *, nonce: int, raw_tx: str, tx_hash: str, details: Mapping[str, Any]
+    ) -> RowMapping | None:
+        """A dropped intent with a fresh nonce and new bytes."""
+        row = self._uow.execute(
+            update(_I)
+            .where(_I.c.key == key)
+            .values(
+                nonce=nonce,
+                raw_tx=raw_tx,
+                tx_hash=tx_hash,
+                replaced_hashes=literal([], JSONB),
+                details=clean_payload(dict(details), "details"),
+                status="signed",
+                receipt=None,
+                attempts=_I.c.attempts + 1,
+                updated_at=func.now(),
+            )
+            .returning(_I)
+        ).first()
+        return None if row is None else row._mapping
+
+    def set_status(self, key: str, status: str, receipt: Mapping[str, Any] | None) -> RowMapping | None:
+        """Move an intent on, with its receipt when mined or reverted."""
+        values: dict[str, Any] = {"status": status, "updated_at": func.now()}
+        if receipt is not None:
+            values["receipt"] = clean_payload(dict(receipt), "receipt")
+        row = self._uow.execute(update(_I).where(_I.c.key == key).values(**values).returning(_I)).first()
+        return None if row is None else row._mapping
+
+    def listed(
+        self, chain: str, signer: str, *, statuses: Sequence[str] | None = None, from_nonce: int | None = None
+    ) -> list[RowMapping]:
+        """The signer's intents with a nonce, lowest first: in `statuses`, or not dropped from `from_nonce` on."""
+        statement = select(_I).where(_I.c.chain == chain, _I.c.signer == signer, _I.c.nonce.is_not(None))
+        if statuses is not None:
+            statement = statement.where(_I.c.status.in_(statuses))
+        if from_nonce is not None:
+            statement = statement.where(_I.c.nonce >= from_nonce, _I.c.status != "dropped")
+        return [row._mapping for row in self._uow.execute(statement.order_by(_I.c.nonce))]
+
+    def next_nonce(self, chain: str, signer: str) -> int | None:
+        """The stored next nonce, or None."""
+        value = self._uow.execute(select(_N.c.next_nonce).where(_N.c.chain == chain, _N.c.signer == signer)).scalar()
+        return None if value is None else int(value)
+
+    def set_next_nonce(self, chain: str, signer: str, next_nonce: int) -> None:
+        """Set the counter (resync after a gap)."""
+        statement = insert(_N).values(chain=chain, signer=signer, next_nonce=next_nonce)
+        self._uow.execute(
+            statement.on_conflict_do_update(
+                index_elements=["chain", "signer"], set_={"next_nonce": next_nonce, "updated_at": func.now()}
+            )
+        )

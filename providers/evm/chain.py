@@ -13,14 +13,15 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable
-from typing import Any, Literal, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
 from urllib.parse import urlsplit
 
 import requests
 from eth_account import Account
+from eth_account.typed_transactions.typed_transaction import TypedTransaction
+from hexbytes import HexBytes
 from web3 import HTTPProvider, Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractConstructor, ContractFunction
@@ -36,9 +37,14 @@ from web3.middleware import ExtraDataToPOAMiddleware
 
 from providers.errors import redact
 from providers.evm.errors import EvmError, EvmErrorFamily, EvmUnavailable
+from providers.evm.signers import SignerState, signer_for
 from providers.evm.types import Deployed, TxReceipt
 from providers.http import parse_retry_after
+from providers.intents import Intent, IntentStatus, IntentStore, MemoryIntents
 from providers.retry import RetryPolicy, call_with_retry
+
+if TYPE_CHECKING:
+    from providers.token_chain import SendOutcome
 
 __all__ = ["EvmChain", "Mode"]
 
@@ -97,12 +103,15 @@ def _hex(value: bytes | str) -> str:
     return value if isinstance(value, str) else "0x" + bytes(value).hex()
 
 
-class _NonceState:
-    """The account's next nonce and the lock that serialises sends (shared by `with_errors` views)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.next = 0
+def _summary(receipt: TxReceipt) -> dict[str, Any]:
+    """What the intent store keeps of a receipt (the full one is read from the chain again)."""
+    return {
+        "tx_hash": receipt.tx_hash,
+        "block": receipt.block,
+        "status": receipt.status,
+        "gas_used": receipt.gas_used,
+        "contract_address": receipt.contract_address,
+    }
 
 
 class EvmChain:
@@ -125,6 +134,9 @@ class EvmChain:
         receipt_timeout: float = 180.0,
         poll_interval: float = 1.0,
         log_block_range: int | None = 500,
+        intents: IntentStore | None = None,
+        stuck_after: float = 120.0,
+        gap_check: float = 10.0,
     ) -> None:
         self.name, self.network, self.mode, self.chain_id = name, network, mode, chain_id
         self.errors = errors
@@ -154,14 +166,18 @@ class EvmChain:
         self._retry, self._sleep = retry, sleep
         self._receipt_timeout, self._poll_interval = receipt_timeout, poll_interval
         self._log_block_range = log_block_range
-        self._nonce = _NonceState()
+        # every process signing with this key shares one store (Postgres in production); alone, memory
+        self._intents: IntentStore = intents if intents is not None else MemoryIntents()
+        self._stuck_after, self._gap_check = stuck_after, gap_check
+        self._signer_state: SignerState | None = None
+        self.identity = ""  # network:chain id:genesis hash, known after check()
         self._checked = False
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} {self.network} {self.mode} {self.endpoint}>"
 
     def with_errors(self, errors: EvmErrorFamily, name: str) -> Self:
-        """A view of this chain (same connection, account and nonce lock) raising another family."""
+        """A view of this chain (same connection, account, intents and nonce lock) raising another family."""
         view = copy.copy(self)
         view.errors, view.name = errors, name
         return view
@@ -228,6 +244,9 @@ class EvmChain:
             raise self.errors.chain_mismatch(
                 f"{self.name}: {self.endpoint} serves chain id {actual}, expected {self.chain_id} ({self.network})"
             )
+        # the genesis hash tells a fresh local chain from one restarted from its dump (same port, same id)
+        genesis = self.read(lambda: self.w3.eth.get_block(0), "eth_getBlockByNumber(0)")
+        self.identity = f"{self.network}:{self.chain_id}:{_hex(genesis['hash'])[2:18]}"
         self._checked = True
 
     # -- contracts ------------------------------------------------------------------------------
@@ -247,41 +266,291 @@ class EvmChain:
         self.check()
         return self.read(lambda: function.call({"from": self.address}), what)
 
-    def transact(self, function: ContractFunction | ContractConstructor, what: str) -> TxReceipt:
-        """Build, sign and send one transaction, wait for its receipt; status 0 raises `reverted`."""
+    # -- sends that cannot double ----------------------------------------------------------------
+    def _signer(self) -> SignerState:
+        if self._signer_state is None:
+            self._signer_state = signer_for(self._intents, self.identity, self.address)
+        return self._signer_state
+
+    def _count(self, block: str) -> int:
+        return int(
+            self.read(lambda: self.w3.eth.get_transaction_count(self._account.address, block), f"nonce ({block})")  # type: ignore[arg-type]
+        )
+
+    def _fees(self) -> tuple[int, int]:
+        """(maxFeePerGas, maxPriorityFeePerGas) suggested by the chain, cached for a second per key."""
+        state = self._signer()
+        if state.fees is None or time.monotonic() - state.fees_at > 1.0:
+            block = self.read(lambda: self.w3.eth.get_block("pending"), "eth_getBlockByNumber")
+            tip = int(self.read(lambda: self.w3.eth.max_priority_fee, "eth_maxPriorityFeePerGas"))
+            base = int(block.get("baseFeePerGas", 0) or 0)
+            state.fees, state.fees_at = (2 * base + tip, tip), time.monotonic()
+        return state.fees
+
+    def _unsigned(self, function: ContractFunction | ContractConstructor, what: str) -> dict[str, Any]:
+        """The transaction without its nonce: gas estimated (a revert raises here, before anything is
+        stored or sent) with a margin, EIP-1559 fees from the chain."""
+        gas = int(self.read(lambda: function.estimate_gas({"from": self.address}), f"{what} (estimate)"))
+        max_fee, tip = self._fees()
+        params: Any = {
+            "from": self.address,
+            "gas": gas + gas // 5,
+            "maxFeePerGas": max_fee,
+            "maxPriorityFeePerGas": tip,
+            "chainId": self.chain_id,
+            "nonce": 0,
+        }
+        tx: dict[str, Any] = dict(self._once(lambda: function.build_transaction(params)))
+        tx.pop("from", None)
+        return tx
+
+    def _sign(self, tx: dict[str, Any], nonce: int) -> tuple[str, str]:
+        signed = self._account.sign_transaction({**tx, "nonce": nonce})
+        return _hex(signed.raw_transaction), _hex(signed.hash)
+
+    def _resigned(self, intent: Intent, *, bump: bool) -> dict[str, Any]:
+        """The intent's transaction decoded from its bytes; with `bump`, fees raised >= 12.5 %."""
+        assert intent.raw_tx is not None
+        decoded = TypedTransaction.from_bytes(HexBytes(intent.raw_tx)).as_dict()
+        tx = {k: decoded[k] for k in ("chainId", "value", "data", "gas", "maxFeePerGas", "maxPriorityFeePerGas")}
+        tx["type"] = 2
+        if decoded.get("to"):
+            tx["to"] = Web3.to_checksum_address(decoded["to"])
+        if bump:
+            max_fee, tip = self._fees()
+            tx["maxPriorityFeePerGas"] = max(-(-int(tx["maxPriorityFeePerGas"]) * 9 // 8) + 1, tip)
+            tx["maxFeePerGas"] = max(-(-int(tx["maxFeePerGas"]) * 9 // 8) + 1, max_fee, tx["maxPriorityFeePerGas"])
+        return tx
+
+    def intent(self, key: str) -> Intent | None:
+        """The stored intent under `key` (signed bytes, nonce, hashes, status), or None."""
+        return self._signer().intents.get(key) if self._check() else None
+
+    def _check(self) -> bool:
         self.check()
-        with self._nonce.lock:
-            nonce = max(
-                self._nonce.next,
-                self.read(lambda: self.w3.eth.get_transaction_count(self._account.address, "pending"), "nonce"),
-            )
-            params: Any = {"from": self._account.address, "nonce": nonce, "chainId": self.chain_id}
-            # estimation runs the call: a revert surfaces here as the typed error, before anything is sent
-            tx = self.read(lambda: function.build_transaction(params), f"{what} (estimate)")
-            signed = self._account.sign_transaction(tx)
-            tx_hash = _hex(signed.hash)
-            try:
-                call_with_retry(
-                    lambda: self._send_raw(signed.raw_transaction, tx_hash),
-                    self._retry,
-                    what=f"{self.name} {what} (send)",
-                    sleep=self._sleep,
+        return True
+
+    def _check_key(self, key: str) -> str:
+        if not isinstance(key, str) or not key.strip() or len(key) > 300:
+            raise self.errors.rejected(f"{self.name}: every send needs an idempotency key (1-300 characters)")
+        return key
+
+    def transact(self, function: ContractFunction | ContractConstructor, what: str, *, key: str) -> TxReceipt:
+        """Send one transaction once per `key` and wait for its receipt; status 0 raises `reverted`.
+
+        New key: estimate (a revert raises before anything is stored), then under the key's lock take
+        the next nonce and store the signed bytes (one atomic step in the intent store), send outside the
+        lock, wait for the receipt. Known key: a mined intent returns its receipt without sending; an
+        unmined one re-sends the SAME bytes; a dropped one (its nonce provably used by another
+        transaction) is signed again with a fresh nonce. A transaction stuck longer than
+        `stuck_after` seconds is replaced (same nonce, fees +12.5 %); whichever of them mines counts.
+        """
+        self.check()
+        self._check_key(key)
+        state = self._signer()
+        intent = state.intents.get(key)
+        if intent is None:
+            tx = self._unsigned(function, what)
+            floor = self._count("pending")
+            with state.lock:
+                intent, _new = state.intents.reserve_signed(
+                    key,
+                    chain=self.identity,
+                    signer=self.address,
+                    details={"what": what[:200]},
+                    nonce_floor=floor,
+                    sign=lambda nonce: self._sign(tx, nonce),
                 )
-            except EvmUnavailable as error:  # it may have reached the node: say which tx to look for
-                raise type(error)(f"{error}; tx {tx_hash} may still be mined: check get_receipt") from error
-            self._nonce.next = nonce + 1
-        receipt = self._wait(tx_hash, what)
+        return self._drive(intent, what)
+
+    def _drive(self, intent: Intent, what: str) -> TxReceipt:
+        state = self._signer()
+        if intent.chain != self.identity or intent.signer.lower() != self.address.lower():
+            raise self.errors.rejected(
+                f"{self.name}: key {intent.key!r} was used for a send on {intent.chain} by {intent.signer}"
+            )
+        for _round in range(5):
+            if intent.status in ("mined", "reverted"):
+                receipt = self._receipt_of(intent)
+                if receipt is not None:
+                    return self._finish(intent, receipt, what)
+                # the chain forgot it (a node restarted from an older dump): the same bytes go again
+            if intent.status == "dropped":
+                floor = self._count("pending")
+                intent = self._renew(intent, floor)
+                log.warning("%s: %s re-signed with nonce %s after its nonce was used", self.name, what, intent.nonce)
+            if intent.raw_tx is None or intent.tx_hash is None or intent.nonce is None:
+                raise self.errors.rejected(f"{self.name}: the intent under {intent.key!r} has no signed transaction")
+            if not self._send_intent(intent, what):
+                intent = state.intents.set_status(intent.key, "dropped")
+                continue
+            outcome = self._wait(intent, what)
+            if isinstance(outcome, TxReceipt):
+                return self._finish(intent, outcome, what)
+            intent = outcome  # dropped (renew on the next round)
+        raise self.errors.unavailable(f"{self.name}: {what} (key {intent.key!r}) could not be sent; retry later")
+
+    def _renew(self, intent: Intent, floor: int) -> Intent:
+        tx = self._resigned(intent, bump=False)
+        with self._signer().lock:
+            return self._signer().intents.renew(intent.key, nonce_floor=floor, sign=lambda n: self._sign(tx, n))
+
+    def _send_intent(self, intent: Intent, what: str) -> bool:
+        """Send the intent's bytes; False when its nonce is provably taken by another transaction."""
+        assert intent.raw_tx is not None and intent.tx_hash is not None
+        raw, tx_hash = bytes.fromhex(intent.raw_tx.removeprefix("0x")), intent.tx_hash
+        try:
+            call_with_retry(
+                lambda: self._send_raw(raw, tx_hash),
+                self._retry,
+                what=f"{self.name} {what} (send)",
+                sleep=self._sleep,
+            )
+        except EvmUnavailable as error:  # it may have reached the node: the key finds the same bytes
+            raise type(error)(
+                f"{error}; tx {tx_hash} may still be mined: retry with the same key (key {intent.key!r})"
+            ) from error
+        except EvmError:
+            if self._receipt_of(intent) is None and self._dead(intent):
+                return False
+            raise
+        return True
+
+    def _finish(self, intent: Intent, receipt: TxReceipt, what: str) -> TxReceipt:
+        status: IntentStatus = "mined" if receipt.status == 1 else "reverted"
+        if intent.status != status or (intent.receipt or {}).get("tx_hash") != receipt.tx_hash:
+            self._signer().intents.set_status(intent.key, status, receipt=_summary(receipt))
         if receipt.status != 1:
             raise self.errors.reverted(
-                f"{self.name}: {what} reverted in block {receipt.block} (tx {tx_hash})", tx_hash=tx_hash
+                f"{self.name}: {what} reverted in block {receipt.block} (tx {receipt.tx_hash})",
+                tx_hash=receipt.tx_hash,
             )
-        log.info("%s: %s mined in block %d (tx %s)", self.name, what, receipt.block, tx_hash)
+        log.info("%s: %s mined in block %d (tx %s)", self.name, what, receipt.block, receipt.tx_hash)
         return receipt
 
-    def deploy(self, abi: list[dict[str, Any]], bytecode: str, *args: Any, what: str = "deploy") -> Deployed:
-        """Deploy a contract from its ABI and creation bytecode; returns its address, tx and block."""
+    def _hashes(self, intent: Intent) -> list[str]:
+        return [h for h in (intent.tx_hash, *intent.replaced_hashes) if h]
+
+    def _receipt_of(self, intent: Intent) -> TxReceipt | None:
+        """The receipt of whichever of the intent's transactions (sent or replaced) was mined."""
+        for tx_hash in self._hashes(intent):
+            receipt = self.get_receipt(tx_hash)
+            if receipt is not None:
+                return receipt
+        return None
+
+    def _dead(self, intent: Intent) -> bool:
+        """The intent's nonce was used by a transaction that is none of its own: it can never mine."""
+        assert intent.nonce is not None
+        return self._count("latest") > intent.nonce and self._receipt_of(intent) is None
+
+    def _wait(self, intent: Intent, what: str) -> TxReceipt | Intent:
+        """The receipt, or the intent marked dropped; looks for gaps and stuck sends while waiting."""
+        started = time.monotonic()
+        deadline, checked, delay = started + self._receipt_timeout, started, 0.02
+        while True:
+            receipt = self._receipt_of(intent)
+            if receipt is not None:
+                return receipt
+            now = time.monotonic()
+            if now - checked >= self._gap_check:
+                checked = now
+                assert intent.nonce is not None
+                latest = self._count("latest")
+                receipt = self._receipt_of(intent)
+                if receipt is not None:
+                    return receipt
+                if latest > intent.nonce:
+                    log.warning("%s: %s (nonce %d) was dropped: its nonce is used", self.name, what, intent.nonce)
+                    return self._signer().intents.set_status(intent.key, "dropped")
+                if latest < intent.nonce or not self._known(intent.tx_hash or ""):
+                    self.recover()  # a gap below us, or the node forgot us: send the tail again
+                elif now - started >= self._stuck_after:
+                    intent, started = self._replace(intent, what), now
+            if now >= deadline:
+                raise self.errors.unavailable(
+                    f"{self.name}: {what} not mined within {self._receipt_timeout:.0f}s; tx {intent.tx_hash} "
+                    f"may still be mined: retry with the same key (key {intent.key!r})"
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, self._poll_interval)
+
+    def _replace(self, intent: Intent, what: str) -> Intent:
+        """The stuck intent re-signed with the same nonce and fees raised >= 12.5 %, then sent."""
+        state = self._signer()
+        assert intent.nonce is not None
+        raw_tx, tx_hash = self._sign(self._resigned(intent, bump=True), intent.nonce)
+        replaced = state.intents.record_signed(intent.key, raw_tx=raw_tx, tx_hash=tx_hash)
+        log.warning(
+            "%s: %s stuck at nonce %d: replaced %s by %s", self.name, what, intent.nonce, intent.tx_hash, tx_hash
+        )
+        try:
+            self._send_intent(replaced, what)
+        except EvmError as error:  # e.g. underpriced: the next check bumps again; the old one may still mine
+            log.warning("%s: replacement of %s not accepted: %s", self.name, intent.tx_hash, error)
+        return replaced
+
+    def recover(self) -> int:
+        """Send again every stored transaction of this key the chain does not have (a node restarted
+        from an older state dump, a transaction dropped from the mempool), lowest nonce first, and move
+        a stored next nonce that is above every known intent back to the chain's count. Returns how
+        many transactions were sent again. Safe to run at any time and in any process: it only re-sends
+        bytes already stored, so nothing can be sent twice."""
+        self.check()
+        state = self._signer()
+        with state.lock:
+            stored = state.intents.next_nonce(self.identity, self.address)
+            latest = self._count("latest")
+            tail = state.intents.tail(self.identity, self.address, latest)
+            sent = 0
+            for intent in tail:
+                if intent.raw_tx is None or intent.tx_hash is None or self._receipt_of(intent) is not None:
+                    continue
+                if intent.status == "mined":
+                    state.intents.set_status(intent.key, "sent")
+                if self._known(intent.tx_hash):
+                    continue
+                try:
+                    self._send_raw(bytes.fromhex(intent.raw_tx.removeprefix("0x")), intent.tx_hash)
+                    sent += 1
+                except EvmError as error:
+                    log.warning(
+                        "%s: re-sending %s (nonce %s) failed: %s", self.name, intent.tx_hash, intent.nonce, error
+                    )
+            top = max([latest, *((i.nonce or 0) + 1 for i in tail)])
+            if stored is not None and stored > top:
+                log.warning("%s: stored next nonce %d is above the chain's %d: resynced", self.name, stored, top)
+                state.intents.resync_nonce(self.identity, self.address, top)
+        if sent:
+            log.warning("%s: re-sent %d transaction(s) the node did not have", self.name, sent)
+        return sent
+
+    def outcome(self, key: str) -> SendOutcome:
+        """What became of the send under `key`: unknown (never sent, or dropped: safe to compensate),
+        pending, mined or reverted (with the receipt). An unmined send the node forgot is sent again."""
+        from providers.token_chain import SendOutcome  # it imports this package: not at module level
+
+        self.check()
+        intent = self._signer().intents.get(key)
+        if intent is None or intent.status in ("dropped", "reserved") or intent.nonce is None:
+            return SendOutcome("unknown")
+        receipt = self._receipt_of(intent)
+        if receipt is not None:
+            mined = receipt.status == 1
+            if intent.status != ("mined" if mined else "reverted"):
+                self._signer().intents.set_status(key, "mined" if mined else "reverted", receipt=_summary(receipt))
+            return SendOutcome("mined" if mined else "reverted", receipt)
+        if self._dead(intent):
+            self._signer().intents.set_status(key, "dropped")
+            return SendOutcome("unknown")
+        if intent.tx_hash and not self._known(intent.tx_hash):
+            self.recover()
+        return SendOutcome("pending")
+
+    def deploy(self, abi: list[dict[str, Any]], bytecode: str, *args: Any, what: str = "deploy", key: str) -> Deployed:
+        """Deploy a contract from its ABI and creation bytecode once per `key`; its address, tx and block."""
         factory = self.w3.eth.contract(abi=abi, bytecode=bytecode)
-        receipt = self.transact(factory.constructor(*args), what)
+        receipt = self.transact(factory.constructor(*args), what, key=key)
         if not receipt.contract_address:
             raise self.errors.rejected(f"{self.name}: {what} mined without a contract address")
         return Deployed(
@@ -298,26 +567,16 @@ class EvmChain:
             raise
 
     def _known(self, tx_hash: str) -> bool:
+        def fetch() -> bool:
+            try:
+                return self.w3.eth.get_transaction(tx_hash) is not None  # type: ignore[arg-type]
+            except TransactionNotFound:
+                return False
+
         try:
-            self.read(lambda: self.w3.eth.get_transaction(tx_hash), "eth_getTransactionByHash")  # type: ignore[arg-type]
-            return True
+            return bool(self.read(fetch, "eth_getTransactionByHash"))
         except EvmError:
             return False
-
-    def _wait(self, tx_hash: str, what: str) -> TxReceipt:
-        deadline = time.monotonic() + self._receipt_timeout
-        delay = 0.02
-        while True:
-            receipt = self.get_receipt(tx_hash)
-            if receipt is not None:
-                return receipt
-            if time.monotonic() >= deadline:
-                raise self.errors.unavailable(
-                    f"{self.name}: {what} not mined within {self._receipt_timeout:.0f}s; "
-                    f"look it up later with get_receipt({tx_hash})"
-                )
-            time.sleep(delay)
-            delay = min(delay * 2, self._poll_interval)
 
     def get_receipt(self, tx_hash: str) -> TxReceipt | None:
         """The receipt of `tx_hash`, or None while it is not mined (or unknown)."""

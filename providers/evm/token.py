@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from providers.evm.chain import EvmChain
 from providers.evm.compile import CompiledContract, compile_contract
@@ -29,16 +29,18 @@ class TokenChain(Protocol):
     chain_id: int
     address: str
 
-    def deploy_token(self, name: str, symbol: str, decimals: int, initial_supply: int, owner: str) -> Deployed:
-        """Deploy a CreatorToken; `initial_supply` base units go to `owner`; we are the minter."""
+    def deploy_token(
+        self, name: str, symbol: str, decimals: int, initial_supply: int, owner: str, *, key: str
+    ) -> Deployed:
+        """Deploy a CreatorToken once per `key`; `initial_supply` base units go to `owner`; we are the minter."""
         ...
 
-    def mint(self, contract: str, to: str, amount: int) -> TxReceipt:
-        """Mint `amount` base units to `to`."""
+    def mint(self, contract: str, to: str, amount: int, *, key: str) -> TxReceipt:
+        """Mint `amount` base units to `to`, once per `key`."""
         ...
 
-    def transfer(self, contract: str, to: str, amount: int) -> TxReceipt:
-        """Transfer `amount` base units from the platform's account to `to`."""
+    def transfer(self, contract: str, to: str, amount: int, *, key: str) -> TxReceipt:
+        """Transfer `amount` base units from the platform's account to `to`, once per `key`."""
         ...
 
     def balance_of(self, contract: str, owner: str) -> int:
@@ -59,7 +61,10 @@ class TokenChain(Protocol):
 
 
 class EvmTokenChain(EvmChain):
-    """`TokenChain` over web3; subclasses (alchemy, ethereum) fix the chain, its errors and name."""
+    """`TokenChain` and `providers.token_chain.TokenLedgerChain` over web3; subclasses (alchemy,
+    ethereum) fix the chain, its errors and name. Every send takes an idempotency key (see `transact`)."""
+
+    family: Literal["evm"] = "evm"
 
     def __init__(self, *, cache_dir: Path | None = None, **options: Any) -> None:
         super().__init__(**options)
@@ -82,8 +87,14 @@ class EvmTokenChain(EvmChain):
             )
         return amount
 
-    def deploy_token(self, name: str, symbol: str, decimals: int, initial_supply: int, owner: str) -> Deployed:
-        """Deploy a CreatorToken; `initial_supply` base units go to `owner`; we are the minter."""
+    def check_address(self, address: str) -> str:
+        """`address` in checksum form, or the chain's rejected error."""
+        return str(self.checksum(address))
+
+    def deploy_token(
+        self, name: str, symbol: str, decimals: int, initial_supply: int, owner: str, *, key: str
+    ) -> Deployed:
+        """Deploy a CreatorToken once per `key`; `initial_supply` base units go to `owner`; we are the minter."""
         if not name or len(name) > 64 or not symbol or len(symbol) > 32:
             raise self.errors.rejected(f"{self.name}: token name must be 1-64 and symbol 1-32 characters")
         if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 36:
@@ -98,22 +109,23 @@ class EvmTokenChain(EvmChain):
             self._amount(initial_supply, "initial supply"),
             self.checksum(owner),
             what=f"deploy token {symbol}",
+            key=key,
         )
 
-    def mint(self, contract: str, to: str, amount: int) -> TxReceipt:
-        """Mint `amount` base units to `to` (only the deployer key may)."""
+    def mint(self, contract: str, to: str, amount: int, *, key: str) -> TxReceipt:
+        """Mint `amount` base units to `to` once per `key` (only the deployer key may)."""
         function = self._token(contract).functions.mint(self.checksum(to), self._amount(amount, "amount"))
-        return self.transact(function, f"mint {amount} to {to}")
+        return self.transact(function, f"mint {amount} to {to}", key=key)
 
-    def transfer(self, contract: str, to: str, amount: int) -> TxReceipt:
-        """Transfer `amount` base units from the platform's account to `to`."""
+    def transfer(self, contract: str, to: str, amount: int, *, key: str) -> TxReceipt:
+        """Transfer `amount` base units from the platform's account to `to`, once per `key`."""
         function = self._token(contract).functions.transfer(self.checksum(to), self._amount(amount, "amount"))
-        return self.transact(function, f"transfer {amount} to {to}")
+        return self.transact(function, f"transfer {amount} to {to}", key=key)
 
-    def approve(self, contract: str, spender: str, amount: int) -> TxReceipt:
-        """Allow `spender` to move `amount` base units of the platform's balance."""
+    def approve(self, contract: str, spender: str, amount: int, *, key: str) -> TxReceipt:
+        """Allow `spender` to move `amount` base units of the platform's balance, once per `key`."""
         function = self._token(contract).functions.approve(self.checksum(spender), self._amount(amount, "amount"))
-        return self.transact(function, f"approve {amount} for {spender}")
+        return self.transact(function, f"approve {amount} for {spender}", key=key)
 
     def balance_of(self, contract: str, owner: str) -> int:
         """`owner`'s balance in base units."""

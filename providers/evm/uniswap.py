@@ -139,7 +139,9 @@ def deploy_uniswap(chain: EvmChain, record: Path, node_modules: Path | None = No
 
         def deploy(name: str, *args: Any, bytecode: str | None = None) -> str:
             abi, code = load_artifact(name, node_modules)
-            return chain.deploy(abi, bytecode or code, *args, what=f"deploy uniswap {name}").contract_address
+            # one key per contract per chain (the identity names the chain instance: a fresh node redeploys)
+            key = f"uniswap-deploy:{chain.identity}:{name}"
+            return chain.deploy(abi, bytecode or code, *args, what=f"deploy uniswap {name}", key=key).contract_address
 
         library = deploy("nft_descriptor")
         weth9 = deploy("weth9")

@@ -81,10 +81,10 @@ def test_evm_providers_run_locally_on_anvil_nodes(tmp_path: Path, store: Store) 
     base, mainnet = providers.get("alchemy"), providers.get("ethereum")
     try:
         owner = "0x" + "11" * 20
-        token = base.deploy_token("Ava Coin", "AVA", 18, 1_000, owner)
+        token = base.deploy_token("Ava Coin", "AVA", 18, 1_000, owner, key="providers-84")
         assert base.balance_of(token.contract_address, owner) == 1_000
-        other = base.deploy_token("Ben Coin", "BEN", 18, 1_000, owner)
-        pool = providers.get("uniswap").create_pool(token.contract_address, other.contract_address)
+        other = base.deploy_token("Ben Coin", "BEN", 18, 1_000, owner, key="providers-86")
+        pool = providers.get("uniswap").create_pool(token.contract_address, other.contract_address, key="pool-ava-ben")
         assert pool.startswith("0x") and len(pool) == 42
         assert mainnet.mode == "local"  # built on its own node
         assert providers._ctx.cache["anvil-base"].url != providers._ctx.cache["anvil-ethereum"].url

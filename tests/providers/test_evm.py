@@ -59,7 +59,7 @@ def base(node: AnvilNode, build_dir: Path) -> AlchemyChain:
 
 @pytest.fixture(scope="module")
 def token(base: AlchemyChain) -> str:
-    return base.deploy_token("Creator Coin", "CRC", 18, 1_000 * 10**18, base.address).contract_address
+    return base.deploy_token("Creator Coin", "CRC", 18, 1_000 * 10**18, base.address, key="evm-62").contract_address
 
 
 def test_local_chain_is_a_token_chain_and_says_local(base: AlchemyChain) -> None:
@@ -68,14 +68,14 @@ def test_local_chain_is_a_token_chain_and_says_local(base: AlchemyChain) -> None
 
 
 def test_deploy_mint_transfer_balances_and_events(base: AlchemyChain, build_dir: Path) -> None:
-    deployed = base.deploy_token("Ada Token", "ADA", 6, 500_000_000, ALICE)
+    deployed = base.deploy_token("Ada Token", "ADA", 6, 500_000_000, ALICE, key="evm-71")
     assert (deployed.mode, deployed.chain_id) == ("local", 31337)
     assert base.get_receipt(deployed.tx_hash).block == deployed.block  # type: ignore[union-attr]
     contract = deployed.contract_address
     assert base.balance_of(contract, ALICE) == 500_000_000
 
-    minted = base.mint(contract, base.address, 2_000_000)
-    sent = base.transfer(contract, BOB, 750_000)
+    minted = base.mint(contract, base.address, 2_000_000, key="evm-77")
+    sent = base.transfer(contract, BOB, 750_000, key="evm-78")
     assert minted.status == sent.status == 1 and sent.block > minted.block
     assert base.balance_of(contract, BOB) == 750_000
     assert base.balance_of(contract, base.address) == 1_250_000
@@ -96,10 +96,10 @@ def test_deploy_mint_transfer_balances_and_events(base: AlchemyChain, build_dir:
 def test_transfer_more_than_balance_raises_typed_revert_and_sends_nothing(base: AlchemyChain, token: str) -> None:
     before = base.block_number()
     with pytest.raises(AlchemyReverted, match="exceeds balance") as caught:
-        base.transfer(token, BOB, 10**30)
+        base.transfer(token, BOB, 10**30, key="evm-99")
     assert isinstance(caught.value, EvmReverted) and isinstance(caught.value, ProviderRejected)
     assert base.block_number() == before  # reverted at estimation: no transaction was sent
-    base.transfer(token, BOB, 1)  # the nonce is still right afterwards
+    base.transfer(token, BOB, 1, key="evm-102")  # the nonce is still right afterwards
 
 
 def test_mint_by_another_key_reverts(node: AnvilNode, token: str) -> None:
@@ -113,12 +113,12 @@ def test_mint_by_another_key_reverts(node: AnvilNode, token: str) -> None:
         mode="local",
     )
     with pytest.raises(AlchemyReverted, match="only the minter"):
-        other.mint(token, ALICE, 1)
+        other.mint(token, ALICE, 1, key="evm-116")
 
 
 def test_status_zero_receipt_raises_reverted_with_its_hash(base: AlchemyChain) -> None:
     """Estimation passes against the latest block, but a pending tx changes the state before ours is mined."""
-    contract = base.deploy_token("Race", "RCE", 0, 10, base.address).contract_address
+    contract = base.deploy_token("Race", "RCE", 0, 10, base.address, key="evm-121").contract_address
     rpc = base.w3.provider.make_request  # type: ignore[attr-defined]
     rpc("evm_setAutomine", [False])
     try:
@@ -132,7 +132,7 @@ def test_status_zero_receipt_raises_reverted_with_its_hash(base: AlchemyChain) -
         base.w3.eth.send_raw_transaction(base._account.sign_transaction(drain).raw_transaction)
         rpc("evm_setIntervalMining", [1])
         with pytest.raises(AlchemyReverted, match="reverted in block") as caught:
-            base.transfer(contract, BOB, 10)
+            base.transfer(contract, BOB, 10, key="evm-135")
     finally:
         rpc("evm_setIntervalMining", [0])
         rpc("evm_setAutomine", [True])
@@ -142,21 +142,21 @@ def test_status_zero_receipt_raises_reverted_with_its_hash(base: AlchemyChain) -
 
 def test_bad_inputs_are_rejected_before_any_call(base: AlchemyChain, token: str) -> None:
     with pytest.raises(AlchemyError, match="not an EVM address"):
-        base.mint(token, "0x123", 1)
+        base.mint(token, "0x123", 1, key="evm-145")
     with pytest.raises(AlchemyError, match="base units"):
-        base.mint(token, ALICE, 1.5)  # type: ignore[arg-type]
+        base.mint(token, ALICE, 1.5, key="evm-147")  # type: ignore[arg-type]
     with pytest.raises(AlchemyError, match="base units"):
-        base.transfer(token, ALICE, -1)
+        base.transfer(token, ALICE, -1, key="evm-149")
     with pytest.raises(AlchemyError, match="decimals"):
-        base.deploy_token("X", "X", 99, 1, ALICE)
+        base.deploy_token("X", "X", 99, 1, ALICE, key="evm-151")
 
 
 def test_ethereum_shares_the_code_with_its_own_errors(node: AnvilNode, build_dir: Path) -> None:
     chain = EthereumChain.local(node, cache_dir=build_dir)
-    contract = chain.deploy_token("Main", "MAIN", 18, 5, chain.address).contract_address
+    contract = chain.deploy_token("Main", "MAIN", 18, 5, chain.address, key="evm-156").contract_address
     assert chain.network == "ethereum-local" and chain.balance_of(contract, chain.address) == 5
     with pytest.raises(EthereumReverted) as caught:
-        chain.transfer(contract, ALICE, 6)
+        chain.transfer(contract, ALICE, 6, key="evm-159")
     assert not isinstance(caught.value, AlchemyError)
 
 
@@ -205,8 +205,8 @@ def test_chain_survives_restart_and_kill(tmp_path: Path, build_dir: Path) -> Non
     anvil = AnvilNode(tmp_path / "anvil")
     try:
         chain = AlchemyChain.local(anvil, cache_dir=build_dir)
-        contract = chain.deploy_token("Durable", "DUR", 0, 100, chain.address).contract_address
-        chain.transfer(contract, ALICE, 40)
+        contract = chain.deploy_token("Durable", "DUR", 0, 100, chain.address, key="evm-208").contract_address
+        chain.transfer(contract, ALICE, 40, key="evm-209")
         url = anvil.url
         anvil.stop()  # SIGTERM: anvil writes its state
         with pytest.raises(httpx.ConnectError):
@@ -215,7 +215,7 @@ def test_chain_survives_restart_and_kill(tmp_path: Path, build_dir: Path) -> Non
         assert anvil.url == url  # same port again, so existing clients keep working
         assert chain.balance_of(contract, ALICE) == 40
 
-        chain.transfer(contract, ALICE, 2)
+        chain.transfer(contract, ALICE, 2, key="evm-218")
         for _dump in range(2):  # --state-interval 1: wait for a periodic dump that began after the transfer
             saved = anvil.state_file.stat().st_mtime_ns
             deadline = time.monotonic() + 10

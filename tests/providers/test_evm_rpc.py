@@ -76,15 +76,15 @@ def chain(proxy: FlakyRpcProxy, sleeps: list[float]) -> AlchemyChain:
 
 @pytest.fixture
 def token(chain: AlchemyChain) -> str:
-    return chain.deploy_token("Live", "LIV", 18, 10**21, chain.address).contract_address
+    return chain.deploy_token("Live", "LIV", 18, 10**21, chain.address, key="evm_rpc-79").contract_address
 
 
 def test_live_code_runs_against_the_node(chain: AlchemyChain, token: str, proxy: FlakyRpcProxy) -> None:
     assert (chain.mode, chain.network, chain.chain_id) == ("live", "base", 8453)
-    chain.transfer(token, ALICE, 5)
+    chain.transfer(token, ALICE, 5, key="evm_rpc-84")
     checks = proxy.count("eth_chainId")
     assert chain.balance_of(token, ALICE) == 5
-    chain.transfer(token, ALICE, 5)
+    chain.transfer(token, ALICE, 5, key="evm_rpc-87")
     assert proxy.count("eth_chainId") == checks  # checked once, then trusted (cached)
     assert all("authorization" not in {k.lower() for k in h} for h in proxy.headers)  # not an alchemy host
 
@@ -131,25 +131,25 @@ def test_a_lost_send_is_resent_as_the_same_transaction_and_pays_once(
 ) -> None:
     proxy.fail("eth_sendRawTransaction", "lost")  # the node mined it, the answer was lost
     before = len(proxy.calls)
-    receipt = chain.transfer(token, ALICE, 7)
+    receipt = chain.transfer(token, ALICE, 7, key="evm_rpc-134")
     sends = [call["params"] for call in proxy.calls[before:] if call["method"] == "eth_sendRawTransaction"]
     assert len(sends) == 2 and sends[0] == sends[1]
     assert receipt.status == 1 and chain.balance_of(token, ALICE) == 7
-    chain.transfer(token, ALICE, 1)  # nonces still in step
+    chain.transfer(token, ALICE, 1, key="evm_rpc-138")  # nonces still in step
     assert chain.balance_of(token, ALICE) == 8
 
 
 def test_a_send_failing_before_the_node_is_retried(chain: AlchemyChain, token: str, proxy: FlakyRpcProxy) -> None:
     proxy.fail("eth_sendRawTransaction", "503")
     before = proxy.count("eth_sendRawTransaction")
-    chain.transfer(token, ALICE, 3)
+    chain.transfer(token, ALICE, 3, key="evm_rpc-145")
     assert proxy.count("eth_sendRawTransaction") == before + 2 and chain.balance_of(token, ALICE) == 3
 
 
 def test_a_revert_is_not_retried(chain: AlchemyChain, token: str, proxy: FlakyRpcProxy) -> None:
     estimates, sends = proxy.count("eth_estimateGas"), proxy.count("eth_sendRawTransaction")
     with pytest.raises(AlchemyReverted):
-        chain.transfer(token, ALICE, 10**30)
+        chain.transfer(token, ALICE, 10**30, key="evm_rpc-152")
     assert proxy.count("eth_estimateGas") == estimates + 1 and proxy.count("eth_sendRawTransaction") == sends
 
 
@@ -159,15 +159,15 @@ def test_no_key_in_any_log_record_or_error(
     secrets = (LIVE_KEY, LIVE_KEY.removeprefix("0x"), URL_KEY, "alchemy-api-key-never-sent-here")
     raised: list[BaseException] = []
     with caplog.at_level(logging.DEBUG):
-        token = chain.deploy_token("Secret", "SEC", 18, 10**18, chain.address).contract_address
-        chain.transfer(token, ALICE, 1)
+        token = chain.deploy_token("Secret", "SEC", 18, 10**18, chain.address, key="evm_rpc-162").contract_address
+        chain.transfer(token, ALICE, 1, key="evm_rpc-163")
         proxy.fail("eth_call", "503", "503", "503", "401")
         proxy.fail("eth_estimateGas", "500", "500", "500")
         for operation in (
             lambda: chain.total_supply(token),
             lambda: chain.balance_of(token, ALICE),
-            lambda: chain.transfer(token, ALICE, 1),
-            lambda: chain.transfer(token, ALICE, 10**30),
+            lambda: chain.transfer(token, ALICE, 1, key="evm_rpc-169"),
+            lambda: chain.transfer(token, ALICE, 10**30, key="evm_rpc-170"),
         ):
             with pytest.raises(AlchemyError) as caught:
                 operation()

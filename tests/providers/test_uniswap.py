@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -43,8 +44,8 @@ def uniswap(chain: AlchemyChain, node: AnvilNode) -> UniswapProvider:
 
 @pytest.fixture(scope="module")
 def tokens(chain: AlchemyChain) -> tuple[str, str]:
-    a = chain.deploy_token("Creator A", "CRA", 18, 10**24, chain.address).contract_address
-    b = chain.deploy_token("Creator B", "CRB", 18, 10**24, chain.address).contract_address
+    a = chain.deploy_token("Creator A", "CRA", 18, 10**24, chain.address, key="uniswap-46").contract_address
+    b = chain.deploy_token("Creator B", "CRB", 18, 10**24, chain.address, key="uniswap-47").contract_address
     return a, b
 
 
@@ -66,12 +67,13 @@ def test_pool_liquidity_and_quote(uniswap: UniswapProvider, chain: AlchemyChain,
     assert isinstance(caught.value, EvmReverted) and not isinstance(caught.value, AlchemyError)
     assert uniswap.pool_address(a, b) is None
 
-    pool = uniswap.create_pool(a, b, 3000, price=2)  # 2 B per A
+    pool = uniswap.create_pool(a, b, 3000, price=2, key="pool-ab")  # 2 B per A
     assert uniswap.pool_address(b, a, 3000) == pool
     block = chain.block_number()
-    assert uniswap.create_pool(b, a, 3000) == pool and chain.block_number() == block  # idempotent, no tx
+    assert uniswap.create_pool(b, a, 3000, price=Fraction(1, 2), key="pool-ba") == pool  # an existing pool
+    assert chain.block_number() == block  # at our price: used as is, nothing sent
 
-    position = uniswap.add_liquidity(a, b, 1_000 * 10**18, 2_000 * 10**18)
+    position = uniswap.add_liquidity(a, b, 1_000 * 10**18, 2_000 * 10**18, key="liquidity-ab")
     assert position.pool == pool and position.position_id >= 1 and position.liquidity > 0
     assert position.mode == "local"
     spent = {position.token0: position.amount0, position.token1: position.amount1}
@@ -88,15 +90,15 @@ def test_pool_liquidity_and_quote(uniswap: UniswapProvider, chain: AlchemyChain,
 def test_bad_inputs_are_rejected(uniswap: UniswapProvider, tokens: tuple[str, str]) -> None:
     a, b = tokens
     with pytest.raises(UniswapRejected, match="fee must be one of"):
-        uniswap.create_pool(a, b, 1234)
+        uniswap.create_pool(a, b, 1234, key="bad-1")
     with pytest.raises(UniswapRejected, match="two different tokens"):
-        uniswap.create_pool(a, a)
+        uniswap.create_pool(a, a, key="bad-2")
     with pytest.raises(UniswapRejected, match="price must be positive"):
-        uniswap.create_pool(a, b, 500, price=0)
+        uniswap.create_pool(a, b, 500, price=0, key="bad-3")
     with pytest.raises(UniswapRejected, match="positive int"):
         uniswap.quote(a, b, 0)
     with pytest.raises(UniswapRejected, match="create_pool first"):
-        uniswap.add_liquidity(a, b, 1, 1, fee=10000)
+        uniswap.add_liquidity(a, b, 1, 1, fee=10000, key="bad-4")
 
 
 def test_a_stale_record_on_a_fresh_chain_is_redeployed(tmp_path: Path, uniswap: UniswapProvider) -> None:

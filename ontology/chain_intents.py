@@ -1,0 +1,183 @@
+"""Chain send intents in the database: what a chain provider stores BEFORE it sends, so no send can
+double, and the per-signer nonce counters shared by every process (tables chain_intents, chain_nonces).
+
+`StoreIntents(store)` is the durable implementation of `providers.intents.IntentStore` (the ontology
+does not import providers: it satisfies the protocol structurally; `ChainIntent` is the record both
+sides use, re-exported there as `Intent`). A new intent takes its nonce and is signed inside one
+transaction that holds the signer's counter row (`INSERT .. ON CONFLICT DO UPDATE`, which locks it), so
+two processes never get the same nonce and a crash never leaves a nonce reserved without its bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sqlalchemy import RowMapping
+
+from ontology.store import Store
+
+__all__ = ["ChainIntent", "IntentStatus", "Signer", "StoreIntents"]
+
+IntentStatus = Literal["reserved", "signed", "sent", "mined", "reverted", "dropped"]
+Signer = Callable[[int], tuple[str, str]]  # nonce -> (raw transaction, its hash)
+
+
+@dataclass(frozen=True)
+class ChainIntent:
+    """One send under one idempotency key (`raw_tx`: 0x-hex on EVM, base64 on Sui/Solana)."""
+
+    key: str
+    chain: str
+    signer: str
+    nonce: int | None
+    raw_tx: str | None
+    tx_hash: str | None
+    status: IntentStatus
+    details: Mapping[str, Any] = field(default_factory=dict)
+    replaced_hashes: tuple[str, ...] = ()
+    receipt: Mapping[str, Any] | None = None
+    attempts: int = 0
+
+
+def _intent(row: RowMapping | None) -> ChainIntent | None:
+    if row is None:
+        return None
+    return ChainIntent(
+        key=row["key"],
+        chain=row["chain"],
+        signer=row["signer"],
+        nonce=None if row["nonce"] is None else int(row["nonce"]),
+        raw_tx=row["raw_tx"],
+        tx_hash=row["tx_hash"],
+        status=row["status"],
+        details=dict(row["details"] or {}),
+        replaced_hashes=tuple(row["replaced_hashes"] or ()),
+        receipt=row["receipt"],
+        attempts=int(row["attempts"]),
+    )
+
+
+def _required(intent: ChainIntent | None, key: str) -> ChainIntent:
+    if intent is None:
+        from ontology.errors import NotFound
+
+        raise NotFound(f"no chain intent under key {key!r}")
+    return intent
+
+
+class StoreIntents:
+    """`IntentStore` over the ontology's Postgres tables; safe to share between threads and processes."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def get(self, key: str) -> ChainIntent | None:
+        """The intent stored under `key`, or None."""
+        with self._store.single_statement() as uow:
+            return _intent(uow.chain_intents.get(key))
+
+    def reserve(
+        self, key: str, *, chain: str, signer: str, details: Mapping[str, Any], nonce_floor: int | None
+    ) -> ChainIntent:
+        """The intent under `key`: an existing one unchanged, else a new `reserved` one (with the signer's
+        next nonce, max(stored, floor), when `nonce_floor` is given)."""
+        with self._store.unit_of_work() as uow:
+            existing = _intent(uow.chain_intents.get(key))
+            if existing is not None:
+                return existing
+            nonce = None if nonce_floor is None else uow.chain_intents.allocate_nonce(chain, signer, nonce_floor)
+            row = uow.chain_intents.insert(
+                key=key, chain=chain, signer=signer, nonce=nonce, details=details, status="reserved"
+            )
+            if row is not None:
+                uow.commit()
+                return _required(_intent(row), key)
+        return _required(self.get(key), key)  # another process stored it first
+
+    def reserve_signed(
+        self,
+        key: str,
+        *,
+        chain: str,
+        signer: str,
+        details: Mapping[str, Any],
+        nonce_floor: int,
+        sign: Signer,
+    ) -> tuple[ChainIntent, bool]:
+        """(the intent under `key`, whether it is new): an existing one unchanged, else a new `signed` one
+        whose nonce (max(stored next, floor)) is allocated and signed by `sign` in one transaction."""
+        with self._store.unit_of_work() as uow:
+            existing = _intent(uow.chain_intents.get(key))
+            if existing is not None:
+                return existing, False
+            nonce = uow.chain_intents.allocate_nonce(chain, signer, nonce_floor)
+            raw_tx, tx_hash = sign(nonce)
+            row = uow.chain_intents.insert(
+                key=key,
+                chain=chain,
+                signer=signer,
+                nonce=nonce,
+                details=details,
+                status="signed",
+                raw_tx=raw_tx,
+                tx_hash=tx_hash,
+            )
+            if row is not None:
+                uow.commit()
+                return _required(_intent(row), key), True
+        return _required(self.get(key), key), False
+
+    def renew(self, key: str, *, nonce_floor: int, sign: Signer) -> ChainIntent:
+        """A `dropped` intent signed again with a fresh nonce (its old hashes kept in
+        details["dropped_hashes"]); any other intent unchanged."""
+        with self._store.unit_of_work() as uow:
+            current = _required(_intent(uow.chain_intents.get(key, for_update=True)), key)
+            if current.status != "dropped":
+                return current
+            nonce = uow.chain_intents.allocate_nonce(current.chain, current.signer, nonce_floor)
+            raw_tx, tx_hash = sign(nonce)
+            dropped = [
+                *current.details.get("dropped_hashes", []),
+                *current.replaced_hashes,
+                *([current.tx_hash] if current.tx_hash else []),
+            ]
+            row = uow.chain_intents.renew(
+                key, nonce=nonce, raw_tx=raw_tx, tx_hash=tx_hash, details={**current.details, "dropped_hashes": dropped}
+            )
+            uow.commit()
+            return _required(_intent(row), key)
+
+    def record_signed(self, key: str, *, raw_tx: str, tx_hash: str) -> ChainIntent:
+        """Store the signed bytes before they are sent; a replacement keeps the old hash in `replaced_hashes`."""
+        with self._store.single_statement() as uow:
+            return _required(_intent(uow.chain_intents.record_signed(key, raw_tx=raw_tx, tx_hash=tx_hash)), key)
+
+    def set_status(self, key: str, status: IntentStatus, *, receipt: Mapping[str, Any] | None = None) -> ChainIntent:
+        """Move an intent on (sent, mined, reverted, dropped)."""
+        with self._store.single_statement() as uow:
+            return _required(_intent(uow.chain_intents.set_status(key, status, receipt)), key)
+
+    def open_intents(self, chain: str, signer: str) -> list[ChainIntent]:
+        """Intents still signed or sent, lowest nonce first."""
+        with self._store.single_statement() as uow:
+            rows = uow.chain_intents.listed(chain, signer, statuses=("signed", "sent"))
+        return [_required(_intent(row), "") for row in rows]
+
+    def tail(self, chain: str, signer: str, from_nonce: int) -> list[ChainIntent]:
+        """Every intent not dropped whose nonce is >= `from_nonce`, lowest nonce first (what a node that
+        lost its last blocks must be sent again)."""
+        with self._store.single_statement() as uow:
+            rows = uow.chain_intents.listed(chain, signer, from_nonce=from_nonce)
+        return [_required(_intent(row), "") for row in rows]
+
+    def next_nonce(self, chain: str, signer: str) -> int | None:
+        """The signer's stored next nonce, or None before its first send."""
+        with self._store.single_statement() as uow:
+            return uow.chain_intents.next_nonce(chain, signer)
+
+    def resync_nonce(self, chain: str, signer: str, next_nonce: int) -> None:
+        """Set the signer's next nonce (after a gap: a dropped transaction, a node restarted from a dump)."""
+        with self._store.single_statement() as uow:
+            uow.chain_intents.set_next_nonce(chain, signer, next_nonce)
