@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from ontology import Store
-from providers.alchemy import AlchemyChain
 from providers.evm.node import AnvilNode
 from providers.stripe import LocalStripe
 
@@ -26,12 +25,6 @@ def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilNode]:
 def evm_build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where the compiled CreatorToken is cached for the run."""
     return tmp_path_factory.mktemp("evm-build")
-
-
-@pytest.fixture(scope="module")
-def base(anvil: AnvilNode, evm_build_dir: Path) -> AlchemyChain:
-    """Base's local stand-in on this module's anvil."""
-    return AlchemyChain.local(anvil, cache_dir=evm_build_dir, receipt_timeout=5.0)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,6 @@ from commerce.purchases import TokenPurchases
 from ontology import Store
 from ontology.database import make_engine
 from ontology.repositories._purchases import TokenPurchase
-from providers.alchemy import AlchemyChain
 from providers.evm.node import AnvilNode
 from providers.stripe import LocalStripe
 from tests.commerce.purchase_world import BLOCKCHAIN, make_chain
@@ -26,9 +25,7 @@ from tests.commerce.purchase_world import BLOCKCHAIN, make_chain
 def main(raw: str) -> None:
     args = json.loads(raw)
     store = Store(make_engine(args["database"], pool_size=2))
-    base = None
-    if args["family"] == "evm":
-        base = AlchemyChain.local(AnvilNode(Path(args["anvil"])), cache_dir=Path(args["build"]))
+    base = (AnvilNode(Path(args["anvil"])), Path(args["build"])) if args["family"] == "evm" else None
     chain = make_chain(args["family"], store, base)
 
     def die(step: str, purchase: TokenPurchase) -> None:

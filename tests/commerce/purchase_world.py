@@ -32,11 +32,16 @@ def wallet(family: str, i: int) -> str:
 
 
 def make_chain(family: str, store: Store, base: Any = None) -> TokenLedgerChain:
-    """The family's chain: anvil through the keyed adapter, or the local Sui/Solana ledger."""
+    """The family's chain: Base's local stand-in on anvil (`base`: its AnvilNode and build dir) with
+    its intents in the database, or the local Sui/Solana ledger."""
     if family == "evm":
-        from tests.commerce.keyed_anvil import KeyedAnvil
+        from ontology.chain_intents import StoreIntents
+        from providers.alchemy import AlchemyChain
 
-        return KeyedAnvil(base, store, receipt_timeout=0.5)  # type: ignore[return-value]
+        node, build = base
+        return AlchemyChain.local(
+            node, cache_dir=build, intents=StoreIntents(store), receipt_timeout=0.5, gap_check=0.2
+        )
     if family == "sui":
         from providers.sui import LocalSuiChain
 

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -23,7 +24,6 @@ from ontology.repositories._purchases import TokenPurchase
 from providers.alchemy import AlchemyChain
 from providers.evm.node import AnvilNode
 from providers.stripe import LocalStripe
-from tests.commerce.keyed_anvil import KeyedAnvil  # STOPGAP until h/evm
 from tests.commerce.purchase_world import (
     BLOCKCHAIN,
     FAMILIES,
@@ -38,7 +38,11 @@ from tests.commerce.purchase_world import (
 pytestmark = pytest.mark.timeout(180)
 ROOT = Path(__file__).resolve().parents[2]
 # which steps a process is killed after, per family (every step on EVM; the cheap ledgers sample)
-KILL_STEPS = {"evm": ("started", "charged", "mined", "refunding"), "sui": ("charged", "mined"), "solana": ("mined",)}
+KILL_STEPS = {
+    "evm": ("started", "charged", "mined", "refunding"),
+    "sui": ("started", "charged", "mined", "refunding"),
+    "solana": ("charged", "mined"),
+}
 
 
 class _FailingCommit(UnitOfWork):
@@ -76,7 +80,7 @@ def flaky(store: Store) -> FlakyStore:
 def world(store: Store, stripe: LocalStripe, request: pytest.FixtureRequest) -> World:
     """One token per chain family: anvil (EVM), the local Sui and Solana ledgers."""
     family = request.param
-    base: AlchemyChain | None = request.getfixturevalue("base") if family == "evm" else None
+    base = (request.getfixturevalue("anvil"), request.getfixturevalue("evm_build_dir")) if family == "evm" else None
     return make_world(store, stripe, make_chain(family, store, base), BLOCKCHAIN[family])
 
 
@@ -112,50 +116,52 @@ def test_database_failing_after_the_mint_is_completed_by_the_reconciler(
     assert world.chain.balance_of(world.contract, _wallet(world, failures)) == 9  # minted once
 
 
-@pytest.mark.parametrize("step", ["started", "charged", "mined", "refunding"])
-def test_a_process_killed_after_each_step_is_finished_by_the_reconciler(
-    world: World, evm_build_dir: Path, database_url: str, step: str, request: pytest.FixtureRequest
+def test_processes_killed_after_each_step_are_finished_by_the_reconciler(
+    world: World, evm_build_dir: Path, database_url: str, request: pytest.FixtureRequest
 ) -> None:
+    """One process per step, each SIGKILLed right after it (run side by side), then the reconciler."""
     family = world.chain.family
-    if step not in KILL_STEPS[family]:
-        pytest.skip(f"{family}: sampled steps only ({', '.join(KILL_STEPS[family])})")
     anvil: AnvilNode | None = request.getfixturevalue("anvil") if family == "evm" else None
-    fan = world.fan(_wallet(world, 10 + ["started", "charged", "mined", "refunding"].index(step)))
-    recipient = world.fans[fan]
-    args = {
-        "database": database_url,
-        "anvil": str(anvil.state_dir) if anvil else "",
-        "build": str(evm_build_dir),
-        "family": family,
-        "creator": str(world.creator_id),
-        "fan": str(fan),
-        "token": str(world.token_id),
-        "recipient": recipient,
-        "amount": UNMINTABLE[family] if step == "refunding" else 4,  # refunding: the mint fails after the charge
-        "die_at": step,
-        "request": f"kill-{step}",
-    }
-    child = subprocess.run(
-        [sys.executable, "-m", "tests.commerce.purchase_child", json.dumps(args)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert child.returncode == -9, child.stdout + child.stderr
-    assert f"dying after {step}" in child.stdout
+    children: dict[str, tuple[uuid.UUID, subprocess.Popen[str]]] = {}
+    for n, step in enumerate(KILL_STEPS[family]):
+        fan = world.fan(_wallet(world, 10 + n))
+        args = {
+            "database": database_url,
+            "anvil": str(anvil.state_dir) if anvil else "",
+            "build": str(evm_build_dir),
+            "family": family,
+            "creator": str(world.creator_id),
+            "fan": str(fan),
+            "token": str(world.token_id),
+            "recipient": world.fans[fan],
+            "amount": UNMINTABLE[family] if step == "refunding" else 4,  # refunding: the mint fails after the charge
+            "die_at": step,
+            "request": f"kill-{step}",
+        }
+        command = [sys.executable, "-m", "tests.commerce.purchase_child", json.dumps(args)]
+        children[step] = (
+            fan,
+            subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
+        )
+    for step, (_fan, child) in children.items():
+        out, err = child.communicate(timeout=120)
+        assert child.returncode == -9, out + err
+        assert f"dying after {step}" in out
     _reconcile(world)
     with world.store.unit_of_work() as uow:
-        (purchase,) = [p for p in uow.purchases.of_token(world.token_id) if p.fan_id == fan]
-    assert purchase.state == ("refunded" if step == "refunding" else "completed"), purchase
-    if step != "refunding":
-        assert world.chain.balance_of(world.contract, recipient) == 4
+        purchases = {p.fan_id: p for p in uow.purchases.of_token(world.token_id)}
+    for step, (fan, _child) in children.items():
+        purchase = purchases[fan]
+        assert purchase.state == ("refunded" if step == "refunding" else "completed"), (step, purchase)
+        if step != "refunding":
+            assert world.chain.balance_of(world.contract, world.fans[fan]) == 4
 
 
 def test_receipt_timeout_then_the_reconciler_waits_and_completes(world: World, request: pytest.FixtureRequest) -> None:
     if world.chain.family != "evm":
         pytest.skip("receipts time out on a real node only (the local ledgers apply a send at once)")
-    base: AlchemyChain = request.getfixturevalue("base")
+    base = world.chain
+    assert isinstance(base, AlchemyChain)
     fan = world.fan(_wallet(world, 30))
     base.w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
     try:
@@ -197,9 +203,7 @@ def own_anvil(tmp_path: Path) -> Iterator[AnvilNode]:
 def test_anvil_killed_and_restarted_from_its_dump(
     store: Store, stripe: LocalStripe, own_anvil: AnvilNode, evm_build_dir: Path
 ) -> None:
-    chain = KeyedAnvil(
-        AlchemyChain.local(own_anvil, cache_dir=evm_build_dir, receipt_timeout=1.0), store, receipt_timeout=0.5
-    )
+    chain = make_chain("evm", store, (own_anvil, evm_build_dir))
     world = make_world(store, stripe, chain, "ethereum")
 
     time.sleep(1.5)  # the token's deployment is in the dump

@@ -10,7 +10,6 @@ import pytest
 
 from commerce.purchases import charged_by_checkout
 from ontology import InvalidInput, NotFound, Store
-from providers.alchemy import AlchemyChain
 from providers.errors import ProviderRejected
 from providers.stripe import LocalStripe
 from tests.commerce.purchase_world import (
@@ -34,7 +33,7 @@ pytestmark = pytest.mark.timeout(120)
 def world(store: Store, stripe: LocalStripe, request: pytest.FixtureRequest) -> World:
     """One token per chain family: anvil (EVM), the local Sui and Solana ledgers."""
     family = request.param
-    base: AlchemyChain | None = request.getfixturevalue("base") if family == "evm" else None
+    base = (request.getfixturevalue("anvil"), request.getfixturevalue("evm_build_dir")) if family == "evm" else None
     return make_world(store, stripe, make_chain(family, store, base), BLOCKCHAIN[family])
 
 
