@@ -256,6 +256,7 @@ def run_purchases(url: str, *, workers: int, seconds: float, rate_share: float, 
     """The chain ceiling, the steady run and the correctness run on one anvil and one database."""
     from commerce.purchases import TokenPurchases
     from ontology import Store
+    from ontology.chain_intents import StoreIntents
     from ontology.database import make_engine
     from providers.alchemy import AlchemyChain
     from providers.evm.node import DEV_PRIVATE_KEY, AnvilNode
@@ -266,8 +267,10 @@ def run_purchases(url: str, *, workers: int, seconds: float, rate_share: float, 
         node = AnvilNode(Path(state))
         node.start()
         try:
-            base = AlchemyChain.local(node, cache_dir=Path(state) / "build")
-            chain = keyed_evm_chain(base, store)
+            # the keyed sends ONE makes: intents (nonce + signed bytes) stored in Postgres before sending
+            chain = base = AlchemyChain.local(
+                node, cache_dir=Path(state) / "build", intents=StoreIntents(store), receipt_timeout=30.0
+            )
             stripe = LocalStripe(store, webhook_secret="whsec_bench")
             shop = Shop(store, stripe, chain, TokenPurchases(store, stripe, {"base": chain}))
             shop.add_fans(500)
@@ -308,13 +311,6 @@ def run_purchases(url: str, *, workers: int, seconds: float, rate_share: float, 
         "purchase_p95_ms": round(run["p95_ms"], 1),
         "correctness_purchases_per_s": round(check["per_second"], 1),
     }
-
-
-def keyed_evm_chain(base: Any, store: Any) -> Any:
-    """The keyed EVM chain for anvil. STOPGAP: until h/evm's keyed sends land, the test adapter."""
-    from tests.commerce.keyed_anvil import KeyedAnvil
-
-    return KeyedAnvil(base, store, receipt_timeout=30.0)
 
 
 # -- 4. webhooks ------------------------------------------------------------------------------------

@@ -194,7 +194,12 @@ class CloneConversations:
             principal = Principal(Role.FAN, fan.id, creator_id)
             context = CloneContext(
                 tool_ctx=ToolContext(
-                    principal, self.store, self.knowledge, self.providers, result_tokens=self.limits.tool_result_tokens
+                    principal,
+                    self.store,
+                    self.knowledge,
+                    self.providers,
+                    result_tokens=self.limits.tool_result_tokens,
+                    request_id=message_id,
                 ),
                 persona_prompt=persona,
                 models=self.models,

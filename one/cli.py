@@ -15,6 +15,7 @@ from one.cli_apikey import apikey_app
 from one.cli_approvals import approvals_app
 from one.cli_errors import BAD_INPUT, FAILURE, OneCommandGroup, fail, set_debug
 from one.cli_people import creator_app, fan_app, team_app
+from one.cli_products import product_app
 from one.cli_shared import CreatorFlag, JsonFlag, wired_app
 from one.cli_tokens import token_app
 from ontology import REGISTRY, OneError, to_json
@@ -43,6 +44,7 @@ app.add_typer(creator_app, name="creator")
 app.add_typer(team_app, name="team")
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(token_app, name="token")
+app.add_typer(product_app, name="product")
 
 EXISTING_FILE: dict[str, Any] = {"exists": True, "dir_okay": False, "readable": True}
 IMPORT_ACTIONS = ("added", "updated", "unchanged", "failed")

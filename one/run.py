@@ -2,7 +2,8 @@
 
     start:  bootstrap -> runtime (clone, agents, checkpointer) -> dispatcher.recover() (what a crash
             or downtime left unanswered) -> approvals.resume() -> each configured adapter -> the
-            outbox sender -> uvicorn serving /healthz, /metrics, /api and the adapters' webhooks
+            outbox sender -> uvicorn serving /healthz, /metrics, /api, the adapters' webhooks and
+            POST /stripe/webhook (local Stripe: its ledger's events are relayed to the same applier)
     stop:   (Ctrl-C / SIGTERM) adapters stop taking updates -> the dispatcher finishes the turns
             under way -> the sender finishes its in-flight sends -> the web app -> the pools
 
@@ -151,6 +152,32 @@ def _warm(app: App, runtime: Runtime, workers: int) -> None:
         model.invoke([HumanMessage(message)])
 
 
+LOCAL_STRIPE_POLL_S = 2.0  # how often local mode hands the local Stripe ledger's new events to the applier
+
+
+def _stripe_webhooks(app: App, routes: list[Any]) -> tuple[Any, Any]:
+    """Add POST /stripe/webhook (and the local checkout page in local mode) to `routes`; returns
+    (the event applier, the local Stripe or None)."""
+    from commerce.stripe_events import StripeEventApplier
+    from one.web_stripe import stripe_routes
+
+    stripe = app.providers.get("stripe")
+    applier = StripeEventApplier(app.store, stripe.verify_webhook, grace_hours=app.settings.membership_grace_hours)
+    local = stripe if app.providers.mode("stripe") == "local" else None
+    routes.extend(stripe_routes(applier, local=local))
+    return applier, local
+
+
+async def _relay(relay: Any, stopping: asyncio.Event) -> None:
+    while not stopping.is_set():
+        try:
+            await asyncio.to_thread(relay.deliver)
+        except Exception:  # logged; the next poll tries again (the applier applies each event once)
+            log.warning("local Stripe events could not be delivered", exc_info=True)
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), LOCAL_STRIPE_POLL_S)
+
+
 async def start(settings: Settings, *, serve_http: bool = True) -> Running:
     """Build and start everything configured; returns once it all runs."""
     check_chat_settings(settings)
@@ -214,6 +241,7 @@ async def _start(settings: Settings, app: App, runtime: Runtime, *, serve_http: 
     sender = OutboxSender(store, [adapter.sender for adapter in adapters], metrics=metrics)
     senders.append(sender)
     routes = [route for adapter in adapters if hasattr(adapter, "routes") for route in adapter.routes()]
+    stripe_applier, local_stripe = _stripe_webhooks(app, routes)
 
     def health() -> dict[str, str]:
         return {type(adapter).__name__.removesuffix("Adapter").lower(): "running" for adapter in adapters}
@@ -238,6 +266,11 @@ async def _start(settings: Settings, app: App, runtime: Runtime, *, serve_http: 
             name="one-purchase-reconciler",
         )
     )
+    if local_stripe is not None:  # local mode: the ledger's events reach the same applier Stripe's would
+        from commerce.stripe_events import LocalStripeRelay
+
+        relay = LocalStripeRelay(stripe_applier, lambda n: local_stripe.events(limit=n))
+        running.tasks.append(asyncio.create_task(_relay(relay, running.stopping), name="one-local-stripe"))
     if serve_http:
         import uvicorn
 

@@ -1,4 +1,5 @@
-"""What the tool modules share: JSON replies, id parsing, creator scoping, the catalog and prices.
+"""What the tool modules share: JSON replies, id parsing, creator scoping, the catalog and prices
+(the catalog's types and price formatting live in commerce.catalog and are re-exported here).
 
 Scoping rule of every tool: a thing belongs to the acting creator when the creator `owns` it. An id
 that exists but belongs to someone else gets the same NotFound as an id that does not exist, so a
@@ -11,9 +12,17 @@ import json
 import uuid
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, Literal
 
+from commerce.catalog import (
+    CATALOG_TYPES,
+    DEFAULT_CURRENCY,
+    PUBLIC_STATUSES,
+    Offer,
+    format_price,
+    major_amount,
+    offer_of,
+)
 from ontology import Entity, InvalidInput, Neighbour, NotFound, UnitOfWork
 from ontology.types import CONTENT_TYPES
 from tools.context import Principal, Role
@@ -37,13 +46,6 @@ __all__ = [
     "public_offers",
     "reply",
 ]
-
-CATALOG_TYPES = frozenset({"digital_product", "membership", "consultation", "course"})
-PUBLIC_STATUSES = frozenset({"active", "published"})  # what fans may see and buy
-DEFAULT_CURRENCY = "USD"  # the platform's currency for a price stored without one
-
-_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "CAD": "CA$", "AUD": "A$", "NZD": "NZ$"}
-_ZERO_DECIMAL = frozenset({"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "XAF"})
 
 
 def reply(summary: str, **data: Any) -> str:
@@ -145,77 +147,6 @@ def connect_created_by(uow: UnitOfWork, thing_id: uuid.UUID, principal: Principa
         return
     by = "human" if principal.role is Role.CREATOR else "ai"
     uow.connections.insert(thing_id, principal.entity_id, "created_by", {"by": by})
-
-
-def format_price(amount: int | None, currency: str | None) -> str:
-    """A price for people: 4900 USD -> "$49.00", 0 -> "free", None -> "no price set"."""
-    if amount is None:
-        return "no price set"
-    if amount == 0:
-        return "free"
-    code = (currency or DEFAULT_CURRENCY).upper()
-    number = f"{amount:,}" if code in _ZERO_DECIMAL else f"{amount // 100:,}.{amount % 100:02d}"
-    symbol = _SYMBOLS.get(code)
-    return f"{symbol}{number}" if symbol else f"{number} {code}"
-
-
-def major_amount(amount: int, currency: str | None) -> Decimal:
-    """A price in minor units as people say it: 4900 USD -> 49, 1000 JPY -> 1000."""
-    code = (currency or DEFAULT_CURRENCY).upper()
-    return Decimal(amount) if code in _ZERO_DECIMAL else Decimal(amount) / 100
-
-
-@dataclass(frozen=True)
-class Offer:
-    """A catalog entry as tools show it; the only source of prices for replies and checkouts."""
-
-    id: str
-    name: str
-    type: str
-    status: str
-    price: int | None  # minor units; None = no price set (a course without a price is free: 0)
-    currency: str
-    formatted_price: str
-    interval: str | None
-    description: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        """The JSON-ready form (`price` in minor units, `formatted_price` like "$49.00")."""
-        return {
-            "id": self.id,
-            "name": self.name,
-            "type": self.type,
-            "price": self.price,
-            "currency": self.currency,
-            "formatted_price": self.formatted_price,
-            "interval": self.interval,
-            "description": self.description,
-        }
-
-
-def offer_of(product: Entity) -> Offer:
-    """The catalog entry of a product or course entity, its price read from the entity only."""
-    props = product.properties
-    price = props.get("price")
-    if price is None and product.type == "course":
-        price = 0
-    currency = str(props.get("currency") or DEFAULT_CURRENCY).upper()
-    interval = props.get("interval")
-    formatted = format_price(price, currency)
-    if interval in ("month", "year") and price:
-        formatted = f"{formatted}/{interval}"
-    description = props.get("description") or props.get("summary")
-    return Offer(
-        id=str(product.id),
-        name=product.name,
-        type=product.type,
-        status=product.status,
-        price=price,
-        currency=currency,
-        formatted_price=formatted,
-        interval=interval if isinstance(interval, str) else None,
-        description=str(description) if description else None,
-    )
 
 
 def public_offers(uow: UnitOfWork, creator_id: uuid.UUID) -> list[Offer]:

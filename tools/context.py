@@ -86,6 +86,7 @@ class ToolContext:
         "origin",
         "principal",
         "providers",
+        "request_id",
         "result_tokens",
         "run_id",
         "store",
@@ -103,6 +104,7 @@ class ToolContext:
         origin: Origin | None = None,
         approvals_channel: str | None = None,
         approval: Approval | None = None,
+        request_id: str | None = None,
     ) -> None:
         self.principal = principal
         self.store = store
@@ -114,3 +116,6 @@ class ToolContext:
         self.approvals_channel = approvals_channel  # the Slack channel for cards when the origin is not Slack
         # set only by tools.approvals.ApprovalDesk, after the creator approved: lets that one action run
         self.approval = approval
+        # what asked for this run (the fan's inbox message): a tool that creates something once per
+        # request (a checkout session) keys on it, so a retried turn finds what the first try made
+        self.request_id = request_id

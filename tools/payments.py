@@ -1,129 +1,91 @@
 """Payment tools: a Stripe checkout link at the catalog price, and the creator's refunds.
 
 The amount of a checkout is read from the catalog entity, never taken from the model: the tool has
-no price argument. The provider call comes first, then the payment entity and its
-payment_processed event are written together; a retried turn reuses the same idempotency key, gets
-the same session back from Stripe and finds the payment already written, so nothing is doubled.
+no price argument. The buyer is always a fan: a fan buys for themself; the creator or an agent makes
+a link for a fan by naming them. commerce.checkout keys the Stripe session on the purchase request
+(the fan's message, the agent's run), so a retried turn gets the same session back and finds the
+payment already written, while a second real purchase gets a session of its own.
 """
 
 from __future__ import annotations
 
-import hashlib
-import time
 import uuid
-from typing import Annotated, Literal, cast
+from typing import Annotated, cast
 
 from langchain_core.tools import InjectedToolArg
 
+from commerce.checkout import checkout_return_urls, start_checkout
+from commerce.stripe_events import record_refund
 from ontology import Entity, InvalidInput, NotFound, UnitOfWork
-from providers.stripe import CheckoutMode, LineItem, StripeProvider, StripeRejected
-from tools._common import CATALOG_TYPES, PUBLIC_STATUSES, format_price, offer_of, owned_entity, reply
-from tools.context import Role, ToolContext
+from providers.stripe import StripeProvider
+from tools._common import format_price, owned_entity, parse_id, reply
+from tools.context import NotAllowed, Role, ToolContext
 from tools.registry import one_tool
 
 __all__ = ["checkout_return_urls", "create_checkout_link", "refund_payment"]
-
-CHECKOUT_BUCKET_SECONDS = 3600  # without a run id, the same buyer and product within an hour reuse one session
-
-
-def checkout_return_urls(public_url: str) -> tuple[str, str]:
-    """(success URL, cancel URL): where Stripe sends the buyer back, on the platform's public address."""
-    base = public_url.rstrip("/")
-    return f"{base}/checkout/success?session_id={{CHECKOUT_SESSION_ID}}", f"{base}/checkout/cancelled"
 
 
 def _stripe(ctx: ToolContext) -> StripeProvider:
     return cast(StripeProvider, ctx.providers.get("stripe"))
 
 
-def _initiated_payment(uow: UnitOfWork, actor_id: uuid.UUID, session_id: str) -> Entity | None:
-    """The payment a previous try of this same checkout already wrote, if any."""
-    for event in uow.events.query(type="payment_processed", actor_id=actor_id, limit=50):
-        if event.metadata.get("providerRef") == session_id and event.target_id is not None:
-            return uow.entities.get(event.target_id)
-    return None
+def _buyer(uow: UnitOfWork, ctx: ToolContext, fan_id: str | None) -> Entity:
+    """The fan who buys: the fan themself, or the creator's fan the creator or agent named."""
+    principal = ctx.principal
+    if principal.role is Role.FAN:
+        if fan_id is not None and fan_id.strip() and fan_id.strip() != str(principal.entity_id):
+            raise NotAllowed("a fan can only buy for themself")
+        return uow.entities.get(principal.entity_id)
+    if fan_id is None or not fan_id.strip():
+        raise InvalidInput("give the fan_id of the fan who will buy (the link is for that fan)")
+    fan = parse_id(fan_id, "fan")
+    following = uow.connections.query(from_id=fan, to_id=principal.creator_id, type="following", limit=1)
+    if not following:
+        raise NotFound(f"there is no fan with id {fan} in this creator's audience")
+    buyer = uow.entities.get(fan)
+    if buyer.type != "audience_member":
+        raise NotFound(f"there is no fan with id {fan} in this creator's audience")
+    return buyer
+
+
+def _request_id(ctx: ToolContext) -> str:
+    """What asked for the link: the fan's message, else the agent's run. Without either (a console turn
+    with no message id) every call is its own request."""
+    return ctx.request_id or ctx.run_id or f"unkeyed-{uuid.uuid4()}"
 
 
 @one_tool(roles={Role.FAN, Role.CREATOR, Role.AGENT})
-def create_checkout_link(product_id: str, ctx: Annotated[ToolContext, InjectedToolArg]) -> str:
+def create_checkout_link(
+    product_id: str, ctx: Annotated[ToolContext, InjectedToolArg], fan_id: str | None = None
+) -> str:
     """Create a secure Stripe checkout link to buy one of the creator's products, memberships,
     consultations or paid courses. `product_id` is the id from list_products. The price is always the
-    catalog price (you cannot set it). Send the returned `url` to the buyer exactly as given; never
-    make up a link."""
-    principal = ctx.principal
+    catalog price (you cannot set it). A fan buys for themself: leave `fan_id` empty. The creator or an
+    agent makes a link for one of the creator's fans by giving that fan's id as `fan_id`. Send the
+    returned `url` to the buyer exactly as given; never make up a link."""
     with ctx.store.unit_of_work() as uow:
-        product = owned_entity(uow, principal.creator_id, product_id, CATALOG_TYPES, "product")
-        if product.status not in PUBLIC_STATUSES:
-            raise NotFound(f"there is no product with id {product.id} in this creator's business")
-        buyer = uow.entities.get(principal.entity_id)
-    offer = offer_of(product)
-    if offer.price is None:
-        raise InvalidInput(f"'{product.name}' has no price set yet, so it cannot be bought; the creator must set one")
-    if offer.price == 0:
-        hint = "use enroll_in_course instead" if product.type == "course" else "no payment is needed"
-        raise InvalidInput(f"'{product.name}' is free: {hint}")
-    recurring: Literal["month", "year"] | None = "month" if offer.interval == "month" else None
-    recurring = "year" if offer.interval == "year" else recurring
-    mode: CheckoutMode = "subscription" if recurring else "payment"
-    bucket = ctx.run_id or str(int(time.time() // CHECKOUT_BUCKET_SECONDS))
-    fact = f"{principal.creator_id}:{buyer.id}:{product.id}:{offer.price}:{offer.currency}:{mode}:{bucket}"
-    key = "one-checkout-" + hashlib.sha256(fact.encode()).hexdigest()[:48]
-    email = buyer.properties.get("email") if buyer.type == "audience_member" else None
-    success_url, cancel_url = checkout_return_urls(ctx.providers.public_url)
-    session = _stripe(ctx).create_checkout_session(
-        [LineItem(product.name, offer.price, offer.currency, interval=recurring)],
-        success_url=success_url,
-        cancel_url=cancel_url,
-        idempotency_key=key,
-        mode=mode,
-        customer_email=email if isinstance(email, str) else None,
-        metadata={"creator_id": str(principal.creator_id), "product_id": str(product.id), "buyer_id": str(buyer.id)},
+        buyer = _buyer(uow, ctx, fan_id)
+    checkout = start_checkout(
+        ctx.store,
+        _stripe(ctx),
+        creator_id=ctx.principal.creator_id,
+        buyer_id=buyer.id,
+        product_id=product_id,
+        request_id=_request_id(ctx),
+        public_url=ctx.providers.public_url,
     )
-    if not session.url:
-        raise StripeRejected(f"Stripe returned checkout session {session.id} without a link (it is {session.status})")
-    with ctx.store.unit_of_work() as uow:
-        payment = _initiated_payment(uow, buyer.id, session.id)
-        if payment is None:
-            payment = uow.entities.insert(
-                "payment",
-                f"{product.name} checkout",
-                {
-                    "amount": offer.price,
-                    "currency": offer.currency,
-                    "provider": "stripe",
-                    "providerRef": session.id,
-                    "productId": str(product.id),
-                    "buyerId": str(buyer.id),
-                    "checkoutUrl": session.url,
-                    "mode": mode,
-                },
-                status="pending",
-            )
-            uow.connections.insert(principal.creator_id, payment.id, "owns", {"revenueShare": 1.0})
-            uow.connections.insert(payment.id, product.id, "references")
-            uow.events.insert(
-                "payment_processed",
-                actor_id=buyer.id,
-                target_id=payment.id,
-                metadata={
-                    "amount": offer.price,
-                    "currency": offer.currency,
-                    "providerRef": session.id,
-                    "status": "initiated",
-                    "productId": str(product.id),
-                },
-            )
-            uow.commit()
+    offer = checkout.offer
     return reply(
-        f"Checkout link for '{product.name}' ({offer.formatted_price}): {session.url}",
-        url=session.url,
-        product_id=str(product.id),
-        product_name=product.name,
+        f"Checkout link for '{offer.name}' ({offer.formatted_price}): {checkout.url}",
+        url=checkout.url,
+        product_id=offer.id,
+        product_name=offer.name,
         price=offer.price,
         currency=offer.currency,
         formatted_price=offer.formatted_price,
-        payment_id=str(payment.id),
-        mode=mode,
+        payment_id=str(checkout.payment_id),
+        buyer_id=str(checkout.buyer_id),
+        mode=checkout.mode,
         provider_mode=getattr(_stripe(ctx), "mode", None),
     )
 
@@ -158,47 +120,36 @@ def refund_payment(payment_id: str, reason: str, ctx: Annotated[ToolContext, Inj
     with ctx.store.lock(f"refund:{payment.id}"):
         with ctx.store.unit_of_work() as uow:
             payment = uow.entities.get(payment.id)
-            done = [
-                e
-                for e in uow.events.query(type="payment_processed", target_id=payment.id, limit=100)
-                if e.metadata.get("status") == "refunded"
-            ]
-        if done:
+        props = payment.properties
+        amount = int(props.get("amount") or 0)
+        before = int(props.get("amountRefunded") or 0)
+        if props.get("state") == "refunded" or (amount and before >= amount):
             return reply(
                 f"Payment {payment.id} was already refunded.",
                 payment_id=str(payment.id),
                 refunded=True,
                 already_refunded=True,
-                refund_id=done[0].metadata.get("refundId"),
+                refund_id=props.get("refundId"),
             )
-        if payment.properties.get("provider") not in (None, "stripe"):
-            raise InvalidInput(f"payment {payment.id} was made through {payment.properties['provider']}, not Stripe")
+        if props.get("provider") not in (None, "stripe"):
+            raise InvalidInput(f"payment {payment.id} was made through {props['provider']}, not Stripe")
         stripe = _stripe(ctx)
         intent = _payment_intent_of(stripe, payment)
         refund = stripe.refund(intent, idempotency_key=f"one-refund-{payment.id}")
-        currency = str(payment.properties.get("currency") or refund.currency).upper()
+        currency = str(props.get("currency") or refund.currency).upper()
         with ctx.store.unit_of_work() as uow:
-            uow.entities.update(
-                payment.id,
-                properties={
-                    "refunded": True,
-                    "refundId": refund.id,
-                    "refundReason": reason[:500],
-                    "paymentIntent": intent,
-                },
-            )
-            uow.events.insert(
-                "payment_processed",
+            # the webhook may report this refund too: record_refund writes only what is not recorded yet
+            uow.webhooks.lock_object("stripe", f"3:payment:{payment.id}")
+            uow.entities.update(payment.id, properties={"paymentIntent": intent})
+            record_refund(
+                uow,
+                payment,
+                before + refund.amount,
+                reference=refund.id,
+                currency=currency,
                 actor_id=principal.entity_id,
-                target_id=payment.id,
-                metadata={
-                    "amount": refund.amount,
-                    "currency": currency,
-                    "providerRef": refund.id,
-                    "status": "refunded",
-                    "reason": reason[:500],
-                    "refundId": refund.id,
-                },
+                reason=reason,
+                refund_id=refund.id,
             )
             uow.commit()
     return reply(

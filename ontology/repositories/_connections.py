@@ -10,7 +10,7 @@ from sqlalchemy import delete, insert, select, update
 
 from ontology import tables as t
 from ontology.errors import InvalidInput, NotFound
-from ontology.records import Connection
+from ontology.records import Connection, Entity
 from ontology.repositories._base import Repository, parse_id
 from ontology.validation import (
     clean_limit,
@@ -31,11 +31,18 @@ class ConnectionRepository(Repository):
         strength: float = 1.0,
         valid_from: datetime | None = None,
         valid_to: datetime | None = None,
+        ends: tuple[Entity, Entity] | None = None,
     ) -> Connection:
-        """Connect two entities; the registry decides which entity types each end may have."""
+        """Connect two entities; the registry decides which entity types each end may have. `ends` (the
+        two live entities, read in this unit of work) saves reading them again on a hot path."""
         self._uow.registry.get("connection", type)
-        ends = self._uow.entities.get_many([parse_id(from_id, "from"), parse_id(to_id, "to")])
-        source, target = ends.get(parse_id(from_id)), ends.get(parse_id(to_id))
+        source: Entity | None
+        target: Entity | None
+        if ends is not None and (ends[0].id, ends[1].id) == (parse_id(from_id, "from"), parse_id(to_id, "to")):
+            source, target = ends
+        else:
+            found = self._uow.entities.get_many([parse_id(from_id, "from"), parse_id(to_id, "to")])
+            source, target = found.get(parse_id(from_id)), found.get(parse_id(to_id))
         if source is None or target is None:
             raise NotFound(f"no entity with id {from_id if source is None else to_id}")
         spec = self._uow.registry.check_connection_ends(type, source.type, target.type)

@@ -71,14 +71,24 @@ class EntityRepository(Repository):
     """Entities: the nouns of the business (creators, fans, content, products, agents...)."""
 
     def insert(
-        self, type: str, name: str, properties: dict[str, Any] | None = None, status: str | None = None
+        self,
+        type: str,
+        name: str,
+        properties: dict[str, Any] | None = None,
+        status: str | None = None,
+        *,
+        id: uuid.UUID | None = None,
     ) -> Entity:
-        """Create an entity; content starts as `draft`, everything else as `active`."""
+        """Create an entity; content starts as `draft`, everything else as `active`. `id` (optional) is
+        for an entity whose id is derived from a business fact (a payment from its purchase request), so
+        a retry finds it instead of creating a second one (ConstraintViolation when it exists)."""
         spec = self._uow.registry.get("entity", type)
         props = clean_payload(spec.validate(properties), "properties")
+        extra: dict[str, Any] = {"id": parse_id(id)} if id is not None else {}
         row = self._uow.execute(
             insert(t.entities)
             .values(
+                **extra,
                 type=type,
                 name=clean_text(name, "name", max_chars=MAX_NAME_CHARS),
                 properties=props,

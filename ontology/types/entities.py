@@ -207,11 +207,20 @@ class PaymentProps(Payload):
     refunded: bool | None = None
     refundId: str | None = None
     refundReason: str | None = None
+    state: Literal["initiated", "completed", "failed", "refunded"] | None = Field(
+        default=None, description="where the payment stands (payment_processed events are its history)"
+    )
+    amountRefunded: int | None = MinorUnits
+    subscriptionId: str | None = Field(default=None, description="Stripe subscription (sub_...) it pays for")
+    invoiceId: str | None = Field(default=None, description="Stripe invoice (in_...) it pays")
+    creatorId: str | None = EntityId
 
 
 class SubscriptionProps(PaymentProps):
     interval: Literal["month", "year"] | None = None
     currentPeriodEnd: Timestamp | None = None
+    stripeStatus: str | None = Field(default=None, description="Stripe's status: active, past_due, canceled...")
+    firstPaymentId: str | None = EntityId
 
 
 class MetricProps(Payload):

@@ -200,6 +200,10 @@ class LiveStripe:
             params["customer_email"] = customer_email
         if metadata:
             params["metadata"] = dict(metadata)
+            # the same metadata on the payment intent or subscription the session creates, so events
+            # about those (a refund, a renewal invoice) name the purchase too
+            carrier = "subscription_data" if mode == "subscription" else "payment_intent_data"
+            params[carrier] = {"metadata": dict(metadata)}
         session = self._call(
             "create checkout session",
             lambda: self._client.v1.checkout.sessions.create(params=_params(params), options=self._options(key)),

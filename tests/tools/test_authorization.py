@@ -64,7 +64,7 @@ def sample_args(world: World) -> dict[str, dict[str, Any]]:
         "create_content": {"content_type": "blog_post", "title": "t", "body": "b"},
         "research_topic": {"topic": "pricing"},
         "list_products": {},
-        "create_checkout_link": {"product_id": product},
+        "create_checkout_link": {"product_id": product, "fan_id": str(world.fan.id)},
         "enroll_in_course": {"course_id": str(world.products["free_course"].id), "fan_id": str(world.fan.id)},
         "change_price": {"product_id": product, "price": 4900},  # its current price: other tests see no change
         "refund_payment": {"payment_id": product, "reason": "fan asked"},

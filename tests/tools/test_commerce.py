@@ -99,10 +99,13 @@ def test_checkout_refuses_free_hidden_and_bogus_products(
     assert row_counts(store) == before
 
 
-def test_another_creators_product_cannot_be_sold_here(make_ctx: ContextFactory, rival: World, store: Store) -> None:
+def test_another_creators_product_cannot_be_sold_here(
+    make_ctx: ContextFactory, world: World, rival: World, store: Store
+) -> None:
     before = row_counts(store)
     for role in Role:
-        message = call(make_ctx(role), "create_checkout_link", product_id=str(rival.products["playbook"].id))
+        fan = {} if role is Role.FAN else {"fan_id": str(world.fan.id)}
+        message = call(make_ctx(role), "create_checkout_link", product_id=str(rival.products["playbook"].id), **fan)
         assert str(message.content).startswith("error: there is no product")
     assert row_counts(store) == before
 
@@ -246,3 +249,45 @@ def test_list_products_finds_offers_past_a_thousand_other_items_and_pages_them(
         listed += [p["id"] for p in page["products"]]
     assert listed == [str(offer.id) for offer in offers]  # every offer once, in order, the draft never
     assert page["products"][-1]["formatted_price"] == "$1.59"
+
+
+def test_an_agents_link_is_for_the_fan_it_names_and_a_fan_buys_only_for_themself(
+    make_ctx: ContextFactory, world: World, rival: World, store: Store
+) -> None:
+    product = str(world.products["playbook"].id)
+    data = ok(
+        make_ctx(Role.AGENT, run_id="run-agent-link"),
+        "create_checkout_link",
+        product_id=product,
+        fan_id=str(world.fan.id),
+    )
+    with store.unit_of_work() as uow:
+        payment = uow.entities.get(data["payment_id"])
+        initiated = uow.events.query(type="payment_processed", target_id=payment.id)
+    assert data["buyer_id"] == str(world.fan.id) == payment.properties["buyerId"]
+    assert [e.actor_id for e in initiated] == [world.fan.id]  # the fan buys, not the agent
+    stripe: LocalStripe = make_ctx(Role.AGENT).providers.get("stripe")
+    assert stripe.retrieve_checkout_session(payment.properties["providerRef"]).metadata["buyer_id"] == str(world.fan.id)
+
+    before = row_counts(store)
+    for ctx, fan_id, expected in (
+        (make_ctx(Role.FAN, fan=world.other_fan), str(world.fan.id), "refused: a fan can only buy for themself"),
+        (make_ctx(Role.CREATOR), None, "error: give the fan_id"),
+        (make_ctx(Role.AGENT), str(rival.fan.id), "error: there is no fan"),
+    ):
+        args = {"product_id": product} | ({"fan_id": fan_id} if fan_id else {})
+        assert str(call(ctx, "create_checkout_link", **args).content).startswith(expected)
+    assert row_counts(store) == before
+
+
+def test_two_messages_of_a_fan_get_two_sessions_and_a_retried_message_the_same(
+    store: Store, knowledge: KnowledgeBase, providers: Providers, world: World
+) -> None:
+    def for_message(message_id: str) -> dict[str, object]:
+        principal = Principal(Role.FAN, world.other_fan.id, world.creator.id)
+        ctx = ToolContext(principal, store, knowledge, providers, request_id=message_id)
+        return ok(ctx, "create_checkout_link", product_id=str(world.products["pro_course"].id))
+
+    first, retried, second = for_message("inbox-7001"), for_message("inbox-7001"), for_message("inbox-7002")
+    assert retried["url"] == first["url"] and retried["payment_id"] == first["payment_id"]
+    assert second["url"] != first["url"] and second["payment_id"] != first["payment_id"]
