@@ -6,12 +6,15 @@
 2. Token purchases arriving at a steady rate (`--rate-share` of the ceiling) for `--seconds`, each a
    fiat purchase through the local Stripe ledger and a keyed mint on anvil, 5% injected failures
    (half declined cards, half mints that revert), each purchase's latency measured from its
-   scheduled arrival (queueing included).
+   scheduled arrival (queueing included). Then the same at 80% of the measured purchase capacity,
+   for the latency a purchase has when arrivals do not outrun the workers.
 3. A 1,000-purchase correctness run as fast as the workers go (same failure mix), then the
    reconciler, then the checks: no purchase open, Stripe charges - refunds == completed purchases'
    value (money lost), the token's supply grew by exactly the completed amounts (double spends),
    every fan's `holds_tokens` balance == the chain's balance_of.
-4. Webhooks: the stripe helper's `bench/commerce_webhooks.run_webhooks(count=10_000, duplicate_share=0.3)`.
+4. Where the CPU goes: this process's and anvil's CPU per raw transfer and per purchase, and, one at a
+   time, a purchase's keyed mint and Stripe charge alone (ONE's bookkeeping is the rest).
+5. Webhooks: the stripe helper's `bench/commerce_webhooks.run_webhooks(count=10_000, duplicate_share=0.3)`.
 
 Prints progress, then one JSON line: {"purchases", "chain_tx_per_s", "purchase_rate_ratio",
 "failures_injected", "ledger_matches_chain", "double_spends", "purchase_p95_ms", "webhook_events_per_s",
@@ -46,6 +49,8 @@ PRICE = 500
 FAILURE_SHARE = 0.05
 ZERO = "0x0000000000000000000000000000000000000000"
 INITIAL_SUPPLY = 10**12
+OUTSIDE = "0x" + "0e" * 20  # where the cost breakdown's bare mints go (no fan's wallet)
+RAW_CPU_MS: list[float] = []  # this process's CPU per raw transfer (ms), from raw_ceiling
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -102,9 +107,10 @@ def raw_ceiling(url: str, private_key: str, contract: str, abi: Any, *, workers:
             with lock:
                 done[0] += 1
 
-    started = time.monotonic()
+    started, cpu = time.monotonic(), time.process_time()
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(worker, range(workers)))
+    RAW_CPU_MS.append(1000 * (time.process_time() - cpu) / max(done[0], 1))
     return done[0] / (time.monotonic() - started)
 
 
@@ -125,6 +131,7 @@ class Shop:
             ).id
             uow.commit()
         self.fans: list[tuple[uuid.UUID, str]] = []
+        self.minted_outside = 0
 
     def add_fans(self, count: int) -> None:
         """`count` more fans, each with its own wallet address."""
@@ -151,6 +158,38 @@ class Shop:
         return str(purchase.state)
 
 
+def _process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) another process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cost_breakdown(shop: Shop, *, count: int, first: int) -> dict[str, float]:
+    """CPU ms of this process per operation, one at a time: a whole purchase, its keyed mint alone, its
+    Stripe charge alone (ONE's own bookkeeping is the rest)."""
+    cpu = time.process_time()
+    for i in range(count):
+        shop.buy(first + i, None)
+    purchase = 1000 * (time.process_time() - cpu) / count
+    cpu = time.process_time()
+    for i in range(count):  # to an address no fan has: the audit counts these apart
+        shop.chain.mint(shop.contract, OUTSIDE, 1, key=f"bench:cost:mint:{i}")
+        shop.minted_outside += 1
+    mint = 1000 * (time.process_time() - cpu) / count
+    cpu = time.process_time()
+    for i in range(count):
+        shop.stripe.create_payment_intent(
+            PRICE, "usd", idempotency_key=f"bench:cost:charge:{i}", payment_method="pm_card_visa", confirm=True
+        )
+    charge = 1000 * (time.process_time() - cpu) / count
+    return {
+        "purchase": round(purchase, 1),
+        "keyed_mint": round(mint, 1),
+        "stripe_charge": round(charge, 1),
+        "bookkeeping": round(purchase - mint - charge, 1),
+    }
+
+
 def _fault(index: int) -> str | None:
     """5% of purchases fail on purpose: every 20th, alternately a declined card and a reverting mint."""
     if index % 20 != 19:
@@ -165,6 +204,7 @@ def steady(shop: Shop, *, rate: float, seconds: float, workers: int, first: int)
     states: dict[str, int] = {}
     lock = threading.Lock()
     start = time.monotonic() + 0.2
+    cpu = time.process_time()
 
     def one(i: int) -> None:
         due = start + i / rate
@@ -186,6 +226,7 @@ def steady(shop: Shop, *, rate: float, seconds: float, workers: int, first: int)
     return {
         "count": count,
         "elapsed": elapsed,
+        "cpu_ms": 1000 * (time.process_time() - cpu) / count,
         "per_second": count / elapsed,
         "p50_ms": 1000 * statistics.median(latencies),
         "p95_ms": 1000 * _percentile(latencies, 0.95),
@@ -236,7 +277,7 @@ def audit(shop: Shop) -> dict[str, Any]:
                 charged += int(charge["amount"])
                 refunded += int(charge["amount_refunded"])
     value = sum(int(p.price or 0) for p in completed)
-    minted = shop.chain.total_supply(shop.contract) - INITIAL_SUPPLY
+    minted = shop.chain.total_supply(shop.contract) - INITIAL_SUPPLY - shop.minted_outside
     expected_minted = sum(p.amount for p in completed)
     check = shop.purchases.ledger_matches_chain(shop.token)
     over = sum(1 for _, db, chain in check.mismatches if chain > db)
@@ -276,20 +317,40 @@ def run_purchases(url: str, *, workers: int, seconds: float, rate_share: float, 
             shop.add_fans(500)
             print(f"anvil raw ceiling: {workers} threads, one key, signed ERC-20 transfers ...", flush=True)
             artifact = base.token_artifact()
+            anvil_pid = int(json.loads((Path(state) / "node.json").read_text())["pid"])
+            anvil_cpu = _process_cpu(anvil_pid)
             ceiling = raw_ceiling(node.url, DEV_PRIVATE_KEY, shop.contract, artifact.abi, workers=workers, seconds=5)
-            print(f"  {ceiling:.0f} tx/s", flush=True)
+            raw_anvil_ms = 1000 * (_process_cpu(anvil_pid) - anvil_cpu) / (ceiling * 5)
+            print(
+                f"  {ceiling:.0f} tx/s; CPU per transfer: this process {RAW_CPU_MS[-1]:.1f} ms, anvil "
+                f"{raw_anvil_ms:.1f} ms",
+                flush=True,
+            )
             rate = ceiling * rate_share
             print(f"steady purchases: {rate:.0f}/s for {seconds:g} s, {workers} workers, 5% failures ...", flush=True)
+            anvil_cpu = _process_cpu(anvil_pid)
             run = steady(shop, rate=rate, seconds=seconds, workers=workers, first=0)
+            run_anvil_ms = 1000 * (_process_cpu(anvil_pid) - anvil_cpu) / run["count"]
             print(
                 f"  {run['count']} purchases in {run['elapsed']:.1f} s = {run['per_second']:.0f}/s "
                 f"({run['per_second'] / ceiling:.0%} of the ceiling), p50 {run['p50_ms']:.0f} ms, "
-                f"p95 {run['p95_ms']:.0f} ms, {run['states']}",
+                f"p95 {run['p95_ms']:.0f} ms, {run['states']}; CPU per purchase: this process "
+                f"{run['cpu_ms']:.1f} ms, anvil {run_anvil_ms:.1f} ms",
                 flush=True,
             )
             print(f"correctness run: {correctness} purchases ...", flush=True)
             check = burst(shop, count=correctness, workers=workers, first=run["count"])
             print(f"  {check['per_second']:.0f}/s, {check['states']}", flush=True)
+            calm_rate = 0.8 * check["per_second"]
+            print(f"steady purchases within capacity: {calm_rate:.0f}/s for 10 s ...", flush=True)
+            calm = steady(shop, rate=calm_rate, seconds=10, workers=workers, first=run["count"] + correctness)
+            print(
+                f"  {calm['per_second']:.0f}/s, p50 {calm['p50_ms']:.0f} ms, p95 {calm['p95_ms']:.0f} ms, {calm['states']}",
+                flush=True,
+            )
+            done = run["count"] + correctness + calm["count"]
+            costs = cost_breakdown(shop, count=100, first=done)
+            print(f"  CPU ms per operation, one at a time: {costs}", flush=True)
             books = audit(shop)
             print(f"  audit: {books}", flush=True)
         finally:
@@ -302,7 +363,7 @@ def run_purchases(url: str, *, workers: int, seconds: float, rate_share: float, 
         "purchases_per_s": round(run["per_second"], 1),
         "offered_rate_per_s": round(rate, 1),
         "workers": workers,
-        "failures_injected": run["failures_injected"] + check["failures_injected"],
+        "failures_injected": run["failures_injected"] + check["failures_injected"] + calm["failures_injected"],
         "ledger_matches_chain": books["ledger_matches_chain"],
         "double_spends": books["double_spends"],
         "money_lost_cents": books["money_lost_cents"],
@@ -310,6 +371,16 @@ def run_purchases(url: str, *, workers: int, seconds: float, rate_share: float, 
         "purchase_p50_ms": round(run["p50_ms"], 1),
         "purchase_p95_ms": round(run["p95_ms"], 1),
         "correctness_purchases_per_s": round(check["per_second"], 1),
+        "within_capacity": {
+            "rate_per_s": round(calm_rate, 1),
+            "p50_ms": round(calm["p50_ms"], 1),
+            "p95_ms": round(calm["p95_ms"], 1),
+        },
+        "cpu_ms_per_raw_transfer": {"bench": round(RAW_CPU_MS[-1], 1), "anvil": round(raw_anvil_ms, 1)},
+        "cpu_ms_per_purchase": {"bench": round(run["cpu_ms"], 1), "anvil": round(run_anvil_ms, 1)},
+        "cpu_ms_breakdown": costs,
+        "cores": os.cpu_count(),
+        "load_average": [round(x, 1) for x in os.getloadavg()],
     }
 
 
@@ -317,14 +388,15 @@ def run_purchases(url: str, *, workers: int, seconds: float, rate_share: float, 
 
 
 def run_webhook_half(server: str) -> dict[str, Any]:
-    """The stripe helper's webhook bench (LEAD: connect once bench/commerce_webhooks.py is merged)."""
-    try:
-        from bench.commerce_webhooks import run_webhooks  # type: ignore[import-not-found]
-    except ImportError:
-        print("webhooks: bench/commerce_webhooks.py is not on this branch yet: skipped", flush=True)
-        return {"webhook_events_per_s": None, "duplicates_applied": None}
-    figures: dict[str, Any] = run_webhooks(count=10_000, duplicate_share=0.3)
-    return figures
+    """The stripe helper's webhook bench: 10,000 signed deliveries, 30% duplicates, through the ASGI app."""
+    from bench.commerce_webhooks import run_webhooks
+
+    figures = run_webhooks(count=10_000, duplicate_share=0.3)
+    return {
+        "webhook_events_per_s": figures["webhook_events_per_s"],
+        "duplicates_applied": figures["duplicates_applied"],
+        "webhook_exactly_once": figures["exactly_once"],
+    }
 
 
 def main() -> None:

@@ -372,7 +372,9 @@ class TokenPurchases:
                 done = uow.purchases.move(purchase.id, ("charged", "minted"), "completed", tx_hash=receipt.tx_hash)
                 if done is None:
                     return uow.purchases.get(purchase.id)
-                uow.purchases.credit_holding(done.fan_id, done.token_id, done.amount)
+                found = uow.entities.get_many([done.fan_id, done.token_id])
+                ends = (found[done.fan_id], found[done.token_id]) if len(found) == 2 else None
+                uow.purchases.credit_holding(done.fan_id, done.token_id, done.amount, ends=ends)
                 price, currency = int(done.price or 0), (done.currency or "usd").upper()
                 uow.connections.insert(
                     done.fan_id,
@@ -385,6 +387,7 @@ class TokenPurchases:
                         "paymentMethod": "card" if done.method == "fiat" else "crypto",
                         "blockchain": done.chain,
                     },
+                    ends=ends,
                 )
                 uow.events.insert(
                     "token_transacted",

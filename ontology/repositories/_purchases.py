@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from ontology import tables as t
 from ontology.errors import InvalidInput, NotFound
+from ontology.records import Entity
 from ontology.repositories._base import Repository, parse_id
 from ontology.validation import clean_limit, clean_text
 
@@ -218,8 +219,11 @@ class PurchaseRepository(Repository):
 
     # -- the holder's balance, the fact a completed purchase writes -----------------------------
 
-    def credit_holding(self, fan_id: uuid.UUID, token_id: uuid.UUID, amount: int) -> int:
-        """Add `amount` to the fan's `holds_tokens` balance of the token (created at 0); returns the balance."""
+    def credit_holding(
+        self, fan_id: uuid.UUID, token_id: uuid.UUID, amount: int, *, ends: tuple[Entity, Entity] | None = None
+    ) -> int:
+        """Add `amount` to the fan's `holds_tokens` balance of the token (created at 0); returns the balance.
+        `ends`: the fan and token entities when the caller read them in this unit of work."""
         self._uow.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"),
             {"name": f"holds_tokens:{fan_id}:{token_id}"},
@@ -229,7 +233,9 @@ class PurchaseRepository(Repository):
             balance = int(held[0].metadata.get("balance", "0")) + amount
             self._uow.connections.update(held[0].id, metadata={"balance": str(balance)})
             return balance
-        self._uow.connections.insert(fan_id, token_id, "holds_tokens", {"balance": str(amount), "staked": "0"})
+        self._uow.connections.insert(
+            fan_id, token_id, "holds_tokens", {"balance": str(amount), "staked": "0"}, ends=ends
+        )
         return amount
 
     def holdings(self, token_id: uuid.UUID) -> dict[uuid.UUID, int]:
