@@ -345,7 +345,8 @@ def run_purchases(url: str, *, workers: int, seconds: float, rate_share: float, 
             print(f"steady purchases within capacity: {calm_rate:.0f}/s for 10 s ...", flush=True)
             calm = steady(shop, rate=calm_rate, seconds=10, workers=workers, first=run["count"] + correctness)
             print(
-                f"  {calm['per_second']:.0f}/s, p50 {calm['p50_ms']:.0f} ms, p95 {calm['p95_ms']:.0f} ms, {calm['states']}",
+                f"  {calm['per_second']:.0f}/s, p50 {calm['p50_ms']:.0f} ms, p95 {calm['p95_ms']:.0f} ms, "
+                f"{calm['states']}",
                 flush=True,
             )
             done = run["count"] + correctness + calm["count"]
