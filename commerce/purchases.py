@@ -36,9 +36,10 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from commerce.notify import notify_fan
 from ontology import Store, UnitOfWork
 from ontology.errors import InvalidInput, NotFound, OntologyError
 from ontology.repositories._purchases import TokenPurchase
@@ -65,6 +66,7 @@ Method = Literal["fiat", "crypto"]
 StepHook = Callable[[str, TokenPurchase], None]
 
 _MAX_STEPS = 6
+CHECKOUT_EXPIRY = timedelta(hours=25)  # a Checkout session lives 24 hours at most
 
 
 def purchase_key(fan_id: uuid.UUID, token_id: uuid.UUID, amount: int, request_id: str) -> str:
@@ -289,6 +291,8 @@ class TokenPurchases:
 
     def _charge(self, purchase: TokenPurchase) -> TokenPurchase | None:
         if not purchase.payment_method:  # paid through Checkout: the webhook marks it charged
+            if datetime.now(UTC) - purchase.created_at > CHECKOUT_EXPIRY:
+                return self._move(purchase, "failed", error="the checkout was never paid")
             return None
         charge_key, send_key, _ = _keys(purchase)
         try:
@@ -396,6 +400,15 @@ class TokenPurchases:
                     metadata={"action": "purchased", "amount": str(done.amount)},
                 )
                 self._payment_event(uow, done, "completed")
+                if ends is not None:  # the fan hears it once, with the facts (no chat: nothing queued)
+                    notify_fan(
+                        uow,
+                        ends[0],
+                        f"Your purchase is complete: {done.amount} base units of {ends[1].name} are in your "
+                        f"wallet {done.recipient} on {done.chain} (transaction {receipt.tx_hash}).",
+                        key=f"token-purchase:{done.id}:completed",
+                        creator_id=done.creator_id,
+                    )
                 uow.commit()
                 return done
         except OntologyError as error:
@@ -432,6 +445,16 @@ class TokenPurchases:
             if moved is None:
                 return uow.purchases.get(purchase.id)
             self._payment_event(uow, moved, "refunded", refund_id=refund_id, reason=purchase.error)
+            found = uow.entities.get_many([moved.fan_id])
+            if moved.fan_id in found:
+                notify_fan(
+                    uow,
+                    found[moved.fan_id],
+                    "Your token purchase could not be delivered on the chain, so your payment was refunded in "
+                    "full. Nothing was kept.",
+                    key=f"token-purchase:{moved.id}:refunded",
+                    creator_id=moved.creator_id,
+                )
             uow.commit()
             return moved
 
@@ -488,7 +511,7 @@ class PurchaseReconciler:
 
     def __init__(self, store: Store, purchases: TokenPurchases, *, idle_for: timedelta = timedelta(seconds=30)) -> None:
         self._store = store
-        self._purchases = purchases
+        self.purchases = purchases
         self._idle_for = idle_for
 
     def run_once(self, *, idle_for: timedelta | None = None, limit: int = 500) -> ReconcileReport:
@@ -498,7 +521,7 @@ class PurchaseReconciler:
             open_ones = uow.purchases.in_flight(idle_for=self._idle_for if idle_for is None else idle_for, limit=limit)
         for purchase in open_ones:
             try:
-                report.add(self._purchases.advance(purchase.id, reconciling=True).state)
+                report.add(self.purchases.advance(purchase.id, reconciling=True).state)
             except (ProviderError, OntologyError) as error:  # one broken purchase must not stop the pass
                 log.warning("reconciling token purchase %s failed: %s", purchase.id, error)
                 report.add(purchase.state)
@@ -514,7 +537,7 @@ class PurchaseReconciler:
         with self._store.unit_of_work() as uow:
             delivered = uow.purchases.delivered_since(within, chain=blockchain, limit=limit)
         resent = 0
-        chain = self._purchases.chain(blockchain)
+        chain = self.purchases.chain(blockchain)
         for purchase in delivered:
             send_key = purchase.tx_key or _keys(purchase)[1]
             try:

@@ -96,19 +96,16 @@ def _creator(app: App, wanted: str | None, platform: str, *, needs_clone: bool) 
     return creator_id
 
 
-# blockchain of a token -> the provider serving it (commerce.chains, the tokens helper's router, replaces this)
-_CHAIN_PROVIDERS = {"base": "alchemy", "ethereum": "ethereum", "sui": "sui", "solana": "solana"}
-
-
 def purchase_reconciler(app: App) -> Any:
     """The token purchase reconciler over the app's Stripe and chain providers (built on first use)."""
+    from commerce.chains import token_chain
     from commerce.purchases import PurchaseReconciler, TokenPurchases
 
     settings = app.settings
     purchases = TokenPurchases(
         app.store,
         app.providers.get("stripe"),
-        lambda blockchain: app.providers.get(_CHAIN_PROVIDERS.get(blockchain, blockchain)),
+        lambda blockchain: token_chain(app.providers, blockchain),
         max_attempts=settings.purchase_max_attempts,
     )
     return PurchaseReconciler(app.store, purchases, idle_for=timedelta(seconds=settings.purchase_idle_seconds))
@@ -117,9 +114,11 @@ def purchase_reconciler(app: App) -> Any:
 def _reconcile_on_start(app: App, reconciler: Any) -> None:
     """Purchases a crash left in flight are finished or compensated before new ones arrive; sends a
     local chain lost with its last second (anvil restarted from its dump) are sent again first."""
+    from commerce.chains import CHAINS
+
     minutes = app.settings.purchase_recheck_minutes
     for blockchain in ("base", "ethereum"):  # the anvil chains; local Sui/Solana ledgers live in the database
-        if minutes and app.providers.mode(_CHAIN_PROVIDERS[blockchain]) == "local":
+        if minutes and app.providers.mode(CHAINS[blockchain]) == "local":
             reconciler.recheck_delivered(blockchain, within=timedelta(minutes=minutes))
     reconciler.run_once(idle_for=timedelta(0))
 

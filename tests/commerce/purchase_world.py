@@ -65,10 +65,11 @@ class World:
     purchases: TokenPurchases
     fans: dict[uuid.UUID, str] = field(default_factory=dict)
 
-    def fan(self, address: str) -> uuid.UUID:
-        """A new fan whose wallet is `address`."""
+    def fan(self, address: str, *, telegram: str | None = None) -> uuid.UUID:
+        """A new fan whose wallet is `address` (reachable on Telegram when `telegram` is given)."""
+        properties = {"identities": {"telegram": telegram}} if telegram else {}
         with self.store.unit_of_work() as uow:
-            fan = uow.entities.insert("audience_member", f"fan {len(self.fans)}")
+            fan = uow.entities.insert("audience_member", f"fan {len(self.fans)}", properties)
             uow.commit()
         self.fans[fan.id] = address
         return fan.id

@@ -38,7 +38,7 @@ def world(store: Store, stripe: LocalStripe, request: pytest.FixtureRequest) -> 
 
 
 def test_fiat_purchase_writes_every_fact_once(world: World) -> None:
-    fan = world.fan(wallet(world.chain.family, 1))
+    fan = world.fan(wallet(world.chain.family, 1), telegram=f"71{FAMILIES.index(world.chain.family)}")
     purchase = world.buy(fan, 25)
     assert purchase.state == "completed" and purchase.tx_hash and purchase.payment_ref
     assert world.chain.balance_of(world.contract, wallet(world.chain.family, 1)) == 25
@@ -53,6 +53,9 @@ def test_fiat_purchase_writes_every_fact_once(world: World) -> None:
     kinds = sorted((e.type, e.metadata.get("status") or e.metadata.get("action")) for e in events)
     assert kinds == [("payment_processed", "completed"), ("token_transacted", "purchased")]
     assert stripe_net(world.store, {purchase.id}) == (PRICE, 0)
+    with world.store.unit_of_work() as uow:  # the fan is told once, through the outbox
+        told = uow.outbox.get(f"token-purchase:{purchase.id}:completed")
+    assert told is not None and told.recipient_id == fan and purchase.recipient in told.text
 
 
 def test_the_same_request_buys_once(world: World) -> None:
@@ -90,7 +93,7 @@ def test_declined_card_charges_nothing_and_mints_nothing(world: World) -> None:
 
 
 def test_a_mint_the_chain_refuses_refunds_the_charge(world: World) -> None:
-    fan = world.fan(wallet(world.chain.family, 5))
+    fan = world.fan(wallet(world.chain.family, 5), telegram=f"75{FAMILIES.index(world.chain.family)}")
     purchase = world.buy(fan, UNMINTABLE[world.chain.family])  # reverts (EVM) or is rejected (u64 chains)
     assert purchase.state == "refunded" and purchase.refund_ref
     assert stripe_net(world.store, {purchase.id}) == (PRICE, PRICE)
@@ -99,6 +102,9 @@ def test_a_mint_the_chain_refuses_refunds_the_charge(world: World) -> None:
         held = uow.connections.query(from_id=fan, type="holds_tokens")
     assert [(e.type, e.metadata["status"]) for e in events] == [("payment_processed", "refunded")]
     assert held == []
+    with world.store.unit_of_work() as uow:
+        told = uow.outbox.get(f"token-purchase:{purchase.id}:refunded")
+    assert told is not None and "refunded" in told.text
 
 
 def test_crypto_purchase_transfers_from_the_treasury(world: World) -> None:
