@@ -536,6 +536,8 @@ class PurchaseReconciler:
         database's balances hold on the chain again. Returns how many were sent again."""
         with self._store.unit_of_work() as uow:
             delivered = uow.purchases.delivered_since(within, chain=blockchain, limit=limit)
+        if not delivered:
+            return 0  # nothing to look at: the chain's provider is not even built
         resent = 0
         chain = self.purchases.chain(blockchain)
         for purchase in delivered:
