@@ -22,7 +22,8 @@ chain's `outcome(key)`: mined -> complete, reverted -> refund, pending -> wait, 
 dropped) -> send again under the same key, which cannot mint twice.
 
 Crypto ("transfer"): the fan pays on chain first (e.g. to the platform's address); the caller hands
-in that confirmed payment as `payment_ref` (it is part of the request key, so one payment buys once)
+in that confirmed payment as `payment_ref` (it is the request's key: one payment buys once, and a
+second request naming it gets that purchase back, or is refused if it asks for something else)
 and the platform transfers the tokens from its treasury (the platform's address, which received the
 initial supply) to the fan under `token-purchase:{id}:transfer`. ONE cannot send a foreign asset back
 through the token interface: a transfer that fails ends `failed` with `payment_processed failed` and
@@ -55,6 +56,7 @@ __all__ = [
     "TokenPurchase",
     "TokenPurchases",
     "charged_by_checkout",
+    "payment_key",
     "purchase_key",
 ]
 
@@ -74,6 +76,12 @@ def purchase_key(fan_id: uuid.UUID, token_id: uuid.UUID, amount: int, request_id
     command that asked (a re-delivered message buys once; a new message buys again)."""
     raw = f"{fan_id}:{token_id}:{amount}:{request_id}"
     return "token-purchase:" + (raw if len(raw) <= 200 else hashlib.sha256(raw.encode()).hexdigest())
+
+
+def payment_key(payment_ref: str) -> str:
+    """The idempotency key of a crypto purchase: the fan's on-chain payment itself."""
+    raw = payment_ref.strip()
+    return "token-purchase:payment:" + (raw if len(raw) <= 200 else hashlib.sha256(raw.encode()).hexdigest())
 
 
 def _keys(purchase: TokenPurchase) -> tuple[str, str, str]:
@@ -213,9 +221,14 @@ class TokenPurchases:
                 raise InvalidInput(f"token {token.name} is not deployed on a chain yet")
             chain = self._chains(blockchain)
             address = chain.check_address(recipient)
-            key_extra = f":{payment_ref}" if method == "crypto" else ""
-            purchase, _ = uow.purchases.start(
-                key=purchase_key(fan_id, token_id, amount, request_id + key_extra),
+            # a crypto payment buys once, whatever request mentions it: the payment is the key
+            key = (
+                payment_key(str(payment_ref))
+                if method == "crypto"
+                else purchase_key(fan_id, token_id, amount, request_id)
+            )
+            purchase, created = uow.purchases.start(
+                key=key,
                 creator_id=creator_id,
                 fan_id=fan_id,
                 token_id=token_id,
@@ -230,6 +243,8 @@ class TokenPurchases:
                 payment_ref=payment_ref,
                 state="charged" if method == "crypto" else "started",
             )
+            if not created and (purchase.fan_id, purchase.token_id, purchase.amount) != (fan_id, token_id, amount):
+                raise InvalidInput(f"payment {payment_ref} already paid for another token purchase ({purchase.id})")
             uow.commit()
         return purchase
 

@@ -110,32 +110,29 @@ def test_a_mint_the_chain_refuses_refunds_the_charge(world: World) -> None:
 def test_crypto_purchase_transfers_from_the_treasury(world: World) -> None:
     fan = world.fan(wallet(world.chain.family, 6))
     treasury = world.chain.balance_of(world.contract, world.chain.address)
-    purchase = world.buy(fan, 30, method="crypto", payment_ref="0xfanpayment1", payment_method=None)
+    purchase = world.buy(
+        fan, 30, method="crypto", payment_ref=f"0xfanpayment1-{world.chain.family}", payment_method=None
+    )
     assert purchase.state == "completed"
     assert world.chain.balance_of(world.contract, wallet(world.chain.family, 6)) == 30
     assert world.chain.balance_of(world.contract, world.chain.address) == treasury - 30
-    again = world.buy(fan, 30, method="crypto", payment_ref="0xfanpayment1", payment_method=None, request="x")
-    assert again.state == "completed"
-    # one payment, one transfer, whatever the request id says: the payment is part of the key only
-    # together with the request; the same request and payment are the same purchase
-    same = world.purchases.buy(
-        creator_id=world.creator_id,
-        fan_id=fan,
-        token_id=world.token_id,
-        amount=30,
-        recipient=wallet(world.chain.family, 6),
-        request_id="x",
-        method="crypto",
-        price=PRICE,
-        payment_ref="0xfanpayment1",
+    # the same payment named by another request (a re-delivery, a second message) buys nothing more
+    again = world.buy(
+        fan, 30, method="crypto", payment_ref=f"0xfanpayment1-{world.chain.family}", payment_method=None, request="x"
     )
-    assert same.id == again.id
+    assert again.id == purchase.id
+    assert world.chain.balance_of(world.contract, wallet(world.chain.family, 6)) == 30
+    with pytest.raises(InvalidInput, match="already paid"):  # nor anything else
+        world.buy(fan, 60, method="crypto", payment_ref=f"0xfanpayment1-{world.chain.family}", payment_method=None)
+    assert world.chain.balance_of(world.contract, world.chain.address) == treasury - 30
 
 
 def test_crypto_transfer_the_treasury_cannot_cover_fails_and_names_the_payment(world: World) -> None:
     fan = world.fan(wallet(world.chain.family, 7))
-    purchase = world.buy(fan, 10**12, method="crypto", payment_ref="0xfanpayment2", payment_method=None)
-    assert purchase.state == "failed" and "0xfanpayment2" in (purchase.error or "")
+    purchase = world.buy(
+        fan, 10**12, method="crypto", payment_ref=f"0xfanpayment2-{world.chain.family}", payment_method=None
+    )
+    assert purchase.state == "failed" and f"0xfanpayment2-{world.chain.family}" in (purchase.error or "")
     assert world.chain.balance_of(world.contract, wallet(world.chain.family, 7)) == 0
 
 
