@@ -214,7 +214,6 @@ class StripeEventApplier:
                     event.type,
                     object_id=_s(obj, "id"),
                     vendor_created_at=created,
-                    payload={"object": obj, "created": event.created},
                     status="applied",
                 )
                 if not new and row.status in ("applied", "ignored", "waiting"):
@@ -241,8 +240,9 @@ class StripeEventApplier:
             return Outcome(event.id, event.type, "ignored", "not a type ONE handles")
         try:
             detail = _Apply(uow, self, event).run()
-        except _Wait as waiting:
-            uow.webhooks.mark(SOURCE, event.id, "waiting", object_id=waiting.object_id)
+        except _Wait as waiting:  # kept whole, to be applied when the object it waits for is known
+            body = {"object": event.data_object, "created": event.created}
+            uow.webhooks.mark(SOURCE, event.id, "waiting", object_id=waiting.object_id, payload=body)
             return Outcome(event.id, event.type, "waiting", waiting.object_id)
         except _Ignore as ignored:
             uow.webhooks.mark(SOURCE, event.id, "ignored", error=str(ignored))
@@ -291,6 +291,8 @@ class _Apply:
     def lock(self, *keys: str) -> None:
         """Advisory locks in the global order: 1 intent, 2 subscription, 3 payment (keys carry the rank)."""
         wanted = sorted(set(keys) - self._locked)
+        if wanted and self._locked and wanted[0] < max(self._locked):
+            raise RuntimeError(f"lock order broken: {wanted[0]} after {max(self._locked)}")  # a bug, never data
         self.uow.webhooks.lock_objects(SOURCE, *wanted)
         self._locked.update(wanted)
 
@@ -649,15 +651,15 @@ class _Apply:
         subscription_id, meta = _invoice_subscription(invoice)
         if not subscription_id:
             raise _Ignore("an invoice that is not a subscription's")
-        self.lock(f"2:subscription:{subscription_id}")
+        intent = _invoice_intent(invoice)
+        self.lock(*([f"1:intent:{intent}"] if intent else []), f"2:subscription:{subscription_id}")
         subscription, _ = self.subscription(subscription_id, meta)
         props = subscription.properties
         amount, currency = _i(invoice, "amount_paid"), _s(invoice, "currency") or str(props.get("currency") or "usd")
-        intent = _invoice_intent(invoice)
         first = _uuid(str(props.get("firstPaymentId") or ""))
         is_first = invoice.get("billing_reason") == "subscription_create" and first is not None
         payment_id = first if is_first and first is not None else renewal_payment_id(str(invoice.get("id")))
-        self.lock(*([f"1:intent:{intent}"] if intent else []), f"3:payment:{payment_id}")
+        self.lock(f"3:payment:{payment_id}")
         base = {
             "creator_id": str(props.get("creatorId") or ""),
             "product_id": str(props.get("productId") or ""),

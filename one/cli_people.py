@@ -112,6 +112,32 @@ def creator_init(
     )
 
 
+@creator_app.command("contact")
+def creator_contact(
+    phone: Annotated[
+        str | None, typer.Option("--phone", help="E.164 mobile number, e.g. +14155550100: step-up codes go there")
+    ] = None,
+    email: Annotated[str | None, typer.Option("--email", help="email address (codes go there without a phone)")] = None,
+    creator: CreatorFlag = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Set where ONE reaches you: the one-time codes that approve money actions (refunds, price
+    changes, token mints, big broadcasts) go by SMS to --phone, else by email to --email."""
+    from one.cli_errors import BAD_INPUT, fail
+
+    if phone is None and email is None:
+        raise fail("give --phone and/or --email", BAD_INPUT)
+    changes = {k: v.strip() for k, v in (("phone", phone), ("email", email)) if v is not None}
+    with wired_app() as wired:
+        creator_id = _creator(wired, creator)
+        with wired.store.unit_of_work() as uow:
+            updated = uow.entities.update(creator_id, properties=changes)
+            uow.events.insert("creator_updated", actor_id=creator_id, target_id=creator_id)
+            uow.commit()
+    document = {"creator": str(updated.id), **{k: updated.properties.get(k) for k in ("phone", "email")}}
+    _emit(as_json, document, f"updated how ONE reaches {updated.name!r}: {', '.join(sorted(changes))}")
+
+
 @creator_app.command("link")
 def creator_link(platform: Platform, account: Account, creator: CreatorFlag = None, as_json: JsonFlag = False) -> None:
     """Link the creator's own account on a platform (it may then command the agents there)."""

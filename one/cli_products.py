@@ -142,7 +142,8 @@ def product_price(
     else:
         typer.echo(
             f"price change proposed for {product.name!r}: approval {answer['approval_id']} waits for you\n"
-            f"approve it with: one approvals approve {answer['approval_id']}"
+            f"approve it with: one approvals approve {answer['approval_id']} (it sends you a one-time code; "
+            "then add --code CODE)"
         )
 
 

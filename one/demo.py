@@ -65,6 +65,7 @@ def run_demo(app: App, say: Callable[[str], None]) -> None:
         counts[event.type] = counts.get(event.type, 0) + 1
     say(f"Events by the creator: {', '.join(f'{n} {t}' for t, n in sorted(counts.items()))}.")
     _clone_and_agents(app, creator.id, say)
+    _purchase(app, creator.id, say)
     say("\nTry it yourself:")
     say(f'  .venv/bin/one search "protein for beginners" --creator {creator.id}')
     say("  .venv/bin/one chat --as fan --name you        # talk to the clone")
@@ -112,3 +113,45 @@ def _clone_and_agents(app: App, creator_id: uuid.UUID, say: Callable[[str], None
             say(f"    (tools: {', '.join(run.tool_calls) or 'none'}; logged as agent_executed {run.run_id})")
     finally:
         runtime.pool.close()
+
+
+def _purchase(app: App, creator_id: uuid.UUID, say: Callable[[str], None]) -> None:
+    """A fan buys a product end to end, offline: checkout link -> the local Stripe's hosted page is
+    paid -> its signed checkout.session.completed reaches the same webhook applier Stripe's would."""
+    from commerce.catalog import PUBLIC_STATUSES, format_price, list_products, offer_of
+    from commerce.checkout import start_checkout
+    from commerce.stripe_events import StripeEventApplier
+    from tools.analytics import compute_metrics
+
+    if app.providers.mode("stripe") != "local":
+        say("\nStripe is live here: the demo buys nothing (pay a checkout link to see a purchase complete).")
+        return
+    stripe = app.providers.get("stripe")
+    with app.store.unit_of_work() as uow:
+        paid = [p for p in list_products(uow, creator_id) if p.status in PUBLIC_STATUSES and offer_of(p).price]
+        try:
+            fan = uow.entities.by_identity("audience_member", "telegram", "demo-buyer", following=creator_id)
+        except NotFound:
+            fan = uow.entities.insert("audience_member", "Demo Buyer", {"identities": {"telegram": "demo-buyer"}})
+            uow.connections.insert(fan.id, creator_id, "following")
+            uow.commit()
+    if not paid:
+        return
+    product = next((p for p in paid if not offer_of(p).interval), paid[0])
+    checkout = start_checkout(
+        app.store,
+        stripe,
+        creator_id=creator_id,
+        buyer_id=fan.id,
+        product_id=product.id,
+        request_id=f"demo-{uuid.uuid4()}",
+        public_url=app.providers.public_url,
+    )
+    say(f"\nA fan buys '{product.name}' ({checkout.offer.formatted_price}): checkout link {checkout.url}")
+    completed = stripe.complete_checkout_session(checkout.session_id)
+    applier = StripeEventApplier(app.store, stripe.verify_webhook, grace_hours=app.settings.membership_grace_hours)
+    outcome = applier.receive(completed.payload, completed.signature_header)
+    with app.store.unit_of_work() as uow:
+        revenue = compute_metrics(uow, creator_id, 30)["revenue"]
+    figures = ", ".join(format_price(amount, currency) for currency, amount in revenue.items())
+    say(f"  paid (local Stripe), signed webhook {outcome.status}; revenue over 30 days: {figures}")

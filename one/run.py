@@ -30,7 +30,15 @@ from one.bootstrap import App, NotConfigured, bootstrap
 from one.runtime import Runtime, build_runtime, default_creator
 from one.settings import Settings
 
-__all__ = ["Running", "check_chat_settings", "purchase_reconciler", "run", "start"]
+__all__ = [
+    "Running",
+    "check_chat_settings",
+    "check_membership_settings",
+    "purchase_reconciler",
+    "run",
+    "start",
+    "sweep_membership_grace",
+]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +59,22 @@ def check_chat_settings(settings: Settings) -> None:
         raise NotConfigured("Slack is half configured: set ONE_SLACK_BOT_TOKEN too")
     if (settings.discord_channel_ids or settings.discord_guild_id) and not settings.discord_bot_token:
         raise NotConfigured("Discord channels or a guild are set but ONE_DISCORD_BOT_TOKEN is not")
+    check_membership_settings(settings)
+
+
+def check_membership_settings(settings: Settings) -> None:
+    """Where paid memberships open doors: a role needs its server and the bot, a community chat the bot."""
+    if settings.discord_member_role_id is not None and settings.discord_guild_id is None:
+        raise NotConfigured("ONE_DISCORD_MEMBER_ROLE_ID is set but ONE_DISCORD_GUILD_ID (the role's server) is not")
+    if settings.discord_member_role_id is not None and not settings.discord_bot_token:
+        raise NotConfigured("ONE_DISCORD_MEMBER_ROLE_ID is set but ONE_DISCORD_BOT_TOKEN is not")
+    chat = settings.telegram_community_chat_id
+    if chat is not None and not settings.telegram_bot_token:
+        raise NotConfigured("ONE_TELEGRAM_COMMUNITY_CHAT_ID is set but ONE_TELEGRAM_BOT_TOKEN is not")
+    if chat is not None and not (chat.lstrip("-").isdigit() or (chat.startswith("@") and len(chat) > 1)):
+        raise NotConfigured(
+            f"ONE_TELEGRAM_COMMUNITY_CHAT_ID {chat!r} is neither a chat id (like -1001234567890) nor an @username"
+        )
 
 
 @dataclass
@@ -196,13 +220,14 @@ async def start(settings: Settings, *, serve_http: bool = True) -> Running:
 async def _start(settings: Settings, app: App, runtime: Runtime, *, serve_http: bool) -> Running:
     from bots.fan_commands import FanCommands
     from bots.sender import OutboxSender
+    from one.cli_approvals import step_up_policy
     from one.web import build_web_app
     from tools import Origin
     from tools.approvals import ApprovalDesk
 
     metrics = Metrics()
     store = app.store
-    approvals = ApprovalDesk(store, app.knowledge, app.providers)
+    approvals = ApprovalDesk(store, app.knowledge, app.providers, step_up=step_up_policy(settings))
     senders: list[Any] = []  # the outbox sender, built once the adapters (and their platform senders) exist
 
     def wake_sender() -> None:  # a reply was queued: deliver it now rather than at the next idle poll
@@ -246,7 +271,13 @@ async def _start(settings: Settings, app: App, runtime: Runtime, *, serve_http: 
         return {type(adapter).__name__.removesuffix("Adapter").lower(): "running" for adapter in adapters}
 
     web = build_web_app(
-        store=store, metrics=metrics, routes=routes, health=health, commands=runtime.commands, approvals=approvals
+        store=store,
+        metrics=metrics,
+        routes=routes,
+        health=health,
+        commands=runtime.commands,
+        approvals=approvals,
+        email=lambda: app.providers.get("sendgrid"),
     )
     running = Running(app, runtime, dispatcher, metrics, adapters, sender, web)
     await asyncio.to_thread(_warm, app, runtime, settings.turn_workers)
@@ -265,6 +296,14 @@ async def _start(settings: Settings, app: App, runtime: Runtime, *, serve_http: 
             name="one-purchase-reconciler",
         )
     )
+    running.tasks.append(
+        asyncio.create_task(
+            sweep_membership_grace(
+                store, running.stopping, every_seconds=settings.membership_grace_sweep_seconds, on_closed=wake_sender
+            ),
+            name="one-membership-grace",
+        )
+    )
     if local_stripe is not None:  # local mode: the ledger's events reach the same applier Stripe's would
         from commerce.stripe_events import LocalStripeRelay
 
@@ -278,6 +317,27 @@ async def _start(settings: Settings, app: App, runtime: Runtime, *, serve_http: 
         running.server.install_signal_handlers = lambda: None  # `run` owns the signals
         running.tasks.append(asyncio.create_task(running.server.serve(), name="one-web"))
     return running
+
+
+async def sweep_membership_grace(
+    store: Any, stop: asyncio.Event, *, every_seconds: float, on_closed: Callable[[], None] | None = None
+) -> None:
+    """Every `every_seconds` until `stop`: close the membership doors whose grace period after a
+    failed renewal ended (commerce.memberships.sweep_expired_grace; safe in several processes)."""
+    from commerce.memberships import sweep_expired_grace
+
+    while not stop.is_set():
+        try:
+            closed = await asyncio.to_thread(sweep_expired_grace, store)
+        except Exception:  # the database is away: try again at the next round, never die
+            log.exception("sweeping expired membership grace periods failed")
+        else:
+            if closed:
+                log.info("closed the doors of %d memberships whose grace period ended", closed)
+                if on_closed is not None:
+                    on_closed()
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every_seconds)
 
 
 async def run(settings: Settings, *, on_started: Callable[[Running], Awaitable[None]] | None = None) -> None:

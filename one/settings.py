@@ -211,13 +211,27 @@ class Settings(BaseSettings):
         default=None, description="the creator's private Telegram group or channel paid members are invited to"
     )
     discord_member_role_id: int | None = Field(
-        default=None, description="the Discord role (in discord_guild_id) a paid membership grants"
+        default=None,
+        description="the Discord role (in discord_guild_id) a paid membership grants; the bot needs Manage Roles, "
+        "and the Server Members Intent enabled in the developer portal (to give the role to fans who join later)",
     )
     membership_grace_hours: float = Field(
         default=72.0, ge=0, le=24 * 60, description="access kept after a failed renewal"
     )
+    membership_grace_sweep_seconds: float = Field(
+        default=60.0, gt=0, le=3600, description="how often `one run` closes doors whose grace period ended"
+    )
 
     # step-up: a one-time code to the creator (SMS or email) before money moves
+    step_up_via: Literal["auto", "sms", "email"] = Field(
+        default="auto", description="how step-up codes reach the creator: auto = SMS to their phone, else email"
+    )
+    step_up_code_minutes: float = Field(default=10.0, gt=0, le=60, description="how long a step-up code works")
+    step_up_max_attempts: int = Field(default=5, ge=1, le=10, description="wrong tries before a code is dead")
+    step_up_codes_per_hour: int = Field(default=5, ge=1, le=60, description="step-up codes one creator may get an hour")
+    step_up_broadcast_fans: int = Field(
+        default=1000, ge=0, description="a broadcast reaching more fans than this needs a step-up code"
+    )
 
     # creator tokens and chain sends
     token_chain: Literal["base", "ethereum", "sui", "solana"] = Field(

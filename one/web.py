@@ -9,7 +9,10 @@
     GET  /api/conversations       recent fan turns with the clone: time, fan, platform, tokens (no text)
     POST /api/commands            {"command": "..."} -> {"agent", "answer", "runId"}
     GET  /api/approvals           ?status=&limit=
-    POST /api/approvals/{id}      {"approve": true|false}
+    POST /api/approvals/{id}      {"decision": "approve"|"reject", "code": "123456"} (or {"approve": true|false});
+                                  a step-up approval without its code: 202, a code is sent to the creator
+                                  (`stepUp` says where); a wrong code: 403, nothing done
+    POST /sendgrid/events         SendGrid's signed event webhook (403 forged, 400 stale or malformed)
     GET  /api/outbox              the creator's outgoing messages, metadata only (?status=&limit=)
 
 Every /api route needs `Authorization: Bearer <API key>` (`one apikey create`) and sees only the
@@ -26,24 +29,36 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field, StrictBool
+from pydantic import BaseModel, Field, StrictBool, model_validator
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agents import clone_of_creator
 from bots.metrics import Metrics
+from commerce.email_events import AppliedEmailEvents, record_email_events
+from commerce.step_up import StepUpNoChannel, StepUpRefused, StepUpThrottled
 from graphs.commands import AgentRun
 from one.api_keys import InvalidApiKey, authenticate
 from ontology import ConstraintViolation, InvalidInput, NotFound, OneError, Store
 from ontology.records import ApiKey, Approval, OutboxMessage
+from providers.errors import ProviderNotConfigured
+from providers.sendgrid import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    EmailProvider,
+    SendGridWebhookForged,
+    SendGridWebhookInvalid,
+)
 from tools.analytics import compute_metrics
+from tools.approvals import StepUpRequired
+from tools.context import NotAllowed
 
 __all__ = ["ApprovalDecider", "CommandRunner", "build_web_app"]
 
@@ -54,6 +69,8 @@ OUTBOX_STATUSES = ("pending", "sending", "delivered", "failed", "cancelled")
 APPROVAL_STATUSES = ("pending", "approved", "rejected", "executed", "failed")
 MAX_COMMAND_CHARS = 4000
 INTERNAL_ERROR = "internal error: the server log has the details"
+SENDGRID_EVENTS_PATH = "/sendgrid/events"
+MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
 
 
 class CommandRunner(Protocol):
@@ -67,8 +84,9 @@ class CommandRunner(Protocol):
 class ApprovalDecider(Protocol):
     """What decides an approval (tools.approvals.ApprovalDesk)."""
 
-    def decide(self, approval_id: uuid.UUID, *, approve: bool, by: str) -> Approval:
-        """Approve (and run the action once) or reject a pending approval."""
+    def decide(self, approval_id: uuid.UUID, *, approve: bool, by: str, code: str | None = None) -> Approval:
+        """Approve (and run the action once) or reject a pending approval; a step-up approval needs
+        `code` (without it: StepUpRequired after sending one; a wrong one: StepUpRefused)."""
         ...
 
 
@@ -79,9 +97,22 @@ class CommandBody(BaseModel):
 
 
 class DecisionBody(BaseModel):
-    """POST /api/approvals/{id}."""
+    """POST /api/approvals/{id}: `decision` (or the older `approve` flag), and the step-up `code`."""
 
-    approve: StrictBool
+    decision: Literal["approve", "reject"] | None = None
+    approve: StrictBool | None = None
+    code: str | None = Field(default=None, min_length=1, max_length=32)
+
+    @model_validator(mode="after")
+    def _one_decision(self) -> DecisionBody:
+        if (self.decision is None) == (self.approve is None):
+            raise ValueError('give either "decision": "approve"|"reject" or "approve": true|false')
+        return self
+
+    @property
+    def approving(self) -> bool:
+        """Whether the body approves."""
+        return self.decision == "approve" if self.decision is not None else bool(self.approve)
 
 
 def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
@@ -248,7 +279,7 @@ def _api_router(store: Store, commands: CommandRunner | None, approvals: Approva
         return {"approvals": [_approval_doc(a) for a in found]}
 
     @api.post("/approvals/{approval_id}")
-    def decide(key: Caller, approval_id: uuid.UUID, body: DecisionBody) -> dict[str, Any]:
+    def decide(key: Caller, approval_id: uuid.UUID, body: DecisionBody) -> Any:
         """Approve or reject one of the creator's pending approvals."""
         if approvals is None:
             raise HTTPException(503, "approvals are not running in this process")
@@ -258,7 +289,14 @@ def _api_router(store: Store, commands: CommandRunner | None, approvals: Approva
             raise NotFound(f"no approval {approval_id}")  # another creator's: as if it did not exist
         if current.status != "pending":
             raise HTTPException(409, f"approval {approval_id} was already decided: {current.status}")
-        decided = approvals.decide(approval_id, approve=body.approve, by=f"api key {key.prefix}")
+        try:
+            with_code = {"code": body.code} if body.code is not None else {}
+            decided = approvals.decide(approval_id, approve=body.approving, by=f"api key {key.prefix}", **with_code)
+        except StepUpRequired as needed:
+            sent = needed.sent
+            step_up = {"sent": sent.fresh, "via": sent.via, "to": sent.to, "expiresAt": _iso(sent.expires_at)}
+            document = {**_approval_doc(needed.approval), "stepUp": step_up, "error": str(needed)}
+            return JSONResponse(document, status_code=202)
         return _approval_doc(decided)
 
     @api.get("/outbox")
@@ -298,6 +336,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InvalidInput, status_of(422))
     app.add_exception_handler(NotFound, status_of(404))
     app.add_exception_handler(ConstraintViolation, status_of(409))
+    app.add_exception_handler(NotAllowed, status_of(403))
+    app.add_exception_handler(StepUpRefused, status_of(403))  # a wrong, used, expired or locked code
+    app.add_exception_handler(StepUpThrottled, status_of(429))
+    app.add_exception_handler(StepUpNoChannel, status_of(422))
 
 
 def build_web_app(
@@ -308,10 +350,12 @@ def build_web_app(
     health: Callable[[], Mapping[str, str]] | None = None,
     commands: CommandRunner | None = None,
     approvals: ApprovalDecider | None = None,
+    email: Callable[[], EmailProvider] | None = None,
 ) -> FastAPI:
     """The ASGI app of one `one run` process, over its store and metrics; `routes` are the adapters'
     webhooks, `health()` their states for /healthz; without `commands` or `approvals` those API
-    routes answer 503."""
+    routes answer 503; `email()` gives the email provider that verifies SendGrid's event webhook
+    (without it, POST /sendgrid/events answers 503)."""
     app = FastAPI(title="ONE", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = store
     _install_error_handlers(app)
@@ -349,6 +393,31 @@ def build_web_app(
             for status in {*OUTBOX_STATUSES, *counts}:
                 metrics.outbox.labels(status=status).set(counts.get(status, 0))
         return Response(generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    @app.post(SENDGRID_EVENTS_PATH)
+    async def sendgrid_events(request: Request) -> Response:
+        """SendGrid's signed event webhook: verified, then each event applied once (commerce.email_events)."""
+        if email is None:
+            return _error(503, "SendGrid events are not handled by this process")
+        body = await request.body()
+        if len(body) > MAX_WEBHOOK_BYTES:
+            return _error(413, f"an event webhook request is at most {MAX_WEBHOOK_BYTES} bytes")
+        signature, timestamp = request.headers.get(SIGNATURE_HEADER), request.headers.get(TIMESTAMP_HEADER)
+
+        def apply() -> AppliedEmailEvents:
+            return record_email_events(store, email().parse_events(body, signature, timestamp))
+
+        try:
+            done = await asyncio.to_thread(apply)
+        except SendGridWebhookForged as error:
+            log.warning("sendgrid events: refused a request: %s", error)
+            return _error(403, str(error))
+        except SendGridWebhookInvalid as error:
+            log.warning("sendgrid events: refused a request: %s", error)
+            return _error(400, str(error))
+        except ProviderNotConfigured as error:
+            return _error(503, str(error))
+        return JSONResponse({"applied": done.applied, "duplicates": done.duplicates, "ignored": done.ignored})
 
     app.router.routes.extend(routes)
     app.include_router(_api_router(store, commands, approvals))

@@ -305,6 +305,8 @@ access_grants = Table(
     Column("state", Text, nullable=False, server_default=text("'granting'")),
     Column("reason", Text),
     Column("invite_link", Text),
+    Column("generation", Integer, nullable=False, server_default=text("0")),
+    Column("invite_generation", Integer),
     Column("grace_until", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),

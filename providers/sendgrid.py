@@ -8,6 +8,8 @@
     └── SendGridRejected (ProviderRejected)              400...: SendGrid refused this email
         ├── SendGridInvalidMessage                       our own checks, before any call
         └── SendGridWebhookInvalid                       bad or missing signature, stale, malformed
+            ├── SendGridWebhookForged                    missing or wrong signature (answer 403)
+            └── SendGridWebhookStale                     signed, but too old or from the future (a replay)
 
 * A send only when it surely never reached SendGrid (no connection, 429, 503 with Retry-After):
   SendGrid takes no idempotency key, so a timeout or a 5xx is never followed by a second send.
@@ -64,7 +66,9 @@ __all__ = [
     "SendGridRateLimited",
     "SendGridRejected",
     "SendGridUnavailable",
+    "SendGridWebhookForged",
     "SendGridWebhookInvalid",
+    "SendGridWebhookStale",
 ]
 
 log = logging.getLogger("one.providers.sendgrid")
@@ -123,6 +127,14 @@ class SendGridInvalidMessage(SendGridRejected):
 
 class SendGridWebhookInvalid(SendGridRejected):
     """An event webhook request with a missing, wrong or stale signature, or a malformed body."""
+
+
+class SendGridWebhookForged(SendGridWebhookInvalid):
+    """An event webhook request without SendGrid's signature, or with one that does not match."""
+
+
+class SendGridWebhookStale(SendGridWebhookInvalid):
+    """A signed event webhook request whose timestamp is too far from now (a replay)."""
 
 
 @dataclass(frozen=True)
@@ -230,19 +242,19 @@ class _EventParser:
 
     def _verify(self, body: str, signature: str | None, timestamp: str | None) -> None:
         if not signature or not timestamp:
-            raise SendGridWebhookInvalid(f"event webhook request without {SIGNATURE_HEADER} / {TIMESTAMP_HEADER}")
+            raise SendGridWebhookForged(f"event webhook request without {SIGNATURE_HEADER} / {TIMESTAMP_HEADER}")
         try:
             valid = self._verifier.verify_signature(body, signature, timestamp)
         except (binascii.Error, ValueError) as error:
-            raise SendGridWebhookInvalid("event webhook signature is not valid base64") from error
+            raise SendGridWebhookForged("event webhook signature is not valid base64") from error
         if not valid:
-            raise SendGridWebhookInvalid("event webhook signature does not match the payload")
+            raise SendGridWebhookForged("event webhook signature does not match the payload")
         try:
             age = abs(self._clock() - int(timestamp))
         except ValueError as error:
             raise SendGridWebhookInvalid("event webhook timestamp is not an integer") from error
         if age > self._tolerance:  # signed, but too old (or from the future): a replay
-            raise SendGridWebhookInvalid(
+            raise SendGridWebhookStale(
                 f"event webhook timestamp is {age:.0f}s away from now (at most {self._tolerance:.0f}s)"
             )
 
@@ -269,11 +281,14 @@ def _event(item: dict[str, Any]) -> EmailEvent:
 
 
 class _RedactBearer(logging.Filter):
-    """python_http_client logs request headers (with `Authorization: Bearer <key>`) at DEBUG: blank the key."""
+    """python_http_client logs request headers (with `Authorization: Bearer <key>`) at DEBUG: blank the
+    key; it logs the request body too (an email's text: a one-time code, a magic link): drop it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if "Bearer" in message:
+        if message.startswith("PAYLOAD:"):
+            record.msg, record.args = "PAYLOAD: (email body not logged)", ()
+        elif "Bearer" in message:
             record.msg, record.args = _BEARER.sub("Bearer ***", message), ()
         return True
 

@@ -84,8 +84,7 @@ def _check_days(period_days: int) -> None:
 
 @one_tool(roles={Role.CREATOR, Role.AGENT})
 def fetch_metrics(ctx: Annotated[ToolContext, InjectedToolArg], period_days: int = 30) -> str:
-    """Get the creator's business numbers: revenue (completed payments minus refunds, as Stripe
-    confirmed them), completed payments, refunds, checkouts started,
+    """Get the creator's business numbers: revenue, completed payments, refunds, checkouts started,
     fans, new fans, leads, content published, products for sale, course enrolments and referrals,
     over the last `period_days` days (default 30). Use it for any question about how the business is
     doing; the numbers are counted from the platform's records."""

@@ -7,7 +7,7 @@ never from a model's arguments or memory.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from langchain_core.tools import InjectedToolArg
 
@@ -25,7 +25,7 @@ from tools._common import (
     reply,
 )
 from tools.context import NotAllowed, Role, ToolContext
-from tools.registry import one_tool
+from tools.registry import approved_action, one_tool
 
 __all__ = ["change_price", "enroll_in_course", "list_products"]
 
@@ -124,12 +124,31 @@ def enroll_in_course(course_id: str, ctx: Annotated[ToolContext, InjectedToolArg
     )
 
 
-@one_tool(roles={Role.CREATOR}, moves_money=True)
-def change_price(product_id: str, price: int, ctx: Annotated[ToolContext, InjectedToolArg]) -> str:
-    """Change the price of one of the creator's products or courses. `price` is an integer in minor
-    units (cents): 4900 means $49.00; 0 makes it free. Only the creator can do this."""
+def _check_price(price: object) -> int:
     if isinstance(price, bool) or not isinstance(price, int) or price < 0:
         raise InvalidInput(f"price must be a whole number of cents, 0 or more (4900 = $49.00), got {price!r}")
+    return price
+
+
+def _describe_price_change(args: dict[str, Any], ctx: ToolContext) -> str:
+    price = _check_price(args.get("price"))
+    with ctx.store.unit_of_work() as uow:
+        product = owned_entity(uow, ctx.principal.creator_id, str(args.get("product_id")), CATALOG_TYPES, "product")
+    before = offer_of(product)
+    return (
+        f"Change the price of '{product.name}' from {format_price(before.price, before.currency)} "
+        f"to {format_price(price, before.currency)}"
+    )
+
+
+@one_tool(roles={Role.CREATOR}, moves_money=True, needs_approval=True, describe=_describe_price_change, step_up=True)
+def change_price(product_id: str, price: int, ctx: Annotated[ToolContext, InjectedToolArg]) -> str:
+    """Propose changing the price of one of the creator's products or courses. `price` is an integer in
+    minor units (cents): 4900 means $49.00; 0 makes it free. Only the creator can do this, and calling it
+    only asks: the price changes once the creator approves it AND confirms the one-time code ONE sends
+    them. Then tell the creator it waits for their approval and code."""
+    approved_action(ctx, "change_price")
+    _check_price(price)
     with ctx.store.unit_of_work() as uow:
         product = owned_entity(uow, ctx.principal.creator_id, product_id, CATALOG_TYPES, "product")
         before = offer_of(product)

@@ -89,6 +89,7 @@ class ToolContext:
         "request_id",
         "result_tokens",
         "run_id",
+        "step_up_broadcast_fans",
         "store",
     )
 
@@ -104,6 +105,7 @@ class ToolContext:
         origin: Origin | None = None,
         approvals_channel: str | None = None,
         approval: Approval | None = None,
+        step_up_broadcast_fans: int = 1000,
         request_id: str | None = None,
     ) -> None:
         self.principal = principal
@@ -116,6 +118,8 @@ class ToolContext:
         self.approvals_channel = approvals_channel  # the Slack channel for cards when the origin is not Slack
         # set only by tools.approvals.ApprovalDesk, after the creator approved: lets that one action run
         self.approval = approval
+        # a broadcast to more fans than this needs the creator's step-up code (settings step_up_broadcast_fans)
+        self.step_up_broadcast_fans = step_up_broadcast_fans
         # what asked for this run (the fan's inbox message): a tool that creates something once per
         # request (a checkout session) keys on it, so a retried turn finds what the first try made
         self.request_id = request_id

@@ -52,7 +52,23 @@ def _describe_broadcast(args: dict[str, Any], ctx: ToolContext) -> str:
     return f"Send {quoted!r} to {fans} on {platforms}"
 
 
-@one_tool(roles={Role.CREATOR, Role.AGENT}, needs_approval=True, describe=_describe_broadcast)
+def _broadcast_needs_step_up(args: dict[str, Any], ctx: ToolContext) -> bool:
+    """A broadcast reaching more than `ctx.step_up_broadcast_fans` fans (1,000 by default) also needs
+    the creator's step-up code."""
+    limit = ctx.step_up_broadcast_fans
+    with ctx.store.unit_of_work() as uow:
+        for count, _ in enumerate(reachable_fans(uow, ctx.principal.creator_id), start=1):
+            if count > limit:
+                return True
+    return False
+
+
+@one_tool(
+    roles={Role.CREATOR, Role.AGENT},
+    needs_approval=True,
+    describe=_describe_broadcast,
+    step_up=_broadcast_needs_step_up,
+)
 def broadcast_message(text: str, ctx: Annotated[ToolContext, InjectedToolArg]) -> str:
     """Propose sending one message to ALL of the creator's fans (everyone following them on Telegram or
     Discord who has not opted out). The creator must approve it first: calling this only asks the

@@ -10,7 +10,7 @@ payment already written, while a second real purchase gets a session of its own.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 from langchain_core.tools import InjectedToolArg
 
@@ -20,7 +20,7 @@ from ontology import Entity, InvalidInput, NotFound, UnitOfWork
 from providers.stripe import StripeProvider
 from tools._common import format_price, owned_entity, parse_id, reply
 from tools.context import NotAllowed, Role, ToolContext
-from tools.registry import one_tool
+from tools.registry import approved_action, one_tool
 
 __all__ = ["checkout_return_urls", "create_checkout_link", "refund_payment"]
 
@@ -105,10 +105,29 @@ def _payment_intent_of(stripe: StripeProvider, payment: Entity) -> str:
     raise InvalidInput(f"payment {payment.id} has no Stripe reference: it cannot be refunded through Stripe")
 
 
-@one_tool(roles={Role.CREATOR}, moves_money=True)
+def _describe_refund(args: dict[str, Any], ctx: ToolContext) -> str:
+    with ctx.store.unit_of_work() as uow:
+        payment = owned_entity(uow, ctx.principal.creator_id, str(args.get("payment_id")), {"payment"}, "payment")
+        refunded = any(
+            e.metadata.get("status") == "refunded"
+            for e in uow.events.query(type="payment_processed", target_id=payment.id, limit=100)
+        )
+    if refunded:
+        raise InvalidInput(f"payment {payment.id} was already refunded: nothing to approve")
+    props = payment.properties
+    amount = props.get("amount")
+    money = format_price(amount, str(props.get("currency") or "USD")) if isinstance(amount, int) else "the full amount"
+    reason = " ".join(str(args.get("reason") or "").split())[:200]
+    return f"Refund {money} of payment '{payment.name}' ({payment.id}) through Stripe; reason: {reason or 'none given'}"
+
+
+@one_tool(roles={Role.CREATOR}, moves_money=True, needs_approval=True, describe=_describe_refund, step_up=True)
 def refund_payment(payment_id: str, reason: str, ctx: Annotated[ToolContext, InjectedToolArg]) -> str:
-    """Refund a completed payment in full through Stripe. Only the creator can do this; `payment_id` is
-    the payment's id and `reason` a short note kept with the refund. Refunding twice is harmless."""
+    """Propose refunding a completed payment in full through Stripe. Only the creator can do this, and
+    calling it only asks: NOTHING is refunded until the creator approves it AND confirms the one-time
+    code ONE sends to their phone or email. `payment_id` is the payment's id and `reason` a short note
+    kept with the refund. Then tell the creator it waits for their approval and code."""
+    approved_action(ctx, "refund_payment")
     principal = ctx.principal
     with ctx.store.unit_of_work() as uow:
         payment = owned_entity(uow, principal.creator_id, payment_id, {"payment"}, "payment")

@@ -42,6 +42,7 @@ __all__ = [
     "approved_action",
     "authorize",
     "execute",
+    "needs_step_up",
     "one_tool",
     "request_approval",
     "tools_named",
@@ -166,6 +167,18 @@ def execute(
     return ToolMessage(cap_tokens(text, max_tokens), tool_call_id=call_id, name=name)
 
 
+def needs_step_up(spec: ToolSpec, args: dict[str, Any], ctx: ToolContext) -> bool:
+    """Whether this call of `spec` needs the creator's step-up code besides the approval. A `step_up`
+    callable that fails counts as yes: a step-up question is never answered "no" by an error."""
+    if spec.step_up is True or spec.step_up is False:
+        return spec.step_up
+    try:
+        return bool(spec.step_up(args, ctx))
+    except Exception:
+        log.warning("step-up check of %s failed: asking for the code", spec.name, exc_info=True)
+        return True
+
+
 def request_approval(spec: ToolSpec, args: dict[str, Any], ctx: ToolContext) -> str:
     """Propose a needs_approval call instead of running it: validate the arguments (bad ones are the
     model's error, and no approval is made), then record the approval and, where there is a Slack
@@ -184,6 +197,7 @@ def request_approval(spec: ToolSpec, args: dict[str, Any], ctx: ToolContext) -> 
         chat, thread, bot = origin.chat, origin.thread, origin.bot
     elif ctx.approvals_channel:
         chat = ctx.approvals_channel
+    step_up = needs_step_up(spec, arguments, ctx)
     with ctx.store.unit_of_work() as uow:
         approval = uow.approvals.add(
             principal.creator_id,
@@ -203,7 +217,12 @@ def request_approval(spec: ToolSpec, args: dict[str, Any], ctx: ToolContext) -> 
                 bot=bot,
                 chat_kind="private" if chat.startswith("D") else "group",  # Slack DM channels start with D
                 thread=thread,
-                extras={"approvalId": str(approval.id), "action": spec.name, "summary": summary},
+                extras={
+                    "approvalId": str(approval.id),
+                    "action": spec.name,
+                    "summary": summary,
+                    **({"stepUp": True} if step_up else {}),
+                },
                 kind="card",
                 creator_id=principal.creator_id,
             )
@@ -214,11 +233,13 @@ def request_approval(spec: ToolSpec, args: dict[str, Any], ctx: ToolContext) -> 
     where = "in Slack" if chat else "with `one approvals list`"
     return reply(
         f"Waiting for the creator's approval: {summary}. Nothing has been sent or changed yet; it runs only "
-        f"when the creator approves it {where} (approval id {approval.id}). Tell the creator it awaits "
+        f"when the creator approves it {where}{' with the one-time code ONE sends them' if step_up else ''} "
+        f"(approval id {approval.id}). Tell the creator it awaits "
         "their approval; do not say it was done and do not call this tool again for the same thing.",
         approval_id=str(approval.id),
         status="pending",
         action=spec.name,
+        step_up=step_up,
     )
 
 

@@ -25,6 +25,7 @@ from bots.discord.sender import DM_PREFIX, DiscordSender
 from bots.messages import Attachment, IncomingMessage
 from bots.metrics import Metrics
 from bots.platform import Typing
+from commerce.memberships import member_joined
 from ontology import Store
 from providers.errors import ProviderNotConfigured
 
@@ -108,6 +109,9 @@ class _OneClient(discord.Client):
         intents.guild_messages = True
         intents.dm_messages = True
         intents.message_content = True
+        # membership roles: a fan who joins the server later gets the role then (a privileged intent:
+        # enable "Server Members Intent" for the bot in Discord's developer portal)
+        intents.members = adapter.settings.discord_member_role_id is not None
         super().__init__(
             intents=intents,
             allowed_mentions=discord.AllowedMentions.none(),
@@ -127,6 +131,10 @@ class _OneClient(discord.Client):
     async def on_message(self, message: discord.Message) -> None:
         async with self.adapter.in_flight():
             await self.adapter.handle(message)
+
+    async def on_member_join(self, member: discord.Member) -> None:
+        async with self.adapter.in_flight():
+            await self.adapter.member_joined(member)
 
 
 class DiscordAdapter:
@@ -155,7 +163,9 @@ class DiscordAdapter:
         self.client = _OneClient(self)
         guild = discord.Object(id=self.guild_id) if self.guild_id else None
         register_commands(self.client.tree, self.command, guild=guild)
-        self.sender = DiscordSender(self.client)
+        self.sender = DiscordSender(
+            self.client, store=store, guild_id=self.guild_id, member_role_id=settings.discord_member_role_id
+        )
         self._connection: asyncio.Task[None] | None = None
         self._handlers: set[asyncio.Task[object]] = set()  # event handlers under way (stop waits for them)
         self._held: dict[str, int] = {}  # channel key -> oldest message the dispatcher failed to take
@@ -275,6 +285,23 @@ class DiscordAdapter:
         position = min(message.id, self._held[key] - 1) if key in self._held else message.id
         await asyncio.to_thread(self._advance, self._cursor_name(key), position)
         return accepted
+
+    async def member_joined(self, member: discord.Member) -> int:
+        """A member joined the creator's server: membership doors waiting for them open now (their
+        grants are queued again); returns how many. Never raises (logged)."""
+        if self.settings.discord_member_role_id is None or member.guild.id != self.guild_id or member.bot:
+            return 0
+        try:
+            return await asyncio.to_thread(self._open_waiting_doors, str(member.id))
+        except Exception:
+            log.exception("opening the membership doors waiting for Discord member %s failed", member.id)
+            return 0
+
+    def _open_waiting_doors(self, account: str) -> int:
+        with self.store.unit_of_work() as uow:
+            opened = member_joined(uow, platform=PLATFORM, account=account)
+            uow.commit()
+        return opened
 
     def _advance(self, name: str, message_id: int) -> None:
         with self.store.unit_of_work() as uow:

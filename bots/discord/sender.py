@@ -14,6 +14,8 @@ from typing import cast
 import aiohttp
 import discord
 
+from bots.access import ACCESS_KINDS, GrantLedger
+from bots.discord.access import DiscordDoors
 from bots.platform import (
     DeliveryError,
     PermanentDeliveryError,
@@ -21,6 +23,7 @@ from bots.platform import (
     RetryAfter,
     TransientDeliveryError,
 )
+from ontology import Store
 from ontology.records import OutboxMessage
 
 __all__ = ["DM_PREFIX", "TEXT_LIMIT", "DiscordSender", "nonce_for", "translate_error"]
@@ -68,22 +71,40 @@ def translate_error(error: BaseException) -> DeliveryError:
 
 
 class DiscordSender:
-    """The PlatformSender for Discord: one outbox row -> one Discord message."""
+    """The PlatformSender for Discord: one outbox row -> one Discord message; `access_grant` /
+    `access_revoke` rows add or remove the members' role first (bots/discord/access.py), which
+    needs the `store` and the server and role."""
 
     platform = "discord"
     # Discord states its limits as 429 + Retry-After (per route and global), not up front
     limits = RateLimits()
     dedupes_resends = True
 
-    def __init__(self, client: discord.Client) -> None:
+    def __init__(
+        self,
+        client: discord.Client,
+        *,
+        store: Store | None = None,
+        guild_id: int | None = None,
+        member_role_id: int | None = None,
+    ) -> None:
         self._client = client
+        self.doors = DiscordDoors(client, GrantLedger(store), guild_id, member_role_id)
 
     async def send(self, message: OutboxMessage) -> str | None:
         """Send one row (already split to 2,000 characters) to its channel, thread or DM; returns the
         Discord message id. Raises RetryAfter, TransientDeliveryError or PermanentDeliveryError."""
-        if len(message.text) > TEXT_LIMIT:
-            raise PermanentDeliveryError(f"message of {len(message.text)} characters (Discord takes {TEXT_LIMIT})")
-        if not message.text.strip():
+        if message.kind in ACCESS_KINDS:
+            try:
+                return await self.doors.carry_out(message, lambda text: self._post(message, text))
+            except (discord.HTTPException, discord.RateLimited, aiohttp.ClientError, OSError, TimeoutError) as error:
+                raise translate_error(error) from error
+        return await self._post(message, message.text)
+
+    async def _post(self, message: OutboxMessage, text: str) -> str | None:
+        if len(text) > TEXT_LIMIT:
+            raise PermanentDeliveryError(f"message of {len(text)} characters (Discord takes {TEXT_LIMIT})")
+        if not text.strip():
             raise PermanentDeliveryError("empty message")
         try:
             channel = await self._destination(message)
@@ -95,7 +116,7 @@ class DiscordSender:
                     fail_if_not_exists=False,
                 )
             sent = await channel.send(
-                message.text,
+                text,
                 nonce=nonce_for(message.key),
                 allowed_mentions=ALLOWED_MENTIONS,
                 reference=reference,  # type: ignore[arg-type]

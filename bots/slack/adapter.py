@@ -8,6 +8,12 @@ retries); the agent runs afterwards in the dispatcher. Commands go to the dispat
 `IncomingMessage`s with kind "command" (it refuses people who are neither the creator nor their
 team, deduplicates re-deliveries by update_id and answers through the outbox); Approve / Reject
 clicks on approval cards go to the approval desk. The adapter never runs an agent itself.
+
+`/one confirm <approval id> <code>` (also as a DM or a mention: `confirm <id> <code>`) approves a money
+action with the one-time code ONE sent the creator (step-up). It is taken here, from the creator's own
+Slack account only, and goes straight to the approval desk: never to the inbox, an agent or a model,
+so the code is kept nowhere. Approve on a money action's card sends that code (the desk updates the
+card to say where it went).
 """
 
 from __future__ import annotations
@@ -34,7 +40,9 @@ from bots.messages import ChatKind, IncomingMessage
 from bots.metrics import Metrics
 from bots.slack.cards import APPROVE_ACTION, REJECT_ACTION, from_slack_text
 from bots.slack.sender import SlackSender, make_web_client
+from commerce.step_up import StepUpRefused
 from ontology import InvalidInput, NotFound, OneError, Store
+from tools.approvals import StepUpRequired
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -56,6 +64,13 @@ NO_APPROVALS = "Approvals are not handled by this ONE instance."
 UNKNOWN_APPROVAL = "This approval no longer exists."
 ALREADY_DECIDED = "This was already {status} by {by}."
 EMPTY_COMMAND = "Tell me what to do, e.g. `/one draft this week's newsletter`."
+CHECKING_CODE = "Checking your code…"
+CONFIRM_CREATOR_ONLY = "Only the creator can confirm a one-time code, from their own linked Slack account."
+CODE_SENT = "A one-time code was sent to {where}. To approve, reply `/one confirm {approval} <code>`."
+CODE_REFUSED = "Not approved: {reason}"
+CONFIRMED = "Approved with your code: {result}"
+# "confirm <approval id> <code>" (as `/one confirm ...`, a DM or a mention): step-up, handled here
+CONFIRM = re.compile(r"^\s*/?(?:one\s+)?confirm\s+(\S+)\s+(\S+)\s*$", re.IGNORECASE)
 
 
 class CommandReceiver(Protocol):
@@ -69,16 +84,24 @@ class CommandReceiver(Protocol):
 class DecidedApproval(Protocol):
     status: str
     decided_by: str | None
+    result: str | None
 
 
 class ApprovalDecider(Protocol):
     """What Approve / Reject clicks call (tools.approvals.ApprovalDesk)."""
 
     def decide(
-        self, approval_id: uuid.UUID, *, approve: bool, by: str, creator_id: uuid.UUID | None = None
+        self,
+        approval_id: uuid.UUID,
+        *,
+        approve: bool,
+        by: str,
+        creator_id: uuid.UUID | None = None,
+        code: str | None = None,
     ) -> DecidedApproval:
         """Approve or reject; runs an approved action exactly once however often it is called and
-        returns the approval's state afterwards (NotFound: unknown, or not `creator_id`'s)."""
+        returns the approval's state afterwards (NotFound: unknown, or not `creator_id`'s). A money
+        action needs `code`: without it one is sent (StepUpRequired), a wrong one is StepUpRefused."""
         ...
 
 
@@ -197,6 +220,11 @@ class SlackAdapter:
             await ack(EMPTY_COMMAND)
             return
         channel = str(body.get("channel_id") or "")
+        confirm = CONFIRM.match(text)
+        if confirm:  # a one-time code: straight to the desk, never kept or shown to an agent
+            await ack(CHECKING_CODE)
+            self._later(self._confirm(str(body.get("user_id") or ""), channel, confirm.group(1), confirm.group(2)))
+            return
         message = IncomingMessage(
             platform="slack",
             account=str(body.get("user_id") or ""),
@@ -222,7 +250,7 @@ class SlackAdapter:
         self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any], event: dict[str, Any], context: dict[str, Any]
     ) -> None:
         message = self._event_message(body, event, context.get("bot_user_id"))
-        if message is not None:
+        if message is not None and not self._confirming(message):
             await self._keep(message)  # raising answers Slack with an error: it retries, the inbox dedupes
         await ack()
 
@@ -233,9 +261,54 @@ class SlackAdapter:
         (a mention arrives as app_mention)."""
         if event.get("channel_type") == "im" and not event.get("subtype"):
             message = self._event_message(body, event, context.get("bot_user_id"))
-            if message is not None:
+            if message is not None and not self._confirming(message):
                 await self._keep(message)
         await ack()
+
+    def _confirming(self, message: IncomingMessage) -> bool:
+        """Take a "confirm <id> <code>" message to the desk (True) instead of the inbox."""
+        confirm = CONFIRM.match(message.text)
+        if confirm is None:
+            return False
+        self._later(self._confirm(message.account, message.chat or "", confirm.group(1), confirm.group(2)))
+        return True
+
+    async def _confirm(self, user: str, channel: str, value: str, code: str) -> None:
+        """Approve a money action with the creator's one-time code; the answer is an ephemeral note."""
+        if not await asyncio.to_thread(self._is_creator, user):
+            log.warning("slack: %s tried to confirm a step-up code and is not the creator", user)
+            await self._tell(channel, user, CONFIRM_CREATOR_ONLY)
+            return
+        if self._approvals is None:
+            await self._tell(channel, user, NO_APPROVALS)
+            return
+        try:
+            approval_id = uuid.UUID(value)
+        except ValueError:
+            await self._tell(channel, user, UNKNOWN_APPROVAL)
+            return
+        by = f"slack:{user}"
+        try:
+            decided = await asyncio.to_thread(
+                self._approvals.decide, approval_id, approve=True, by=by, creator_id=self._creator_id, code=code
+            )
+        except NotFound:
+            await self._tell(channel, user, UNKNOWN_APPROVAL)
+            return
+        except StepUpRefused as refused:
+            await self._tell(channel, user, CODE_REFUSED.format(reason=refused))
+            return
+        except OneError as error:
+            log.warning("slack: confirming approval %s failed: %s", approval_id, error)
+            await self._tell(channel, user, f"That did not work: {error}")
+            return
+        if decided.decided_by != by or decided.status not in ("approved", "executed", "failed"):
+            status = "rejected" if decided.status == "rejected" else "approved"
+            await self._tell(
+                channel, user, ALREADY_DECIDED.format(status=status, by=_mention(decided.decided_by or "someone"))
+            )
+            return
+        await self._tell(channel, user, CONFIRMED.format(result=decided.result or decided.status))
 
     def _event_message(
         self, body: dict[str, Any], event: dict[str, Any], bot_user_id: str | None
@@ -303,6 +376,9 @@ class SlackAdapter:
         except NotFound:
             await self._tell(channel, user, UNKNOWN_APPROVAL)
             return
+        except StepUpRequired as needed:  # a money action: the code went to the creator, the card says so
+            await self._tell(channel, user, CODE_SENT.format(where=needed.sent.where, approval=approval_id))
+            return
         except OneError as error:
             log.warning("slack: deciding approval %s failed: %s", approval_id, error)
             await self._tell(channel, user, f"That did not work: {error}")
@@ -317,6 +393,15 @@ class SlackAdapter:
                     by=_mention(decided.decided_by or "someone"),
                 ),
             )
+
+    def _is_creator(self, user: str) -> bool:
+        """Whether `user` is the creator's own linked Slack account (not their team)."""
+        with self._store.unit_of_work() as uow:
+            try:
+                creator = uow.entities.get(self._creator_id)
+            except NotFound:
+                return False
+        return bool(user) and (creator.properties.get("identities") or {}).get("slack") == user
 
     def _is_creator_or_team(self, user: str) -> bool:
         with self._store.unit_of_work() as uow:

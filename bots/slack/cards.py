@@ -5,6 +5,11 @@ An agent's action that needs the creator's approval is queued as an outbox row `
 (`action_id` `one_approve` / `one_reject`, `value` = the approval id). The decision comes back as a
 `kind="card_update"` row (`extras={"approvalId", "status", "result", "card"}`): the same card with
 its buttons replaced by who decided and what came of it.
+
+A money action needs the creator's one-time code too (step-up): its card says so (`extras["stepUp"]`),
+and pressing Approve sends the code and turns the card (a `card_update` row with status
+`awaiting_code`, `via`, `to`) into "a code was sent to your phone; reply `/one confirm <id> <code>`",
+with "Send a new code" and Reject buttons. The code itself never appears on a card.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ __all__ = [
     "REJECT_ACTION",
     "approval_card",
     "card_fallback_text",
+    "code_sent_card",
     "decided_card",
     "escape",
     "from_slack_text",
@@ -116,6 +122,58 @@ def approval_card(extras: dict[str, Any]) -> list[dict[str, Any]]:
     return blocks
 
 
+def _reject_button(approval_id: str) -> dict[str, Any]:
+    return {
+        "type": "button",
+        "action_id": REJECT_ACTION,
+        "text": {"type": "plain_text", "text": "Reject"},
+        "style": "danger",
+        "value": approval_id,
+        "confirm": {
+            "title": {"type": "plain_text", "text": "Reject this action?"},
+            "text": {"type": "plain_text", "text": "The agent will not do it."},
+            "confirm": {"type": "plain_text", "text": "Reject"},
+            "deny": {"type": "plain_text", "text": "Keep it"},
+            "style": "danger",
+        },
+    }
+
+
+def code_sent_card(card_extras: dict[str, Any], update_extras: dict[str, Any]) -> list[dict[str, Any]]:
+    """The card of a step-up action once its code was sent: where it went, how to confirm, and buttons
+    to send a new code or reject."""
+    approval_id = str(update_extras.get("approvalId") or card_extras.get("approvalId") or "")
+    if not approval_id:
+        raise InvalidInput("a step-up card needs its approvalId")
+    where = "phone" if update_extras.get("via") == "sms" else "email"
+    to = escape(str(update_extras.get("to") or ""))
+    local = " _(local mode: kept on this machine, not really sent)_" if update_extras.get("local") else ""
+    text = (
+        f":lock: A one-time code was sent to your {where}{f' ({to})' if to else ''}{local}. "
+        f"To approve, reply `/one confirm {escape(approval_id)} <code>` "
+        f"(it expires in {int(update_extras.get('minutes') or 10)} minutes)."
+    )
+    blocks = [
+        *_summary_blocks(card_extras),
+        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+        {
+            "type": "actions",
+            "block_id": f"approval:{approval_id}"[:MAX_ACTION_ID],
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": APPROVE_ACTION,
+                    "text": {"type": "plain_text", "text": "Send a new code"},
+                    "value": approval_id,
+                },
+                _reject_button(approval_id),
+            ],
+        },
+    ]
+    validate_blocks(blocks)
+    return blocks
+
+
 def decided_card(
     card_extras: dict[str, Any], update_extras: dict[str, Any], *, decided_by: str | None = None
 ) -> list[dict[str, Any]]:
@@ -143,11 +201,12 @@ def card_fallback_text(extras: dict[str, Any]) -> str:
 def _summary_blocks(extras: dict[str, Any]) -> list[dict[str, Any]]:
     summary = str(extras.get("summary") or "").strip() or "(no summary)"
     action = str(extras.get("action") or "").strip() or "an action"
+    waits = "your approval and a one-time code sent to you" if extras.get("stepUp") else "your approval"
     return [
         {"type": "section", "text": {"type": "mrkdwn", "text": _fit(summary, MAX_SECTION_TEXT)}},
         {
             "type": "context",
-            "elements": [{"type": "mrkdwn", "text": _fit(f"Action: {action} — waits for your approval", 300)}],
+            "elements": [{"type": "mrkdwn", "text": _fit(f"Action: {action} — waits for {waits}", 300)}],
         },
     ]
 

@@ -21,7 +21,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.platform import PermanentDeliveryError, RateLimits, RetryAfter, TransientDeliveryError
-from bots.slack.cards import approval_card, card_fallback_text, decided_card, to_mrkdwn
+from bots.slack.cards import approval_card, card_fallback_text, code_sent_card, decided_card, to_mrkdwn
 from ontology import NotFound, OneError, Store
 from ontology.records import OutboxMessage
 
@@ -104,7 +104,10 @@ class SlackSender:
         card, decided_by = await asyncio.to_thread(self._card_and_decider, extras)
         card_extras = card.extras if card is not None else {"approvalId": extras.get("approvalId")}
         try:
-            blocks = decided_card(card_extras, extras, decided_by=decided_by)
+            if extras.get("status") == "awaiting_code":  # a step-up code was sent: the card says how to confirm
+                blocks = code_sent_card(card_extras, extras)
+            else:
+                blocks = decided_card(card_extras, extras, decided_by=decided_by)
         except OneError as error:
             raise PermanentDeliveryError(f"cannot render decided card: {error}") from error
         # the notification text (blocks show the rest): the row's own text, as the desk wrote it

@@ -98,7 +98,7 @@ class TelegramAdapter:
             .build()
         )
         self.application.add_handler(MessageHandler(filters.UpdateType.MESSAGE, self._on_message))
-        self.sender = TelegramSender(settings)
+        self.sender = TelegramSender(settings, store=store)
         self.username = ""
         self.polling = False  # this process holds the poller lock and polls
         self._stopping = asyncio.Event()

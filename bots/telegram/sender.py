@@ -12,11 +12,14 @@ from datetime import timedelta
 from telegram import Bot, LinkPreviewOptions, Message, ReplyParameters
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
+from bots.access import ACCESS_KINDS, GrantLedger
 from bots.platform import PermanentDeliveryError, RateLimits, TransientDeliveryError
 from bots.platform import RetryAfter as DeliveryRetryAfter
+from bots.telegram.access import TelegramDoors
 from bots.telegram.aiohttp_request import AiohttpRequest
 from bots.telegram.formatting import to_telegram_html
 from one.settings import Settings
+from ontology import Store
 from ontology.records import OutboxMessage
 
 __all__ = ["TelegramSender", "build_bot", "retry_after_seconds", "translate_telegram_error"]
@@ -63,13 +66,15 @@ _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
 class TelegramSender:
-    """PlatformSender for Telegram (Bot API sendMessage)."""
+    """PlatformSender for Telegram (Bot API sendMessage); `access_grant` / `access_revoke` rows open
+    and close membership doors (bots/telegram/access.py), which needs the `store`."""
 
     platform = "telegram"
     dedupes_resends = False
 
-    def __init__(self, settings: Settings, *, bot: Bot | None = None) -> None:
+    def __init__(self, settings: Settings, *, bot: Bot | None = None, store: Store | None = None) -> None:
         self.settings = settings
+        self.doors = TelegramDoors(GrantLedger(store), settings.telegram_community_chat_id)
         self.limits = RateLimits(
             settings.telegram_messages_per_second,
             settings.telegram_chat_messages_per_second,
@@ -95,6 +100,11 @@ class TelegramSender:
             bot = await self._client()
         except TelegramError as error:
             raise translate_telegram_error(error) from error
+        if message.kind in ACCESS_KINDS:
+            try:
+                return await self.doors.carry_out(bot, message, lambda html: self._send_html(bot, message, html))
+            except TelegramError as error:
+                raise translate_telegram_error(error) from error
         try:
             sent = await self._send(bot, message, to_telegram_html(message.text), "HTML")
         except BadRequest as error:
@@ -108,6 +118,12 @@ class TelegramSender:
         except TelegramError as error:
             raise translate_telegram_error(error) from error
         return str(sent.message_id)
+
+    async def _send_html(self, bot: Bot, message: OutboxMessage, html: str) -> Message:
+        try:
+            return await self._send(bot, message, html, "HTML")
+        except TelegramError as error:
+            raise translate_telegram_error(error) from error
 
     @staticmethod
     async def _send(bot: Bot, message: OutboxMessage, text: str, parse_mode: str | None) -> Message:

@@ -3,7 +3,7 @@
 Reads skip soft-deleted entities. Pages are keyset pages over time-ordered UUIDv7 ids.
 """
 
-from ontology.repositories._access_grants import AccessGrantRepository
+from ontology.repositories._access_grants import AccessGrant, AccessGrantRepository
 from ontology.repositories._api_keys import ApiKeyRepository
 from ontology.repositories._approvals import ApprovalRepository
 from ontology.repositories._chain_intents import ChainIntentRepository
@@ -21,6 +21,7 @@ from ontology.repositories._tags import TagRepository
 from ontology.repositories._webhooks import WebhookEventRepository
 
 __all__ = [
+    "AccessGrant",
     "AccessGrantRepository",
     "ApiKeyRepository",
     "ApprovalRepository",

@@ -144,6 +144,22 @@ class EntityRepository(Repository):
             raise NotFound(f"no {type} with {key} {value!r}")
         return Entity(**row._mapping)
 
+    def by_email(self, email: str, types: Collection[str], *, limit: int = 10) -> list[Entity]:
+        """Live entities of `types` whose `email` property is `email` (case-insensitive), oldest first."""
+        for type in types:
+            self._uow.registry.get("entity", type)
+        rows = self._uow.execute(
+            select(t.entities)
+            .where(
+                t.entities.c.type.in_(list(types)),
+                t.entities.c.deleted_at.is_(None),
+                func.lower(t.entities.c.properties["email"].astext) == func.lower(email),
+            )
+            .order_by(t.entities.c.id)
+            .limit(clean_limit(limit))
+        )
+        return [Entity(**row._mapping) for row in rows]
+
     def by_identity(self, type: str, platform: str, account: str, *, following: uuid.UUID | None = None) -> Entity:
         """The live entity of `type` linked to this platform account (e.g. telegram 12345), or NotFound;
         with `following`, only if it follows that entity (a known fan of a creator: one round trip)."""

@@ -21,6 +21,9 @@ MediaStatus = Literal["ready", "failed", "none"]
 class CreatorProps(Payload):
     email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     handle: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    phone: str | None = Field(
+        default=None, pattern=r"^\+[1-9]\d{6,14}$", description="E.164 mobile number: step-up codes go there by SMS"
+    )
     niche: str | None = Field(default=None, description="what the business is about, in a few words")
     bio: str | None = Field(default=None, description="one or two sentences about the creator")
     identities: dict[str, str] = Field(default_factory=dict, description="platform -> account id")

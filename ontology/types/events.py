@@ -96,7 +96,12 @@ class ContentChangedMeta(Payload):
 
 
 class ContentInteractedMeta(Payload):
-    interactionType: Literal["viewed", "shared", "liked", "commented"]
+    # "clicked": a link followed in an email (SendGrid's click event), none of the other four
+    interactionType: Literal["viewed", "shared", "liked", "commented", "clicked"]
+    channel: str | None = Field(default=None, description="where it happened, e.g. email")
+    url: str | None = Field(default=None, max_length=2048, description="clicks: the link followed")
+    messageId: str | None = Field(default=None, description="the provider's id of the message interacted with")
+    eventId: str | None = Field(default=None, description="the provider's id of this event (deduplication)")
 
 
 class TokenDeployedMeta(Payload):
@@ -137,6 +142,15 @@ class LivestreamInteractionMeta(Payload):
 
 class NotificationDeliveredMeta(Payload):
     channel: str
+    status: Literal["sent", "delivered", "failed"] | None = Field(
+        default=None, description="sent = handed to the provider; failed = bounced, dropped or blocked"
+    )
+    purpose: str | None = Field(default=None, description="what it was for, e.g. step_up")
+    approvalId: str | None = EntityId
+    providerRef: str | None = Field(default=None, description="the provider's message id")
+    eventId: str | None = Field(default=None, description="the provider's id of this event (deduplication)")
+    reason: str | None = Field(default=None, max_length=500, description="why it failed, as the provider said")
+    event: str | None = Field(default=None, description="the provider's own event name, e.g. bounce")
 
 
 class ReferralActivityMeta(Payload):

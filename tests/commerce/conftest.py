@@ -140,14 +140,14 @@ def facts(store: Store, payment_id: uuid.UUID) -> dict[str, Any]:
             for kind in ("member_of", "enrolled_in")
             for c in uow.connections.query(from_id=buyer, to_id=product, type=kind)
         ]
-        outbox = uow.outbox.query(recipient_id=buyer, limit=1000)
+        outbox = [row for row in uow.outbox.query(recipient_id=buyer, limit=1000) if row.kind == "payment"]
     return {
         "payment": payment,
         "statuses": statuses,
         "transacted": len(transacted),
         "access": len(access),
         "active_access": len([c for c in access if c.valid_to is None]),
-        "messages": sorted(row.text.split(":")[0] for row in outbox),
+        "messages": sorted(row.text.split(":")[0] for row in outbox),  # the payment notices (doors send their own)
     }
 
 

@@ -112,6 +112,8 @@ def test_a_refund_after_the_checkout_revokes_access_and_counts_against_revenue(
     assert deliver(applier, completed) == "applied"
     with store.unit_of_work() as uow:
         assert compute_metrics(uow, shop.creator.id, 30)["revenue"]["USD"] == revenue_before + 19900
+        doors = uow.access_grants.for_membership(shop.products["lifetime"].id, fan.id)
+    assert [(g.platform, g.is_open) for g in doors] == [("telegram", True)]  # the Telegram invite is on its way
     stripe.refund(intent, idempotency_key=f"refund-{intent}")
     refunded = ledger_event(stripe, "charge.refunded", intent)
     assert deliver(applier, refunded) == "applied"
@@ -122,6 +124,8 @@ def test_a_refund_after_the_checkout_revokes_access_and_counts_against_revenue(
     assert seen["messages"] == [PAID, REFUNDED]
     with store.unit_of_work() as uow:
         assert compute_metrics(uow, shop.creator.id, 30)["revenue"].get("USD", 0) == revenue_before
+        doors = uow.access_grants.for_membership(shop.products["lifetime"].id, fan.id)
+    assert [(g.platform, g.is_open, g.reason) for g in doors] == [("telegram", False, "refunded")]
 
 
 def test_related_events_delivered_concurrently_and_repeatedly_converge(
@@ -253,3 +257,22 @@ def test_events_about_nothing_one_sold_are_recorded_and_ignored(store: Store, ap
     assert {k: v for k, v in after.items() if k != "webhook_events"} == {
         k: v for k, v in before.items() if k != "webhook_events"
     }
+
+
+def test_a_token_purchase_checkout_is_handed_to_the_purchase_module_only(
+    store: Store, applier: StripeEventApplier, shop: Shop
+) -> None:
+    session = {
+        "id": f"cs_test_{uuid.uuid4().hex}",
+        "object": "checkout.session",
+        "payment_status": "paid",
+        "payment_intent": "pi_test_purchase",
+        "amount_total": 1000,
+        "currency": "usd",
+        "metadata": {"purchase_id": str(uuid.uuid4()), "creator_id": str(shop.creator.id)},
+    }
+    before = counts(store)
+    assert deliver(applier, signed(event_body("checkout.session.completed", session))) == "applied"
+    after = counts(store)
+    assert after["webhook_events"] == before["webhook_events"] + 1
+    assert after["events"] == before["events"] and after["entities"] == before["entities"]  # its facts are theirs

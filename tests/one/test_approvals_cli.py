@@ -96,3 +96,32 @@ def test_bad_ids_and_statuses_are_one_line_errors(env: dict[str, str], creator: 
         result = run(env, "approvals", *args, code=2)
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(expected), lines
+
+
+def test_a_big_broadcast_needs_the_one_time_code_from_the_terminal(
+    env: dict[str, str], store: Store, knowledge: KnowledgeBase
+) -> None:
+    import re
+
+    made = register_creator(store, "Cli Money", handle="cli_money")
+    with store.unit_of_work() as uow:
+        for account in ("31", "32"):
+            fan = uow.entities.insert("audience_member", f"fan {account}", {"identities": {"telegram": account}})
+            uow.connections.insert(fan.id, made.id, "following")
+        uow.commit()
+    who = ("--creator", str(made.id))
+    assert "phone" in run(env, "creator", "contact", "--phone", "+14155550177", *who).stdout
+    big = {**env, "ONE_STEP_UP_BROADCAST_FANS": "1"}  # 2 fans > 1: a code is needed
+    approval = propose(store, knowledge, made.id, "Flash sale")
+
+    asked = run(big, "approvals", "approve", approval, *who, code=2)
+    assert "a one-time code was sent to your phone" in asked.stderr and "--code" in asked.stderr
+    assert "moments ago" in run(big, "approvals", "code", approval, *who).stdout  # no second SMS
+    with store.unit_of_work() as uow:
+        texts = [r.data["body"] for r in uow.records.list("twilio", "sms", limit=20) if r.data["to"] == "+14155550177"]
+    assert len(texts) == 1
+    code = re.search(r"code: (\d{6})\.", texts[0]).group(1)  # type: ignore[union-attr]
+    wrong = run(big, "approvals", "approve", approval, "--code", f"{(int(code) + 1) % 10**6:06d}", *who, code=2)
+    assert "not approved: that code is not valid" in wrong.stderr and broadcast_rows(store, approval) == 0
+    done = run(big, "approvals", "approve", approval, "--code", code, *who).stdout
+    assert done.startswith(f"{approval}  executed") and broadcast_rows(store, approval) == 2

@@ -47,3 +47,32 @@ def test_complete_configurations_start(values: dict[str, Any]) -> None:
 def test_channel_ids_must_be_numbers() -> None:
     with pytest.raises(ValueError, match="Discord channel ids"):
         _settings(discord_channel_ids="general")
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({"discord_bot_token": "d", "discord_member_role_id": 5}, "ONE_DISCORD_GUILD_ID"),
+        ({"discord_guild_id": 4, "discord_member_role_id": 5}, "ONE_DISCORD_BOT_TOKEN"),
+        ({"telegram_community_chat_id": "-1001"}, "ONE_TELEGRAM_BOT_TOKEN"),
+        (
+            {"telegram_bot_token": "1:a", "telegram_community_chat_id": "members group"},
+            "ONE_TELEGRAM_COMMUNITY_CHAT_ID",
+        ),
+    ],
+)
+def test_half_configured_membership_doors_refuse_to_start(values: dict[str, Any], named: str) -> None:
+    with pytest.raises(NotConfigured, match=named):
+        check_chat_settings(_settings(**values))
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"discord_bot_token": "d", "discord_guild_id": 4, "discord_member_role_id": 5},
+        {"telegram_bot_token": "1:a", "telegram_community_chat_id": "-1001234567890"},
+        {"telegram_bot_token": "1:a", "telegram_community_chat_id": "@members"},
+    ],
+)
+def test_membership_doors_configured_start(values: dict[str, Any]) -> None:
+    check_chat_settings(_settings(**values))

@@ -2,17 +2,47 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 
 from one.providers import Providers
-from ontology import KnowledgeBase, Store, register_creator
+from ontology import InvalidInput, KnowledgeBase, Store, register_creator
 from providers.stripe import LocalStripe
 from tests.conftest import run_threads
 from tests.tools.conftest import ContextFactory, World, call, ok, row_counts
-from tools import Principal, Role, ToolContext
+from tools import TOOLS, Principal, Role, ToolContext
 from tools.commerce import PRODUCTS_PER_PAGE
 
 pytestmark = pytest.mark.timeout(180)
+
+
+def approved(ctx: ToolContext, name: str, **args: Any) -> dict[str, Any]:
+    """Run a needs_approval tool the way ApprovalDesk runs it once the creator approved it (and, for
+    step-up tools, confirmed the one-time code: tests/commerce/test_step_up.py covers that gate)."""
+    with ctx.store.unit_of_work() as uow:
+        added = uow.approvals.add(ctx.principal.creator_id, name, args, f"test: {name}")
+        approval = uow.approvals.decide(added.id, approve=True, by="test")
+        uow.commit()
+    run_ctx = ToolContext(ctx.principal, ctx.store, ctx.knowledge, ctx.providers, approval=approval)
+    data: dict[str, Any] = json.loads(TOOLS[name].tool.invoke({**args, "ctx": run_ctx}))
+    return data
+
+
+def test_money_tools_called_by_the_creator_only_propose_and_need_a_step_up_code(
+    make_ctx: ContextFactory, world: World, store: Store
+) -> None:
+    creator = make_ctx(Role.CREATOR)
+    product = str(world.products["playbook"].id)
+    proposed = ok(creator, "change_price", product_id=product, price=1)
+    assert proposed["status"] == "pending" and proposed["step_up"] is True
+    assert "one-time code" in proposed["summary"]
+    with store.unit_of_work() as uow:
+        assert uow.entities.get(product).properties["price"] == 4900
+        assert uow.approvals.get(proposed["approval_id"]).summary == (
+            "Change the price of 'Pricing Playbook' from $49.00 to $0.01"
+        )
 
 
 def test_list_products_is_the_creators_sellable_catalog_with_formatted_prices(
@@ -148,7 +178,7 @@ def test_change_price_updates_the_catalog_and_the_next_checkout(
 ) -> None:
     creator = make_ctx(Role.CREATOR)
     product = str(world.products["call"].id)
-    data = ok(creator, "change_price", product_id=product, price=30000)
+    data = approved(creator, "change_price", product_id=product, price=30000)
     assert data["product"]["formatted_price"] == "€300.00" and data["old_price"] == 25000
     listed = {p["id"]: p for p in ok(make_ctx(Role.FAN), "list_products")["products"]}
     assert listed[product]["price"] == 30000
@@ -166,16 +196,16 @@ def test_refund_of_a_paid_checkout_goes_through_stripe_once(
     fan = make_ctx(Role.FAN, run_id="run-refund")
     link = ok(fan, "create_checkout_link", product_id=str(world.products["playbook"].id))
     creator = make_ctx(Role.CREATOR)
-    unpaid = call(creator, "refund_payment", payment_id=link["payment_id"], reason="changed mind")
-    assert str(unpaid.content).startswith("error:") and "never paid" in str(unpaid.content)
+    with pytest.raises(InvalidInput, match="never paid"):
+        approved(creator, "refund_payment", payment_id=link["payment_id"], reason="changed mind")
 
     stripe: LocalStripe = fan.providers.get("stripe")
     with store.unit_of_work() as uow:
         session_id = uow.entities.get(link["payment_id"]).properties["providerRef"]
     stripe.complete_checkout_session(session_id)
-    refund = ok(creator, "refund_payment", payment_id=link["payment_id"], reason="changed mind")
+    refund = approved(creator, "refund_payment", payment_id=link["payment_id"], reason="changed mind")
     assert refund["refunded"] is True and refund["amount"] == 4900 and refund["refund_id"].startswith("re_")
-    again = ok(creator, "refund_payment", payment_id=link["payment_id"], reason="changed mind")
+    again = approved(creator, "refund_payment", payment_id=link["payment_id"], reason="changed mind")
     assert again["already_refunded"] is True and again["refund_id"] == refund["refund_id"]
     with store.unit_of_work() as uow:
         events = uow.events.query(type="payment_processed", target_id=link["payment_id"])
@@ -211,7 +241,7 @@ def test_concurrent_refunds_of_one_payment_refund_once_and_write_one_event(
     answers: list[dict[str, object]] = [{} for _ in range(4)]
 
     def refund(i: int) -> None:
-        answers[i] = ok(creator, "refund_payment", payment_id=link["payment_id"], reason="double click")
+        answers[i] = approved(creator, "refund_payment", payment_id=link["payment_id"], reason="double click")
 
     run_threads(refund, 4)
     assert sorted(bool(a["already_refunded"]) for a in answers) == [False, True, True, True]

@@ -115,6 +115,8 @@ def upgrade() -> None:
             state text NOT NULL DEFAULT 'granting',
             reason text,
             invite_link text,
+            generation integer NOT NULL DEFAULT 0,
+            invite_generation integer,
             grace_until timestamptz,
             created_at timestamptz NOT NULL DEFAULT now(),
             updated_at timestamptz NOT NULL DEFAULT now(),

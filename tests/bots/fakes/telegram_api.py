@@ -6,6 +6,11 @@ It answers like Telegram (`{"ok": true, "result": ...}`, errors with `error_code
 checks sendMessage the way Telegram does (HTML entities must parse, at most 4,096 characters after
 parsing) and, given `per_second`, refuses more sendMessage calls than that in any one-second window.
 
+Groups and channels the bot administers (`add_chat`) take invite links and bans as the Bot API
+does: createChatInviteLink / revokeChatInviteLink (ChatInviteLink results, `member_limit` counted
+when a person joins through `join_by_link`), banChatMember / unbanChatMember (`only_if_banned`),
+with Telegram's refusals when the chat is unknown or the bot lacks the right.
+
 Run it on its own for benches: `python -m tests.bots.fakes.telegram_api --port 0 --per-second 300`
 prints its base URL and serves `GET /_fake/stats` and `GET /_fake/sent` until killed.
 """
@@ -22,6 +27,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 
@@ -101,6 +107,30 @@ def telegram_html_error(text: str) -> tuple[str | None, str]:
     return parser.error, "".join(parser.text)
 
 
+@dataclass
+class _Chat:
+    """A group or channel the bot administers, as far as invite links and bans go."""
+
+    id: int
+    type: str
+    title: str
+    can_invite_users: bool
+    can_restrict_members: bool
+    members: set[int]
+    banned: set[int] = field(default_factory=set)
+    links: dict[str, dict[str, Any]] = field(default_factory=dict)
+    bans: int = 0
+
+    def usable_links(self) -> list[str]:
+        """Links not revoked and not used up."""
+        return [
+            link
+            for link, invite in self.links.items()
+            if not invite["is_revoked"]
+            and (invite["member_limit"] is None or invite["_joined"] < invite["member_limit"])
+        ]
+
+
 class FakeTelegramApi:
     """The fake Bot API. Use as a context manager or start()/stop(); `base_url` is what
     `ApplicationBuilder().base_url(...)` and `Bot(base_url=...)` take."""
@@ -130,6 +160,8 @@ class FakeTelegramApi:
         self._next_message: dict[int, int] = collections.defaultdict(lambda: 1)
         self._recent_sends: collections.deque[float] = collections.deque()
         self._failures: dict[str, list[tuple[int, float, str | None]]] = collections.defaultdict(list)
+        self.chats: dict[str, _Chat] = {}
+        self._next_link = 1
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._arrived: asyncio.Condition | None = None
@@ -262,6 +294,38 @@ class FakeTelegramApi:
         replaces Telegram's usual text for that status (e.g. "Bad Request: can't parse entities: ...")."""
         with self._lock:
             self._failures[method].extend([(status, retry_after, description)] * count)
+
+    def add_chat(
+        self,
+        chat_id: int | str,
+        *,
+        type: str = "supergroup",
+        title: str = "Members",
+        can_invite_users: bool = True,
+        can_restrict_members: bool = True,
+        members: tuple[int, ...] = (),
+    ) -> _Chat:
+        """A group or channel the bot is in as an administrator with these rights."""
+        chat = _Chat(int(chat_id), type, title, can_invite_users, can_restrict_members, set(members))
+        with self._lock:
+            self.chats[str(chat_id)] = chat
+        return chat
+
+    def join_by_link(self, link: str, user_id: int) -> bool:
+        """A person opens an invite link: True when it lets them in (not revoked, expired or used up,
+        the person not banned), as Telegram would."""
+        with self._lock:
+            for chat in self.chats.values():
+                invite = chat.links.get(link)
+                if invite is None:
+                    continue
+                limit = invite.get("member_limit")
+                if invite["is_revoked"] or user_id in chat.banned or (limit is not None and invite["_joined"] >= limit):
+                    return False
+                invite["_joined"] += 1
+                chat.members.add(user_id)
+                return True
+        return False
 
     def sent_to(self, chat_id: int | str) -> list[str]:
         """Texts sent to one chat, in order."""
@@ -411,6 +475,87 @@ class FakeTelegramApi:
         return self._ok(
             {"message_id": message_id, "date": int(time.time()), "chat": chat, "from": self._me(), "text": visible}
         )
+
+    # -- invite links and members of the groups and channels the bot administers
+
+    def _chat(self, params: dict[str, Any], right: str | None = None) -> _Chat | web.Response:
+        chat = self.chats.get(str(params.get("chat_id")))
+        if chat is None:
+            return self._error(400, "Bad Request: chat not found")
+        if right == "invite" and not chat.can_invite_users:
+            return self._error(400, "Bad Request: not enough rights to manage chat invite links")
+        if right == "restrict" and not chat.can_restrict_members:
+            return self._error(400, "Bad Request: not enough rights to restrict/ban chat member")
+        return chat
+
+    @staticmethod
+    def _link_result(invite: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in invite.items() if not k.startswith("_") and v is not None}
+
+    async def _m_createChatInviteLink(self, params: dict[str, Any]) -> web.Response:
+        chat = self._chat(params, "invite")
+        if isinstance(chat, web.Response):
+            return chat
+        limit = params.get("member_limit")
+        name = params.get("name")
+        joins = str(params.get("creates_join_request", "")).lower() == "true"
+        if limit is not None and not 1 <= int(limit) <= 99999:
+            return self._error(400, "Bad Request: member limit must be between 1 and 99999")
+        if limit is not None and joins:
+            return self._error(400, "Bad Request: member limit can't be specified for links requiring approval")
+        if name is not None and len(str(name)) > 32:
+            return self._error(400, "Bad Request: invite link name is too long")
+        with self._lock:
+            link = f"https://t.me/+fake{self._next_link:06d}_{abs(chat.id) % 10_000}"
+            self._next_link += 1
+            chat.links[link] = {
+                "invite_link": link,
+                "creator": self._me(),
+                "creates_join_request": joins,
+                "is_primary": False,
+                "is_revoked": False,
+                "name": name,
+                "member_limit": int(limit) if limit is not None else None,
+                "_joined": 0,
+            }
+            return self._ok(self._link_result(chat.links[link]))
+
+    async def _m_revokeChatInviteLink(self, params: dict[str, Any]) -> web.Response:
+        chat = self._chat(params, "invite")
+        if isinstance(chat, web.Response):
+            return chat
+        with self._lock:
+            invite = chat.links.get(str(params.get("invite_link")))
+            if invite is None:
+                return self._error(400, "Bad Request: INVITE_HASH_EXPIRED")
+            invite["is_revoked"] = True
+            return self._ok(self._link_result(invite))
+
+    async def _m_banChatMember(self, params: dict[str, Any]) -> web.Response:
+        chat = self._chat(params, "restrict")
+        if isinstance(chat, web.Response):
+            return chat
+        user_id = int(params["user_id"])
+        if user_id == self.bot_id:
+            return self._error(400, "Bad Request: can't restrict self")
+        with self._lock:
+            chat.members.discard(user_id)
+            chat.banned.add(user_id)
+            chat.bans += 1
+        return self._ok(True)
+
+    async def _m_unbanChatMember(self, params: dict[str, Any]) -> web.Response:
+        chat = self._chat(params, "restrict")
+        if isinstance(chat, web.Response):
+            return chat
+        user_id = int(params["user_id"])
+        only_if_banned = str(params.get("only_if_banned", "")).lower() == "true"
+        with self._lock:
+            if user_id in chat.banned:
+                chat.banned.discard(user_id)
+            elif not only_if_banned:
+                chat.members.discard(user_id)  # without only_if_banned, a member is removed from the chat
+        return self._ok(True)
 
     async def _m_sendChatAction(self, params: dict[str, Any]) -> web.Response:
         self.actions.append({"chat_id": params.get("chat_id"), "action": params.get("action"), "at": time.monotonic()})
