@@ -575,7 +575,11 @@ def charged_by_checkout(
 ) -> None:
     """A Checkout session paying for a token purchase completed: mark the purchase charged in the
     webhook's unit of work; the purchase worker (or the reconciler) mints next."""
-    purchase = uow.purchases.get(purchase_id)
+    try:
+        purchase = uow.purchases.get(purchase_id)
+    except NotFound:  # not a purchase ONE started (its row precedes its checkout): nothing to hand over
+        log.error("checkout %s paid for token purchase %s, which ONE does not know", session_id, purchase_id)
+        return
     if purchase.state != "started":
         return  # a re-delivery, or already further along
     send = "mint" if purchase.method == "fiat" else "transfer"

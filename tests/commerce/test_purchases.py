@@ -8,10 +8,10 @@ import uuid
 
 import pytest
 
-from commerce.purchases import charged_by_checkout
+from commerce.stripe_events import StripeEventApplier
 from ontology import InvalidInput, NotFound, Store
 from providers.errors import ProviderRejected
-from providers.stripe import LocalStripe
+from providers.stripe import LineItem, LocalStripe
 from tests.commerce.purchase_world import (
     BLOCKCHAIN,
     FAMILIES,
@@ -136,7 +136,7 @@ def test_crypto_transfer_the_treasury_cannot_cover_fails_and_names_the_payment(w
     assert world.chain.balance_of(world.contract, wallet(world.chain.family, 7)) == 0
 
 
-def test_checkout_paid_purchase_is_minted_after_the_webhook(world: World) -> None:
+def test_checkout_paid_purchase_is_minted_after_the_signed_webhook(world: World, applier: StripeEventApplier) -> None:
     fan = world.fan(wallet(world.chain.family, 8))
     started = world.purchases.start(
         creator_id=world.creator_id,
@@ -147,21 +147,26 @@ def test_checkout_paid_purchase_is_minted_after_the_webhook(world: World) -> Non
         request_id="checkout-1",
         price=PRICE,
     )
-    intent = world.stripe.create_payment_intent(
-        PRICE,
-        "usd",
+    session = world.stripe.create_checkout_session(
+        [LineItem("3 Ava Coins", PRICE, "usd")],
+        success_url="https://one.example.com/ok",
+        cancel_url="https://one.example.com/no",
         idempotency_key=f"checkout:{started.id}",
-        payment_method="pm_card_visa",
-        confirm=True,
-        metadata={"token_purchase": str(started.id)},
+        metadata={
+            "purchase_id": str(started.id),
+            "creator_id": str(world.creator_id),
+            "token_purchase": str(started.id),
+        },
     )
-    assert world.purchases.advance(started.id).state == "started"  # no card of its own: waits for Stripe
-    with world.store.unit_of_work() as uow:
-        charged_by_checkout(uow, purchase_id=started.id, payment_intent=intent.id, session_id="cs_1")
-        charged_by_checkout(uow, purchase_id=started.id, payment_intent=intent.id, session_id="cs_1")
-        uow.commit()
+    assert world.purchases.advance(started.id).state == "started"  # no card of its own: waits for Checkout
+    completed = world.stripe.complete_checkout_session(session.id)  # the fan pays on the hosted page
+    for _ in range(2):  # Stripe delivers it twice
+        applier.receive(completed.payload, completed.signature_header)
+    charged = world.purchases.get(started.id)
+    assert charged.state == "charged" and charged.payment_ref == completed.event.data_object["payment_intent"]
     assert world.purchases.advance(started.id).state == "completed"
     assert world.chain.balance_of(world.contract, wallet(world.chain.family, 8)) == 3
+    assert stripe_net(world.store, {started.id}) == (PRICE, 0)
 
 
 @pytest.mark.parametrize(
