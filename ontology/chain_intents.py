@@ -10,12 +10,13 @@ two processes never get the same nonce and a crash never leaves a nonce reserved
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sqlalchemy import RowMapping
 
+from ontology.errors import ConstraintViolation, TransactionFailed
 from ontology.store import Store
 
 __all__ = ["ChainIntent", "IntentStatus", "Signer", "StoreIntents"]
@@ -129,6 +130,53 @@ class StoreIntents:
                 return _required(_intent(row), key), True
         return _required(self.get(key), key), False
 
+    def reserve_signed_many(
+        self, *, chain: str, signer: str, nonce_floor: int, requests: Sequence[tuple[str, Mapping[str, Any], Signer]]
+    ) -> list[tuple[ChainIntent, bool]]:
+        """`reserve_signed` for many keys of one signer in ONE transaction (consecutive nonces, one
+        counter update): how concurrent sends share the serial section. One result per request, in
+        order; a key given twice is new only the first time."""
+        for _attempt in range(5):
+            with self._store.unit_of_work() as uow:
+                found = {
+                    key: _required(_intent(row), key)
+                    for key, row in uow.chain_intents.get_many([key for key, _details, _sign in requests]).items()
+                }
+                fresh: dict[str, tuple[Mapping[str, Any], Signer]] = {}
+                for key, details, sign in requests:
+                    if key not in found and key not in fresh:
+                        fresh[key] = (details, sign)
+                rows = []
+                if fresh:
+                    first = uow.chain_intents.allocate_nonces(chain, signer, nonce_floor, len(fresh))
+                    for offset, (key, (details, sign)) in enumerate(fresh.items()):
+                        raw_tx, tx_hash = sign(first + offset)
+                        rows.append(
+                            {
+                                "key": key,
+                                "chain": chain,
+                                "signer": signer,
+                                "nonce": first + offset,
+                                "details": details,
+                                "raw_tx": raw_tx,
+                                "tx_hash": tx_hash,
+                            }
+                        )
+                    try:
+                        inserted = uow.chain_intents.insert_signed(rows)
+                    except ConstraintViolation:  # a nonce another process took in a transaction we could not see
+                        continue
+                    if len(inserted) != len(rows):
+                        continue  # a key was stored by another process meanwhile: roll back (no nonce hole), again
+                    found.update({row["key"]: _required(_intent(row), row["key"]) for row in inserted})
+                uow.commit()
+            results, seen = [], set()
+            for key, _details, _sign in requests:
+                results.append((found[key], key in fresh and key not in seen))
+                seen.add(key)
+            return results
+        raise TransactionFailed("chain intents: keys kept being taken by other processes; try again")
+
     def renew(self, key: str, *, nonce_floor: int, sign: Signer) -> ChainIntent:
         """A `dropped` intent signed again with a fresh nonce (its old hashes kept in
         details["dropped_hashes"]); any other intent unchanged."""
@@ -159,6 +207,14 @@ class StoreIntents:
         with self._store.single_statement() as uow:
             return _required(_intent(uow.chain_intents.set_status(key, status, receipt)), key)
 
+    def set_statuses(self, updates: Sequence[tuple[str, IntentStatus, Mapping[str, Any] | None]]) -> None:
+        """`set_status` for many intents in one transaction: (key, status, receipt or None)."""
+        if not updates:
+            return
+        with self._store.unit_of_work() as uow:
+            uow.chain_intents.set_statuses(updates)
+            uow.commit()
+
     def open_intents(self, chain: str, signer: str) -> list[ChainIntent]:
         """Intents still signed or sent, lowest nonce first."""
         with self._store.single_statement() as uow:
@@ -177,7 +233,8 @@ class StoreIntents:
         with self._store.single_statement() as uow:
             return uow.chain_intents.next_nonce(chain, signer)
 
-    def resync_nonce(self, chain: str, signer: str, next_nonce: int) -> None:
-        """Set the signer's next nonce (after a gap: a dropped transaction, a node restarted from a dump)."""
+    def resync_nonce(self, chain: str, signer: str, next_nonce: int, *, expected: int | None = None) -> None:
+        """Set the signer's next nonce (after a gap: a dropped transaction, a node restarted from a dump);
+        with `expected`, only if the stored one is still that (compare and set)."""
         with self._store.single_statement() as uow:
-            uow.chain_intents.set_next_nonce(chain, signer, next_nonce)
+            uow.chain_intents.set_next_nonce(chain, signer, next_nonce, expected)

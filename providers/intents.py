@@ -11,7 +11,7 @@ chain_intents, chain_nonces); tests and single-process tools may use `MemoryInte
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -47,6 +47,14 @@ class IntentStore(Protocol):
         (a crash can never leave a nonce reserved without its bytes)."""
         ...
 
+    def reserve_signed_many(
+        self, *, chain: str, signer: str, nonce_floor: int, requests: Sequence[tuple[str, Mapping[str, Any], Signer]]
+    ) -> list[tuple[Intent, bool]]:
+        """`reserve_signed` for many (key, details, sign) of one signer in one atomic step (consecutive
+        nonces): concurrent sends share one trip through the serial section. One result per request, in
+        order; a key given twice is new only the first time."""
+        ...
+
     def renew(self, key: str, *, nonce_floor: int, sign: Signer) -> Intent:
         """A `dropped` intent (its nonce was provably used by another transaction) signed again with a
         fresh nonce; its old hashes go to details["dropped_hashes"]. Any other intent unchanged."""
@@ -61,6 +69,10 @@ class IntentStore(Protocol):
         """Move an intent on (sent, mined, reverted, dropped)."""
         ...
 
+    def set_statuses(self, updates: Sequence[tuple[str, IntentStatus, Mapping[str, Any] | None]]) -> None:
+        """`set_status` for many intents at once: (key, status, receipt or None to keep the stored one)."""
+        ...
+
     def open_intents(self, chain: str, signer: str) -> list[Intent]:
         """Intents still signed or sent, lowest nonce first."""
         ...
@@ -73,8 +85,9 @@ class IntentStore(Protocol):
         """The signer's stored next nonce, or None before its first send."""
         ...
 
-    def resync_nonce(self, chain: str, signer: str, next_nonce: int) -> None:
-        """Set the signer's next nonce (after a gap: a dropped transaction, a node restarted from a dump)."""
+    def resync_nonce(self, chain: str, signer: str, next_nonce: int, *, expected: int | None = None) -> None:
+        """Set the signer's next nonce (after a gap: a dropped transaction, a node restarted from a dump);
+        with `expected`, only if the stored one is still that (compare and set)."""
         ...
 
 
@@ -121,6 +134,15 @@ class MemoryIntents:
             intent = Intent(key, chain, signer, nonce, raw_tx, tx_hash, "signed", dict(details), attempts=1)
             self._intents[key] = intent
             return intent, True
+
+    def reserve_signed_many(
+        self, *, chain: str, signer: str, nonce_floor: int, requests: Sequence[tuple[str, Mapping[str, Any], Signer]]
+    ) -> list[tuple[Intent, bool]]:
+        """See `IntentStore.reserve_signed_many`."""
+        return [
+            self.reserve_signed(key, chain=chain, signer=signer, details=details, nonce_floor=nonce_floor, sign=sign)
+            for key, details, sign in requests
+        ]
 
     def renew(self, key: str, *, nonce_floor: int, sign: Signer) -> Intent:
         """See `IntentStore.renew`."""
@@ -172,6 +194,11 @@ class MemoryIntents:
             self._intents[key] = updated
             return updated
 
+    def set_statuses(self, updates: Sequence[tuple[str, IntentStatus, Mapping[str, Any] | None]]) -> None:
+        """See `IntentStore.set_statuses`."""
+        for key, status, receipt in updates:
+            self.set_status(key, status, receipt=receipt)
+
     def open_intents(self, chain: str, signer: str) -> list[Intent]:
         """See `IntentStore.open_intents`."""
         return self._listed(chain, signer, lambda i: i.status in ("signed", "sent"))
@@ -193,7 +220,8 @@ class MemoryIntents:
         """See `IntentStore.next_nonce`."""
         return self._nonces.get((chain, signer))
 
-    def resync_nonce(self, chain: str, signer: str, next_nonce: int) -> None:
+    def resync_nonce(self, chain: str, signer: str, next_nonce: int, *, expected: int | None = None) -> None:
         """See `IntentStore.resync_nonce`."""
         with self._lock:
-            self._nonces[(chain, signer)] = next_nonce
+            if expected is None or self._nonces.get((chain, signer)) == expected:
+                self._nonces[(chain, signer)] = next_nonce

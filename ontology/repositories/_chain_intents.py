@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import RowMapping, case, func, literal, select, update
+from sqlalchemy import RowMapping, bindparam, case, func, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 
 from ontology import tables as t
@@ -25,17 +25,46 @@ class ChainIntentRepository(Repository):
         row = self._uow.execute(statement.with_for_update() if for_update else statement).first()
         return None if row is None else row._mapping
 
-    def allocate_nonce(self, chain: str, signer: str, floor: int) -> int:
-        """The signer's next nonce, max(stored, floor), moving the counter past it; the counter row stays
-        locked until this unit of work ends, so concurrent allocations queue behind it."""
-        statement = insert(_N).values(chain=chain, signer=signer, next_nonce=floor + 1)
-        nonce = self._uow.execute(
+    def get_many(self, keys: Sequence[str]) -> dict[str, RowMapping]:
+        """The intent rows under `keys` that exist, by key."""
+        rows = self._uow.execute(select(_I).where(_I.c.key.in_(list(keys))))
+        return {row._mapping["key"]: row._mapping for row in rows}
+
+    def allocate_nonces(self, chain: str, signer: str, floor: int, count: int) -> int:
+        """The first of `count` consecutive nonces, moving the counter past them; the counter row stays
+        locked until this unit of work ends. The first is max(stored, floor), or `floor` itself when no
+        live intent holds a nonce >= floor: a stored counter above the chain's pending count with nothing
+        in between is a gap (a node restarted from an old dump, a counter restored from elsewhere) that
+        would queue every later send forever, so it is re-read from the chain."""
+        live = (
+            select(_I.c.key)
+            .where(_I.c.chain == chain, _I.c.signer == signer, _I.c.nonce >= floor, _I.c.status != "dropped")
+            .exists()
+        )
+        start = case((live, func.greatest(_N.c.next_nonce, floor)), else_=literal(floor))
+        statement = insert(_N).values(chain=chain, signer=signer, next_nonce=floor + count)
+        first = self._uow.execute(
             statement.on_conflict_do_update(
-                index_elements=["chain", "signer"],
-                set_={"next_nonce": func.greatest(_N.c.next_nonce, floor) + 1, "updated_at": func.now()},
-            ).returning(_N.c.next_nonce - 1)
+                index_elements=["chain", "signer"], set_={"next_nonce": start + count, "updated_at": func.now()}
+            ).returning(_N.c.next_nonce - count)
         ).scalar_one()
-        return int(nonce)
+        return int(first)
+
+    def insert_signed(self, rows: Sequence[Mapping[str, Any]]) -> list[RowMapping]:
+        """New `signed` intent rows (key, chain, signer, nonce, details, raw_tx, tx_hash); the ones whose
+        key was taken meanwhile are left out of the result."""
+        values = [
+            {**row, "details": clean_payload(dict(row["details"]), "details"), "status": "signed", "attempts": 1}
+            for row in rows
+        ]
+        result = self._uow.execute(
+            insert(_I).values(values).on_conflict_do_nothing(index_elements=["key"]).returning(_I)
+        )
+        return [row._mapping for row in result]
+
+    def allocate_nonce(self, chain: str, signer: str, floor: int) -> int:
+        """One nonce, as `allocate_nonces`."""
+        return self.allocate_nonces(chain, signer, floor, 1)
 
     def insert(
         self,
@@ -122,6 +151,23 @@ class ChainIntentRepository(Repository):
         row = self._uow.execute(update(_I).where(_I.c.key == key).values(**values).returning(_I)).first()
         return None if row is None else row._mapping
 
+    def set_statuses(self, rows: Sequence[tuple[str, str, Mapping[str, Any] | None]]) -> None:
+        """Move many intents on at once: (key, status, receipt or None to keep the stored one)."""
+        params = [
+            {"k": key, "s": status, "r": None if receipt is None else clean_payload(dict(receipt), "receipt")}
+            for key, status, receipt in rows
+        ]
+        self._uow.execute(
+            update(_I)
+            .where(_I.c.key == bindparam("k"))
+            .values(
+                status=bindparam("s"),
+                receipt=func.coalesce(bindparam("r", type_=JSONB), _I.c.receipt),
+                updated_at=func.now(),
+            ),
+            params,
+        )
+
     def listed(
         self, chain: str, signer: str, *, statuses: Sequence[str] | None = None, from_nonce: int | None = None
     ) -> list[RowMapping]:
@@ -138,8 +184,16 @@ class ChainIntentRepository(Repository):
         value = self._uow.execute(select(_N.c.next_nonce).where(_N.c.chain == chain, _N.c.signer == signer)).scalar()
         return None if value is None else int(value)
 
-    def set_next_nonce(self, chain: str, signer: str, next_nonce: int) -> None:
-        """Set the counter (resync after a gap)."""
+    def set_next_nonce(self, chain: str, signer: str, next_nonce: int, expected: int | None = None) -> None:
+        """Set the counter (resync after a gap); with `expected`, only if it still holds that value (an
+        allocation made meanwhile by another process wins)."""
+        if expected is not None:
+            self._uow.execute(
+                update(_N)
+                .where(_N.c.chain == chain, _N.c.signer == signer, _N.c.next_nonce == expected)
+                .values(next_nonce=next_nonce, updated_at=func.now())
+            )
+            return
         statement = insert(_N).values(chain=chain, signer=signer, next_nonce=next_nonce)
         self._uow.execute(
             statement.on_conflict_do_update(

@@ -1,11 +1,19 @@
 """One web3 implementation for every EVM chain: live (an RPC URL + our key) and local (anvil + a dev key).
 
 `EvmChain` is the edge where web3/requests exceptions become the chain's typed errors
-(`EvmErrorFamily`), where every read is retried by our `RetryPolicy`, and where writes are sent
-safely: the transaction is built and signed once (nonce taken under a lock), then the SAME raw
-transaction is (re)sent, so a retry can never pay twice: its hash is the same. Every receipt's
-`status` is checked. The chain id is verified before the first use. Keys never reach a message
-or a log record: the private key never leaves this process, and URL paths are redacted.
+(`EvmErrorFamily`), where every read is retried by our `RetryPolicy`, and where writes are sent so
+that none can double: every send carries an idempotency key, and its intent (key, nonce, signed bytes,
+hash) is stored in an `IntentStore` (Postgres in production: `ontology.chain_intents.StoreIntents`)
+BEFORE it is sent. A retry under the same key re-sends the SAME bytes (or returns the receipt); the
+nonce comes from the store's per-signer counter (max with the chain's pending count), shared by every
+process; one `SignerState` per key per process (`providers.evm.signers`) batches concurrent
+reservations so the serial section is one database transaction per batch, and receipts are awaited
+outside it. While waiting, gaps are repaired (`recover`: the stored tail the node lost is sent again),
+a transaction whose nonce another one used is re-signed under its key, and a stuck one is replaced
+(same nonce, fees +12.5 %). Every receipt's `status` is checked. The chain id is verified before the
+first use, and the genesis hash names the chain instance (a fresh local node is another chain; one
+restarted from its dump is the same). Keys never reach a message or a log record: the private key
+never leaves this process, and URL paths are redacted.
 """
 
 from __future__ import annotations
@@ -23,8 +31,10 @@ from eth_account import Account
 from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from hexbytes import HexBytes
 from web3 import HTTPProvider, Web3
+from web3._utils.method_formatters import receipt_formatter
 from web3.contract import Contract
 from web3.contract.contract import ContractConstructor, ContractFunction
+from web3.datastructures import AttributeDict
 from web3.exceptions import (
     BadResponseFormat,
     ContractLogicError,
@@ -59,6 +69,7 @@ _REDACTED_LOGGERS = (
     "urllib3.connectionpool",
 )
 _ALREADY_SENT = ("already known", "known transaction", "already imported", "nonce too low")
+_NONCE_TAKEN = ("nonce too low", "underpriced", "already known", "known transaction", "nonce has already been used")
 
 
 class _RedactSecrets(logging.Filter):
@@ -101,6 +112,18 @@ def _scrub(error: BaseException, secrets: tuple[str, ...]) -> None:
 
 def _hex(value: bytes | str) -> str:
     return value if isinstance(value, str) else "0x" + bytes(value).hex()
+
+
+def _session(url: str) -> requests.Session:
+    """The RPC's HTTP session: proxies from the environment read once (requests would scan the whole
+    environment on every request: a third of a send's CPU), a connection pool for many senders."""
+    session = requests.Session()
+    session.trust_env = False
+    session.proxies.update(requests.utils.get_environ_proxies(url))
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=64)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
 
 
 def _summary(receipt: TxReceipt) -> dict[str, Any]:
@@ -158,6 +181,7 @@ class EvmChain:
         provider = HTTPProvider(
             rpc_url,
             request_kwargs={"timeout": timeout, "headers": {"Content-Type": "application/json", **(headers or {})}},
+            session=_session(rpc_url),
             exception_retry_configuration=None,  # our RetryPolicy is the only one
             cache_allowed_requests=True,  # eth_chainId once, not before every call and send
         )
@@ -273,9 +297,15 @@ class EvmChain:
         return self._signer_state
 
     def _count(self, block: str) -> int:
-        return int(
-            self.read(lambda: self.w3.eth.get_transaction_count(self._account.address, block), f"nonce ({block})")  # type: ignore[arg-type]
+        """The account's transaction count at `block` ("pending", "latest"), as a bare JSON-RPC call."""
+        response: Any = self.read(
+            lambda: self.w3.provider.make_request("eth_getTransactionCount", [self.address, block]),  # type: ignore[arg-type]
+            f"nonce ({block})",
         )
+        try:
+            return int(response["result"], 16)
+        except (KeyError, TypeError, ValueError):
+            raise self.errors.unavailable(f"{self.name}: unreadable transaction count from {self.endpoint}") from None
 
     def _fees(self) -> tuple[int, int]:
         """(maxFeePerGas, maxPriorityFeePerGas) suggested by the chain, cached for a second per key."""
@@ -287,21 +317,53 @@ class EvmChain:
             state.fees, state.fees_at = (2 * base + tip, tip), time.monotonic()
         return state.fees
 
-    def _unsigned(self, function: ContractFunction | ContractConstructor, what: str) -> dict[str, Any]:
+    def _encoded(self, function: ContractFunction | ContractConstructor) -> tuple[str | None, str]:
+        """(to, calldata) of a contract call or deployment."""
+        params: Any = {"from": self.address, "gas": 0, "maxFeePerGas": 1, "maxPriorityFeePerGas": 1, "nonce": 0}
+        params["chainId"] = self.chain_id
+        tx = self._once(lambda: function.build_transaction(params))
+        to = tx.get("to")
+        return (str(to) if to else None), _hex(tx["data"])
+
+    def _estimate(self, to: str | None, data: str, what: str) -> int:
+        """eth_estimateGas as a bare JSON-RPC call (web3's formatting is most of its CPU); a revert is
+        the family's `reverted` with the node's reason, before anything is stored or sent."""
+        call = {"from": self.address, "data": data, **({"to": to} if to else {})}
+        response: Any = self.read(
+            lambda: self.w3.provider.make_request("eth_estimateGas", [call, "latest"]),  # type: ignore[arg-type]
+            f"{what} (estimate)",
+        )
+        error = response.get("error") if isinstance(response, dict) else None
+        if error:
+            message = redact(str(error.get("message", error) if isinstance(error, dict) else error), *self._secrets)
+            code = error.get("code") if isinstance(error, dict) else None
+            if code in (-32005, 429) or "rate limit" in message.lower():
+                raise self.errors.rate_limited(f"{self.name}: rate limited: {message[:300]}")
+            if "revert" in message.lower():
+                prefix = "" if message.startswith("execution reverted") else "execution reverted: "
+                raise self.errors.reverted(f"{self.name}: {prefix}{message[:300]}")
+            raise self.errors.rejected(f"{self.name}: the node refused {what}: {message[:300]}")
+        try:
+            return int(response["result"], 16)
+        except (KeyError, TypeError, ValueError):
+            raise self.errors.unavailable(f"{self.name}: unreadable estimate from {self.endpoint}") from None
+
+    def _unsigned(self, to: str | None, data: str, what: str) -> dict[str, Any]:
         """The transaction without its nonce: gas estimated (a revert raises here, before anything is
         stored or sent) with a margin, EIP-1559 fees from the chain."""
-        gas = int(self.read(lambda: function.estimate_gas({"from": self.address}), f"{what} (estimate)"))
+        gas = self._estimate(to, data, what)
         max_fee, tip = self._fees()
-        params: Any = {
-            "from": self.address,
+        tx: dict[str, Any] = {
+            "chainId": self.chain_id,
+            "data": data,
+            "value": 0,
             "gas": gas + gas // 5,
             "maxFeePerGas": max_fee,
             "maxPriorityFeePerGas": tip,
-            "chainId": self.chain_id,
-            "nonce": 0,
+            "type": 2,
         }
-        tx: dict[str, Any] = dict(self._once(lambda: function.build_transaction(params)))
-        tx.pop("from", None)
+        if to:
+            tx["to"] = to
         return tx
 
     def _sign(self, tx: dict[str, Any], nonce: int) -> tuple[str, str]:
@@ -336,6 +398,14 @@ class EvmChain:
         return key
 
     def transact(self, function: ContractFunction | ContractConstructor, what: str, *, key: str) -> TxReceipt:
+        """Send a contract call or deployment once per `key`: see `send_call`."""
+        return self._transact(lambda: self._encoded(function), what, key)
+
+    def send_call(self, to: str | None, data: str, what: str, *, key: str) -> TxReceipt:
+        """Send calldata `data` to `to` (None: a deployment) once per `key`: see `_transact`."""
+        return self._transact(lambda: (to, data), what, key)
+
+    def _transact(self, encode: Callable[[], tuple[str | None, str]], what: str, key: str) -> TxReceipt:
         """Send one transaction once per `key` and wait for its receipt; status 0 raises `reverted`.
 
         New key: estimate (a revert raises before anything is stored), then under the key's lock take
@@ -350,20 +420,14 @@ class EvmChain:
         state = self._signer()
         intent = state.intents.get(key)
         if intent is None:
-            tx = self._unsigned(function, what)
-            floor = self._count("pending")
-            with state.lock:
-                intent, _new = state.intents.reserve_signed(
-                    key,
-                    chain=self.identity,
-                    signer=self.address,
-                    details={"what": what[:200]},
-                    nonce_floor=floor,
-                    sign=lambda nonce: self._sign(tx, nonce),
-                )
+            tx = self._unsigned(*encode(), what)
+            intent, new = state.reserve(
+                key, {"what": what[:200]}, lambda nonce: self._sign(tx, nonce), lambda: self._count("pending")
+            )
+            return self._drive(intent, what, fresh=new)
         return self._drive(intent, what)
 
-    def _drive(self, intent: Intent, what: str) -> TxReceipt:
+    def _drive(self, intent: Intent, what: str, *, fresh: bool = False) -> TxReceipt:
         state = self._signer()
         if intent.chain != self.identity or intent.signer.lower() != self.address.lower():
             raise self.errors.rejected(
@@ -376,14 +440,15 @@ class EvmChain:
                     return self._finish(intent, receipt, what)
                 # the chain forgot it (a node restarted from an older dump): the same bytes go again
             if intent.status == "dropped":
-                floor = self._count("pending")
-                intent = self._renew(intent, floor)
+                intent = self._renew(intent, self._count("pending"))
                 log.warning("%s: %s re-signed with nonce %s after its nonce was used", self.name, what, intent.nonce)
             if intent.raw_tx is None or intent.tx_hash is None or intent.nonce is None:
                 raise self.errors.rejected(f"{self.name}: the intent under {intent.key!r} has no signed transaction")
-            if not self._send_intent(intent, what):
+            if not self._send_intent(intent, what, fresh=fresh):
+                state.forget_floor()
                 intent = state.intents.set_status(intent.key, "dropped")
                 continue
+            fresh = False
             outcome = self._wait(intent, what)
             if isinstance(outcome, TxReceipt):
                 return self._finish(intent, outcome, what)
@@ -395,8 +460,10 @@ class EvmChain:
         with self._signer().lock:
             return self._signer().intents.renew(intent.key, nonce_floor=floor, sign=lambda n: self._sign(tx, n))
 
-    def _send_intent(self, intent: Intent, what: str) -> bool:
-        """Send the intent's bytes; False when its nonce is provably taken by another transaction."""
+    def _send_intent(self, intent: Intent, what: str, *, fresh: bool = False) -> bool:
+        """Send the intent's bytes; False when its nonce is provably taken by another transaction, or
+        when the node refused the `fresh` bytes (first send, never accepted anywhere) because another
+        transaction holds their nonce (signed elsewhere with this key)."""
         assert intent.raw_tx is not None and intent.tx_hash is not None
         raw, tx_hash = bytes.fromhex(intent.raw_tx.removeprefix("0x")), intent.tx_hash
         try:
@@ -410,8 +477,10 @@ class EvmChain:
             raise type(error)(
                 f"{error}; tx {tx_hash} may still be mined: retry with the same key (key {intent.key!r})"
             ) from error
-        except EvmError:
-            if self._receipt_of(intent) is None and self._dead(intent):
+        except EvmError as error:
+            taken = any(marker in str(error).lower() for marker in _NONCE_TAKEN)
+            if self._receipt_of(intent) is None and ((fresh and taken) or self._dead(intent)):
+                log.warning("%s: %s refused at nonce %s (%s): signing it again", self.name, what, intent.nonce, error)
                 return False
             raise
         return True
@@ -419,7 +488,7 @@ class EvmChain:
     def _finish(self, intent: Intent, receipt: TxReceipt, what: str) -> TxReceipt:
         status: IntentStatus = "mined" if receipt.status == 1 else "reverted"
         if intent.status != status or (intent.receipt or {}).get("tx_hash") != receipt.tx_hash:
-            self._signer().intents.set_status(intent.key, status, receipt=_summary(receipt))
+            self._signer().mark(intent.key, status, _summary(receipt))
         if receipt.status != 1:
             raise self.errors.reverted(
                 f"{self.name}: {what} reverted in block {receipt.block} (tx {receipt.tx_hash})",
@@ -439,6 +508,16 @@ class EvmChain:
                 return receipt
         return None
 
+    def _polled(self, tx_hash: str) -> TxReceipt | None:
+        """The receipt of `tx_hash` or None, as a bare JSON-RPC call (web3's request pipeline is most of
+        a poll's CPU); a receipt found is formatted as web3 formats it."""
+        response: Any = self.read(
+            lambda: self.w3.provider.make_request("eth_getTransactionReceipt", [tx_hash]),  # type: ignore[arg-type]
+            "eth_getTransactionReceipt",
+        )
+        result = response.get("result") if isinstance(response, dict) else None
+        return self._receipt(AttributeDict.recursive(receipt_formatter(result))) if result else None
+
     def _dead(self, intent: Intent) -> bool:
         """The intent's nonce was used by a transaction that is none of its own: it can never mine."""
         assert intent.nonce is not None
@@ -449,9 +528,10 @@ class EvmChain:
         started = time.monotonic()
         deadline, checked, delay = started + self._receipt_timeout, started, 0.02
         while True:
-            receipt = self._receipt_of(intent)
-            if receipt is not None:
-                return receipt
+            for tx_hash in self._hashes(intent):
+                receipt = self._polled(tx_hash)
+                if receipt is not None:
+                    return receipt
             now = time.monotonic()
             if now - checked >= self._gap_check:
                 checked = now
@@ -464,7 +544,9 @@ class EvmChain:
                     log.warning("%s: %s (nonce %d) was dropped: its nonce is used", self.name, what, intent.nonce)
                     return self._signer().intents.set_status(intent.key, "dropped")
                 if latest < intent.nonce or not self._known(intent.tx_hash or ""):
-                    self.recover()  # a gap below us, or the node forgot us: send the tail again
+                    # a gap below us, or the node forgot us: send the tail again (one waiter per interval)
+                    if now - self._signer().recovered_at >= self._gap_check:
+                        self.recover()
                 elif now - started >= self._stuck_after:
                     intent, started = self._replace(intent, what), now
             if now >= deadline:
@@ -499,6 +581,7 @@ class EvmChain:
         self.check()
         state = self._signer()
         with state.lock:
+            state.recovered_at = time.monotonic()
             stored = state.intents.next_nonce(self.identity, self.address)
             latest = self._count("latest")
             tail = state.intents.tail(self.identity, self.address, latest)
@@ -520,7 +603,7 @@ class EvmChain:
             top = max([latest, *((i.nonce or 0) + 1 for i in tail)])
             if stored is not None and stored > top:
                 log.warning("%s: stored next nonce %d is above the chain's %d: resynced", self.name, stored, top)
-                state.intents.resync_nonce(self.identity, self.address, top)
+                state.intents.resync_nonce(self.identity, self.address, top, expected=stored)
         if sent:
             log.warning("%s: re-sent %d transaction(s) the node did not have", self.name, sent)
         return sent
@@ -588,8 +671,9 @@ class EvmChain:
                 return None
 
         raw = self.read(fetch, "eth_getTransactionReceipt")
-        if raw is None:
-            return None
+        return None if raw is None else self._receipt(raw)
+
+    def _receipt(self, raw: Any) -> TxReceipt:
         address = raw.get("contractAddress")
         return TxReceipt(
             tx_hash=_hex(raw["transactionHash"]),

@@ -1,19 +1,37 @@
 """One nonce manager per signing key per process, whatever number of chain objects use the key.
 
 `signer_for(intents, chain, address)` returns the process-wide `SignerState` of one (intent store,
-chain identity, address): the lock that keeps the nonce/sign section serial for that key in this
-process (Postgres serialises it across processes: see `ontology.chain_intents`), and a short-lived
-cache of the chain's fee suggestion. Waiting for receipts happens outside the lock.
+chain identity, address). Its `reserve` is the only serial section of a send: concurrent senders queue
+their (key, details, sign) and one of them, the leader, takes every queued request to the intent
+store in ONE transaction (consecutive nonces, bytes signed and stored atomically; Postgres serialises
+leaders of different processes on the signer's counter row), then hands leadership on. Sending and
+waiting for receipts happen outside it, so many sends are in flight at once.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from providers.intents import IntentStore
+from providers.intents import Intent, IntentStatus, IntentStore, Signer
 
 __all__ = ["SignerState", "signer_for"]
+
+log = logging.getLogger("one.providers.evm")
+
+
+@dataclass
+class _Request:
+    key: str
+    details: Mapping[str, Any]
+    sign: Signer
+    done: bool = False
+    result: tuple[Intent, bool] | None = None
+    error: BaseException | None = None
 
 
 @dataclass
@@ -23,9 +41,89 @@ class SignerState:
     intents: IntentStore
     chain: str
     address: str
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.Lock = field(default_factory=threading.Lock)  # recovery and renewals
     fees: tuple[int, int] | None = None  # (maxFeePerGas, maxPriorityFeePerGas)
     fees_at: float = 0.0
+    floor: int = 0  # the chain's pending transaction count, as last read
+    floor_at: float = float("-inf")
+    recovered_at: float = float("-inf")  # the last `EvmChain.recover` of this key in this process
+    _turn: threading.Condition = field(default_factory=threading.Condition)
+    _queue: list[_Request] = field(default_factory=list)
+    _leading: bool = False
+    _marks: list[tuple[str, IntentStatus, Mapping[str, Any] | None]] = field(default_factory=list)
+    _marking: bool = False
+
+    def forget_floor(self) -> None:
+        """Read the chain's pending count again before the next reservation (after a rejected send)."""
+        self.floor_at = float("-inf")
+
+    def reserve(
+        self, key: str, details: Mapping[str, Any], sign: Signer, pending: Callable[[], int]
+    ) -> tuple[Intent, bool]:
+        """(the intent under `key`, whether it is new), batched with the other threads' reservations.
+        The nonce is max(stored next nonce, the chain's pending count): `pending()` is read once per
+        batch, by its leader."""
+        request = _Request(key, details, sign)
+        with self._turn:
+            self._queue.append(request)
+            while not request.done and self._leading:
+                self._turn.wait()
+            if request.done:
+                return self._result(request)
+            self._leading = True
+            batch, self._queue = self._queue, []
+        try:
+            # read for every batch: a transaction signed elsewhere with this key and still pending must
+            # not be replaced by ours (same nonce, higher fee), so the floor is never older than the batch
+            self.floor, self.floor_at = pending(), time.monotonic()
+            results = self.intents.reserve_signed_many(
+                chain=self.chain,
+                signer=self.address,
+                nonce_floor=self.floor,
+                requests=[(r.key, r.details, r.sign) for r in batch],
+            )
+            for r, result in zip(batch, results, strict=True):
+                r.result = result
+        except BaseException as error:  # every request of the batch fails alike; none was stored
+            for r in batch:
+                r.error = error
+        finally:
+            with self._turn:
+                for r in batch:
+                    r.done = True
+                self._leading = False
+                self._turn.notify_all()
+        return self._result(request)
+
+    def mark(self, key: str, status: IntentStatus, receipt: Mapping[str, Any] | None) -> None:
+        """Record that an intent was mined or reverted. Batched and not waited for by the other threads:
+        the chain, not this row, is the truth (`outcome` and retries read the receipt from the chain),
+        so a crash before the write loses nothing."""
+        with self._turn:
+            self._marks.append((key, status, receipt))
+            if self._marking:
+                return
+            self._marking = True
+        try:
+            while True:
+                with self._turn:
+                    batch, self._marks = self._marks, []
+                    if not batch:
+                        return
+                try:
+                    self.intents.set_statuses(batch)
+                except Exception as error:  # the intents stay "signed": outcome() and retries read the chain
+                    log.warning("%d mined/reverted marks not stored: %s", len(batch), error)
+        finally:
+            with self._turn:
+                self._marking = False
+
+    @staticmethod
+    def _result(request: _Request) -> tuple[Intent, bool]:
+        if request.error is not None:
+            raise request.error
+        assert request.result is not None
+        return request.result
 
 
 _REGISTRY: dict[tuple[int, str, str], SignerState] = {}

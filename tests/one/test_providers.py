@@ -86,6 +86,9 @@ def test_evm_providers_run_locally_on_anvil_nodes(tmp_path: Path, store: Store) 
         other = base.deploy_token("Ben Coin", "BEN", 18, 1_000, owner, key="providers-86")
         pool = providers.get("uniswap").create_pool(token.contract_address, other.contract_address, key="pool-ava-ben")
         assert pool.startswith("0x") and len(pool) == 42
+        # one chain object, so one nonce manager, for the platform's key on Base (alchemy and uniswap)
+        assert providers.get("uniswap")._chain._signer() is base._signer()
+        assert base.intent("pool-ava-ben") is not None  # the pool's send went through the Postgres intents
         assert mainnet.mode == "local"  # built on its own node
         assert providers._ctx.cache["anvil-base"].url != providers._ctx.cache["anvil-ethereum"].url
     finally:

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eth_account.typed_transactions.typed_transaction import TypedTransaction
+from hexbytes import HexBytes
 from pytest_httpserver import HTTPServer
 
 from ontology import Store
@@ -23,7 +25,7 @@ from providers.alchemy import ALCHEMY_ERRORS, AlchemyChain, AlchemyUnavailable
 from providers.evm import DEV_PRIVATE_KEY, AnvilNode
 from providers.intents import Intent
 from providers.retry import RetryPolicy
-from providers.token_chain import TokenLedgerChain
+from providers.token_chain import SendOutcome, TokenLedgerChain
 from tests.providers.fakes.evm_rpc import FlakyRpcProxy
 
 pytestmark = pytest.mark.timeout(120)
@@ -228,6 +230,48 @@ def test_a_dropped_transaction_whose_nonce_was_used_is_signed_again_once(
     assert chain.balance_of(token, ALICE) == before + 17  # minted once
 
 
+def test_outcome_says_unknown_only_once_the_send_provably_cannot_mine(
+    node: AnvilNode, chain: AlchemyChain, token: str, intents: StoreIntents, build_dir: Path
+) -> None:
+    """What the purchase reconciler relies on: pending while it may still mine; unknown (safe to
+    compensate) only when its nonce was used by another transaction; a later retry then mints once."""
+    impatient = local_chain(node, intents, build_dir, receipt_timeout=0.3)
+    before = chain.balance_of(token, BOB)
+    rpc(chain, "evm_setAutomine", False)
+    try:
+        with pytest.raises(AlchemyUnavailable, match="may still be mined"):
+            impatient.mint(token, BOB, 29, key="reconciled")
+        sent = intents.get("reconciled")
+        assert sent is not None and chain.outcome("reconciled").state == "pending"
+        rpc(chain, "anvil_dropTransaction", sent.tx_hash)
+        assert chain.outcome("reconciled").state == "pending"  # the node forgot it, but it can still mine
+        rpc(chain, "anvil_dropTransaction", sent.tx_hash)  # (outcome sent it again: forget it once more)
+        account = chain._account
+        other = account.sign_transaction(
+            {"to": account.address, "value": 0, "gas": 21000, "gasPrice": 10**10, "nonce": sent.nonce, "chainId": 31337}
+        )
+        chain.w3.eth.send_raw_transaction(other.raw_transaction)
+        rpc(chain, "evm_mine")
+        assert chain.outcome("reconciled").state == "unknown"  # its nonce is used: it can never mine
+        assert intents.get("reconciled").status == "dropped"  # type: ignore[union-attr]
+    finally:
+        rpc(chain, "evm_setAutomine", True)
+    assert chain.balance_of(token, BOB) == before
+    receipt = chain.mint(token, BOB, 29, key="reconciled")  # a retry under the key signs it again, once
+    assert chain.outcome("reconciled") == SendOutcome("mined", receipt)
+    assert chain.balance_of(token, BOB) == before + 29
+
+
+def test_a_stored_nonce_far_above_the_chain_is_read_again_from_the_chain(
+    chain: AlchemyChain, token: str, intents: StoreIntents
+) -> None:
+    pending = chain.w3.eth.get_transaction_count(chain.address, "pending")
+    intents.resync_nonce(chain.identity, chain.address, pending + 50)  # e.g. a counter restored from elsewhere
+    receipt = chain.mint(token, BOB, 23, key="after-a-stale-counter")  # would queue forever at pending + 50
+    assert intents.get("after-a-stale-counter").nonce == pending  # type: ignore[union-attr]
+    assert receipt.status == 1 and intents.next_nonce(chain.identity, chain.address) == pending + 1
+
+
 def test_a_stuck_transaction_is_replaced_with_the_same_nonce_and_a_higher_fee(
     node: AnvilNode, chain: AlchemyChain, token: str, intents: StoreIntents, build_dir: Path
 ) -> None:
@@ -236,6 +280,7 @@ def test_a_stuck_transaction_is_replaced_with_the_same_nonce_and_a_higher_fee(
     rpc(chain, "evm_setAutomine", False)
     try:
         call = Background(lambda: hasty.mint(token, BOB, 19, key="stuck"))
+        first: Intent = wait_for(lambda: intents.get("stuck"), "the first send")
         replaced: Intent = wait_for(
             lambda: (i := intents.get("stuck")) is not None and i.replaced_hashes and i, "a replacement"
         )
@@ -244,15 +289,15 @@ def test_a_stuck_transaction_is_replaced_with_the_same_nonce_and_a_higher_fee(
         rpc(chain, "evm_setAutomine", True)
     receipt = call.result()
     final = intents.get("stuck")
-    assert final is not None and final.nonce == replaced.nonce
+    assert final is not None and final.nonce == replaced.nonce == first.nonce
+    assert first.tx_hash in final.replaced_hashes
     hashes = [final.tx_hash, *final.replaced_hashes]
     mined = [h for h in hashes if chain.get_receipt(h) is not None]  # type: ignore[arg-type]
-    assert mined == [receipt.tx_hash] and len(hashes) >= 2  # exactly one of them
-    first = chain.w3.eth.get_transaction(receipt.tx_hash)  # type: ignore[arg-type]
-    original = intents.get("stuck")
-    assert original is not None
+    assert mined == [receipt.tx_hash]  # exactly one of them
+    old, new = (TypedTransaction.from_bytes(HexBytes(i.raw_tx)).as_dict() for i in (first, replaced))  # type: ignore[arg-type]
+    for fee in ("maxFeePerGas", "maxPriorityFeePerGas"):
+        assert new[fee] * 8 >= old[fee] * 9  # >= +12.5 %
     assert chain.balance_of(token, BOB) == before + 19
-    assert int(first["maxPriorityFeePerGas"]) > 0
 
 
 def _mint_in_a_process(database_url: str, state_dir: str, build_dir: str, token: str, prefix: str, count: int) -> None:
