@@ -192,27 +192,41 @@ def cloudflare_local(ctx: Context) -> Any:
 
 
 def sui_live(ctx: Context) -> Any:
-    from providers.sui import LiveSuiChain
+    from providers.sui import SuiTokenChain
 
-    return LiveSuiChain(ctx.settings.sui_rpc_url or "")
+    s = ctx.settings
+    return SuiTokenChain(
+        s.sui_rpc_url or "",
+        _secret(ctx, "sui_private_key"),
+        intents=_chain_intents(ctx),
+        network=s.sui_network,
+        lock=ctx.store.lock,  # sends by one signer wait for each other across processes
+    )
 
 
 def sui_local(ctx: Context) -> Any:
     from providers.sui import LocalSuiChain
 
-    return LocalSuiChain()
+    return LocalSuiChain(ctx.store)
 
 
 def solana_live(ctx: Context) -> Any:
-    from providers.solana import LiveSolanaChain
+    from providers.solana import SolanaTokenChain
 
-    return LiveSolanaChain(ctx.settings.solana_rpc_url or "")
+    s = ctx.settings
+    return SolanaTokenChain(
+        s.solana_rpc_url or "",
+        _secret(ctx, "solana_private_key"),
+        intents=_chain_intents(ctx),
+        network=s.solana_network,
+        lock=ctx.store.lock,  # one signing per idempotency key at a time, across processes
+    )
 
 
 def solana_local(ctx: Context) -> Any:
     from providers.solana import LocalSolanaChain
 
-    return LocalSolanaChain()
+    return LocalSolanaChain(ctx.store)
 
 
 def _anvil(ctx: Context, chain: str) -> Any:

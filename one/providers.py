@@ -156,19 +156,19 @@ PROVIDERS: tuple[ProviderEntry, ...] = (
     ),
     ProviderEntry(
         "sui",
-        "Sui JSON-RPC: balances, transactions",
-        (("sui_rpc_url",),),
+        "Sui creator coins (mint, pay) signed with the platform's Ed25519 key; balances, transactions",
+        (("sui_rpc_url",), ("sui_private_key",)),
         build.sui_live,
         build.sui_local,
-        "none: every call says which settings to set",
+        "a coin ledger in Postgres (balances, supply, idempotent sends; ids marked local)",
     ),
     ProviderEntry(
         "solana",
-        "Solana JSON-RPC: balances, transactions",
-        (("solana_rpc_url",),),
+        "Solana SPL creator tokens signed with the platform's Ed25519 key; balances, transactions",
+        (("solana_rpc_url",), ("solana_private_key",)),
         build.solana_live,
         build.solana_local,
-        "none: every call says which settings to set",
+        "an SPL-like token ledger in Postgres (balances, supply, idempotent sends; ids marked local)",
     ),
 )
 PROVIDER_BY_NAME = {entry.name: entry for entry in PROVIDERS}

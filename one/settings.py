@@ -165,9 +165,11 @@ class Settings(BaseSettings):
     sui_mode: Mode = "auto"
     sui_rpc_url: str | None = None
     sui_private_key: SecretStr | None = None
+    sui_network: str = "mainnet"  # a label on results and chain intents (testnet, devnet...)
     solana_mode: Mode = "auto"
     solana_rpc_url: str | None = None
     solana_private_key: SecretStr | None = None
+    solana_network: str = "mainnet-beta"  # a label on results and chain intents (devnet, testnet...)
 
     # chat platforms (`one run` starts each one whose token is set); each maps to one creator
     telegram_bot_token: SecretStr | None = Field(

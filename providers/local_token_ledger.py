@@ -27,6 +27,7 @@ __all__ = ["LocalIds", "LocalTokenLedger", "local_base58", "local_hex"]
 
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _MAX_KEY = 200
+_U64 = 2**64
 
 
 def local_base58(seed: str, length: int) -> str:
@@ -147,11 +148,6 @@ class LocalTokenLedger:
         with self._uow() as uow:
             return int(self._token(uow, contract)["supply"])
 
-    def token(self, contract: str) -> dict[str, Any]:
-        """The token's stored fields (name, symbol, decimals, supply)."""
-        with self._uow() as uow:
-            return self._token(uow, contract)
-
     def outcome(self, key: str) -> SendOutcome:
         """`mined` with its receipt when the key was applied, else `unknown` (nothing happened)."""
         with self._uow() as uow:
@@ -160,15 +156,6 @@ class LocalTokenLedger:
             except NotFound:
                 return SendOutcome("unknown")
         return SendOutcome("mined", self._receipt(sent))
-
-    def sent(self, tx: str) -> dict[str, Any] | None:
-        """The stored send with transaction id `tx`, or None."""
-        with self._uow() as uow:
-            try:
-                key = str(uow.records.get(self._p, "tx", tx).data["key"])
-                return dict(uow.records.get(self._p, "send", key).data)
-            except NotFound:
-                return None
 
     # -- internals ---------------------------------------------------------------------------------
 
@@ -197,7 +184,6 @@ class LocalTokenLedger:
                         if "contract" not in saved and "contract" in request:
                             saved["contract"] = request["contract"]
                         uow.records.put(self._p, "send", key, saved)
-                        uow.records.put(self._p, "tx", tx, {"key": key})
                         uow.commit()
                         return saved
             except ConstraintViolation:
@@ -250,11 +236,14 @@ class LocalTokenLedger:
             uow.records.put(self._p, "balance", record, {"amount": str(amount)})
         if supply:
             token = uow.records.get(self._p, "token", contract, for_update=True).data
-            uow.records.update(self._p, "token", contract, {"supply": str(int(token["supply"]) + amount)})
+            total = int(token["supply"]) + amount
+            if total >= _U64:  # both chains keep supplies and balances in a u64
+                raise self._rejected(f"the supply of {contract} would pass 2**64-1 base units (the chain's limit)")
+            uow.records.update(self._p, "token", contract, {"supply": str(total)})
 
 
 def _amount(amount: int, rejected: type[ProviderRejected], *, allow_zero: bool = False) -> int:
     low = 0 if allow_zero else 1
-    if isinstance(amount, bool) or not isinstance(amount, int) or not low <= amount < 2**64:
+    if isinstance(amount, bool) or not isinstance(amount, int) or not low <= amount < _U64:
         raise rejected(f"an amount must be an int of base units from {low} to 2**64-1, got {amount!r}")
     return amount

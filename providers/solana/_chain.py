@@ -22,7 +22,7 @@ import base64
 import hashlib
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from solders.hash import Hash
@@ -32,6 +32,7 @@ from solders.pubkey import Pubkey
 from solders.system_program import CreateAccountParams, create_account
 from solders.transaction import Transaction
 
+from providers.chain_locks import NamedLock, ProcessLocks
 from providers.evm.types import Deployed, TxReceipt
 from providers.intents import Intent, IntentStore
 from providers.retry import RetryPolicy
@@ -74,10 +75,12 @@ class SolanaTokenChain(LiveSolanaChain):
         sleep: Callable[[float], None] = time.sleep,
         poll_interval: float = 0.5,
         confirm_polls: int = 60,
+        lock: NamedLock | None = None,
     ) -> None:
         super().__init__(rpc_url, commitment=commitment, timeout=timeout, retry=retry, transport=transport, sleep=sleep)
         self._keypair = load_keypair(private_key)
         self._intents = intents
+        self._lock = lock or ProcessLocks()
         self._sleep = sleep
         self._poll_interval = poll_interval
         self._confirm_polls = confirm_polls
@@ -200,6 +203,10 @@ class SolanaTokenChain(LiveSolanaChain):
     def outcome(self, key: str) -> SendOutcome:
         """What became of the send under `key`; a signature whose blockhash expired without it landing
         is marked dropped ("unknown": nothing happened, safe to compensate)."""
+        with self._lock(f"chain-send:{self._chain}:{key}"):
+            return self._outcome(key)
+
+    def _outcome(self, key: str) -> SendOutcome:
         intent = self._intents.get(key)
         if intent is None or intent.status == "dropped" or intent.raw_tx is None:
             return SendOutcome("unknown")
@@ -228,32 +235,36 @@ class SolanaTokenChain(LiveSolanaChain):
     ) -> TxReceipt:
         if not isinstance(key, str) or not key or len(key) > 200:
             raise SolanaRejected("an idempotency key must be 1 to 200 characters")
-        stored = {**details, "contract": contract} if contract else dict(details)
-        intent = self._intents.reserve(key, chain=self._chain, signer=self.address, details=stored, nonce_floor=None)
-        if dict(intent.details) != stored:
-            raise SolanaRejected(f"idempotency key {key!r} was already used for a different {intent.details.get('op')}")
-        for _ in range(_MAX_SIGNINGS):
+        with self._lock(f"chain-send:{self._chain}:{key}"):  # never two signings of one key at once
+            stored = {**details, "contract": contract} if contract else dict(details)
+            intent = self._intents.reserve(
+                key, chain=self._chain, signer=self.address, details=stored, nonce_floor=None
+            )
+            if dict(intent.details) != stored:
+                used_for = intent.details.get("op")
+                raise SolanaRejected(f"idempotency key {key!r} was already used for a different {used_for}")
+            for _ in range(_MAX_SIGNINGS):
+                settled = self._settled(intent)
+                if settled is not None:
+                    return settled
+                if intent.raw_tx is None or intent.status == "dropped":
+                    intent = self._sign(key, build)
+                elif not self._blockhash_valid(intent.raw_tx):
+                    landed = self._landed(intent)  # expired first, then absent: it can never land
+                    if landed is not None:
+                        intent = self._intents.get(key) or intent
+                        continue
+                    self._intents.set_status(key, "dropped")
+                    intent = self._sign(key, build)
+                elif self._landed(intent) is not None:  # an earlier send landed: nothing to send again
+                    intent = self._intents.get(key) or intent
+                    continue
+                self._submit(key, intent)
+                intent = self._confirm(key, intent)
             settled = self._settled(intent)
             if settled is not None:
                 return settled
-            if intent.raw_tx is None or intent.status == "dropped":
-                intent = self._sign(key, build)
-            elif not self._blockhash_valid(intent.raw_tx):
-                landed = self._landed(intent)  # expired first, then absent: it can never land
-                if landed is not None:
-                    intent = self._intents.get(key) or intent
-                    continue
-                self._intents.set_status(key, "dropped")
-                intent = self._sign(key, build)
-            elif self._landed(intent) is not None:  # an earlier send landed: nothing to send again
-                intent = self._intents.get(key) or intent
-                continue
-            self._submit(key, intent)
-            intent = self._confirm(key, intent)
-        settled = self._settled(intent)
-        if settled is not None:
-            return settled
-        raise SolanaUnavailable(f"solana: the send under key {key!r} is not confirmed yet; call again with the same key")
+            raise SolanaUnavailable(f"solana: the send under key {key!r} is not confirmed yet; call again with the key")
 
     def _settled(self, intent: Intent) -> TxReceipt | None:
         if intent.status == "mined":
@@ -275,11 +286,11 @@ class SolanaTokenChain(LiveSolanaChain):
             self.send_signed_transaction(str(intent.raw_tx))
         except SolanaRejected as error:
             text = str(error)
-            if "AlreadyProcessed" in text or "already been processed" in text:
-                return  # our earlier send of these bytes landed
-            if "-32002" in text or "simulation failed" in text.lower():
-                self._intents.set_status(key, "dropped")  # preflight refused it: it was never forwarded
-            raise
+            if "AlreadyProcessed" not in text and "already been processed" not in text:
+                # A preflight refusal proves nothing about an earlier send of the same bytes (a
+                # timed-out attempt may be in flight): the intent stays open, and `outcome` marks it
+                # dropped only once its blockhash has expired without the signature landing.
+                raise
         if intent.status != "sent":
             self._intents.set_status(key, "sent")
 
@@ -305,7 +316,7 @@ class SolanaTokenChain(LiveSolanaChain):
             "contract": intent.details.get("contract"),
             "error": None if error is None else str(error),
         }
-        state = "reverted" if error is not None else "mined"
+        state: Literal["mined", "reverted"] = "reverted" if error is not None else "mined"
         self._intents.set_status(intent.key, state, receipt=receipt)
         return SendOutcome(state, _receipt(receipt, self.network))
 

@@ -44,7 +44,6 @@ from providers.retry import RetryPolicy
 
 __all__ = [
     "LiveSolanaChain",
-    "LocalSolanaChain",
     "SolanaAuthError",
     "SolanaChain",
     "SolanaError",

@@ -38,7 +38,9 @@ def associated_token_address(wallet: Pubkey, mint: Pubkey) -> Pubkey:
     return get_associated_token_address(wallet, mint, TOKEN_PROGRAM_ID)
 
 
-def initialize_mint2(mint: Pubkey, decimals: int, mint_authority: Pubkey, freeze_authority: Pubkey | None) -> Instruction:
+def initialize_mint2(
+    mint: Pubkey, decimals: int, mint_authority: Pubkey, freeze_authority: Pubkey | None
+) -> Instruction:
     """InitializeMint2: tag 20, u8 decimals, 32-byte mint authority, COption<Pubkey> freeze authority."""
     freeze = b"\x01" + bytes(freeze_authority) if freeze_authority is not None else b"\x00"
     data = bytes([INITIALIZE_MINT2, decimals]) + bytes(mint_authority) + freeze

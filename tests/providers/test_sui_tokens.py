@@ -13,6 +13,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pytest_httpserver import HTTPServer
 
+from ontology import Store
+from ontology.chain_intents import StoreIntents
 from providers.retry import RetryPolicy
 from providers.sui import (
     SuiExecutionFailed,
@@ -204,3 +206,68 @@ def test_transfer_without_enough_coins_is_refused_before_anything_is_signed(
         chain.transfer(COIN, FAN, 1, key="transfer-empty")
     assert intents.intents["transfer-empty"].raw_tx is None and sui_node.executions() == 0
     assert chain.outcome("transfer-empty").state == "unknown"
+
+
+def test_bytes_whose_gas_coin_moved_on_are_provably_dead_and_rebuilt_under_the_key(
+    chain: SuiTokenChain, sui_node: SuiNode, intents: MemoryIntents
+) -> None:
+    original = sui_node._sui_executeTransactionBlock
+    refuse = [True]
+
+    def refused_once(params: list[Any]) -> Any:  # the first execute is refused before it runs
+        if refuse.pop() if refuse else False:
+            return RpcFailure(-32050, "Transaction is not processed: the node is overloaded")
+        return original(params)
+
+    sui_node.node.answer("sui_executeTransactionBlock", refused_once)
+    impatient = _chain(sui_node, intents, attempts=1)
+    with pytest.raises(SuiUnavailable):
+        impatient.mint(COIN, FAN, 2, key="mint-stale")
+    old_digest = intents.intents["mint-stale"].tx_hash
+    chain.mint(COIN, chain.address, 50, key="mint-other")  # moves the gas coin past the stored bytes
+    assert impatient.outcome("mint-stale").state == "unknown"  # provably never executes: dropped
+    receipt = chain.mint(COIN, FAN, 2, key="mint-stale")
+    intent = intents.intents["mint-stale"]
+    assert receipt.tx_hash != old_digest and intent.replaced_hashes == (old_digest,)
+    assert old_digest not in sui_node.executed and sui_node.balance(FAN, COIN) == 2
+    impatient.close()
+
+
+def test_stored_bytes_that_are_still_valid_stay_pending_not_dropped(
+    chain: SuiTokenChain, sui_node: SuiNode, intents: MemoryIntents
+) -> None:
+    sui_node.node.answer("sui_executeTransactionBlock", RpcFailure(-32050, "overloaded"))
+    with pytest.raises(SuiUnavailable):
+        _chain(sui_node, intents, attempts=1).mint(COIN, FAN, 2, key="mint-waiting")
+    assert chain.outcome("mint-waiting").state == "pending"
+    assert intents.intents["mint-waiting"].status == "signed"
+
+
+def test_with_the_database_intent_store_a_restarted_process_completes_the_key_without_resending(
+    sui_node: SuiNode, store: Store
+) -> None:
+    first = SuiTokenChain(
+        sui_node.node.url, KEYSTORE, intents=StoreIntents(store), retry=RetryPolicy(attempts=1), timeout=0.3
+    )
+    sui_node.publish(COIN, first.address)
+    sui_node.stall = threading.Event()
+    with pytest.raises(SuiUnavailable):
+        first.mint(COIN, FAN, 6, key="db-mint")
+    sui_node.stall.set()
+    sui_node.stall = None
+    restarted = SuiTokenChain(sui_node.node.url, BECH32, intents=StoreIntents(store))
+    receipt = restarted.mint(COIN, FAN, 6, key="db-mint")
+    assert sui_node.executions() == 1 and sui_node.applied == [receipt.tx_hash]
+    assert restarted.outcome("db-mint").state == "mined" and sui_node.balance(FAN, COIN) == 6
+    first.close()
+    restarted.close()
+
+
+def test_when_the_node_names_the_bytes_differently_its_digest_is_stored_before_execution(
+    chain: SuiTokenChain, sui_node: SuiNode, intents: MemoryIntents
+) -> None:
+    sui_node.digest_salt = b"another scheme"
+    receipt = chain.mint(COIN, FAN, 8, key="mint-node-digest")
+    assert receipt.tx_hash in sui_node.executed and intents.intents["mint-node-digest"].tx_hash == receipt.tx_hash
+    assert chain.mint(COIN, FAN, 8, key="mint-node-digest").tx_hash == receipt.tx_hash
+    assert chain.outcome("mint-node-digest").state == "mined" and sui_node.executions() == 1

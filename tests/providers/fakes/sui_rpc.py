@@ -5,7 +5,9 @@ to the client, as real BCS is; each build differs, as a new gas version would ma
 `sui_executeTransactionBlock` recomputes the digest from the bytes, verifies the serialized
 Ed25519 signature (flag 0 || sig || pubkey) over BLAKE2b-256(intent [0,0,0] || bytes) and that the
 public key's address is the sender, then applies the mint or payment to its coins, once per digest
-(a repeat answers the stored effects). A mint with a TreasuryCap the sender does not own or of
+(a repeat answers the stored effects). Each build names the sender's gas coin at its current
+version and each execution moves it on, so older bytes become "not available for consumption"
+(also what `sui_dryRunTransactionBlock` answers for them). A mint with a TreasuryCap the sender does not own or of
 another coin fails with effects status "failure". Knobs: `lose_responses` (execute, then answer
 -32603), `stall` (execute, then hold the answer), `publish(coin_type, owner)`.
 """
@@ -82,6 +84,8 @@ class SuiNode:
     lose_responses: int = 0
     stall: threading.Event | None = None
     builds: int = 0
+    digest_salt: bytes = b""
+    gas_versions: dict[str, int] = field(default_factory=dict)  # sender -> its gas coin's version
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -95,6 +99,7 @@ class SuiNode:
             "suix_getCoins",
             "suix_getOwnedObjects",
             "sui_getObject",
+            "sui_dryRunTransactionBlock",
         ):
             self.node.answer(method, getattr(self, f"_{method}"))
 
@@ -104,6 +109,10 @@ class SuiNode:
         self.caps[cap] = {"coin_type": _long(coin_type), "owner": owner}
         self.supply[_long(coin_type)] = 0
         return cap
+
+    def digest(self, raw: bytes) -> str:
+        """The node's digest of transaction bytes (`digest_salt` makes it disagree with the client's)."""
+        return b58encode(_blake2b(self.digest_salt + b"TransactionData::" + raw))
 
     def balance(self, owner: str, coin_type: str) -> int:
         return self.balances.get((owner, _long(coin_type)), 0)
@@ -115,18 +124,53 @@ class SuiNode:
 
     def _built(self, body: dict[str, Any]) -> dict[str, Any]:
         self.builds += 1
-        raw = b"\x00" + json.dumps({**body, "gas_version": self.builds}, sort_keys=True).encode()
-        return {"txBytes": base64.b64encode(raw).decode(), "gas": [], "inputObjects": []}
+        gas = {"objectId": self._gas_coin(body["sender"]), "version": self.gas_versions.get(body["sender"], 1)}
+        raw = b"\x00" + json.dumps({**body, "gas": gas}, sort_keys=True).encode()
+        return {"txBytes": base64.b64encode(raw).decode(), "gas": [gas], "inputObjects": []}
+
+    @staticmethod
+    def _gas_coin(owner: str) -> str:
+        return "0x" + hashlib.sha256(f"gas|{owner}".encode()).hexdigest()
+
+    def _stale(self, body: dict[str, Any]) -> RpcFailure | None:
+        current = self.gas_versions.get(body["sender"], 1)
+        if body["gas"]["version"] == current:
+            return None
+        return RpcFailure(
+            -32002,
+            "Transaction validator signing failed due to issues with transaction inputs: "
+            f"Object ID {body['gas']['objectId']} Version {body['gas']['version']} is not available for "
+            f"consumption, current version: {current} (ObjectVersionUnavailableForConsumption)",
+        )
+
+    def _sui_dryRunTransactionBlock(self, params: list[Any]) -> Any:
+        body = json.loads(base64.b64decode(params[0])[1:])
+        stale = self._stale(body)
+        if stale is not None:
+            return stale
+        digest = self.digest(base64.b64decode(params[0]))
+        effects = {"status": {"status": "success"}, "transactionDigest": digest}
+        return {"effects": effects, "events": [], "balanceChanges": []}
 
     def _unsafe_moveCall(self, params: list[Any]) -> Any:
         sender, package, module, function, types, args, _gas, budget = params
-        if (package, module, function) not in (("0x2", "coin", "mint_and_transfer"), (FRAMEWORK, "coin", "mint_and_transfer")):
+        if (package, module, function) not in (
+            ("0x2", "coin", "mint_and_transfer"),
+            (FRAMEWORK, "coin", "mint_and_transfer"),
+        ):
             return RpcFailure(-32602, f"function {package}::{module}::{function} not supported by the fake")
         if len(types) != 1 or len(args) != 3 or int(budget) <= 0:
             return RpcFailure(-32602, "Invalid params: mint_and_transfer<T>(cap, amount, recipient)")
         cap, amount, recipient = args
         return self._built(
-            {"kind": "mint", "sender": sender, "coin_type": _long(types[0]), "cap": cap, "amount": int(amount), "to": recipient}
+            {
+                "kind": "mint",
+                "sender": sender,
+                "coin_type": _long(types[0]),
+                "cap": cap,
+                "amount": int(amount),
+                "to": recipient,
+            }
         )
 
     def _unsafe_pay(self, params: list[Any]) -> Any:
@@ -157,8 +201,12 @@ class SuiNode:
                 Ed25519PublicKey.from_public_bytes(public).verify(signature, _blake2b(b"\x00\x00\x00" + raw))
             except InvalidSignature:
                 return RpcFailure(-32002, "Invalid user signature: Signature is not valid")
-            digest = b58encode(_blake2b(b"TransactionData::" + raw))
+            digest = self.digest(raw)
             if digest not in self.executed:
+                stale = self._stale(body)
+                if stale is not None:
+                    return stale
+                self.gas_versions[body["sender"]] = body["gas"]["version"] + 1  # gas is charged either way
                 error = self._apply(body)
                 self.checkpoint += 1
                 status = {"status": "success"} if error is None else {"status": "failure", "error": error}
@@ -207,7 +255,12 @@ class SuiNode:
 
     def _suix_getBalance(self, params: list[Any]) -> Any:
         amount = self.balances.get((params[0], _long(params[1])), 0)
-        return {"coinType": params[1], "coinObjectCount": 1 if amount else 0, "totalBalance": str(amount), "lockedBalance": {}}
+        return {
+            "coinType": params[1],
+            "coinObjectCount": 1 if amount else 0,
+            "totalBalance": str(amount),
+            "lockedBalance": {},
+        }
 
     def _suix_getTotalSupply(self, params: list[Any]) -> Any:
         if _long(params[0]) not in self.supply:
