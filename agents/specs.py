@@ -36,7 +36,7 @@ TOOL_NAMES: frozenset[str] = frozenset({
     "record_insight", "draft_campaign", "schedule_campaign", "generate_speech", "generate_image",
     "check_compliance", "list_integrations", "create_plan", "research_topic", "refund_payment", "change_price",
     "broadcast_message", "publish_content",
-    "token_info", "quote_token_price", "deploy_token", "create_token_pool", "mint_tokens",
+    "token_info", "get_token_quote", "deploy_token", "create_token_pool", "mint_tokens",
 })  # fmt: skip
 # Tools that move money: never given to an agent or the clone (only the creator runs them).
 MONEY_TOOLS: frozenset[str] = frozenset({
@@ -192,7 +192,7 @@ _AGENTS: tuple[AgentSpec, ...] = (
         "Report revenue, costs and margins only from fetch_metrics, with the period and currency they cover; "
         "relate them to the catalog (list_products). Amounts are in minor units (cents): convert carefully and "
         "show your arithmetic. Label every forecast as an estimate and state its assumptions.",
-        ("fetch_metrics", "list_products", "token_info", "quote_token_price"),
+        ("fetch_metrics", "list_products", "token_info", "get_token_quote"),
         temperature=0.0, delegate=("intelligence_agent",),
         keywords=("finance", "revenue", "cost", "costs", "profit", "margin", "forecast", "budget", "money",
                   "income", "mrr", "cash"),
@@ -232,7 +232,7 @@ CLONE_SPEC = AgentSpec(
     system_prompt="(built per creator by clone_system_prompt)",
     tools=(
         "search_knowledge", "get_content", "list_products", "create_checkout_link", "enroll_in_course",
-        "capture_lead", "create_referral", "get_my_profile", "token_info", "quote_token_price",
+        "capture_lead", "create_referral", "get_my_profile", "token_info", "get_token_quote",
     ),
     temperature=0.7,
     keywords=("fan", "chat", "clone"),

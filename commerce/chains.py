@@ -13,6 +13,8 @@ Pools exist where a Uniswap v3 deployment is wired: Base only (`pool_provider`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any, Protocol, cast
 
 from ontology import InvalidInput
@@ -29,6 +31,7 @@ __all__ = [
     "NoPools",
     "UnknownChain",
     "chain_names",
+    "chain_router",
     "default_chain",
     "parse_chain",
     "pool_provider",
@@ -99,6 +102,11 @@ def token_chain(providers: _Providers, blockchain: str) -> TokenLedgerChain:
     if provider.family != FAMILIES[name]:
         raise ChainNotAvailable(f"the {provider_name} provider is a {provider.family} chain, not {FAMILIES[name]}")
     return provider
+
+
+def chain_router(providers: _Providers) -> Callable[[str], TokenLedgerChain]:
+    """`blockchain -> TokenLedgerChain` over these providers (what commerce.purchases takes as its router)."""
+    return partial(token_chain, providers)
 
 
 def pool_provider(providers: _Providers, blockchain: str) -> AmmProvider:

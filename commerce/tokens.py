@@ -421,8 +421,9 @@ def create_pool(
             entity = uow.entities.get(entity.id)
         if entity.properties.get("poolAddress"):
             return PoolResult(entity, str(entity.properties["poolAddress"]), 0, 0, None, created=False)
-        pool = amm.create_pool(contract, quote, fee, price=ratio)
-        position = amm.add_liquidity(contract, quote, amount, quote_amount, fee)
+        # keyed by the token: a retry after a crash before the write below finds these sends, never repeats them
+        pool = amm.create_pool(contract, quote, fee, price=ratio, key=_pool_key(entity.id, "create"))
+        position = amm.add_liquidity(contract, quote, amount, quote_amount, fee, key=_pool_key(entity.id, "liquidity"))
         spent_token = position.amount0 if position.token0.lower() == contract.lower() else position.amount1
         spent_quote = position.amount1 if position.token0.lower() == contract.lower() else position.amount0
         with store.unit_of_work() as uow:

@@ -43,8 +43,8 @@ app.add_typer(fan_app, name="fan")
 app.add_typer(creator_app, name="creator")
 app.add_typer(team_app, name="team")
 app.add_typer(approvals_app, name="approvals")
-app.add_typer(token_app, name="token")
 app.add_typer(product_app, name="product")
+app.add_typer(token_app, name="token")
 
 EXISTING_FILE: dict[str, Any] = {"exists": True, "dir_okay": False, "readable": True}
 IMPORT_ACTIONS = ("added", "updated", "unchanged", "failed")

@@ -109,7 +109,9 @@ def token_list(creator: CreatorFlag = None, as_json: JsonFlag = False) -> None:
         typer.echo("no token yet: one token deploy --name NAME --symbol SYMBOL")
     else:
         for v in views:
-            pool = f"  pool {v['pool_address']} @ {v['price_in_quote']} {v['quote_symbol']}" if "pool_address" in v else ""
+            pool = (
+                f"  pool {v['pool_address']} @ {v['price_in_quote']} {v['quote_symbol']}" if "pool_address" in v else ""
+            )
             typer.echo(
                 f"${v['symbol']:<8} {v['blockchain']:<9} {v['contract_address']}  supply {v['total_supply']}{pool}"
             )
@@ -140,16 +142,16 @@ def token_quote(
     as_json: JsonFlag = False,
 ) -> None:
     """What AMOUNT of your token is worth now (from its pool, else its catalog price)."""
-    from commerce.tokens import quote_price
+    from commerce.tokens import plain_amount, quote_price
 
     with wired_app() as wired:
         found = quote_price(
             wired.store, wired.providers, _creator(wired, creator), symbol, amount, side="buy" if buy else "sell"
         )
     document = {
-        "amount_in": str(found.amount_in),
+        "amount_in": plain_amount(found.amount_in),
         "symbol_in": found.symbol_in,
-        "amount_out": str(found.amount_out),
+        "amount_out": plain_amount(found.amount_out),
         "symbol_out": found.symbol_out,
         "source": found.source,
         "pool": found.pool,
@@ -157,7 +159,7 @@ def token_quote(
     _emit(
         as_json,
         document,
-        f"{found.amount_in} {found.symbol_in} = {found.amount_out} {found.symbol_out} ({found.source})",
+        f"{document['amount_in']} {found.symbol_in} = {document['amount_out']} {found.symbol_out} ({found.source})",
     )
 
 

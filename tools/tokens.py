@@ -1,6 +1,6 @@
 """Creator token tools: what a fan may ask about a token, and the creator's money actions on it.
 
-`token_info` and `quote_token_price` are read-only and fan-safe (the clone sells with them): a price
+`token_info` and `get_token_quote` are read-only and fan-safe (the clone sells with them): a price
 comes from the token's pool or its catalog price, never from the model. `deploy_token`,
 `create_token_pool` and `mint_tokens` move money: creator-only (`moves_money`), and each call only
 proposes the action (`needs_approval`, with a step-up code): it runs from tools.ApprovalDesk after the
@@ -9,6 +9,7 @@ creator approved it, keyed by that approval, so running it again adds nothing.
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -21,6 +22,7 @@ from commerce.tokens import (
     creator_tokens,
     find_token,
     mint_key,
+    plain_amount,
     quote_price,
     token_view,
 )
@@ -28,16 +30,14 @@ from commerce.tokens import create_pool as create_token_pool_on_chain
 from commerce.tokens import deploy_token as deploy_creator_token
 from commerce.tokens import mint_tokens as mint_creator_tokens
 from ontology import InvalidInput
+from providers.errors import ProviderError
 from tools._common import parse_id, reply
 from tools.context import Role, ToolContext
 from tools.registry import approved_action, one_tool
 
-__all__ = ["create_token_pool", "deploy_token", "mint_tokens", "quote_token_price", "token_info"]
+log = logging.getLogger(__name__)
 
-
-def _plain(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
+__all__ = ["create_token_pool", "deploy_token", "get_token_quote", "mint_tokens", "token_info"]
 
 
 @one_tool(roles={Role.FAN, Role.CREATOR, Role.AGENT})
@@ -50,31 +50,52 @@ def token_info(ctx: Annotated[ToolContext, InjectedToolArg], symbol: str = "") -
     if not tokens:
         return reply("This creator has no token yet.", tokens=[])
     views = [token_view(t) for t in tokens]
-    lines = [f"${v['symbol']} ({v['name']}) on {v['blockchain']}, contract {v['contract_address']}" for v in views]
+    lines = []
+    for token, view in zip(tokens, views, strict=True):
+        line = f"${view['symbol']} ({view['name']}) on {view['blockchain']}, contract {view['contract_address']}"
+        if view.get("pool_address"):
+            try:  # the pool's price now; without an answer from the chain the info is still given, without it
+                now = quote_price(ctx.store, ctx.providers, creator_id, str(token.id), "1")
+            except ProviderError:
+                log.warning("token_info: no pool quote for %s now", token.id, exc_info=True)
+            else:
+                view["price_now"] = f"{plain_amount(now.amount_out)} {now.symbol_out}"
+                line += f", 1 ${view['symbol']} = {view['price_now']} (pool quote)"
+        elif view.get("price_usd"):
+            line += f", ${view['price_usd']} each (catalog price)"
+        lines.append(line)
     return reply("; ".join(lines), tokens=views)
 
 
 @one_tool(roles={Role.FAN, Role.CREATOR, Role.AGENT})
-def quote_token_price(
-    symbol: str,
-    amount: str,
+def get_token_quote(
     ctx: Annotated[ToolContext, InjectedToolArg],
+    symbol: str = "",
+    amount: str = "1",
     side: Literal["sell", "buy"] = "sell",
 ) -> str:
-    """What an amount of the creator's token is worth right now, e.g. "how much is 100 $ANNA?":
-    symbol="ANNA", amount="100". side="sell" prices `amount` tokens; side="buy" says how many tokens
-    `amount` of the quote currency buys. The figure comes from the token's pool (or its catalog price);
-    give exactly the returned figure and never guess a price."""
+    """How much the creator's token or coin costs right now, e.g. "how much is 100 $ANNA?" (symbol="ANNA",
+    amount="100"). Use it when someone asks what the creator's token is worth or what it costs. `symbol`
+    may be left empty when the creator has one token; side="buy" says how many tokens `amount` of the
+    quote currency buys instead. The figure comes from the token's pool (or its catalog price): give
+    exactly the returned figure and never guess a price."""
+    if not symbol.strip():
+        with ctx.store.unit_of_work() as uow:
+            tokens = creator_tokens(uow, ctx.principal.creator_id)
+        if len(tokens) != 1:
+            names = ", ".join(f"${t.properties.get('symbol')}" for t in tokens) or "none yet"
+            raise InvalidInput(f"say which token to quote (this creator's tokens: {names})")
+        symbol = str(tokens[0].id)
     result = quote_price(ctx.store, ctx.providers, ctx.principal.creator_id, symbol, amount, side=side)
     summary = (
-        f"{_plain(result.amount_in)} {result.symbol_in} = {_plain(result.amount_out)} {result.symbol_out} "
+        f"{plain_amount(result.amount_in)} {result.symbol_in} = {plain_amount(result.amount_out)} {result.symbol_out} "
         f"({'pool quote' if result.source == 'pool' else 'catalog price'})"
     )
     return reply(
         summary,
-        amount_in=_plain(result.amount_in),
+        amount_in=plain_amount(result.amount_in),
         symbol_in=result.symbol_in,
-        amount_out=_plain(result.amount_out),
+        amount_out=plain_amount(result.amount_out),
         symbol_out=result.symbol_out,
         source=result.source,
         pool=result.pool,
@@ -209,7 +230,8 @@ def _describe_mint(args: dict[str, Any], ctx: ToolContext) -> str:
     amount = Decimal(str(args.get("amount") or "0"))
     if amount <= 0:
         raise InvalidInput("mint more than zero tokens")
-    return f"Mint {_plain(amount)} ${token.properties.get('symbol')} to {who} on {token.properties.get('blockchain')}"
+    props = token.properties
+    return f"Mint {plain_amount(amount)} ${props.get('symbol')} to {who} on {props.get('blockchain')}"
 
 
 @one_tool(roles={Role.CREATOR}, moves_money=True, needs_approval=True, describe=_describe_mint, step_up=True)

@@ -37,13 +37,13 @@ EXPECTED_TOOLS = {
     "service_agent": {"search_knowledge", "get_content", "list_products"},
     "design_agent": {"generate_image", "create_content"},
     "engineering_agent": {"list_integrations"},
-    "finance_agent": {"fetch_metrics", "list_products", "token_info", "quote_token_price"},
+    "finance_agent": {"fetch_metrics", "list_products", "token_info", "get_token_quote"},
     "legal_agent": {"check_compliance", "search_knowledge"},
     "intelligence_agent": {"fetch_metrics", "record_insight", "list_fans"},
 }
 CLONE_TOOLS = {
     "search_knowledge", "get_content", "list_products", "create_checkout_link", "enroll_in_course", "capture_lead",
-    "create_referral", "get_my_profile", "token_info", "quote_token_price",
+    "create_referral", "get_my_profile", "token_info", "get_token_quote",
 }  # fmt: skip
 
 

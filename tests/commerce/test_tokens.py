@@ -7,10 +7,19 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 
-from commerce.chains import ChainNotAvailable, NoPools, UnknownChain, parse_chain, standard_of, token_chain
+from commerce.chains import (
+    ChainNotAvailable,
+    NoPools,
+    UnknownChain,
+    chain_router,
+    parse_chain,
+    standard_of,
+    token_chain,
+)
 from commerce.tokens import (
     DuplicateToken,
     NoPrice,
@@ -22,8 +31,9 @@ from commerce.tokens import (
     quote_price,
 )
 from ontology import Entity, InvalidInput, NotFound, Store, TransactionFailed, register_creator
+from providers.alchemy import AlchemyChain
 from providers.evm.node import AnvilNode
-from providers.token_chain import TokenLedgerChain
+from providers.uniswap import UniswapPoolPriceOff
 from tests.commerce.token_world import ChainProviders, FirstCommitFails, keyed_base, platform_nonce, uniswap_on
 
 pytestmark = pytest.mark.timeout(180)
@@ -40,12 +50,12 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> AnvilNode:
 
 
 @pytest.fixture(scope="module")
-def chain(node: AnvilNode, store: Store, tmp_path_factory: pytest.TempPathFactory) -> TokenLedgerChain:
+def chain(node: AnvilNode, store: Store, tmp_path_factory: pytest.TempPathFactory) -> AlchemyChain:
     return keyed_base(node, store, tmp_path_factory.mktemp("build"))
 
 
 @pytest.fixture(scope="module")
-def providers(chain: TokenLedgerChain, node: AnvilNode) -> ChainProviders:
+def providers(chain: AlchemyChain, node: AnvilNode) -> ChainProviders:
     return ChainProviders(alchemy=chain, uniswap=uniswap_on(chain, node))
 
 
@@ -62,9 +72,10 @@ def facts(store: Store, creator: Entity) -> tuple[list[Entity], int, int]:
     return tokens, owns, events
 
 
-def test_routing_names_each_chain_and_refuses_unknown_or_unconfigured_ones(chain: TokenLedgerChain) -> None:
+def test_routing_names_each_chain_and_refuses_unknown_or_unconfigured_ones(chain: AlchemyChain) -> None:
     only_base = ChainProviders(alchemy=chain)
     assert token_chain(only_base, "Base") is chain and parse_chain(" BASE ") == "base"
+    assert chain_router(only_base)("base") is chain
     assert [standard_of(c) for c in ("base", "ethereum", "sui", "solana")] == ["ERC20", "ERC20", "Coin", "SPL"]
     with pytest.raises(UnknownChain, match="tokens run on base, ethereum, sui, solana"):
         token_chain(only_base, "dogechain")
@@ -229,7 +240,11 @@ def test_mint_to_a_fan_happens_once_per_key_and_records_the_balance(store: Store
     assert first.created and not again.created and again.tx_hash == first.tx_hash and first.amount == 1250
     contract = first.token.properties["contractAddress"]
     assert chain.balance_of(contract, FAN_WALLET) == 1250  # minted once
-    mint_tokens(store, providers, creator.id, "MINT", "1", key="reward-2", recipient_id=fan.id)
+    crashing = FirstCommitFails(store)  # the database fails after the chain minted: the retry mints nothing new
+    with pytest.raises(TransactionFailed):
+        mint_tokens(crashing, providers, creator.id, "MINT", "1", key="reward-2", recipient_id=fan.id)  # type: ignore[arg-type]
+    assert chain.balance_of(contract, FAN_WALLET) == 1350
+    assert mint_tokens(store, providers, creator.id, "MINT", "1", key="reward-2", recipient_id=fan.id).created
     assert chain.balance_of(contract, FAN_WALLET) == 1350
     with store.unit_of_work() as uow:
         token = uow.entities.get(first.token.id)
@@ -261,3 +276,76 @@ def test_quotes_fall_back_to_the_catalog_price_never_to_an_invented_one(
     assert (found.source, found.symbol_out, found.amount_out) == ("catalog", "USD", Decimal("25.00"))
     with pytest.raises(NotFound):
         quote_price(store, providers, new_creator(store, "nosy").id, "CAT", "100")  # another creator's token
+
+
+def test_a_pool_someone_set_at_a_bad_price_gets_no_liquidity(store: Store, providers: ChainProviders) -> None:
+    creator = new_creator(store, "frontrun_tokens")
+    chain, uniswap = providers.get("alchemy"), providers.get("uniswap")
+    quote = deploy_token(store, providers, new_creator(store, "fr_usd").id, TokenRequest("FR USD", "FRUSD", 6, 10**6))
+    quote_address = quote.token.properties["contractAddress"]
+    token = deploy_token(store, providers, creator.id, TokenRequest("Front", "FRONT", 18, 100_000)).token
+    contract = token.properties["contractAddress"]
+    # someone initialised the pool first, at 100x our price
+    uniswap.create_pool(contract, quote_address, 3000, price=Fraction(50 * 10**6, 10**18), key="front-runner")
+    held = chain.balance_of(contract, chain.address), chain.balance_of(quote_address, chain.address)
+    with pytest.raises(UniswapPoolPriceOff, match="not using it"):
+        create_pool(store, providers, creator.id, "FRONT", price="0.5", token_amount="1000", quote_token=quote_address)
+    assert (chain.balance_of(contract, chain.address), chain.balance_of(quote_address, chain.address)) == held
+    with store.unit_of_work() as uow:
+        assert "poolAddress" not in uow.entities.get(token.id).properties
+
+
+def test_a_retry_after_a_crash_before_the_pool_is_recorded_adds_liquidity_once(
+    store: Store, providers: ChainProviders
+) -> None:
+    creator = new_creator(store, "poolcrash_tokens")
+    chain = providers.get("alchemy")
+    quote = deploy_token(store, providers, new_creator(store, "pc_usd").id, TokenRequest("PC USD", "PCUSD", 6, 10**6))
+    quote_address = quote.token.properties["contractAddress"]
+    deploy_token(store, providers, creator.id, TokenRequest("Pool Crash", "PCR", 18, 100_000))
+    args = {"price": "0.5", "token_amount": "1000", "quote_token": quote_address}
+    before = chain.balance_of(quote_address, chain.address)
+    crashing = FirstCommitFails(store)
+    with pytest.raises(TransactionFailed):
+        create_pool(crashing, providers, creator.id, "PCR", **args)  # type: ignore[arg-type]
+    spent = before - chain.balance_of(quote_address, chain.address)
+    assert abs(spent - 500 * 10**6) <= 2  # the liquidity went in, the write did not
+    nonce = platform_nonce(chain)
+    done = create_pool(store, providers, creator.id, "PCR", **args)
+    assert done.created and done.pool.startswith("0x")
+    assert before - chain.balance_of(quote_address, chain.address) == spent  # not a second deposit
+    assert platform_nonce(chain) == nonce  # the keyed sends were found, nothing new was sent
+
+
+@pytest.mark.parametrize(
+    ("blockchain", "standard", "wallet"),
+    [
+        ("sui", "Coin", "0x" + "a1" * 32),
+        ("solana", "SPL", "9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM"),
+    ],
+)
+def test_tokens_on_sui_and_solana_go_through_their_own_providers(
+    store: Store, blockchain: str, standard: str, wallet: str
+) -> None:
+    from providers.solana import LocalSolanaChain
+    from providers.sui import LocalSuiChain
+
+    chains = ChainProviders(sui=LocalSuiChain(store), solana=LocalSolanaChain(store))
+    creator = new_creator(store, f"multi_{blockchain}")
+    request = TokenRequest("Multi Coin", "MULTI", 6, 1_000, blockchain=blockchain)
+    done = deploy_token(store, chains, creator.id, request)
+    props = done.token.properties
+    assert (props["blockchain"], props["standard"], props["mode"]) == (blockchain, standard, "local")
+    with pytest.raises(DuplicateToken):
+        deploy_token(store, chains, creator.id, request)
+    with store.unit_of_work() as uow:
+        fan = uow.entities.insert("audience_member", f"{blockchain} fan", {"identities": {blockchain: wallet}})
+        uow.connections.insert(fan.id, creator.id, "following")
+        uow.commit()
+    for _ in range(2):  # the same key twice: one mint
+        minted = mint_tokens(store, chains, creator.id, "MULTI", "2.5", key=f"{blockchain}-gift", recipient_id=fan.id)
+    chain = chains.get(blockchain)
+    assert chain.balance_of(props["contractAddress"], minted.to_address) == 2_500_000
+    assert chain.total_supply(props["contractAddress"]) == 1_002_500_000
+    with pytest.raises(NoPools, match="base only"):
+        create_pool(store, chains, creator.id, "MULTI", price="1", token_amount="1")

@@ -45,14 +45,15 @@ EXPECTED_ROLES: dict[str, set[Role]] = {
     "broadcast_message": {C, A},
     "publish_content": {C, A},
     "token_info": {C, F, A},
-    "quote_token_price": {C, F, A},
+    "get_token_quote": {C, F, A},
     "deploy_token": {C},
     "create_token_pool": {C},
     "mint_tokens": {C},
 }
 MOVES_MONEY = {"refund_payment", "change_price", "deploy_token", "create_token_pool", "mint_tokens"}
 VENDOR_COST = {"generate_speech", "generate_image"}
-TOKEN_TOOLS = {"quote_token_price", "create_token_pool", "mint_tokens"}  # need a deployed token (tests/tools/test_tokens.py)
+# these need a deployed token: tests/tools/test_tokens.py
+TOKEN_TOOLS = {"get_token_quote", "create_token_pool", "mint_tokens"}
 
 
 def sample_args(world: World) -> dict[str, dict[str, Any]]:
@@ -84,7 +85,7 @@ def sample_args(world: World) -> dict[str, dict[str, Any]]:
         "broadcast_message": {"text": "hello fans"},
         "publish_content": {"content_id": str(world.content["draft"].id)},
         "token_info": {},
-        "quote_token_price": {"symbol": "ANNA", "amount": "100"},
+        "get_token_quote": {"symbol": "ANNA", "amount": "100"},
         "deploy_token": {"token_name": "Anna Coin", "symbol": "ANNA", "initial_supply": 1000},
         "create_token_pool": {"symbol": "ANNA", "price": "0.01", "token_amount": "100"},
         "mint_tokens": {"symbol": "ANNA", "amount": "5", "fan_id": str(world.fan.id)},

@@ -29,7 +29,7 @@ from providers.evm.node import AnvilNode
 from tests.commerce.token_world import ChainProviders, keyed_base, platform_nonce, uniswap_on
 from tests.graphs.fake_chat import ScriptedChatModel, tool_call
 from tests.tools.conftest import LOCAL_MODES
-from tools import TOOLS, ApprovalDesk, NotAllowed, Principal, Role, ToolContext, execute
+from tools import TOOLS, NotAllowed, Principal, Role, ToolContext, execute
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -109,40 +109,45 @@ def test_a_creators_deploy_and_mint_wait_for_approval_and_run_once(
     assert "Deploy token $ANNA (Anna Coin, 18 decimals) on base" in data["summary"]
     assert platform_nonce(chain) == nonce and tokens_of(store, shop["creator"]) == []  # nothing sent yet
 
-    desk = ApprovalDesk(store, knowledge, providers)
-    done = desk.decide(data["approval_id"], approve=True, by="test")
-    assert done.status == "executed" and "Deployed $ANNA on base" in (done.result or "")
+    done = run_approved(creator_ctx, data["approval_id"], "deploy_token", args)
+    assert "Deployed $ANNA on base" in done["summary"] and done["already_deployed"] is False
     assert platform_nonce(chain) == nonce + 1
     [token] = tokens_of(store, shop["creator"])
-    assert desk.decide(data["approval_id"], approve=True, by="test").status == "executed"  # a second click: nothing
-    # the action run again under the same approval (a crash before `finish`): it finds its token
-    again = TOOLS["deploy_token"].tool.invoke({**args, "ctx": _approved(creator_ctx, desk, data["approval_id"])})
-    assert json.loads(again)["already_deployed"] is True and platform_nonce(chain) == nonce + 1
+    # the action run again under the same approval (ApprovalDesk.resume after a crash before `finish`)
+    again = run_approved(creator_ctx, data["approval_id"], "deploy_token", args)
+    assert again["already_deployed"] is True and platform_nonce(chain) == nonce + 1
+    assert again["contract_address"] == token.properties["contractAddress"]
 
     duplicate = execute({"name": "deploy_token", "args": args, "id": "d2"}, creator_ctx)
     assert duplicate.status == "error" and "already have a token $ANNA" in str(duplicate.content)
 
-    minted = json.loads(
-        str(execute({"name": "mint_tokens", "args": {"symbol": "ANNA", "amount": "25", "fan_id": str(shop["fan"].id)}, "id": "m1"}, creator_ctx).content)  # fmt: skip
-    )
+    mint = {"symbol": "ANNA", "amount": "25", "fan_id": str(shop["fan"].id)}
+    minted = json.loads(str(execute({"name": "mint_tokens", "args": mint, "id": "m1"}, creator_ctx).content))
     assert "Mint 25 $ANNA to Sam on base" in minted["summary"]
     assert chain.balance_of(token.properties["contractAddress"], FAN_WALLET) == 0
-    assert desk.decide(minted["approval_id"], approve=True, by="test").status == "executed"
+    assert run_approved(creator_ctx, minted["approval_id"], "mint_tokens", mint)["already_minted"] is False
     assert chain.balance_of(token.properties["contractAddress"], FAN_WALLET) == 25 * 10**18
-    rerun = TOOLS["mint_tokens"].tool.invoke(
-        {"symbol": "ANNA", "amount": "25", "fan_id": str(shop["fan"].id), "ctx": _approved(creator_ctx, desk, minted["approval_id"])}
-    )  # fmt: skip
-    assert json.loads(rerun)["already_minted"] is True
+    assert run_approved(creator_ctx, minted["approval_id"], "mint_tokens", mint)["already_minted"] is True
     assert chain.balance_of(token.properties["contractAddress"], FAN_WALLET) == 25 * 10**18  # minted once
 
 
-def _approved(ctx: ToolContext, desk: ApprovalDesk, approval_id: str) -> ToolContext:
-    approval = desk.get(approval_id)
-    # what ApprovalDesk builds for a run: an approval still `approved` (as after a crash before finish)
-    from dataclasses import replace
+def test_money_tools_need_the_creators_step_up_code_besides_the_approval() -> None:
+    for name in MONEY:
+        spec = TOOLS[name]
+        assert spec.moves_money and spec.needs_approval and spec.step_up is True and spec.roles == {Role.CREATOR}
 
-    running = replace(approval, status="approved")
-    return ToolContext(ctx.principal, ctx.store, ctx.knowledge, ctx.providers, approval=running)
+
+def run_approved(ctx: ToolContext, approval_id: str, name: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Run an approved action as tools.ApprovalDesk runs it (after the creator approved it and, for
+    step-up tools, gave the code: the step-up helper's tests cover that gate)."""
+    with ctx.store.unit_of_work() as uow:
+        approval = uow.approvals.decide(uuid.UUID(approval_id), approve=True, by="test") or uow.approvals.get(
+            uuid.UUID(approval_id)
+        )
+        uow.commit()
+    run_ctx = ToolContext(ctx.principal, ctx.store, ctx.knowledge, ctx.providers, approval=approval)
+    data: dict[str, Any] = json.loads(TOOLS[name].tool.invoke({**args, "ctx": run_ctx}))
+    return data
 
 
 @pytest.mark.parametrize("role", [Role.FAN, Role.AGENT])
@@ -163,7 +168,9 @@ def test_fans_and_agents_are_refused_every_money_tool_whatever_the_arguments(
     assert platform_nonce(providers.get("alchemy")) == nonce and approvals(store) == pending
     # and run directly, without an approval, the tool itself refuses even the creator
     with pytest.raises(NotAllowed, match="only after the creator approved it"):
-        TOOLS["mint_tokens"].tool.invoke({"symbol": "ANNA", "amount": "1", "to_address": FAN_WALLET, "ctx": creator_ctx})
+        TOOLS["mint_tokens"].tool.invoke(
+            {"symbol": "ANNA", "amount": "1", "to_address": FAN_WALLET, "ctx": creator_ctx}
+        )
 
 
 def test_a_misbehaving_model_in_the_clone_cannot_deploy_or_mint_and_quotes_the_pool(
@@ -188,12 +195,19 @@ def test_a_misbehaving_model_in_the_clone_cannot_deploy_or_mint_and_quotes_the_p
                 content="",
                 tool_calls=[
                     {"name": "deploy_token", "args": {"token_name": "X", "symbol": "XX", "ctx": forged_ctx}, "id": "a"},
-                    {"name": "mint_tokens", "args": {"symbol": "ANNA", "amount": "99999", "to_address": FAN_WALLET,
-                                                     "ctx": forged_ctx}, "id": "b"},  # fmt: skip
-                    {"name": "create_token_pool", "args": {"symbol": "ANNA", "price": "0", "token_amount": "1"}, "id": "c"},
+                    {
+                        "name": "mint_tokens",
+                        "args": {"symbol": "ANNA", "amount": "99999", "to_address": FAN_WALLET, "ctx": forged_ctx},
+                        "id": "b",
+                    },
+                    {
+                        "name": "create_token_pool",
+                        "args": {"symbol": "ANNA", "price": "0", "token_amount": "1"},
+                        "id": "c",
+                    },
                 ],
             ),
-            tool_call("quote_token_price", symbol="$ANNA", amount="100"),
+            tool_call("get_token_quote", symbol="$ANNA", amount="100"),
             lambda messages: AIMessage(next(m for m in reversed(messages) if isinstance(m, ToolMessage)).text),
         ]
     )
@@ -207,9 +221,15 @@ def test_a_misbehaving_model_in_the_clone_cannot_deploy_or_mint_and_quotes_the_p
     results = {m.name: m for m in model.prompts[1] if isinstance(m, ToolMessage)}
     assert all(str(results[name].content).startswith("refused:") for name in MONEY), results
     assert platform_nonce(providers.get("alchemy")) == nonce and approvals(store) == pending
-    quote = json.loads(next(m for m in model.prompts[2] if isinstance(m, ToolMessage) and m.name == "quote_token_price").text)
+    quote = json.loads(
+        next(m for m in model.prompts[2] if isinstance(m, ToolMessage) and m.name == "get_token_quote").text
+    )
     expected = quote_price(store, providers, creator.id, "ANNA", "100")
-    assert quote["source"] == "pool" and quote["symbol_out"] == "TUSD" and Decimal(quote["amount_out"]) == expected.amount_out
+    assert (
+        quote["source"] == "pool"
+        and quote["symbol_out"] == "TUSD"
+        and Decimal(quote["amount_out"]) == expected.amount_out
+    )
     assert Decimal("190") < expected.amount_out < Decimal("200")  # 2 TUSD each, less the pool's fee
     assert "TUSD" in reply.text
 
@@ -227,5 +247,9 @@ def test_token_info_is_readable_by_fans_and_scoped_to_their_creator(
     data = json.loads(str(execute({"name": "token_info", "args": {"symbol": "anna"}, "id": "i"}, fan_ctx).content))
     [view] = data["tokens"]
     assert view["symbol"] == "ANNA" and view["standard"] == "ERC20" and view["contract_address"].startswith("0x")
-    unknown = execute({"name": "quote_token_price", "args": {"symbol": "USD", "amount": "1"}, "id": "q"}, fan_ctx)
+    if view.get("pool_address"):  # after the pool test: the price now, from the pool
+        assert view["price_now"].endswith(" TUSD") and "(pool quote)" in data["summary"]
+    one = json.loads(str(execute({"name": "get_token_quote", "args": {}, "id": "q1"}, fan_ctx).content))
+    assert (one["amount_in"], one["symbol_in"]) == ("1", "ANNA")  # the creator's only token, one of it
+    unknown = execute({"name": "get_token_quote", "args": {"symbol": "USD", "amount": "1"}, "id": "q"}, fan_ctx)
     assert unknown.status == "error" and "has no token" in str(unknown.content)  # another creator's symbol too
