@@ -30,7 +30,15 @@ from one.bootstrap import App, NotConfigured, bootstrap
 from one.runtime import Runtime, build_runtime, default_creator
 from one.settings import Settings
 
-__all__ = ["Running", "check_chat_settings", "check_membership_settings", "run", "start", "sweep_membership_grace"]
+__all__ = [
+    "Running",
+    "check_chat_settings",
+    "check_membership_settings",
+    "purchase_reconciler",
+    "run",
+    "start",
+    "sweep_membership_grace",
+]
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +118,45 @@ def _creator(app: App, wanted: str | None, platform: str, *, needs_clone: bool) 
         if clone_of_creator(app.store, creator_id) is None:
             raise NotConfigured(f"{platform}: the creator has no clone yet: run `one clone build` first")
     return creator_id
+
+
+def purchase_reconciler(app: App) -> Any:
+    """The token purchase reconciler over the app's Stripe and chain providers (built on first use)."""
+    from commerce.chains import token_chain
+    from commerce.purchases import PurchaseReconciler, TokenPurchases
+
+    settings = app.settings
+    purchases = TokenPurchases(
+        app.store,
+        app.providers.get("stripe"),
+        lambda blockchain: token_chain(app.providers, blockchain),
+        max_attempts=settings.purchase_max_attempts,
+    )
+    return PurchaseReconciler(app.store, purchases, idle_for=timedelta(seconds=settings.purchase_idle_seconds))
+
+
+def _reconcile_on_start(app: App, reconciler: Any) -> None:
+    """Purchases a crash left in flight are finished or compensated before new ones arrive; sends a
+    local chain lost with its last second (anvil restarted from its dump) are sent again first."""
+    from commerce.chains import CHAINS
+
+    minutes = app.settings.purchase_recheck_minutes
+    for blockchain in ("base", "ethereum"):  # the anvil chains; local Sui/Solana ledgers live in the database
+        if minutes and app.providers.mode(CHAINS[blockchain]) == "local":
+            reconciler.recheck_delivered(blockchain, within=timedelta(minutes=minutes))
+    reconciler.run_once(idle_for=timedelta(0))
+
+
+async def _reconcile_periodically(reconciler: Any, every: float, stopping: asyncio.Event) -> None:
+    while not stopping.is_set():
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), timeout=every)
+        if stopping.is_set():
+            return
+        try:
+            await asyncio.to_thread(reconciler.run_once)
+        except Exception:  # the next pass tries again; a pass must not end `one run`
+            log.exception("token purchase reconciler pass failed")
 
 
 def _warm(app: App, runtime: Runtime, workers: int) -> None:
@@ -239,9 +286,17 @@ async def _start(settings: Settings, app: App, runtime: Runtime, *, serve_http: 
     resumed = await asyncio.to_thread(approvals.resume)
     if waiting or resumed:
         log.info("picked up %d waiting conversations and %d approved actions from before", waiting, resumed)
+    reconciler = purchase_reconciler(app)
+    await asyncio.to_thread(_reconcile_on_start, app, reconciler)
     for adapter in adapters:
         await adapter.start()
     running.tasks.append(asyncio.create_task(sender.run(running.stopping), name="one-outbox-sender"))
+    running.tasks.append(
+        asyncio.create_task(
+            _reconcile_periodically(reconciler, settings.purchase_reconcile_seconds, running.stopping),
+            name="one-purchase-reconciler",
+        )
+    )
     running.tasks.append(
         asyncio.create_task(
             sweep_membership_grace(

@@ -256,6 +256,22 @@ class Settings(BaseSettings):
     )
 
     # token purchases and their reconciler
+    purchase_reconcile_seconds: int = Field(
+        default=60, ge=1, le=86_400, description="how often `one run` finishes or compensates purchases left in flight"
+    )
+    purchase_idle_seconds: int = Field(
+        default=30, ge=0, le=86_400, description="a purchase nobody moved for this long is the reconciler's"
+    )
+    purchase_max_attempts: int = Field(
+        default=5, ge=1, le=100, description="tries to reach a chain before a never-sent purchase is refunded"
+    )
+    purchase_recheck_minutes: int = Field(
+        default=10,
+        ge=0,
+        le=10_080,
+        description="on start, purchases completed this recently on a local chain are "
+        "checked against it (a local node restarted from its state dump loses its last second)",
+    )
 
     # referrals and magic links
     referral_reward_kind: Literal["credit", "tokens"] = Field(

@@ -1,9 +1,252 @@
-"""Token purchases in flight: the state machine the reconciler finishes or compensates (table token_purchases)."""
+"""Token purchases in flight: the state machine the reconciler finishes or compensates (table token_purchases).
+
+    started ──> charged ──> (minted) ──> completed
+       │           └──────> refunding ──> refunded
+       └──> failed                  └──> failed      (crypto: a payment we cannot send back ourselves)
+
+Every move is a conditional update (`move(id, from_states, to)`): of two drivers racing on one
+purchase (the worker and a reconciler), exactly one moves it on; the other sees None and re-reads.
+The holder balance (`credit_holding`) is serialised per (fan, token) by a transaction advisory lock,
+so concurrent purchases of one fan add up instead of overwriting each other or making two
+`holds_tokens` connections.
+"""
 
 from __future__ import annotations
 
-from ontology.repositories._base import Repository
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+
+from ontology import tables as t
+from ontology.errors import InvalidInput, NotFound
+from ontology.records import Entity
+from ontology.repositories._base import Repository, parse_id
+from ontology.validation import clean_limit, clean_text
+
+__all__ = ["OPEN_STATES", "PURCHASE_STATES", "PurchaseRepository", "TokenPurchase"]
+
+PURCHASE_STATES = ("started", "charged", "minted", "refunding", "completed", "refunded", "failed")
+OPEN_STATES = ("started", "charged", "minted", "refunding")
+_FIELDS = ("payment_ref", "refund_ref", "tx_key", "tx_hash", "error")
+
+
+@dataclass(frozen=True)
+class TokenPurchase:
+    """One purchase of `amount` base units of a token by a fan (row of token_purchases)."""
+
+    id: uuid.UUID
+    key: str
+    creator_id: uuid.UUID
+    fan_id: uuid.UUID
+    token_id: uuid.UUID
+    chain: str
+    contract: str
+    method: str
+    amount: int
+    price: int | None
+    currency: str | None
+    recipient: str
+    state: str
+    payment_method: str | None
+    payment_ref: str | None
+    refund_ref: str | None
+    tx_key: str | None
+    tx_hash: str | None
+    error: str | None
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Any) -> TokenPurchase:
+        """Build from a database row (amount numeric(78,0) -> int)."""
+        data = dict(row._mapping)
+        amount = data["amount"]
+        data["amount"] = int(amount) if isinstance(amount, Decimal | int) else int(str(amount))
+        return cls(**data)
+
+    @property
+    def open(self) -> bool:
+        """Still in flight (the reconciler's business)."""
+        return self.state in OPEN_STATES
 
 
 class PurchaseRepository(Repository):
-    """Token purchases in flight."""
+    """Token purchases in flight; see the module docstring for the states."""
+
+    def start(
+        self,
+        *,
+        key: str,
+        creator_id: uuid.UUID,
+        fan_id: uuid.UUID,
+        token_id: uuid.UUID,
+        chain: str,
+        contract: str,
+        method: str,
+        amount: int,
+        recipient: str,
+        price: int | None = None,
+        currency: str | None = None,
+        payment_method: str | None = None,
+        payment_ref: str | None = None,
+        state: str = "started",
+    ) -> tuple[TokenPurchase, bool]:
+        """The purchase under `key`: a new one (True), or the one a former request with that key made (False)."""
+        if state not in ("started", "charged"):
+            raise InvalidInput(f"a purchase starts as started or charged, not {state!r}")
+        if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount < 2**256:
+            raise InvalidInput(f"amount must be a positive int of base units, got {amount!r}")
+        values = {
+            "key": clean_text(key, "key", max_chars=255),
+            "creator_id": parse_id(creator_id, "creator_id"),
+            "fan_id": parse_id(fan_id, "fan_id"),
+            "token_id": parse_id(token_id, "token_id"),
+            "chain": clean_text(chain, "chain", max_chars=64),
+            "contract": clean_text(contract, "contract", max_chars=200),
+            "method": clean_text(method, "method", max_chars=16),
+            "amount": amount,
+            "price": price,
+            "currency": currency,
+            "recipient": clean_text(recipient, "recipient", max_chars=200),
+            "payment_method": payment_method,
+            "payment_ref": payment_ref,
+            "state": state,
+        }
+        row = self._uow.execute(
+            insert(t.token_purchases)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(t.token_purchases)
+        ).first()
+        if row is not None:
+            return TokenPurchase.from_row(row), True
+        return self.by_key(key), False
+
+    def get(self, id: uuid.UUID | str, *, for_update: bool = False) -> TokenPurchase:
+        """The purchase, or NotFound."""
+        statement = select(t.token_purchases).where(t.token_purchases.c.id == parse_id(id))
+        row = self._uow.execute(statement.with_for_update() if for_update else statement).first()
+        if row is None:
+            raise NotFound(f"no token purchase {id}")
+        return TokenPurchase.from_row(row)
+
+    def by_key(self, key: str) -> TokenPurchase:
+        """The purchase a request key made, or NotFound."""
+        row = self._uow.execute(select(t.token_purchases).where(t.token_purchases.c.key == key)).first()
+        if row is None:
+            raise NotFound(f"no token purchase with key {key!r}")
+        return TokenPurchase.from_row(row)
+
+    def move(self, id: uuid.UUID, from_states: Iterable[str], to: str, **fields: str | None) -> TokenPurchase | None:
+        """Move the purchase to `to` if it is in one of `from_states` (setting `fields`); None otherwise."""
+        if to not in PURCHASE_STATES:
+            raise InvalidInput(f"unknown purchase state {to!r}")
+        unknown = set(fields) - set(_FIELDS)
+        if unknown:
+            raise InvalidInput(f"purchase fields that cannot be set: {sorted(unknown)}")
+        values: dict[str, Any] = {"state": to, "updated_at": func.now(), **fields}
+        if "error" in fields and fields["error"] is not None:
+            values["error"] = str(fields["error"])[:1000]
+        row = self._uow.execute(
+            update(t.token_purchases)
+            .where(t.token_purchases.c.id == id, t.token_purchases.c.state.in_(list(from_states)))
+            .values(**values)
+            .returning(t.token_purchases)
+        ).first()
+        return TokenPurchase.from_row(row) if row is not None else None
+
+    def note_attempt(self, id: uuid.UUID, error: str) -> TokenPurchase:
+        """Count a try that left the purchase where it was (the reconciler tries again later)."""
+        row = self._uow.execute(
+            update(t.token_purchases)
+            .where(t.token_purchases.c.id == id)
+            .values(attempts=t.token_purchases.c.attempts + 1, error=error[:1000], updated_at=func.now())
+            .returning(t.token_purchases)
+        ).first()
+        if row is None:
+            raise NotFound(f"no token purchase {id}")
+        return TokenPurchase.from_row(row)
+
+    def in_flight(self, *, idle_for: timedelta = timedelta(0), limit: int = 100) -> list[TokenPurchase]:
+        """Open purchases nobody moved for `idle_for`, oldest first."""
+        rows = self._uow.execute(
+            select(t.token_purchases)
+            .where(
+                t.token_purchases.c.state.in_(OPEN_STATES),
+                t.token_purchases.c.updated_at <= func.now() - idle_for,
+            )
+            .order_by(t.token_purchases.c.updated_at)
+            .limit(clean_limit(limit))
+        )
+        return [TokenPurchase.from_row(row) for row in rows]
+
+    def delivered_since(self, within: timedelta, *, chain: str, limit: int = 1000) -> list[TokenPurchase]:
+        """Purchases on `chain` completed in the last `within`, oldest first."""
+        rows = self._uow.execute(
+            select(t.token_purchases)
+            .where(
+                t.token_purchases.c.state == "completed",
+                t.token_purchases.c.chain == chain,
+                t.token_purchases.c.updated_at >= func.now() - within,
+            )
+            .order_by(t.token_purchases.c.updated_at)
+            .limit(clean_limit(limit))
+        )
+        return [TokenPurchase.from_row(row) for row in rows]
+
+    def of_token(self, token_id: uuid.UUID, *, states: Iterable[str] | None = None) -> list[TokenPurchase]:
+        """Every purchase of one token (optionally in `states`), oldest first."""
+        statement = select(t.token_purchases).where(t.token_purchases.c.token_id == token_id)
+        if states is not None:
+            statement = statement.where(t.token_purchases.c.state.in_(list(states)))
+        rows = self._uow.execute(statement.order_by(t.token_purchases.c.created_at))
+        return [TokenPurchase.from_row(row) for row in rows]
+
+    def count_by_state(self, token_id: uuid.UUID | None = None) -> dict[str, int]:
+        """How many purchases are in each state (of one token, or all)."""
+        statement = select(t.token_purchases.c.state, func.count().label("n")).group_by(t.token_purchases.c.state)
+        if token_id is not None:
+            statement = statement.where(t.token_purchases.c.token_id == token_id)
+        rows = self._uow.execute(statement)
+        return {str(row._mapping["state"]): int(row._mapping["n"]) for row in rows}
+
+    # -- the holder's balance, the fact a completed purchase writes -----------------------------
+
+    def credit_holding(
+        self, fan_id: uuid.UUID, token_id: uuid.UUID, amount: int, *, ends: tuple[Entity, Entity] | None = None
+    ) -> int:
+        """Add `amount` to the fan's `holds_tokens` balance of the token (created at 0); returns the balance.
+        `ends`: the fan and token entities when the caller read them in this unit of work."""
+        self._uow.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"),
+            {"name": f"holds_tokens:{fan_id}:{token_id}"},
+        )
+        held = self._uow.connections.query(from_id=fan_id, to_id=token_id, type="holds_tokens", limit=1)
+        if held:
+            balance = int(held[0].metadata.get("balance", "0")) + amount
+            self._uow.connections.update(held[0].id, metadata={"balance": str(balance)})
+            return balance
+        self._uow.connections.insert(
+            fan_id, token_id, "holds_tokens", {"balance": str(amount), "staked": "0"}, ends=ends
+        )
+        return amount
+
+    def holdings(self, token_id: uuid.UUID) -> dict[uuid.UUID, int]:
+        """Every holder's `holds_tokens` balance of the token (summed if a fan had several connections)."""
+        rows = self._uow.execute(
+            select(t.connections.c.from_entity, t.connections.c.metadata).where(
+                t.connections.c.to_entity == token_id, t.connections.c.relationship_type == "holds_tokens"
+            )
+        )
+        balances: dict[uuid.UUID, int] = {}
+        for row in rows:
+            holder, metadata = row._mapping["from_entity"], row._mapping["metadata"] or {}
+            balances[holder] = balances.get(holder, 0) + int(metadata.get("balance", "0"))
+        return balances
