@@ -153,6 +153,7 @@ def facts(store: Store, payment_id: uuid.UUID) -> dict[str, Any]:
 
 # -- token purchases (tests/commerce/test_purchase*.py) ----------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilNode]:
     """One anvil for the module, its state in a temp dir."""
