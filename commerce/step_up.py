@@ -35,10 +35,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from ontology import Entity, InvalidInput, OneError, Store, UnitOfWork
 from ontology.records import OneTimeCode
+from providers.sendgrid import EmailProvider
+from providers.twilio import SmsProvider
 
 __all__ = [
     "PURPOSE",
@@ -109,26 +111,6 @@ class CodeSent:
         return f"your {'phone' if self.via == 'sms' else 'email'} ({self.to})"
 
 
-class _Sms(Protocol):
-    mode: str
-
-    def send_sms(self, to: str, body: str) -> Any: ...
-
-
-class _Email(Protocol):
-    mode: str
-
-    def send_email(
-        self,
-        to: str,
-        subject: str,
-        text: str,
-        html: str | None = None,
-        from_: str | None = None,
-        custom_args: dict[str, str] | None = None,
-    ) -> str: ...
-
-
 def code_hash(approval_id: uuid.UUID, code: str) -> str:
     """What is stored of a code: sha256 over the purpose, the approval it is for and the digits."""
     digits = _NOT_DIGIT.sub("", code or "")
@@ -165,8 +147,8 @@ def send_code(
     approval_id: uuid.UUID,
     summary: str,
     *,
-    sms: Callable[[], _Sms],
-    email: Callable[[], _Email],
+    sms: Callable[[], SmsProvider],
+    email: Callable[[], EmailProvider],
     policy: StepUpPolicy = StepUpPolicy(),
     also: Callable[[UnitOfWork, CodeSent, str], None] | None = None,
 ) -> CodeSent:
@@ -189,7 +171,7 @@ def send_code(
             )
         code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
         send_id = secrets.token_hex(8)  # this code's send, named in its card update and custom args
-        provider: _Sms | _Email = sms() if via == "sms" else email()
+        provider: SmsProvider | EmailProvider = sms() if via == "sms" else email()
         record = uow.codes.issue(
             code_hash(approval_id, code),
             PURPOSE,
