@@ -16,6 +16,7 @@ from langchain_core.messages import HumanMessage
 
 from agents import team_of
 from graphs.agent_graph import AgentContext, agent_graph
+from graphs.creator_commands import COMMAND_AGENT, CreatorCommands
 from graphs.models import ModelSet
 from graphs.router import route
 from ontology import Embedder, Entity, KnowledgeBase, NotFound, Store
@@ -67,10 +68,26 @@ class AgentCommands:
         self.max_depth = max_depth
         self.approvals_channel = approvals_channel  # Slack channel for approval cards of non-Slack commands
         self.graph = agent_graph()
+        self.creator_commands = CreatorCommands(store, knowledge, providers, approvals_channel=approvals_channel)
 
     def command(self, creator_id: uuid.UUID, command: str, *, origin: Origin | None = None) -> AgentRun:
         """Route a creator's command to the right agent and run it; `origin` (a Slack chat and thread)
-        is where an action needing the creator's approval posts its card."""
+        is where an action needing the creator's approval posts its card. An explicit command
+        (`token deploy ...`, `refund ...`: graphs.creator_commands) runs its tool as the creator, with no
+        agent; anything else goes to the agent the router picks."""
+        direct = self.creator_commands.run(creator_id, command, origin=origin)
+        if direct is not None:
+            return AgentRun(
+                run_id=uuid.uuid4(),
+                agent_type=COMMAND_AGENT,
+                task=command,
+                answer=direct.answer,
+                tokens_in=0,
+                tokens_out=0,
+                cost="0",
+                fallback=None,
+                tool_calls=(direct.tool,) if direct.tool else (),
+            )
         routed = route(command, self.specs, self.embedder)
         return self.run(creator_id, routed.agent_type, routed.task, origin=origin)
 
