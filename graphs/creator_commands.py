@@ -99,7 +99,11 @@ class Usage:
     @property
     def text(self) -> str:
         """What the creator is told."""
-        return f"{self.problem}. Nothing was done. Usage: {USAGE[self.command]}"
+        if self.command in GROUPS:  # the bare command word: all its subcommands
+            lines = ", ".join(USAGE[f"{self.command} {sub}"] for sub in GROUPS[self.command])
+        else:
+            lines = USAGE[self.command]
+        return f"{self.problem}. Nothing was done. Usage: {lines}"
 
 
 @dataclass(frozen=True)
@@ -174,7 +178,7 @@ def parse(text: str) -> Parsed | None:
         command, rest = "refund", words[1:]
     elif head in GROUPS:
         if len(words) == 1:
-            return Usage(f"{head} {GROUPS[head][0]}", f"say what to do with `{head}`: {', '.join(GROUPS[head])}")
+            return Usage(head, f"say what to do with `{head}`")
         sub = words[1].lower()
         if sub not in GROUPS[head]:
             return None  # "token ideas for my launch" is for the agents
