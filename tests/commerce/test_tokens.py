@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 
@@ -42,21 +43,13 @@ FAN_WALLET = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # anvil's second dev 
 
 
 @pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> AnvilNode:
-    anvil = AnvilNode(tmp_path_factory.mktemp("anvil"))
-    anvil.start()
-    yield anvil  # type: ignore[misc]
-    anvil.stop()
+def chain(anvil: AnvilNode, store: Store, evm_build_dir: Path) -> AlchemyChain:
+    return keyed_base(anvil, store, evm_build_dir)
 
 
 @pytest.fixture(scope="module")
-def chain(node: AnvilNode, store: Store, tmp_path_factory: pytest.TempPathFactory) -> AlchemyChain:
-    return keyed_base(node, store, tmp_path_factory.mktemp("build"))
-
-
-@pytest.fixture(scope="module")
-def providers(chain: AlchemyChain, node: AnvilNode) -> ChainProviders:
-    return ChainProviders(alchemy=chain, uniswap=uniswap_on(chain, node))
+def providers(chain: AlchemyChain, anvil: AnvilNode) -> ChainProviders:
+    return ChainProviders(alchemy=chain, uniswap=uniswap_on(chain, anvil))
 
 
 def new_creator(store: Store, handle: str) -> Entity:

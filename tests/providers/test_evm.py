@@ -1,11 +1,10 @@
 """The EVM chain providers (alchemy on Base, ethereum on mainnet) running their live web3 code against
-a real anvil node: ERC-20 deploy/mint/transfer/balances/events, typed reverts, chain ids, and the
+a real anvil anvil: ERC-20 deploy/mint/transfer/balances/events, typed reverts, chain ids, and the
 chain surviving an anvil restart. RPC faults are injected by a flaky proxy in front of anvil."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -39,22 +38,8 @@ OTHER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 
 
 @pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilNode]:
-    """One anvil for this module, its state in a temp dir."""
-    anvil = AnvilNode(tmp_path_factory.mktemp("anvil"))
-    anvil.start()
-    yield anvil
-    anvil.stop()
-
-
-@pytest.fixture(scope="module")
-def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("build")
-
-
-@pytest.fixture(scope="module")
-def base(node: AnvilNode, build_dir: Path) -> AlchemyChain:
-    return AlchemyChain.local(node, cache_dir=build_dir)
+def base(anvil: AnvilNode, evm_build_dir: Path) -> AlchemyChain:
+    return AlchemyChain.local(anvil, cache_dir=evm_build_dir)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +52,7 @@ def test_local_chain_is_a_token_chain_and_says_local(base: AlchemyChain) -> None
     assert (base.mode, base.network, base.chain_id, base.address) == ("local", "base-local", 31337, DEV_ADDRESS)
 
 
-def test_deploy_mint_transfer_balances_and_events(base: AlchemyChain, build_dir: Path) -> None:
+def test_deploy_mint_transfer_balances_and_events(base: AlchemyChain, evm_build_dir: Path) -> None:
     deployed = base.deploy_token("Ada Token", "ADA", 6, 500_000_000, ALICE, key="evm-71")
     assert (deployed.mode, deployed.chain_id) == ("local", 31337)
     assert base.get_receipt(deployed.tx_hash).block == deployed.block  # type: ignore[union-attr]
@@ -90,7 +75,7 @@ def test_deploy_mint_transfer_balances_and_events(base: AlchemyChain, build_dir:
     ]
     assert [e.tx_hash for e in events] == [deployed.tx_hash, minted.tx_hash, sent.tx_hash]
     assert base.transfer_events(contract, from_block=sent.block + 1) == []
-    assert list(build_dir.glob("CreatorToken-*.json")), "compiled token cached by source hash"
+    assert list(evm_build_dir.glob("CreatorToken-*.json")), "compiled token cached by source hash"
 
 
 def test_transfer_more_than_balance_raises_typed_revert_and_sends_nothing(base: AlchemyChain, token: str) -> None:
@@ -102,12 +87,12 @@ def test_transfer_more_than_balance_raises_typed_revert_and_sends_nothing(base: 
     base.transfer(token, BOB, 1, key="evm-102")  # the nonce is still right afterwards
 
 
-def test_mint_by_another_key_reverts(node: AnvilNode, token: str) -> None:
+def test_mint_by_another_key_reverts(anvil: AnvilNode, token: str) -> None:
     other = AlchemyChain(
-        rpc_url=node.url,
+        rpc_url=anvil.url,
         private_key=OTHER_KEY,
         chain_id=31337,
-        errors=AlchemyChain.local(node).errors,
+        errors=AlchemyChain.local(anvil).errors,
         name="alchemy",
         network="base-local",
         mode="local",
@@ -151,8 +136,8 @@ def test_bad_inputs_are_rejected_before_any_call(base: AlchemyChain, token: str)
         base.deploy_token("X", "X", 99, 1, ALICE, key="evm-151")
 
 
-def test_ethereum_shares_the_code_with_its_own_errors(node: AnvilNode, build_dir: Path) -> None:
-    chain = EthereumChain.local(node, cache_dir=build_dir)
+def test_ethereum_shares_the_code_with_its_own_errors(anvil: AnvilNode, evm_build_dir: Path) -> None:
+    chain = EthereumChain.local(anvil, cache_dir=evm_build_dir)
     contract = chain.deploy_token("Main", "MAIN", 18, 5, chain.address, key="evm-156").contract_address
     assert chain.network == "ethereum-local" and chain.balance_of(contract, chain.address) == 5
     with pytest.raises(EthereumReverted) as caught:
@@ -160,11 +145,11 @@ def test_ethereum_shares_the_code_with_its_own_errors(node: AnvilNode, build_dir
     assert not isinstance(caught.value, AlchemyError)
 
 
-def test_chain_id_is_checked(node: AnvilNode) -> None:
+def test_chain_id_is_checked(anvil: AnvilNode) -> None:
     with pytest.raises(EthereumChainMismatch, match="expected 1"):
-        EthereumChain.live(private_key=OTHER_KEY, rpc_url=node.url).balance_of(ALICE, ALICE)
+        EthereumChain.live(private_key=OTHER_KEY, rpc_url=anvil.url).balance_of(ALICE, ALICE)
     with pytest.raises(AlchemyChainMismatch, match="expected 8453"):
-        AlchemyChain.live(private_key=OTHER_KEY, rpc_url=node.url).total_supply(ALICE)
+        AlchemyChain.live(private_key=OTHER_KEY, rpc_url=anvil.url).total_supply(ALICE)
 
 
 def test_live_without_settings_is_a_clear_error() -> None:
@@ -186,10 +171,10 @@ def test_alchemy_key_goes_in_a_header_only_to_alchemy() -> None:
     assert "Authorization" not in elsewhere.w3.provider.get_request_kwargs()["headers"]  # type: ignore[attr-defined]
 
 
-# -- the node manager ---------------------------------------------------------------------------
-def test_a_second_manager_reuses_the_running_node(node: AnvilNode) -> None:
-    again = AnvilNode(node.state_dir)
-    assert again.start() == node.url
+# -- the anvil manager ---------------------------------------------------------------------------
+def test_a_second_manager_reuses_the_running_node(anvil: AnvilNode) -> None:
+    again = AnvilNode(anvil.state_dir)
+    assert again.start() == anvil.url
     assert again._process is None  # nothing spawned
 
 
@@ -201,10 +186,10 @@ def test_missing_anvil_binary_says_run_make_install(tmp_path: Path, monkeypatch:
         AnvilNode(tmp_path / "state", binary=tmp_path / "no-anvil").start()
 
 
-def test_chain_survives_restart_and_kill(tmp_path: Path, build_dir: Path) -> None:
+def test_chain_survives_restart_and_kill(tmp_path: Path, evm_build_dir: Path) -> None:
     anvil = AnvilNode(tmp_path / "anvil")
     try:
-        chain = AlchemyChain.local(anvil, cache_dir=build_dir)
+        chain = AlchemyChain.local(anvil, cache_dir=evm_build_dir)
         contract = chain.deploy_token("Durable", "DUR", 0, 100, chain.address, key="evm-208").contract_address
         chain.transfer(contract, ALICE, 40, key="evm-209")
         url = anvil.url
@@ -229,5 +214,5 @@ def test_chain_survives_restart_and_kill(tmp_path: Path, build_dir: Path) -> Non
         anvil.stop()
 
 
-def test_token_chain_constructor_is_shared(node: AnvilNode) -> None:
+def test_token_chain_constructor_is_shared(anvil: AnvilNode) -> None:
     assert issubclass(AlchemyChain, EvmTokenChain) and issubclass(EthereumChain, EvmTokenChain)

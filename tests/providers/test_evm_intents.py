@@ -1,7 +1,7 @@
 """Chain sends that cannot double, on a real anvil node with the Postgres intent store
 (`ontology.chain_intents.StoreIntents`): one transaction per idempotency key however often it is
 called, the same bytes re-sent after a receipt timeout or a lost answer, one nonce sequence for two
-processes, the lost tail of a node restarted from an older state dump sent again exactly once, a
+processes, the lost tail of a anvil restarted from an older state dump sent again exactly once, a
 dropped transaction re-signed only once its nonce is provably used, and a stuck one replaced."""
 
 from __future__ import annotations
@@ -35,32 +35,19 @@ BOB = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
 
 
 @pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilNode]:
-    anvil = AnvilNode(tmp_path_factory.mktemp("anvil"))
-    anvil.start()
-    yield anvil
-    anvil.stop()
-
-
-@pytest.fixture(scope="module")
-def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("build")
-
-
-@pytest.fixture(scope="module")
 def intents(store: Store) -> StoreIntents:
     return StoreIntents(store)
 
 
-def local_chain(node: AnvilNode, intents: StoreIntents, build_dir: Path, **options: Any) -> AlchemyChain:
+def local_chain(anvil: AnvilNode, intents: StoreIntents, evm_build_dir: Path, **options: Any) -> AlchemyChain:
     options.setdefault("gap_check", 0.2)
     options.setdefault("stuck_after", 60.0)
-    return AlchemyChain.local(node, intents=intents, cache_dir=build_dir, **options)
+    return AlchemyChain.local(anvil, intents=intents, cache_dir=evm_build_dir, **options)
 
 
 @pytest.fixture(scope="module")
-def chain(node: AnvilNode, intents: StoreIntents, build_dir: Path) -> AlchemyChain:
-    return local_chain(node, intents, build_dir)
+def chain(anvil: AnvilNode, intents: StoreIntents, evm_build_dir: Path) -> AlchemyChain:
+    return local_chain(anvil, intents, evm_build_dir)
 
 
 @pytest.fixture(scope="module")
@@ -131,9 +118,9 @@ def test_concurrent_calls_with_one_key_send_once(chain: AlchemyChain, token: str
 
 
 def test_a_receipt_timeout_then_a_retry_finds_the_same_transaction(
-    node: AnvilNode, chain: AlchemyChain, token: str, intents: StoreIntents, build_dir: Path
+    anvil: AnvilNode, chain: AlchemyChain, token: str, intents: StoreIntents, evm_build_dir: Path
 ) -> None:
-    impatient = local_chain(node, intents, build_dir, receipt_timeout=0.5)
+    impatient = local_chain(anvil, intents, evm_build_dir, receipt_timeout=0.5)
     before = chain.balance_of(token, ALICE)
     rpc(chain, "evm_setAutomine", False)
     try:
@@ -151,16 +138,16 @@ def test_a_receipt_timeout_then_a_retry_finds_the_same_transaction(
 
 
 @pytest.fixture
-def proxy(node: AnvilNode) -> Iterator[FlakyRpcProxy]:
+def proxy(anvil: AnvilNode) -> Iterator[FlakyRpcProxy]:
     server = HTTPServer(host="127.0.0.1", threaded=True)
     server.start()
-    yield FlakyRpcProxy(server, node.url)
+    yield FlakyRpcProxy(server, anvil.url)
     server.clear()
     server.stop()
 
 
 def test_a_send_that_may_still_be_mined_is_retried_with_the_same_bytes(
-    proxy: FlakyRpcProxy, chain: AlchemyChain, token: str, intents: StoreIntents, build_dir: Path
+    proxy: FlakyRpcProxy, chain: AlchemyChain, token: str, intents: StoreIntents, evm_build_dir: Path
 ) -> None:
     flaky = AlchemyChain(
         rpc_url=proxy.url,
@@ -171,13 +158,13 @@ def test_a_send_that_may_still_be_mined_is_retried_with_the_same_bytes(
         network="base-local",
         mode="local",
         intents=intents,
-        cache_dir=build_dir,
+        cache_dir=evm_build_dir,
         retry=RetryPolicy(attempts=2, base=0.01),
         poll_interval=0.05,
         gap_check=0.2,
     )
     before = chain.balance_of(token, BOB)
-    proxy.fail("eth_sendRawTransaction", "lost", "503")  # the node took it; both answers were lost
+    proxy.fail("eth_sendRawTransaction", "lost", "503")  # the anvil took it; both answers were lost
     with pytest.raises(AlchemyUnavailable, match="may still be mined"):
         flaky.mint(token, BOB, 11, key="lost-answer")
     receipt = flaky.mint(token, BOB, 11, key="lost-answer")
@@ -196,7 +183,7 @@ def test_a_transaction_dropped_from_the_mempool_is_sent_again(
         call = Background(lambda: chain.mint(token, ALICE, 13, key="forgotten"))
         sent: Intent = wait_for(lambda: intents.get("forgotten"), "the intent")
         wait_for(lambda: chain.w3.eth.get_transaction(sent.tx_hash), "the node to hold it")  # type: ignore[arg-type]
-        rpc(chain, "anvil_dropTransaction", sent.tx_hash)  # the node forgets it; its nonce is still free
+        rpc(chain, "anvil_dropTransaction", sent.tx_hash)  # the anvil forgets it; its nonce is still free
     finally:
         rpc(chain, "evm_setAutomine", True)
     receipt = call.result()  # the waiter saw the gap and sent the same bytes again
@@ -231,11 +218,11 @@ def test_a_dropped_transaction_whose_nonce_was_used_is_signed_again_once(
 
 
 def test_outcome_says_unknown_only_once_the_send_provably_cannot_mine(
-    node: AnvilNode, chain: AlchemyChain, token: str, intents: StoreIntents, build_dir: Path
+    anvil: AnvilNode, chain: AlchemyChain, token: str, intents: StoreIntents, evm_build_dir: Path
 ) -> None:
     """What the purchase reconciler relies on: pending while it may still mine; unknown (safe to
     compensate) only when its nonce was used by another transaction; a later retry then mints once."""
-    impatient = local_chain(node, intents, build_dir, receipt_timeout=0.3)
+    impatient = local_chain(anvil, intents, evm_build_dir, receipt_timeout=0.3)
     before = chain.balance_of(token, BOB)
     rpc(chain, "evm_setAutomine", False)
     try:
@@ -244,7 +231,7 @@ def test_outcome_says_unknown_only_once_the_send_provably_cannot_mine(
         sent = intents.get("reconciled")
         assert sent is not None and chain.outcome("reconciled").state == "pending"
         rpc(chain, "anvil_dropTransaction", sent.tx_hash)
-        assert chain.outcome("reconciled").state == "pending"  # the node forgot it, but it can still mine
+        assert chain.outcome("reconciled").state == "pending"  # the anvil forgot it, but it can still mine
         rpc(chain, "anvil_dropTransaction", sent.tx_hash)  # (outcome sent it again: forget it once more)
         account = chain._account
         other = account.sign_transaction(
@@ -293,9 +280,9 @@ def test_a_nonce_no_intent_holds_below_a_send_is_filled_instead_of_queueing_fore
 
 
 def test_a_stuck_transaction_is_replaced_with_the_same_nonce_and_a_higher_fee(
-    node: AnvilNode, chain: AlchemyChain, token: str, intents: StoreIntents, build_dir: Path
+    anvil: AnvilNode, chain: AlchemyChain, token: str, intents: StoreIntents, evm_build_dir: Path
 ) -> None:
-    hasty = local_chain(node, intents, build_dir, stuck_after=0.4)
+    hasty = local_chain(anvil, intents, evm_build_dir, stuck_after=0.4)
     before = chain.balance_of(token, BOB)
     rpc(chain, "evm_setAutomine", False)
     try:
@@ -320,14 +307,16 @@ def test_a_stuck_transaction_is_replaced_with_the_same_nonce_and_a_higher_fee(
     assert chain.balance_of(token, BOB) == before + 19
 
 
-def _mint_in_a_process(database_url: str, state_dir: str, build_dir: str, token: str, prefix: str, count: int) -> None:
+def _mint_in_a_process(
+    database_url: str, state_dir: str, evm_build_dir: str, token: str, prefix: str, count: int
+) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     from ontology.database import make_engine
 
     store = Store(make_engine(database_url, pool_size=4))
     chain = AlchemyChain.local(
-        AnvilNode(Path(state_dir)), intents=StoreIntents(store), cache_dir=Path(build_dir), gap_check=0.5
+        AnvilNode(Path(state_dir)), intents=StoreIntents(store), cache_dir=Path(evm_build_dir), gap_check=0.5
     )
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda i: chain.mint(token, BOB, 1, key=f"{prefix}-{i}"), range(count)))
@@ -335,11 +324,11 @@ def _mint_in_a_process(database_url: str, state_dir: str, build_dir: str, token:
 
 
 def test_two_processes_share_one_nonce_sequence(
-    node: AnvilNode, chain: AlchemyChain, token: str, intents: StoreIntents, database_url: str, build_dir: Path
+    anvil: AnvilNode, chain: AlchemyChain, token: str, intents: StoreIntents, database_url: str, evm_build_dir: Path
 ) -> None:
     before = chain.balance_of(token, BOB)
     context = multiprocessing.get_context("spawn")
-    args = (database_url, str(node.state_dir), str(build_dir), token)
+    args = (database_url, str(anvil.state_dir), str(evm_build_dir), token)
     workers = [context.Process(target=_mint_in_a_process, args=(*args, f"proc{n}", 12)) for n in range(2)]
     for worker in workers:
         worker.start()
@@ -354,11 +343,11 @@ def test_two_processes_share_one_nonce_sequence(
 
 
 def test_a_node_restarted_from_an_older_dump_gets_its_lost_tail_again_exactly_once(
-    tmp_path: Path, intents: StoreIntents, build_dir: Path
+    tmp_path: Path, intents: StoreIntents, evm_build_dir: Path
 ) -> None:
     anvil = AnvilNode(tmp_path / "anvil")
     try:
-        chain = local_chain(anvil, intents, build_dir)
+        chain = local_chain(anvil, intents, evm_build_dir)
         token = chain.deploy_token("Tail", "TAIL", 0, 0, chain.address, key="tail-token").contract_address
         for i in range(3):
             chain.mint(token, ALICE, 1, key=f"kept-{i}")
@@ -368,7 +357,7 @@ def test_a_node_restarted_from_an_older_dump_gets_its_lost_tail_again_exactly_on
         anvil.start()
         lost = [chain.mint(token, ALICE, 10, key=f"lost-{i}") for i in range(3)]
         anvil.kill()
-        shutil.copy(dump, anvil.state_file)  # the node comes back from the older dump: 3 mints forgotten
+        shutil.copy(dump, anvil.state_file)  # the anvil comes back from the older dump: 3 mints forgotten
         anvil.start()
         assert chain.balance_of(token, ALICE) == 3 and chain.get_receipt(lost[0].tx_hash) is None
 

@@ -4,7 +4,6 @@ web3 code as on Base: pool creation, full-range liquidity, QuoterV2 quotes, and 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -25,21 +24,13 @@ pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilNode]:
-    anvil = AnvilNode(tmp_path_factory.mktemp("anvil"))
-    anvil.start()
-    yield anvil
-    anvil.stop()
+def chain(anvil: AnvilNode, evm_build_dir: Path) -> AlchemyChain:
+    return AlchemyChain.local(anvil, cache_dir=evm_build_dir)
 
 
 @pytest.fixture(scope="module")
-def chain(node: AnvilNode, tmp_path_factory: pytest.TempPathFactory) -> AlchemyChain:
-    return AlchemyChain.local(node, cache_dir=tmp_path_factory.mktemp("build"))
-
-
-@pytest.fixture(scope="module")
-def uniswap(chain: AlchemyChain, node: AnvilNode) -> UniswapProvider:
-    return UniswapProvider.local(chain, node.state_dir / "uniswap.json")
+def uniswap(chain: AlchemyChain, anvil: AnvilNode) -> UniswapProvider:
+    return UniswapProvider.local(chain, anvil.state_dir / "uniswap.json")
 
 
 @pytest.fixture(scope="module")
@@ -50,13 +41,13 @@ def tokens(chain: AlchemyChain) -> tuple[str, str]:
 
 
 def test_official_contracts_are_deployed_once_and_recorded(
-    uniswap: UniswapProvider, chain: AlchemyChain, node: AnvilNode
+    uniswap: UniswapProvider, chain: AlchemyChain, anvil: AnvilNode
 ) -> None:
     assert isinstance(uniswap, AmmProvider) and uniswap.mode == "local"
-    record = json.loads((node.state_dir / "uniswap.json").read_text())
+    record = json.loads((anvil.state_dir / "uniswap.json").read_text())
     assert record["factory"] == uniswap.addresses.factory and record["chain_id"] == 31337
     block = chain.block_number()
-    again = UniswapProvider.local(chain, node.state_dir / "uniswap.json")
+    again = UniswapProvider.local(chain, anvil.state_dir / "uniswap.json")
     assert again.addresses == uniswap.addresses and chain.block_number() == block  # reused, nothing sent
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -25,41 +24,28 @@ OTHER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 
 
 @pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilNode]:
-    anvil = AnvilNode(tmp_path_factory.mktemp("anvil"))
-    anvil.start()
-    yield anvil
-    anvil.stop()
+def chain(anvil: AnvilNode, evm_build_dir: Path) -> AlchemyChain:
+    return AlchemyChain.local(anvil, cache_dir=evm_build_dir)
 
 
 @pytest.fixture(scope="module")
-def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("build")
-
-
-@pytest.fixture(scope="module")
-def chain(node: AnvilNode, build_dir: Path) -> AlchemyChain:
-    return AlchemyChain.local(node, cache_dir=build_dir)
-
-
-@pytest.fixture(scope="module")
-def other(node: AnvilNode, build_dir: Path, chain: AlchemyChain) -> AlchemyChain:
+def other(anvil: AnvilNode, evm_build_dir: Path, chain: AlchemyChain) -> AlchemyChain:
     return AlchemyChain(
-        rpc_url=node.url,
+        rpc_url=anvil.url,
         private_key=OTHER_KEY,
         chain_id=31337,
         errors=chain.errors,
         name="alchemy",
         network="base-local",
         mode="local",
-        cache_dir=build_dir,
+        cache_dir=evm_build_dir,
         poll_interval=0.05,
     )
 
 
 @pytest.fixture(scope="module")
-def uniswap(chain: AlchemyChain, node: AnvilNode) -> UniswapProvider:
-    return UniswapProvider.local(chain, node.state_dir / "uniswap.json", price_tolerance_bps=100, slippage_bps=50)
+def uniswap(chain: AlchemyChain, anvil: AnvilNode) -> UniswapProvider:
+    return UniswapProvider.local(chain, anvil.state_dir / "uniswap.json", price_tolerance_bps=100, slippage_bps=50)
 
 
 @pytest.fixture(scope="module")

