@@ -377,8 +377,9 @@ class _Apply:
         payment = self.uow.entities.insert(
             "payment", f"{product.name} checkout", properties, status=status, id=payment_id
         )
-        self.uow.connections.insert(creator.id, payment.id, "owns", {"revenueShare": 1.0}, ends=(creator, payment))
-        self.uow.connections.insert(payment.id, product.id, "references", ends=(payment, product))
+        self.uow.connections.insert_between(
+            [(creator, payment, "owns", {"revenueShare": 1.0}), (payment, product, "references", None)]
+        )
         self._cache[payment.id] = payment
         self._fresh.add(payment.id)
         return payment
