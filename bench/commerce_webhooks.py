@@ -298,7 +298,8 @@ def main() -> None:
         figures = run_webhooks(args.count, args.duplicates, concurrency=args.concurrency, http=http)
         print(
             f"  {figures['webhook_events_per_s']:,.0f} deliveries/s ({figures['mode']}); exactly once: "
-            f"{figures['exactly_once']}; duplicates applied {figures['duplicates_applied']}, missing {figures['missing']}",
+            f"{figures['exactly_once']}; duplicates applied {figures['duplicates_applied']}, "
+            f"missing {figures['missing']}",
             flush=True,
         )
         print(json.dumps(figures))

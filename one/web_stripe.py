@@ -17,7 +17,6 @@ import logging
 
 import anyio
 import anyio.to_thread
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute

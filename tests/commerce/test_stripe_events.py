@@ -83,7 +83,9 @@ def test_a_redelivery_of_an_applied_event_costs_one_lookup_and_a_failed_one_is_a
     again = checkout(store, stripe, shop, "course", fan=new_fan(store, shop.creator.id))
     retried, _ = paid(stripe, again.session_id)
     with store.unit_of_work() as uow:
-        uow.webhooks.record_failure("stripe", retried.event.id, retried.event.type, "RuntimeError: the database went away")
+        uow.webhooks.record_failure(
+            "stripe", retried.event.id, retried.event.type, "RuntimeError: the database went away"
+        )
         uow.commit()
     assert deliver(applier, retried) == "applied"
     assert deliver(applier, retried) == "duplicate"
