@@ -6,7 +6,11 @@ must hold exactly one completed payment, one `transacted` and one confirmation p
 
 Prints progress, then one JSON line: {"webhook_events_per_s", "duplicates_applied", "deliveries", ...}.
 
-    python bench/commerce_webhooks.py [--count 10000] [--duplicates 0.3] [--concurrency 16]
+With --mode http (or both) the app runs under uvicorn in a server process of its own, as `one run`
+serves it, and this process posts to it over a local TCP socket (keep-alive, `concurrency`
+connections): the production shape, where the client's work is not on the server's GIL.
+
+    python bench/commerce_webhooks.py [--count 10000] [--duplicates 0.3] [--concurrency 16] [--mode asgi|http|both]
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import asyncio
 import json
 import os
 import random
+import socket
+import subprocess
 import sys
 import time
 import uuid
@@ -126,6 +132,7 @@ def _count(store: Store) -> dict[str, int]:
 
 
 async def _post_all(app: Any, bodies: list[bytes], concurrency: int, progress: int) -> dict[int, int]:
+    """Post every body; `app` is the ASGI app (in process) or the base URL of a server (over HTTP)."""
     import httpx
 
     from providers.stripe import sign_payload
@@ -134,8 +141,12 @@ async def _post_all(app: Any, bodies: list[bytes], concurrency: int, progress: i
     gate = asyncio.Semaphore(concurrency)
     done = 0
     started = time.perf_counter()
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://one.local") as client:
+    if isinstance(app, str):
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        opened = httpx.AsyncClient(base_url=app, limits=limits, timeout=60.0)
+    else:
+        opened = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://one.local")
+    async with opened as client:
 
         async def deliver(body: bytes) -> None:
             nonlocal done
@@ -155,6 +166,57 @@ async def _post_all(app: Any, bodies: list[bytes], concurrency: int, progress: i
     return statuses
 
 
+def _app(store: Store) -> Any:
+    """`one run`'s web app with the Stripe routes, over `store`."""
+    from bots.metrics import Metrics
+    from commerce.stripe_events import StripeEventApplier
+    from one.web import build_web_app
+    from one.web_stripe import stripe_routes
+    from providers.stripe import StripeWebhookVerifier
+
+    applier = StripeEventApplier(store, StripeWebhookVerifier(SECRET).verify)
+    return build_web_app(store=store, metrics=Metrics(), routes=stripe_routes(applier))
+
+
+def _serve(url: str, port: int, connections: int) -> None:
+    """The server process of `--http`: the app under uvicorn, one process, as `one run` serves it."""
+    import uvicorn
+
+    store = Store(make_engine(url, pool_size=connections))
+    store.warm(connections)
+    uvicorn.Server(uvicorn.Config(_app(store), host="127.0.0.1", port=port, log_level="warning")).run()
+
+
+def _start_server(url: str, connections: int) -> tuple[subprocess.Popen[bytes], str]:
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, str(Path(__file__).resolve()), "--serve", url, str(port), str(connections)]
+    server = subprocess.Popen(command)  # a fresh interpreter (never fork a process that embeds)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the benchmark's server exited with {server.returncode}")
+        try:
+            httpx.get(f"{base}/healthz", timeout=2)
+            return server, base
+        except httpx.TransportError:
+            time.sleep(0.2)
+    server.terminate()
+    raise RuntimeError("the benchmark's server did not start within 120 s")
+
+
+def _server_cpu(server: subprocess.Popen[bytes] | None) -> float:
+    """CPU seconds (user + system) used so far by the server process, or by this one without a server."""
+    if server is None:
+        return time.process_time()
+    fields = Path(f"/proc/{server.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (Linux)
+
+
 def run_webhooks(
     count: int = 10_000,
     duplicate_share: float = 0.3,
@@ -162,18 +224,18 @@ def run_webhooks(
     concurrency: int = 16,
     database_url: str | None = None,
     fans: int = 200,
+    http: bool = False,
 ) -> dict[str, Any]:
     """Post `count` signed deliveries (`duplicate_share` of them repeats) to the real ASGI app and check
-    that each session was applied exactly once. Returns the figures (see the module docstring)."""
-    from bots.metrics import Metrics
-    from commerce.stripe_events import StripeEventApplier
-    from one.web import build_web_app
-    from one.web_stripe import stripe_routes
-    from providers.stripe import StripeWebhookVerifier
+    that each session was applied exactly once. Returns the figures (see the module docstring).
 
+    `http`: post over HTTP from this process to the app served by uvicorn in a server process of its
+    own (`one run`'s shape: client and server no longer share one interpreter); otherwise in process
+    through httpx's ASGITransport (client, app and applier threads share one GIL)."""
     url = database_url or _database()
     engine = make_engine(url, pool_size=concurrency + 4)
     store = Store(engine)
+    server: subprocess.Popen[bytes] | None = None
     try:
         creator_id, product_id, fan_ids = _shop(store, fans)
         unique = max(1, round(count * (1 - duplicate_share)))
@@ -181,21 +243,30 @@ def run_webhooks(
         bodies = [_completed(i, creator_id, product_id, fan_ids[i % len(fan_ids)]) for i in range(unique)]
         deliveries = bodies + [rng.choice(bodies) for _ in range(count - unique)]
         rng.shuffle(deliveries)
-        applier = StripeEventApplier(store, StripeWebhookVerifier(SECRET).verify)
-        app = build_web_app(store=store, metrics=Metrics(), routes=stripe_routes(applier))
-        store.warm(concurrency)
+        app: Any
+        if http:
+            server, app = _start_server(url, concurrency + 4)
+        else:
+            app = _app(store)
+            store.warm(concurrency)
         print(
-            f"ONE Stripe webhook benchmark: {count:,} deliveries ({unique:,} sessions, {count - unique:,} "
-            f"re-deliveries), concurrency {concurrency}",
+            f"ONE Stripe webhook benchmark ({'HTTP to a uvicorn process' if http else 'in process, ASGI'}): "
+            f"{count:,} deliveries ({unique:,} sessions, {count - unique:,} re-deliveries), concurrency {concurrency}",
             flush=True,
         )
+        cpu = _server_cpu(server)
         started = time.perf_counter()
         statuses = asyncio.run(_post_all(app, deliveries, concurrency, progress=max(1, count // 10)))
         elapsed = time.perf_counter() - started
+        cpu = _server_cpu(server) - cpu
         seen = _count(store)
     finally:
+        if server is not None:
+            server.terminate()
+            server.wait(30)
         store.dispose()
     return {
+        "mode": "http" if http else "asgi",
         "webhook_events_per_s": round(count / elapsed, 1),
         "duplicates_applied": max(0, seen["completed"] - unique),
         "deliveries": count,
@@ -204,6 +275,8 @@ def run_webhooks(
         "exactly_once": all(seen[k] == unique for k in ("completed", "transacted", "confirmations", "applied")),
         "http_statuses": {str(k): v for k, v in sorted(statuses.items())},
         "seconds": round(elapsed, 2),
+        # CPU seconds of the app's process per delivery, in ms (in process: client included)
+        "app_cpu_ms_per_delivery": round(cpu * 1000 / count, 2),
         "concurrency": concurrency,
     }
 
@@ -213,14 +286,23 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--duplicates", type=float, default=0.3)
     parser.add_argument("--concurrency", type=int, default=16)
-    args = parser.parse_args()
-    figures = run_webhooks(args.count, args.duplicates, concurrency=args.concurrency)
-    print(
-        f"  {figures['webhook_events_per_s']:,.0f} deliveries/s; exactly once: {figures['exactly_once']}; "
-        f"duplicates applied {figures['duplicates_applied']}, missing {figures['missing']}",
-        flush=True,
+    parser.add_argument(
+        "--mode", choices=("asgi", "http", "both"), default="asgi", help="in process, over HTTP to uvicorn, or both"
     )
-    print(json.dumps(figures))
+    parser.add_argument("--serve", nargs=3, metavar=("URL", "PORT", "CONNECTIONS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        _serve(args.serve[0], int(args.serve[1]), int(args.serve[2]))
+        return
+    for http in {"asgi": (False,), "http": (True,), "both": (False, True)}[args.mode]:
+        figures = run_webhooks(args.count, args.duplicates, concurrency=args.concurrency, http=http)
+        print(
+            f"  {figures['webhook_events_per_s']:,.0f} deliveries/s ({figures['mode']}); exactly once: "
+            f"{figures['exactly_once']}; duplicates applied {figures['duplicates_applied']}, "
+            f"missing {figures['missing']}",
+            flush=True,
+        )
+        print(json.dumps(figures))
 
 
 if __name__ == "__main__":

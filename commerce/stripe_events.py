@@ -73,6 +73,7 @@ _ENDED = frozenset({"canceled", "incomplete_expired"})
 _LAPSED = frozenset({"past_due", "unpaid"})
 
 Status = Literal["applied", "duplicate", "waiting", "ignored"]
+_SETTLED = frozenset({"applied", "ignored", "waiting"})  # a re-delivery in these statuses applies nothing
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,13 @@ class StripeEventApplier:
         obj = event.data_object
         created = datetime.fromtimestamp(event.created, UTC) if event.created else None
         try:
+            # A re-delivery of a settled event costs one indexed lookup (autocommit, no transaction):
+            # those statuses are final for a delivery (`waiting` changes only inside the unit of work
+            # that applies the event it waits for). Anything else, or no row, takes the locked path below.
+            with self.store.single_statement() as lookup:
+                settled = lookup.webhooks.status_of(SOURCE, event.id)
+            if settled in _SETTLED:
+                return Outcome(event.id, event.type, "duplicate", settled)
             with self.store.unit_of_work() as uow:
                 # recorded as applied at once (saving a round trip): a failure rolls the row back too
                 row, new = uow.webhooks.record(
@@ -216,7 +224,7 @@ class StripeEventApplier:
                     vendor_created_at=created,
                     status="applied",
                 )
-                if not new and row.status in ("applied", "ignored", "waiting"):
+                if not new and row.status in _SETTLED:
                     return Outcome(event.id, event.type, "duplicate", row.status)
                 outcome = self._apply_recorded(uow, event, mark_applied=not new)
                 uow.commit()
@@ -282,7 +290,7 @@ class _Apply:
         self._locked: set[str] = set()
         self._known: set[str] = set()  # Stripe ids this event made known (parked events may wait on them)
         self._unparked: set[str] = set()
-        self._cache: dict[uuid.UUID, Entity] = {}
+        self._cache: dict[uuid.UUID, Entity | None] = {}  # None: read in this event and not there
         self._fresh: set[uuid.UUID] = set()  # payments created by this event (no history to check)
         self._tagged: set[tuple[uuid.UUID, str]] = set()
 
@@ -325,7 +333,8 @@ class _Apply:
         """Read these entities in one round trip (into the cache; missing ones stay absent)."""
         wanted = [i for i in ids if i is not None and i not in self._cache]
         if wanted:
-            self._cache.update(self.uow.entities.get_many(wanted))
+            found = self.uow.entities.get_many(wanted)
+            self._cache.update({i: found.get(i) for i in wanted})  # a miss is remembered too
 
     def reload(self, entity: Entity) -> Entity:
         self._cache.pop(entity.id, None)
@@ -368,8 +377,9 @@ class _Apply:
         payment = self.uow.entities.insert(
             "payment", f"{product.name} checkout", properties, status=status, id=payment_id
         )
-        self.uow.connections.insert(creator.id, payment.id, "owns", {"revenueShare": 1.0}, ends=(creator, payment))
-        self.uow.connections.insert(payment.id, product.id, "references", ends=(payment, product))
+        self.uow.connections.insert_between(
+            [(creator, payment, "owns", {"revenueShare": 1.0}), (payment, product, "references", None)]
+        )
         self._cache[payment.id] = payment
         self._fresh.add(payment.id)
         return payment
@@ -406,6 +416,7 @@ class _Apply:
         )
         self.uow.connections.insert(creator.id, created.id, "owns", {"revenueShare": 1.0})
         self.uow.connections.insert(created.id, product.id, "references")
+        self._cache[created.id] = created
         self.uow.events.insert(
             "subscription_updated",
             actor_id=buyer.id,
@@ -503,7 +514,7 @@ class _Apply:
         key, value = intent_tag(intent)
         fresh = payment.id in self._fresh
         if fresh or not any(t.key == key and t.value == value for t in self.uow.tags.of_entity(payment.id)):
-            self.uow.tags.add(payment.id, key, value)
+            self.uow.tags.add(payment.id, key, value, entity=payment)
         self._tagged.add((payment.id, intent))
         self._known.add(intent)
 

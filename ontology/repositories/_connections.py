@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -62,6 +63,30 @@ class ConnectionRepository(Repository):
             values["valid_from"] = valid_from
         row = self._uow.execute(insert(t.connections).values(**values).returning(t.connections)).one()
         return Connection(**row._mapping)
+
+    def insert_between(self, links: Sequence[tuple[Entity, Entity, str, dict[str, Any] | None]]) -> list[Connection]:
+        """Connect several pairs of live entities (read or written in this unit of work) in one statement:
+        (from entity, to entity, relationship type, metadata) each, checked as `insert` checks them."""
+        values = []
+        for source, target, type, metadata in links:
+            self._uow.registry.get("connection", type)
+            spec = self._uow.registry.check_connection_ends(type, source.type, target.type)
+            values.append(
+                {
+                    "from_entity": source.id,
+                    "to_entity": target.id,
+                    "from_type": source.type,
+                    "to_type": target.type,
+                    "relationship_type": type,
+                    "metadata": clean_payload(spec.validate(metadata), "metadata"),
+                    "strength": 1.0,
+                    "valid_to": None,
+                }
+            )
+        if not values:
+            return []
+        rows = self._uow.execute(insert(t.connections).values(values).returning(t.connections))
+        return [Connection(**row._mapping) for row in rows]
 
     def get(self, id: uuid.UUID | str) -> Connection:
         """The connection with this id, or NotFound."""

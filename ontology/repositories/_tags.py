@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from ontology import tables as t
 from ontology.errors import NotFound
-from ontology.records import Tag
+from ontology.records import Entity, Tag
 from ontology.repositories._base import Repository, parse_id
 from ontology.validation import (
     MAX_TAG_CHARS,
@@ -20,9 +20,11 @@ from ontology.validation import (
 class TagRepository(Repository):
     """Tags: free-form key=value labels on entities (skill, topic, format, audience...)."""
 
-    def add(self, entity_id: uuid.UUID | str, key: str, value: str) -> Tag:
-        """Tag an entity; adding a tag it already has returns the existing tag."""
-        entity = self._uow.entities.get(entity_id)
+    def add(self, entity_id: uuid.UUID | str, key: str, value: str, *, entity: Entity | None = None) -> Tag:
+        """Tag an entity; adding a tag it already has returns the existing tag. `entity` (the live entity,
+        read or written in this unit of work) saves reading it again on a hot path."""
+        if entity is None or entity.id != parse_id(entity_id):
+            entity = self._uow.entities.get(entity_id)
         values = {
             "entity_id": entity.id,
             "key": clean_text(key, "tag key", max_chars=MAX_TAG_CHARS),

@@ -128,6 +128,15 @@ class WebhookEventRepository(Repository):
         ).one()
         return WebhookDelivery(**row._mapping), False
 
+    def status_of(self, source: str, event_id: str) -> str | None:
+        """The recorded status of (source, event_id), or None when that event never arrived: one indexed
+        lookup of one column (a re-delivery of a settled event costs nothing more; see the Stripe applier)."""
+        return self._uow.execute(
+            select(t.webhook_events.c.status).where(
+                t.webhook_events.c.source == source, t.webhook_events.c.event_id == event_id
+            )
+        ).scalar()
+
     def get(self, source: str, event_id: str) -> WebhookDelivery | None:
         """The delivery row, or None when that event never arrived."""
         row = self._uow.execute(

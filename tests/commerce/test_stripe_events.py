@@ -8,6 +8,7 @@ import time
 import uuid
 
 import pytest
+from sqlalchemy import event
 
 from commerce.stripe_events import StripeEventApplier, renewal_payment_id, subscription_entity_id
 from ontology import Store
@@ -58,6 +59,38 @@ def test_a_completed_checkout_delivered_twice_applies_once(
     assert seen["transacted"] == 1 and seen["active_access"] == 1  # member_of the membership
     assert seen["messages"] == [PAID]
     assert seen["payment"].properties["state"] == "completed" and seen["payment"].status == "active"
+
+
+def test_a_redelivery_of_an_applied_event_costs_one_lookup_and_a_failed_one_is_applied_again(
+    store: Store, stripe: LocalStripe, applier: StripeEventApplier, shop: Shop
+) -> None:
+    first = checkout(store, stripe, shop, "lifetime")
+    completed, _ = paid(stripe, first.session_id)
+    assert deliver(applier, completed) == "applied"
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *rest: object) -> None:
+        statements.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        assert deliver(applier, completed) == "duplicate"
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    assert len(statements) == 1 and statements[0].lstrip().upper().startswith("SELECT")
+
+    # a delivery whose last application failed is no duplicate: Stripe's retry applies it, once
+    again = checkout(store, stripe, shop, "course", fan=new_fan(store, shop.creator.id))
+    retried, _ = paid(stripe, again.session_id)
+    with store.unit_of_work() as uow:
+        uow.webhooks.record_failure(
+            "stripe", retried.event.id, retried.event.type, "RuntimeError: the database went away"
+        )
+        uow.commit()
+    assert deliver(applier, retried) == "applied"
+    assert deliver(applier, retried) == "duplicate"
+    facts_after = facts(store, again.payment_id)
+    assert facts_after["statuses"] == ["completed", "initiated"] and facts_after["messages"] == [PAID]
 
 
 def test_concurrent_deliveries_of_one_event_apply_it_once(
