@@ -19,6 +19,7 @@ never leaves this process, and URL paths are redacted.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import logging
 import time
@@ -157,6 +158,13 @@ def _session(url: str) -> requests.Session:
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+@functools.lru_cache(maxsize=4096)
+def _checksummed(address: str) -> Any:
+    """`address` in checksum form, or None if it is not one (a keccak per call: the fans' and the
+    contracts' addresses come back on every purchase)."""
+    return Web3.to_checksum_address(address) if Web3.is_address(address) else None
 
 
 def _summary(receipt: TxReceipt) -> dict[str, Any]:
@@ -314,9 +322,10 @@ class EvmChain:
 
     def checksum(self, address: str) -> Any:
         """`address` in checksum form, or the family's rejected error."""
-        if not isinstance(address, str) or not Web3.is_address(address):
+        checksummed = _checksummed(address) if isinstance(address, str) else None
+        if checksummed is None:
             raise self.errors.rejected(f"{self.name}: not an EVM address: {address!r}")
-        return Web3.to_checksum_address(address)
+        return checksummed
 
     def call(self, function: ContractFunction, what: str) -> Any:
         """Call a contract function without a transaction (eth_call), retried."""
