@@ -721,7 +721,7 @@ class EvmChain:
         error = response.get("error")
         if error is not None:
             message = str(error.get("message", error) if isinstance(error, dict) else error)
-            raise Web3RPCError(message, rpc_response=response)
+            raise Web3RPCError(message, rpc_response=response)  # type: ignore[arg-type]
 
     def _known(self, tx_hash: str) -> bool:
         def fetch() -> bool:
