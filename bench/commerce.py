@@ -51,6 +51,7 @@ ZERO = "0x0000000000000000000000000000000000000000"
 INITIAL_SUPPLY = 10**12
 OUTSIDE = "0x" + "0e" * 20  # where the cost breakdown's bare mints go (no fan's wallet)
 RAW_CPU_MS: list[float] = []  # this process's CPU per raw transfer (ms), from raw_ceiling
+RAW_DONE: list[int] = []  # transfers mined by raw_ceiling
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -63,8 +64,20 @@ def _percentile(values: list[float], share: float) -> float:
 # -- 1. the chain's own ceiling -------------------------------------------------------------------
 
 
-def raw_ceiling(url: str, private_key: str, contract: str, abi: Any, *, workers: int, seconds: float) -> float:
-    """Signed ERC-20 transfers per second on the node at `url` (web3 + eth-account only)."""
+def raw_ceiling(
+    url: str,
+    private_key: str,
+    contract: str,
+    abi: Any,
+    *,
+    workers: int,
+    seconds: float,
+    nonce: Any = None,
+    stop_at: float | None = None,
+) -> float:
+    """Signed ERC-20 transfers per second on the node at `url` (web3 + eth-account only). `nonce`: a
+    shared `multiprocessing.Value` counter (its lock orders the sends) when several processes measure
+    together, each with `workers` threads; `stop_at`: their common end (time.monotonic)."""
     from eth_account import Account
     from web3 import HTTPProvider, Web3
 
@@ -72,10 +85,12 @@ def raw_ceiling(url: str, private_key: str, contract: str, abi: Any, *, workers:
     w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": 30}))
     token = w3.eth.contract(address=Web3.to_checksum_address(contract), abi=abi)
     chain_id = w3.eth.chain_id
-    lock = threading.Lock()
-    nonce: list[int] = [int(w3.eth.get_transaction_count(account.address, "pending"))]
+    if nonce is None:
+        nonce = _Counter(int(w3.eth.get_transaction_count(account.address, "pending")))
+    lock = nonce.get_lock()
+    done_lock = threading.Lock()
     done = [0]
-    stop_at = time.monotonic() + seconds
+    stop_at = time.monotonic() + seconds if stop_at is None else stop_at
 
     def worker(index: int) -> None:
         local = Web3(HTTPProvider(url, request_kwargs={"timeout": 30}))
@@ -83,8 +98,8 @@ def raw_ceiling(url: str, private_key: str, contract: str, abi: Any, *, workers:
         data = token.encode_abi("transfer", args=[to, 1])
         while time.monotonic() < stop_at:
             with lock:
-                n = nonce[0]
-                nonce[0] += 1
+                n = nonce.value
+                nonce.value += 1
                 signed = account.sign_transaction(
                     {
                         "to": token.address,
@@ -104,14 +119,25 @@ def raw_ceiling(url: str, private_key: str, contract: str, abi: Any, *, workers:
                 except Exception:  # not mined yet
                     time.sleep(0.002)
             assert receipt["status"] == 1
-            with lock:
+            with done_lock:
                 done[0] += 1
 
     started, cpu = time.monotonic(), time.process_time()
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(worker, range(workers)))
     RAW_CPU_MS.append(1000 * (time.process_time() - cpu) / max(done[0], 1))
+    RAW_DONE.append(done[0])
     return done[0] / (time.monotonic() - started)
+
+
+class _Counter:
+    """A nonce counter with a lock, shaped like `multiprocessing.Value` (one process measuring)."""
+
+    def __init__(self, value: int) -> None:
+        self.value, self._lock = value, threading.Lock()
+
+    def get_lock(self) -> threading.Lock:
+        return self._lock
 
 
 # -- 2/3. purchases ---------------------------------------------------------------------------------
@@ -120,8 +146,12 @@ def raw_ceiling(url: str, private_key: str, contract: str, abi: Any, *, workers:
 class Shop:
     """A creator, a token on anvil, fans with wallets, and the purchase service over them."""
 
-    def __init__(self, store: Any, stripe: Any, chain: Any, purchases: Any) -> None:
+    def __init__(self, store: Any, stripe: Any, chain: Any, purchases: Any, *, attach: Any = None) -> None:
         self.store, self.stripe, self.chain, self.purchases = store, stripe, chain, purchases
+        if attach is not None:  # a worker process: the parent deployed and made the fans
+            self.contract, self.creator, self.token, self.fans = attach
+            self.minted_outside = 0
+            return
         deployed = chain.deploy_token("Bench Coin", "BEN", 6, INITIAL_SUPPLY, chain.address, key="bench:deploy")
         self.contract = deployed.contract_address
         with store.unit_of_work() as uow:
@@ -197,13 +227,13 @@ def _fault(index: int) -> str | None:
     return "decline" if (index // 20) % 2 == 0 else "revert"
 
 
-def steady(shop: Shop, *, rate: float, seconds: float, workers: int, first: int) -> dict[str, Any]:
-    """Purchases arriving every 1/rate s for `seconds`; latency from scheduled arrival to end state."""
-    count = int(rate * seconds)
+def _steady_part(
+    shop: Shop, *, rate: float, count: int, workers: int, first: int, start: float, part: int = 0, parts: int = 1
+) -> dict[str, Any]:
+    """This process's share (every `parts`-th arrival from `part`) of a steady run starting at `start`."""
     latencies: list[float] = []
     states: dict[str, int] = {}
     lock = threading.Lock()
-    start = time.monotonic() + 0.2
     cpu = time.process_time()
 
     def one(i: int) -> None:
@@ -215,18 +245,56 @@ def steady(shop: Shop, *, rate: float, seconds: float, workers: int, first: int)
 
     with ThreadPoolExecutor(workers) as pool:
         futures = []
-        for i in range(count):
+        for i in range(part, count, parts):
             delay = start + i / rate - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
             futures.append(pool.submit(one, i))
         for future in futures:
             future.result()
-    elapsed = time.monotonic() - start
+    return {"latencies": latencies, "states": states, "cpu": time.process_time() - cpu, "end": time.monotonic()}
+
+
+def _burst_part(shop: Shop, *, count: int, workers: int, first: int, part: int = 0, parts: int = 1) -> dict[str, Any]:
+    states: dict[str, int] = {}
+    lock = threading.Lock()
+    cpu = time.process_time()
+
+    def one(i: int) -> None:
+        state = shop.buy(first + i, _fault(first + i))
+        with lock:
+            states[state] = states.get(state, 0) + 1
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(one, range(part, count, parts)))
+    return {"latencies": [], "states": states, "cpu": time.process_time() - cpu, "end": time.monotonic()}
+
+
+def _merged(parts: list[dict[str, Any]]) -> tuple[list[float], dict[str, int], float, float]:
+    latencies = [x for r in parts for x in r["latencies"]]
+    states: dict[str, int] = {}
+    for r in parts:
+        for state, n in r["states"].items():
+            states[state] = states.get(state, 0) + n
+    return latencies, states, sum(r["cpu"] for r in parts), max(r["end"] for r in parts)
+
+
+def steady(shop: Shop, *, rate: float, seconds: float, workers: int, first: int, pool: Any = None) -> dict[str, Any]:
+    """Purchases arriving every 1/rate s for `seconds`; latency from scheduled arrival to end state.
+    `pool`: worker processes sharing the arrivals (each with `workers` threads)."""
+    count = int(rate * seconds)
+    if pool is None:
+        start = time.monotonic() + 0.2
+        parts = [_steady_part(shop, rate=rate, count=count, workers=workers, first=first, start=start)]
+    else:
+        start = time.monotonic() + 0.5
+        parts = pool.run("steady", rate=rate, count=count, workers=workers, first=first, start=start)
+    latencies, states, cpu, end = _merged(parts)
+    elapsed = end - start
     return {
         "count": count,
         "elapsed": elapsed,
-        "cpu_ms": 1000 * (time.process_time() - cpu) / count,
+        "cpu_ms": 1000 * cpu / count,
         "per_second": count / elapsed,
         "p50_ms": 1000 * statistics.median(latencies),
         "p95_ms": 1000 * _percentile(latencies, 0.95),
@@ -235,19 +303,14 @@ def steady(shop: Shop, *, rate: float, seconds: float, workers: int, first: int)
     }
 
 
-def burst(shop: Shop, *, count: int, workers: int, first: int) -> dict[str, Any]:
-    """`count` purchases as fast as `workers` threads go."""
-    states: dict[str, int] = {}
-    lock = threading.Lock()
-
-    def one(i: int) -> None:
-        state = shop.buy(first + i, _fault(first + i))
-        with lock:
-            states[state] = states.get(state, 0) + 1
-
+def burst(shop: Shop, *, count: int, workers: int, first: int, pool: Any = None) -> dict[str, Any]:
+    """`count` purchases as fast as `workers` threads (in each worker process of `pool`) go."""
     started = time.monotonic()
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(one, range(count)))
+    if pool is None:
+        parts = [_burst_part(shop, count=count, workers=workers, first=first)]
+    else:
+        parts = pool.run("burst", count=count, workers=workers, first=first)
+    _, states, _, _ = _merged(parts)
     elapsed = time.monotonic() - started
     return {
         "count": count,
@@ -255,6 +318,95 @@ def burst(shop: Shop, *, count: int, workers: int, first: int) -> dict[str, Any]
         "states": states,
         "failures_injected": sum(1 for i in range(count) if _fault(first + i)),
     }
+
+
+def _child(part: int, parts: int, setup: dict[str, Any], tasks: Any, results: Any, nonce: Any) -> None:
+    """A purchase worker process: its own Store, local Stripe and chain object over the same database
+    and anvil (nonces are coordinated through Postgres, as between `one run` processes)."""
+    from types import SimpleNamespace
+
+    from commerce.purchases import TokenPurchases
+    from ontology.chain_intents import StoreIntents
+    from ontology.database import make_engine
+    from ontology.store import Store
+    from providers.alchemy import AlchemyChain
+    from providers.stripe import LocalStripe
+
+    store = Store(make_engine(setup["db"], pool_size=setup["workers"] + 4), lock_pool_size=setup["workers"] + 2)
+    node = SimpleNamespace(url=setup["rpc"], chain_id=setup["chain_id"])
+    chain = AlchemyChain.local(
+        node,  # type: ignore[arg-type]
+        cache_dir=Path(setup["cache_dir"]),
+        intents=StoreIntents(store),
+        receipt_timeout=30.0,
+    )
+    stripe = LocalStripe(store, webhook_secret="whsec_bench")
+    shop = Shop(
+        store,
+        stripe,
+        chain,
+        TokenPurchases(store, stripe, lambda _: chain),  # type: ignore[arg-type,return-value]
+        attach=(setup["contract"], setup["creator"], setup["token"], setup["fans"]),
+    )
+    results.put(("ready", part, None))
+    try:
+        while (task := tasks.get()) is not None:
+            kind, options = task
+            try:
+                _task(shop, kind, options, part, parts, results, nonce)
+            except Exception as error:  # the parent raises it
+                results.put(("error", part, f"{type(error).__name__}: {error}"))
+    finally:
+        store.dispose()
+
+
+def _task(shop: Shop, kind: str, options: dict[str, Any], part: int, parts: int, results: Any, nonce: Any) -> None:
+    """One task of a worker process; its result goes to `results`."""
+    if kind == "steady":
+        results.put(("done", part, _steady_part(shop, part=part, parts=parts, **options)))
+    elif kind == "burst":
+        results.put(("done", part, _burst_part(shop, part=part, parts=parts, **options)))
+    elif kind == "raw":
+        cpu = time.process_time()
+        raw_ceiling(nonce=nonce, **options)
+        results.put(("done", part, {"done": RAW_DONE[-1], "cpu": time.process_time() - cpu}))
+
+
+class Workers:
+    """`processes` purchase worker processes (spawned: nothing forked), each with its own connections."""
+
+    def __init__(self, processes: int, setup: dict[str, Any]) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self.nonce = context.Value("q", 0)
+        self.results = context.Queue()
+        self.tasks = [context.Queue() for _ in range(processes)]
+        self.processes = [
+            context.Process(target=_child, args=(i, processes, setup, self.tasks[i], self.results, self.nonce))
+            for i in range(processes)
+        ]
+        for process in self.processes:
+            process.start()
+        for _ in self.processes:
+            self._result()
+
+    def _result(self) -> Any:
+        kind, part, value = self.results.get(timeout=600)
+        if kind == "error":
+            raise RuntimeError(f"purchase worker process {part} failed: {value}")
+        return value
+
+    def run(self, kind: str, **options: Any) -> list[dict[str, Any]]:
+        for queue in self.tasks:
+            queue.put((kind, options))
+        return [self._result() for _ in self.processes]
+
+    def close(self) -> None:
+        for queue in self.tasks:
+            queue.put(None)
+        for process in self.processes:
+            process.join(timeout=30)
 
 
 def audit(shop: Shop) -> dict[str, Any]:
@@ -293,8 +445,12 @@ def audit(shop: Shop) -> dict[str, Any]:
     }
 
 
-def run_purchases(url: str, *, workers: int, seconds: float, rate_share: float, correctness: int) -> dict[str, Any]:
-    """The chain ceiling, the steady run and the correctness run on one anvil and one database."""
+def run_purchases(
+    url: str, *, workers: int, seconds: float, rate_share: float, correctness: int, processes: int = 1
+) -> dict[str, Any]:
+    """The chain ceiling, the steady run and the correctness run on one anvil and one database; with
+    `processes` > 1, both the ceiling and the purchases run in that many spawned processes of `workers`
+    threads each (the same concurrency on both sides)."""
     from commerce.purchases import TokenPurchases
     from ontology.chain_intents import StoreIntents
     from ontology.database import make_engine
@@ -317,21 +473,64 @@ def run_purchases(url: str, *, workers: int, seconds: float, rate_share: float, 
             # `family`/`mode` literals (attributes, so invariant): the router takes it as a callable
             shop = Shop(store, stripe, chain, TokenPurchases(store, stripe, lambda _: chain))  # type: ignore[arg-type,return-value]
             shop.add_fans(500)
-            print(f"anvil raw ceiling: {workers} threads, one key, signed ERC-20 transfers ...", flush=True)
+            pool = None
+            if processes > 1:
+                pool = Workers(
+                    processes,
+                    {
+                        "db": url,
+                        "rpc": node.url,
+                        "chain_id": node.chain_id,
+                        "cache_dir": str(Path(state) / "build"),
+                        "workers": workers,
+                        "contract": shop.contract,
+                        "creator": shop.creator,
+                        "token": shop.token,
+                        "fans": shop.fans,
+                    },
+                )
+            print(
+                f"anvil raw ceiling: {processes} process(es) x {workers} threads, one key, signed ERC-20 transfers ...",
+                flush=True,
+            )
             artifact = base.token_artifact()
             anvil_pid = int(json.loads((Path(state) / "node.json").read_text())["pid"])
             anvil_cpu = _process_cpu(anvil_pid)
-            ceiling = raw_ceiling(node.url, DEV_PRIVATE_KEY, shop.contract, artifact.abi, workers=workers, seconds=5)
-            raw_anvil_ms = 1000 * (_process_cpu(anvil_pid) - anvil_cpu) / (ceiling * 5)
+            if pool is None:
+                ceiling = raw_ceiling(
+                    node.url, DEV_PRIVATE_KEY, shop.contract, artifact.abi, workers=workers, seconds=5
+                )
+                raw_done, raw_bench_ms = RAW_DONE[-1], RAW_CPU_MS[-1]
+            else:
+                pool.nonce.value = base._count("pending")
+                started = time.monotonic()
+                parts = pool.run(
+                    "raw",
+                    url=node.url,
+                    private_key=DEV_PRIVATE_KEY,
+                    contract=shop.contract,
+                    abi=artifact.abi,
+                    workers=workers,
+                    seconds=5,
+                    stop_at=started + 5.3,
+                )
+                raw_done = sum(r["done"] for r in parts)
+                ceiling = raw_done / (time.monotonic() - started)
+                raw_bench_ms = 1000 * sum(r["cpu"] for r in parts) / max(raw_done, 1)
+            raw_anvil_ms = 1000 * (_process_cpu(anvil_pid) - anvil_cpu) / max(raw_done, 1)
             print(
-                f"  {ceiling:.0f} tx/s; CPU per transfer: this process {RAW_CPU_MS[-1]:.1f} ms, anvil "
+                f"  {ceiling:.0f} tx/s; CPU per transfer: bench process(es) {raw_bench_ms:.1f} ms, anvil "
                 f"{raw_anvil_ms:.1f} ms",
                 flush=True,
             )
             rate = ceiling * rate_share
-            print(f"steady purchases: {rate:.0f}/s for {seconds:g} s, {workers} workers, 5% failures ...", flush=True)
+            print(
+                f"steady purchases: {rate:.0f}/s for {seconds:g} s, {processes} process(es) x {workers} workers, "
+                "5% failures ...",
+                flush=True,
+            )
             anvil_cpu = _process_cpu(anvil_pid)
-            run = steady(shop, rate=rate, seconds=seconds, workers=workers, first=0)
+            run = steady(shop, rate=rate, seconds=seconds, workers=workers, first=0, pool=pool)
             run_anvil_ms = 1000 * (_process_cpu(anvil_pid) - anvil_cpu) / run["count"]
             print(
                 f"  {run['count']} purchases in {run['elapsed']:.1f} s = {run['per_second']:.0f}/s "
@@ -341,11 +540,15 @@ def run_purchases(url: str, *, workers: int, seconds: float, rate_share: float, 
                 flush=True,
             )
             print(f"correctness run: {correctness} purchases ...", flush=True)
-            check = burst(shop, count=correctness, workers=workers, first=run["count"])
+            check = burst(shop, count=correctness, workers=workers, first=run["count"], pool=pool)
             print(f"  {check['per_second']:.0f}/s, {check['states']}", flush=True)
             calm_rate = 0.8 * check["per_second"]
             print(f"steady purchases within capacity: {calm_rate:.0f}/s for 10 s ...", flush=True)
-            calm = steady(shop, rate=calm_rate, seconds=10, workers=workers, first=run["count"] + correctness)
+            calm = steady(
+                shop, rate=calm_rate, seconds=10, workers=workers, first=run["count"] + correctness, pool=pool
+            )
+            if pool is not None:
+                pool.close()
             print(
                 f"  {calm['per_second']:.0f}/s, p50 {calm['p50_ms']:.0f} ms, p95 {calm['p95_ms']:.0f} ms, "
                 f"{calm['states']}",
@@ -366,6 +569,7 @@ def run_purchases(url: str, *, workers: int, seconds: float, rate_share: float, 
         "purchases_per_s": round(run["per_second"], 1),
         "offered_rate_per_s": round(rate, 1),
         "workers": workers,
+        "processes": processes,
         "failures_injected": run["failures_injected"] + check["failures_injected"] + calm["failures_injected"],
         "ledger_matches_chain": books["ledger_matches_chain"],
         "double_spends": books["double_spends"],
@@ -379,7 +583,7 @@ def run_purchases(url: str, *, workers: int, seconds: float, rate_share: float, 
             "p50_ms": round(calm["p50_ms"], 1),
             "p95_ms": round(calm["p95_ms"], 1),
         },
-        "cpu_ms_per_raw_transfer": {"bench": round(RAW_CPU_MS[-1], 1), "anvil": round(raw_anvil_ms, 1)},
+        "cpu_ms_per_raw_transfer": {"bench": round(raw_bench_ms, 1), "anvil": round(raw_anvil_ms, 1)},
         "cpu_ms_per_purchase": {"bench": round(run["cpu_ms"], 1), "anvil": round(run_anvil_ms, 1)},
         "cpu_ms_breakdown": costs,
         "cores": os.cpu_count(),
@@ -409,6 +613,9 @@ def main() -> None:
     parser.add_argument("--rate-share", type=float, default=0.75, help="offered purchase rate / chain ceiling")
     parser.add_argument("--correctness", type=int, default=1000)
     parser.add_argument("--no-webhooks", action="store_true")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="purchase (and raw ceiling) processes, --workers threads each"
+    )
     args = parser.parse_args()
 
     from ontology.embedded_pg import start_embedded_server
@@ -420,7 +627,12 @@ def main() -> None:
     url = migrated_database(server, "one_bench_commerce")
     print("ONE commerce benchmark: token purchases on anvil, Stripe webhooks", flush=True)
     figures = run_purchases(
-        url, workers=args.workers, seconds=args.seconds, rate_share=args.rate_share, correctness=args.correctness
+        url,
+        workers=args.workers,
+        seconds=args.seconds,
+        rate_share=args.rate_share,
+        correctness=args.correctness,
+        processes=args.processes,
     )
     webhooks: dict[str, Any] = (
         {"webhook_events_per_s": None, "duplicates_applied": None} if args.no_webhooks else run_webhook_half(server)

@@ -289,6 +289,10 @@ class TokenPurchases:
         return None
 
     def _move(self, purchase: TokenPurchase, to: str, **fields: str | None) -> TokenPurchase:
+        if to != "failed":  # one statement: autocommit, no BEGIN/COMMIT round trips
+            with self._store.single_statement() as uow:
+                moved = uow.purchases.move(purchase.id, (purchase.state,), to, **fields)
+            return moved if moved is not None else self.get(purchase.id)  # another driver moved it first
         with self._store.unit_of_work() as uow:
             moved = uow.purchases.move(purchase.id, (purchase.state,), to, **fields)
             if moved is None:  # another driver moved it first: carry on from where it is

@@ -18,6 +18,8 @@ from ontology.validation import (
     clean_payload,
 )
 
+_INSERT = insert(t.connections).returning(t.connections)  # its columns come from each call's parameters
+
 
 class ConnectionRepository(Repository):
     """Connections: typed, directed relationships between two live entities."""
@@ -61,7 +63,7 @@ class ConnectionRepository(Repository):
         }
         if valid_from is not None:
             values["valid_from"] = valid_from
-        row = self._uow.execute(insert(t.connections).values(**values).returning(t.connections)).one()
+        row = self._uow.execute(_INSERT, values).one()  # one statement object: compiled once, no coercion per call
         return Connection(**row._mapping)
 
     def insert_between(self, links: Sequence[tuple[Entity, Entity, str, dict[str, Any] | None]]) -> list[Connection]:

@@ -17,6 +17,8 @@ from ontology.validation import (
     clean_text,
 )
 
+_INSERT = insert(t.provider_records).returning(t.provider_records)
+
 
 class ProviderRecordRepository(Repository):
     """State of local provider implementations, keyed by (provider, kind, key)."""
@@ -24,14 +26,13 @@ class ProviderRecordRepository(Repository):
     def put(self, provider: str, kind: str, key: str, data: dict[str, Any]) -> ProviderRecord:
         """Store a new record; ConstraintViolation if that key exists (use it for idempotency)."""
         row = self._uow.execute(
-            insert(t.provider_records)
-            .values(
-                provider=provider,
-                kind=kind,
-                key=clean_text(key, "key", max_chars=MAX_NAME_CHARS),
-                data=clean_payload(data, "data"),
-            )
-            .returning(t.provider_records)
+            _INSERT,  # one statement object: compiled once, no coercion per call
+            {
+                "provider": provider,
+                "kind": kind,
+                "key": clean_text(key, "key", max_chars=MAX_NAME_CHARS),
+                "data": clean_payload(data, "data"),
+            },
         ).one()
         return ProviderRecord(**row._mapping)
 

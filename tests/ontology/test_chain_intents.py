@@ -77,3 +77,18 @@ def test_resync_moves_the_counter_and_a_gap_above_the_chain_is_skipped(intents: 
     assert intents.next_nonce("other-chain", SIGNER) == 5
     intents.resync_nonce("other-chain", SIGNER, 10, expected=5)
     assert intents.next_nonce("other-chain", SIGNER) == 10
+
+
+def test_a_batch_naming_a_stored_key_returns_it_unchanged_and_leaves_no_nonce_hole(intents: StoreIntents) -> None:
+    chain = CHAIN + "-stored"
+    stored, _ = intents.reserve_signed("s-1", chain=chain, signer=SIGNER, details={}, nonce_floor=0, sign=signer("s1"))
+    results = intents.reserve_signed_many(
+        chain=chain,
+        signer=SIGNER,
+        nonce_floor=0,
+        requests=[("s-2", {}, signer("s2")), ("s-1", {}, signer("never")), ("s-3", {}, signer("s3"))],
+    )
+    assert [new for _, new in results] == [True, False, True]
+    assert results[1][0] == stored  # the stored bytes, not new ones
+    assert [results[0][0].nonce, results[2][0].nonce] == [1, 2]  # the first try's nonces were rolled back
+    assert intents.next_nonce(chain, SIGNER) == 3
