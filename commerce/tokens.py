@@ -59,6 +59,9 @@ DEFAULT_POOL_FEE = 3000  # 0.3 %: Uniswap's usual tier for a new, volatile token
 LIVE_STATUSES = ("active",)  # what anyone but the creator may see
 _SYMBOL = re.compile(r"^[A-Z0-9]{1,11}$")
 _MAX_DECIMALS = 18
+# SPL mints allow 0-9 decimals, and Sui and Solana supplies are u64: 9 is their usual (SUI, SOL, USDC-like)
+_USUAL_DECIMALS = {"sui": 9, "solana": 9}
+_MAX_DECIMALS_ON = {"solana": 9}
 _LOCK = "creator-token"
 
 
@@ -82,10 +85,15 @@ class TokenRequest:
 
     name: str
     symbol: str
-    decimals: int = 18
+    decimals: int | None = None  # None: the chain's usual (18 on EVM chains, 9 on Sui and Solana)
     initial_supply: int = 0
     blockchain: str = "base"
     owner_address: str | None = None
+
+    @property
+    def places(self) -> int:
+        """The token's decimals: as asked, else the chain's usual."""
+        return _USUAL_DECIMALS.get(self.blockchain, 18) if self.decimals is None else self.decimals
 
     def checked(self) -> TokenRequest:
         """The request with a canonical symbol and chain, or InvalidInput naming what is wrong."""
@@ -95,16 +103,19 @@ class TokenRequest:
         symbol = str(self.symbol or "").strip().lstrip("$").upper()
         if not _SYMBOL.match(symbol):
             raise InvalidInput(f"a token symbol is 1 to 11 letters or digits, e.g. ANNA; got {self.symbol!r}")
-        if isinstance(self.decimals, bool) or not isinstance(self.decimals, int):
-            raise InvalidInput("decimals is a whole number from 0 to 18 (18 is usual)")
-        if not 0 <= self.decimals <= _MAX_DECIMALS:
-            raise InvalidInput(f"decimals is a whole number from 0 to 18, got {self.decimals}")
+        blockchain = parse_chain(self.blockchain)
+        most = _MAX_DECIMALS_ON.get(blockchain, _MAX_DECIMALS)
+        decimals = _USUAL_DECIMALS.get(blockchain, 18) if self.decimals is None else self.decimals
+        if isinstance(decimals, bool) or not isinstance(decimals, int):
+            raise InvalidInput(f"decimals is a whole number from 0 to {most}")
+        if not 0 <= decimals <= most:
+            raise InvalidInput(f"decimals on {blockchain} is a whole number from 0 to {most}, got {decimals}")
         if isinstance(self.initial_supply, bool) or not isinstance(self.initial_supply, int):
             raise InvalidInput("the initial supply is a whole number of tokens")
         if not 0 <= self.initial_supply <= 10**15:
             raise InvalidInput("the initial supply is from 0 to 1,000,000,000,000,000 tokens")
         owner = self.owner_address.strip() if self.owner_address and self.owner_address.strip() else None
-        return TokenRequest(name, symbol, self.decimals, self.initial_supply, parse_chain(self.blockchain), owner)
+        return TokenRequest(name, symbol, decimals, self.initial_supply, blockchain, owner)
 
 
 @dataclass(frozen=True)
@@ -292,11 +303,11 @@ def deploy_token(
                     f"{existing.properties.get('contractAddress')}): pick another symbol"
                 )
         owner = chain.check_address(wanted.owner_address) if wanted.owner_address else chain.address
-        supply = wanted.initial_supply * 10**wanted.decimals
+        supply = wanted.initial_supply * 10**wanted.places
         deployed = chain.deploy_token(
             wanted.name,
             wanted.symbol,
-            wanted.decimals,
+            wanted.places,
             supply,
             owner,
             key=deploy_key(creator_id, wanted.symbol, wanted.blockchain),
@@ -311,7 +322,7 @@ def deploy_token(
                     "blockchain": wanted.blockchain,
                     "standard": standard_of(wanted.blockchain),
                     "symbol": wanted.symbol,
-                    "decimals": wanted.decimals,
+                    "decimals": wanted.places,
                     "totalSupply": supply,
                     "circulatingSupply": circulating,
                     "holders": 0 if circulating == 0 else 1,

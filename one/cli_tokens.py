@@ -1,6 +1,6 @@
 """`one token deploy|list|pool|quote|mint`: the creator's own token.
 
-    one token deploy --name NAME --symbol SYM [--decimals 18] [--supply N] [--chain base] [--owner ADDR]
+    one token deploy --name NAME --symbol SYM [--decimals N] [--supply N] [--chain base] [--owner ADDR]
     one token list
     one token pool SYM --price P --amount N [--quote ADDR] [--fee 3000]
     one token quote SYM AMOUNT [--buy]
@@ -72,7 +72,9 @@ def _proposed(as_json: bool, proposal: dict[str, Any]) -> None:
 def token_deploy(
     name: Annotated[str, typer.Option("--name", help="the token's name, e.g. 'Anna Coin'")],
     symbol: Annotated[str, typer.Option("--symbol", help="1-11 letters or digits, e.g. ANNA")],
-    decimals: Annotated[int, typer.Option("--decimals", min=0, max=18)] = 18,
+    decimals: Annotated[
+        int | None, typer.Option("--decimals", min=0, max=18, help="default: 18 on EVM chains, 9 on Sui and Solana")
+    ] = None,
     supply: Annotated[int, typer.Option("--supply", min=0, help="initial supply in whole tokens")] = 0,
     chain: Annotated[str | None, typer.Option("--chain", help="base, ethereum, sui or solana")] = None,
     owner: Annotated[

@@ -109,7 +109,7 @@ def _request(args: dict[str, Any], ctx: ToolContext) -> TokenRequest:
     return TokenRequest(
         name=str(args.get("token_name") or ""),
         symbol=str(args.get("symbol") or ""),
-        decimals=args.get("decimals", 18),
+        decimals=args.get("decimals"),
         initial_supply=args.get("initial_supply", 0),
         blockchain=parse_chain(chain),
         owner_address=args.get("owner_address") or None,
@@ -124,7 +124,7 @@ def _describe_deploy(args: dict[str, Any], ctx: ToolContext) -> str:
         raise InvalidInput(f"you already have a token ${wanted.symbol}: pick another symbol")
     owner = f" to {wanted.owner_address}" if wanted.owner_address else " to the platform account"
     return (
-        f"Deploy token ${wanted.symbol} ({wanted.name}, {wanted.decimals} decimals) on {wanted.blockchain}, "
+        f"Deploy token ${wanted.symbol} ({wanted.name}, {wanted.places} decimals) on {wanted.blockchain}, "
         f"initial supply {wanted.initial_supply:,}{owner}"
     )
 
@@ -134,7 +134,7 @@ def deploy_token(
     token_name: str,
     symbol: str,
     ctx: Annotated[ToolContext, InjectedToolArg],
-    decimals: int = 18,
+    decimals: int | None = None,
     initial_supply: int = 0,
     blockchain: str = "",
     owner_address: str = "",

@@ -342,3 +342,25 @@ def test_tokens_on_sui_and_solana_go_through_their_own_providers(
     assert chain.total_supply(props["contractAddress"]) == 1_002_500_000
     with pytest.raises(NoPools, match="base only"):
         create_pool(store, chains, creator.id, "MULTI", price="1", token_amount="1")
+
+
+@pytest.mark.parametrize("blockchain", ["sui", "solana"])
+def test_sui_and_solana_tokens_default_to_nine_decimals(store: Store, blockchain: str) -> None:
+    from providers.solana import LocalSolanaChain
+    from providers.sui import LocalSuiChain
+
+    chains = ChainProviders(sui=LocalSuiChain(store), solana=LocalSolanaChain(store))
+    creator = new_creator(store, f"nine_{blockchain}")
+    # a million whole tokens at 18 decimals would not fit a u64 supply; at the chain's usual 9 it does
+    done = deploy_token(
+        store, chains, creator.id, TokenRequest("Nine", "NINE", initial_supply=10**6, blockchain=blockchain)
+    )
+    assert done.token.properties["decimals"] == 9
+    assert chains.get(blockchain).total_supply(done.token.properties["contractAddress"]) == 10**15
+
+
+def test_solana_refuses_more_than_nine_decimals_before_the_chain(store: Store) -> None:
+    creator = new_creator(store, "ten_solana")
+    with pytest.raises(InvalidInput, match="decimals on solana is a whole number from 0 to 9"):
+        TokenRequest("Ten", "TEN", decimals=10, blockchain="solana").checked()
+    assert facts(store, creator) == ([], 0, 0)
