@@ -273,24 +273,34 @@ class SlackAdapter:
         self._later(self._confirm(message.account, message.chat or "", confirm.group(1), confirm.group(2)))
         return True
 
+    async def _approval_to_decide(
+        self, channel: str, user: str, value: str
+    ) -> tuple[ApprovalDecider, uuid.UUID] | None:
+        """The approval desk and the approval id in `value`, or None after telling the user why
+        nothing can be decided."""
+        if self._approvals is None:
+            await self._tell(channel, user, NO_APPROVALS)
+            return None
+        try:
+            return self._approvals, uuid.UUID(value)
+        except ValueError:
+            await self._tell(channel, user, UNKNOWN_APPROVAL)
+            return None
+
     async def _confirm(self, user: str, channel: str, value: str, code: str) -> None:
         """Approve a money action with the creator's one-time code; the answer is an ephemeral note."""
         if not await asyncio.to_thread(self._is_creator, user):
             log.warning("slack: %s tried to confirm a step-up code and is not the creator", user)
             await self._tell(channel, user, CONFIRM_CREATOR_ONLY)
             return
-        if self._approvals is None:
-            await self._tell(channel, user, NO_APPROVALS)
+        found = await self._approval_to_decide(channel, user, value)
+        if found is None:
             return
-        try:
-            approval_id = uuid.UUID(value)
-        except ValueError:
-            await self._tell(channel, user, UNKNOWN_APPROVAL)
-            return
+        desk, approval_id = found
         by = f"slack:{user}"
         try:
             decided = await asyncio.to_thread(
-                self._approvals.decide, approval_id, approve=True, by=by, creator_id=self._creator_id, code=code
+                desk.decide, approval_id, approve=True, by=by, creator_id=self._creator_id, code=code
             )
         except NotFound:
             await self._tell(channel, user, UNKNOWN_APPROVAL)
@@ -360,18 +370,14 @@ class SlackAdapter:
             log.warning("slack: %s clicked %s on approval %s and is not the creator or team", user, actions, value)
             await self._tell(channel, user, REFUSE_CLICK)
             return
-        if self._approvals is None:
-            await self._tell(channel, user, NO_APPROVALS)
+        found = await self._approval_to_decide(channel, user, value)
+        if found is None:
             return
-        try:
-            approval_id = uuid.UUID(value)
-        except ValueError:
-            await self._tell(channel, user, UNKNOWN_APPROVAL)
-            return
+        desk, approval_id = found
         by = f"slack:{user}"
         try:
             decided = await asyncio.to_thread(
-                self._approvals.decide, approval_id, approve=approve, by=by, creator_id=self._creator_id
+                desk.decide, approval_id, approve=approve, by=by, creator_id=self._creator_id
             )
         except NotFound:
             await self._tell(channel, user, UNKNOWN_APPROVAL)
