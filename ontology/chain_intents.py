@@ -19,15 +19,18 @@ from sqlalchemy import RowMapping
 from ontology.errors import ConstraintViolation, TransactionFailed
 from ontology.store import Store
 
-__all__ = ["ChainIntent", "IntentStatus", "Signer", "StoreIntents"]
+__all__ = ["BatchSigner", "ChainIntent", "IntentStatus", "Signer", "StoreIntents"]
 
-IntentStatus = Literal["reserved", "signed", "sent", "mined", "reverted", "dropped"]
+IntentStatus = Literal["reserved", "signed", "sent", "mined", "reverted", "dropped", "batched"]
 Signer = Callable[[int], tuple[str, str]]  # nonce -> (raw transaction, its hash)
+BatchSigner = Callable[[int, Sequence[str]], tuple[str, str]]  # (nonce, member keys) -> (raw transaction, hash)
 
 
 @dataclass(frozen=True)
 class ChainIntent:
-    """One send under one idempotency key (`raw_tx`: 0x-hex on EVM, base64 on Sui/Solana)."""
+    """One send under one idempotency key (`raw_tx`: 0x-hex on EVM, base64 on Sui/Solana). A `batched`
+    intent is a member of a batch send: it has no nonce or bytes of its own, and details["batch"] names
+    the intent whose transaction carries it (several purchases' mints in one transaction)."""
 
     key: str
     chain: str
@@ -186,6 +189,49 @@ class StoreIntents:
             return results
         raise TransactionFailed("chain intents: keys kept being taken by other processes; try again")
 
+    def reserve_batch(
+        self,
+        key: str,
+        *,
+        chain: str,
+        signer: str,
+        details: Mapping[str, Any],
+        members: Mapping[str, Mapping[str, Any]],
+        nonce_floor: int,
+        sign: BatchSigner,
+    ) -> tuple[ChainIntent | None, list[str]]:
+        """One send carrying several keys' operations, in ONE transaction: each member key (key ->
+        details) is claimed as a `batched` intent pointing at `key`, a nonce is allocated and
+        `sign(nonce, claimed keys)` signs the transaction for exactly the claimed ones, stored as a new
+        `signed` intent under `key`. A member key already stored (sent alone or in another batch) is
+        left out: its caller follows its own intent. Returns (the batch intent, the claimed keys), or
+        (None, []) when every key was taken (nothing stored)."""
+        for _attempt in range(5):
+            with self._store.unit_of_work() as uow:
+                claimed = uow.chain_intents.insert_members(key, chain=chain, signer=signer, members=members)
+                if not claimed:
+                    return None, []
+                nonce = uow.chain_intents.allocate_nonce(chain, signer, nonce_floor)
+                raw_tx, tx_hash = sign(nonce, claimed)
+                try:
+                    row = uow.chain_intents.insert(
+                        key=key,
+                        chain=chain,
+                        signer=signer,
+                        nonce=nonce,
+                        details={**details, "members": claimed},
+                        status="signed",
+                        raw_tx=raw_tx,
+                        tx_hash=tx_hash,
+                    )
+                except ConstraintViolation:  # a nonce another process took in a transaction we could not see
+                    continue  # rolled back, members and all: again
+                if row is None:
+                    raise TransactionFailed(f"chain intents: the batch key {key!r} is taken; use a fresh one")
+                uow.commit()
+                return _required(_intent(row), key), claimed
+        raise TransactionFailed("chain intents: nonces kept being taken by other processes; try again")
+
     def renew(self, key: str, *, nonce_floor: int, sign: Signer) -> ChainIntent:
         """A `dropped` intent signed again with a fresh nonce (its old hashes kept in
         details["dropped_hashes"]); any other intent unchanged."""
@@ -203,6 +249,23 @@ class StoreIntents:
             row = uow.chain_intents.renew(
                 key, nonce=nonce, raw_tx=raw_tx, tx_hash=tx_hash, details={**current.details, "dropped_hashes": dropped}
             )
+            uow.commit()
+            return _required(_intent(row), key)
+
+    def renew_member(self, key: str, *, nonce_floor: int, sign: Signer) -> ChainIntent:
+        """A `batched` intent whose batch was dropped, signed alone with a fresh nonce under its own
+        key (it becomes a `signed` intent); any other intent unchanged."""
+        with self._store.unit_of_work() as uow:
+            current = _required(_intent(uow.chain_intents.get(key, for_update=True)), key)
+            if current.status != "batched":
+                return current
+            batch = _intent(uow.chain_intents.get(str(current.details.get("batch", ""))))
+            if batch is None or batch.status != "dropped":
+                return current
+            nonce = uow.chain_intents.allocate_nonce(current.chain, current.signer, nonce_floor)
+            raw_tx, tx_hash = sign(nonce)
+            details = {**current.details, "dropped_batch": current.details.get("batch")}
+            row = uow.chain_intents.renew(key, nonce=nonce, raw_tx=raw_tx, tx_hash=tx_hash, details=details)
             uow.commit()
             return _required(_intent(row), key)
 

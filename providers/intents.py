@@ -15,10 +15,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
+from ontology.chain_intents import BatchSigner, IntentStatus
 from ontology.chain_intents import ChainIntent as Intent
-from ontology.chain_intents import IntentStatus
 
-__all__ = ["Intent", "IntentStatus", "IntentStore", "MemoryIntents", "Signer"]
+__all__ = ["BatchSigner", "Intent", "IntentStatus", "IntentStore", "MemoryIntents", "Signer"]
 
 Signer = Callable[[int], tuple[str, str]]  # nonce -> (raw transaction, its hash)
 
@@ -55,9 +55,31 @@ class IntentStore(Protocol):
         order; a key given twice is new only the first time."""
         ...
 
+    def reserve_batch(
+        self,
+        key: str,
+        *,
+        chain: str,
+        signer: str,
+        details: Mapping[str, Any],
+        members: Mapping[str, Mapping[str, Any]],
+        nonce_floor: int,
+        sign: BatchSigner,
+    ) -> tuple[Intent | None, list[str]]:
+        """One send under `key` carrying several member keys (key -> details), atomically: each member
+        not yet stored is claimed as a `batched` intent pointing at `key`, and `sign(nonce, claimed)`
+        signs the transaction for exactly the claimed ones. (batch intent, claimed keys), or (None, [])
+        when every member key was already stored."""
+        ...
+
     def renew(self, key: str, *, nonce_floor: int, sign: Signer) -> Intent:
         """A `dropped` intent (its nonce was provably used by another transaction) signed again with a
         fresh nonce; its old hashes go to details["dropped_hashes"]. Any other intent unchanged."""
+        ...
+
+    def renew_member(self, key: str, *, nonce_floor: int, sign: Signer) -> Intent:
+        """A `batched` intent whose batch was dropped, signed alone with a fresh nonce under its own key;
+        any other intent unchanged."""
         ...
 
     def record_signed(self, key: str, *, raw_tx: str, tx_hash: str) -> Intent:
@@ -144,6 +166,36 @@ class MemoryIntents:
             for key, details, sign in requests
         ]
 
+    def reserve_batch(
+        self,
+        key: str,
+        *,
+        chain: str,
+        signer: str,
+        details: Mapping[str, Any],
+        members: Mapping[str, Mapping[str, Any]],
+        nonce_floor: int,
+        sign: BatchSigner,
+    ) -> tuple[Intent | None, list[str]]:
+        """See `IntentStore.reserve_batch`."""
+        with self._lock:
+            claimed = [member for member in members if member not in self._intents]
+            if not claimed:
+                return None, []
+            if key in self._intents:
+                raise ValueError(f"the batch key {key!r} is taken; use a fresh one")
+            nonce = max(self._nonces.get((chain, signer), 0), nonce_floor)
+            raw_tx, tx_hash = sign(nonce, claimed)
+            self._nonces[(chain, signer)] = nonce + 1
+            for member in claimed:
+                member_details = {**members[member], "batch": key}
+                self._intents[member] = Intent(member, chain, signer, None, None, None, "batched", member_details)
+            intent = Intent(
+                key, chain, signer, nonce, raw_tx, tx_hash, "signed", {**details, "members": claimed}, attempts=1
+            )
+            self._intents[key] = intent
+            return intent, claimed
+
     def renew(self, key: str, *, nonce_floor: int, sign: Signer) -> Intent:
         """See `IntentStore.renew`."""
         with self._lock:
@@ -163,6 +215,28 @@ class MemoryIntents:
                 replaced_hashes=(),
                 receipt=None,
                 details={**current.details, "dropped_hashes": [h for h in dropped if h]},
+                attempts=current.attempts + 1,
+            )
+            self._intents[key] = renewed
+            return renewed
+
+    def renew_member(self, key: str, *, nonce_floor: int, sign: Signer) -> Intent:
+        """See `IntentStore.renew_member`."""
+        with self._lock:
+            current = self._intents[key]
+            batch = self._intents.get(str(current.details.get("batch", "")))
+            if current.status != "batched" or batch is None or batch.status != "dropped":
+                return current
+            nonce = max(self._nonces.get((current.chain, current.signer), 0), nonce_floor)
+            raw_tx, tx_hash = sign(nonce)
+            self._nonces[(current.chain, current.signer)] = nonce + 1
+            renewed = replace(
+                current,
+                nonce=nonce,
+                raw_tx=raw_tx,
+                tx_hash=tx_hash,
+                status="signed",
+                details={**current.details, "dropped_batch": current.details.get("batch")},
                 attempts=current.attempts + 1,
             )
             self._intents[key] = renewed

@@ -62,6 +62,29 @@ class ChainIntentRepository(Repository):
         )
         return [row._mapping for row in result]
 
+    def insert_members(
+        self, batch: str, *, chain: str, signer: str, members: Mapping[str, Mapping[str, Any]]
+    ) -> list[str]:
+        """Claim each member key (key -> details) for the batch send under `batch`: a `batched` row with
+        no nonce pointing at it. Returns the keys claimed; a key already stored (sent alone, or in
+        another batch) is left out."""
+        values = [
+            {
+                "key": key,
+                "chain": chain,
+                "signer": signer,
+                "nonce": None,
+                "details": clean_payload({**details, "batch": batch}, "details"),
+                "status": "batched",
+                "attempts": 0,
+            }
+            for key, details in members.items()
+        ]
+        result = self._uow.execute(
+            insert(_I).values(values).on_conflict_do_nothing(index_elements=["key"]).returning(_I.c.key)
+        )
+        return [str(key) for key in result.scalars()]
+
     def allocate_nonce(self, chain: str, signer: str, floor: int) -> int:
         """One nonce, as `allocate_nonces`."""
         return self.allocate_nonces(chain, signer, floor, 1)

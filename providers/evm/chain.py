@@ -390,10 +390,10 @@ class EvmChain:
         except (KeyError, TypeError, ValueError):
             raise self.errors.unavailable(f"{self.name}: unreadable estimate from {self.endpoint}") from None
 
-    def _unsigned(self, to: str | None, data: str, what: str) -> dict[str, Any]:
+    def _unsigned(self, to: str | None, data: str, what: str, *, gas: int | None = None) -> dict[str, Any]:
         """The transaction without its nonce: gas estimated (a revert raises here, before anything is
-        stored or sent) with a margin, EIP-1559 fees from the chain."""
-        gas = self._estimate(to, data, what)
+        stored or sent; `gas`: estimated already) with a margin, EIP-1559 fees from the chain."""
+        gas = self._estimate(to, data, what) if gas is None else gas
         max_fee, tip = self._fees()
         tx: dict[str, Any] = {
             "chainId": self.chain_id,
@@ -456,17 +456,50 @@ class EvmChain:
         """
         self.check()
         self._check_key(key)
-        state = self._signer()
-        intent = state.intents.get(key)
+        intent = self._signer().intents.get(key)
         if intent is None:
-            tx = self._unsigned(*encode(), what)
-            intent, new = state.reserve(
-                key, {"what": what[:200]}, lambda nonce: self._sign(tx, nonce), lambda: self._count("pending")
-            )
+            intent, new = self._reserve(encode, what, key)
             return self._drive(intent, what, fresh=new)
-        return self._drive(intent, what)
+        if intent.status == "batched" and self._carrier(intent).status == "dropped":
+            intent = self._renew_member(intent, what)
+        return self._drive(self._carrier(intent), what)
 
-    def _drive(self, intent: Intent, what: str, *, fresh: bool = False) -> TxReceipt:
+    def _reserve(self, encode: Callable[[], tuple[str | None, str]], what: str, key: str) -> tuple[Intent, bool]:
+        """Estimate (a revert raises here, before anything is stored), then take the next nonce and store
+        the signed bytes under `key`: (the intent, whether it is new)."""
+        tx = self._unsigned(*encode(), what)
+        return self._signer().reserve(
+            key, {"what": what[:200]}, lambda nonce: self._sign(tx, nonce), lambda: self._count("pending")
+        )
+
+    def _carrier(self, intent: Intent) -> Intent:
+        """The intent whose transaction carries `intent`: itself, or for a member of a batch send
+        (several purchases' mints in one transaction) the batch's intent."""
+        if intent.status != "batched":
+            return intent
+        batch = self._signer().intents.get(str(intent.details.get("batch", "")))
+        if batch is None:  # claimed and carried in one database transaction: cannot happen
+            raise self.errors.rejected(f"{self.name}: the batch carrying key {intent.key!r} is not stored")
+        return batch
+
+    def _renew_member(self, member: Intent, what: str) -> Intent:
+        """A member of a batch send whose transaction can never mine (its nonce was used by another)
+        signed alone under its own key with a fresh nonce. A batch is never signed again as a whole:
+        a member whose purchase was compensated meanwhile must not be carried by the others' retry."""
+        to, data = member.details.get("to"), member.details.get("data")
+        if not isinstance(to, str) or not isinstance(data, str):
+            raise self.errors.rejected(f"{self.name}: the batch member {member.key!r} has no call of its own")
+        tx = self._unsigned(to, data, what)
+        with self._signer().lock:
+            renewed = self._signer().intents.renew_member(
+                member.key, nonce_floor=self._count("pending"), sign=lambda n: self._sign(tx, n)
+            )
+        log.warning("%s: %s signed alone with nonce %s: its batch was dropped", self.name, what, renewed.nonce)
+        return renewed
+
+    def _drive(self, intent: Intent, what: str, *, fresh: bool = False, sent: bool = False) -> TxReceipt:
+        """Send the intent's bytes (unless `sent`: the caller just did) and wait for its receipt; see
+        `_transact`."""
         state = self._signer()
         if intent.chain != self.identity or intent.signer.lower() != self.address.lower():
             raise self.errors.rejected(
@@ -478,15 +511,20 @@ class EvmChain:
                 if receipt is not None:
                     return self._finish(intent, receipt, what)
                 # the chain forgot it (a node restarted from an older dump): the same bytes go again
+            if intent.status == "dropped" and "members" in intent.details:
+                raise self.errors.unavailable(
+                    f"{self.name}: {what} was dropped (its nonce is used); each member's retry with its own key "
+                    "sends it alone"
+                )
             if intent.status == "dropped":
                 intent = self._renew(intent, self._count("pending"))
                 log.warning("%s: %s re-signed with nonce %s after its nonce was used", self.name, what, intent.nonce)
             if intent.raw_tx is None or intent.tx_hash is None or intent.nonce is None:
                 raise self.errors.rejected(f"{self.name}: the intent under {intent.key!r} has no signed transaction")
-            if not self._send_intent(intent, what, fresh=fresh):
+            if not sent and not self._send_intent(intent, what, fresh=fresh):
                 intent = state.intents.set_status(intent.key, "dropped")
                 continue
-            fresh = False
+            fresh = sent = False
             outcome = self._wait(intent, what)
             if isinstance(outcome, TxReceipt):
                 return self._finish(intent, outcome, what)
@@ -675,6 +713,8 @@ class EvmChain:
 
         self.check()
         intent = self._signer().intents.get(key)
+        if intent is not None:
+            intent = self._carrier(intent)
         if intent is None or intent.status in ("dropped", "reserved") or intent.nonce is None:
             return SendOutcome("unknown")
         receipt = self._receipt_of(intent)

@@ -7,6 +7,7 @@ The deployer (the platform's key) is its minter; the initial supply goes to `own
 from __future__ import annotations
 
 import functools
+import threading
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -15,6 +16,7 @@ from eth_utils.abi import function_signature_to_4byte_selector
 
 from providers.evm.chain import EvmChain
 from providers.evm.compile import CompiledContract, compile_contract
+from providers.evm.minting import MINT_BATCH_SELECTOR, MintBatcher, mint_calldata
 from providers.evm.types import Deployed, Transfer, TxReceipt
 
 __all__ = ["EvmTokenChain", "TokenChain"]
@@ -77,6 +79,9 @@ class EvmTokenChain(EvmChain):
         self._cache_dir = cache_dir
         self._compiled: CompiledContract | None = None
         self._contracts: dict[str, Any] = {}  # web3 builds a class per contract object: once per address
+        self._batchable: dict[str, bool] = {}  # contract -> has mint_batch
+        self._batchers: dict[str, MintBatcher] = {}  # one per contract: concurrent mints go together
+        self._batchers_lock = threading.Lock()
 
     def token_artifact(self) -> CompiledContract:
         """The compiled CreatorToken (ABI + bytecode)."""
@@ -128,9 +133,31 @@ class EvmTokenChain(EvmChain):
         return self.send_call(self.checksum(contract), data, what, key=key)
 
     def mint(self, contract: str, to: str, amount: int, *, key: str) -> TxReceipt:
-        """Mint `amount` base units to `to` once per `key` (only the deployer key may)."""
+        """Mint `amount` base units to `to` once per `key` (only the deployer key may). Concurrent mints
+        of a token that has `mint_batch` go out together in one transaction (`providers.evm.minting`)."""
         amount = self._amount(amount, "amount")
-        return self._call(contract, _MINT, to, amount, f"mint {amount} to {to}", key)
+        contract, to = self.checksum(contract), self.checksum(to)
+        what = f"mint {amount} to {to}"
+        if not self._batches(contract):
+            return self._call(contract, _MINT, to, amount, what, key)
+        self.check()
+        self._check_key(key)
+        data = mint_calldata(to, amount)
+        with self._batchers_lock:
+            batcher = self._batchers.get(contract)
+            if batcher is None:
+                batcher = self._batchers[contract] = MintBatcher(self, contract)
+        return batcher.mint(key, to, amount, data, what)
+
+    def _batches(self, contract: str) -> bool:
+        """Whether the token at `contract` has `mint_batch` (its code holds the selector; read once)."""
+        found = self._batchable.get(contract)
+        if found is None:
+            self.check()
+            address = self.checksum(contract)
+            code = self.read(lambda: self.w3.eth.get_code(address), "eth_getCode")
+            found = self._batchable[contract] = MINT_BATCH_SELECTOR in bytes(code)
+        return found
 
     def transfer(self, contract: str, to: str, amount: int, *, key: str) -> TxReceipt:
         """Transfer `amount` base units from the platform's account to `to`, once per `key`."""

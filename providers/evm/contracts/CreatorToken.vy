@@ -84,6 +84,19 @@ def mint(_to: address, _value: uint256) -> bool:
 
 
 @external
+def mint_batch(_to: DynArray[address, 64], _values: DynArray[uint256, 64]) -> bool:
+    """
+    @notice Mint `_values[i]` to `_to[i]` for every i, all or nothing: several purchases' mints in one
+            transaction (the platform batches concurrent purchases of one token).
+    """
+    assert msg.sender == self.minter, "only the minter can mint"
+    assert len(_to) == len(_values), "recipients and values differ in length"
+    for i: uint256 in range(len(_to), bound=64):
+        self._mint(_to[i], _values[i])
+    return True
+
+
+@external
 def set_minter(_minter: address):
     assert msg.sender == self.minter, "only the minter can change the minter"
     log MinterChanged(previous=self.minter, current=_minter)
