@@ -8,9 +8,10 @@ estimate of `mint_batch` (splitting the batch in halves until every part estimat
 reverts alone fails alone, before anything is stored), stores one intent for the batch whose
 members are the callers' own keys (`IntentStore.reserve_batch`: every member claimed in the same
 database transaction as the batch's nonce and signed bytes), sends it and hands leadership on; it
-then waits for the receipt and gives each caller its result. Nobody waits for a timer: a mint
-arriving while nothing is being sent goes at once, alone; mints arriving while the leader is busy
-go together next.
+then waits for the receipt and gives each caller its result. A mint arriving while nothing has
+been sent for a while goes at once, alone; mints arriving while the leader is busy go together
+next, and under load (a batch left less than `LINGER_BUSY` ago) a leader with few mints queued
+waits `LINGER` for more.
 
 Every guarantee of a keyed send holds per caller: a retry under a member's key finds its batch and
 re-sends the same bytes (or returns its receipt); `outcome(key)` reads the batch's receipt; a batch
@@ -22,6 +23,7 @@ is never claimed again: its caller follows its own intent.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -40,6 +42,9 @@ if TYPE_CHECKING:
 __all__ = ["MAX_BATCH", "MINT_BATCH_SELECTOR", "MintBatcher", "batch_calldata", "mint_calldata"]
 
 MAX_BATCH = 64  # the contract's DynArray bound
+LINGER = 0.004  # s a leader waits for more mints when busy and few are queued...
+LINGER_FILL = 8  # ...fewer than this many
+LINGER_BUSY = 0.05  # ...and the previous batch left less than this long ago (s)
 MINT_SELECTOR = function_signature_to_4byte_selector("mint(address,uint256)")
 MINT_BATCH_SELECTOR = function_signature_to_4byte_selector("mint_batch(address[],uint256[])")
 
@@ -89,6 +94,7 @@ class MintBatcher:
         self._turn = threading.Condition()
         self._queue: list[_Mint] = []
         self._leading = False
+        self._last_batch = float("-inf")
 
     def mint(self, key: str, to: str, amount: int, data: str, what: str) -> TxReceipt:
         """Mint `amount` to `to` once per `key`, in a batch with whatever other mints are queued."""
@@ -97,13 +103,20 @@ class MintBatcher:
             self._queue.append(request)
             while not request.taken and self._leading:
                 self._turn.wait()
-            batch: list[_Mint] | None = None
-            if not request.taken:
+            leading = not request.taken
+            if leading:
                 self._leading = True
+                now = time.monotonic()
+                # busy (a batch went out just now) and few queued: a moment's wait fills the batch
+                linger = len(self._queue) < LINGER_FILL and now - self._last_batch < LINGER_BUSY
+                self._last_batch = now
+        if leading:
+            if linger:
+                time.sleep(LINGER)
+            with self._turn:
                 batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
                 for queued in batch:
                     queued.taken = True
-        if batch is not None:
             self._lead(batch)
         request.done.wait()
         if request.alone:
