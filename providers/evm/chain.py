@@ -721,10 +721,10 @@ class EvmChain:
         if receipt is not None:
             mined = receipt.status == 1
             if intent.status != ("mined" if mined else "reverted"):
-                self._signer().intents.set_status(key, "mined" if mined else "reverted", receipt=_summary(receipt))
+                self._signer().intents.set_status(intent.key, "mined" if mined else "reverted", receipt=_summary(receipt))
             return SendOutcome("mined" if mined else "reverted", receipt)
         if self._dead(intent):
-            self._signer().intents.set_status(key, "dropped")
+            self._signer().intents.set_status(intent.key, "dropped")
             return SendOutcome("unknown")
         if intent.tx_hash and not self._known(intent.tx_hash):
             self.recover()

@@ -108,8 +108,9 @@ def test_a_key_stored_alone_is_not_claimed_by_a_batch(chain: AlchemyChain, token
     assert chain.total_supply(token) == supply + 8 and chain.balance_of(token, wallet(100)) == 3
 
 
+@pytest.mark.parametrize("first", ["mint", "outcome"])
 def test_a_batch_whose_nonce_was_used_is_sent_again_member_by_member(
-    chain: AlchemyChain, token: str, intents: StoreIntents
+    chain: AlchemyChain, token: str, intents: StoreIntents, first: str
 ) -> None:
     chain.check()
     supply = chain.total_supply(token)
@@ -118,7 +119,8 @@ def test_a_batch_whose_nonce_was_used_is_sent_again_member_by_member(
     noop = {"chainId": chain.chain_id, "to": chain.address, "value": 0, "data": "0x", "gas": 21000, "type": 2}
     raw, tx_hash = chain._sign({**noop, "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 10**9}, used_nonce)
     chain._send_raw(bytes.fromhex(raw.removeprefix("0x")), tx_hash)
-    members = {f"dropped-batch-{i}": (wallet(200 + i), 5) for i in range(3)}
+    base = 200 if first == "mint" else 300
+    members = {f"dropped-{first}-{i}": (wallet(base + i), 5) for i in range(3)}
     tx = chain._unsigned(token, batch_calldata(list(members.values())), "test batch")
 
     def sign(nonce: int, claimed: Any) -> tuple[str, str]:
@@ -126,7 +128,7 @@ def test_a_batch_whose_nonce_was_used_is_sent_again_member_by_member(
 
     # stored with the chain's count from before that transaction: the same nonce
     batch, claimed = intents.reserve_batch(
-        "mint-batch:test-dropped",
+        f"mint-batch:test-dropped-{first}",
         chain=chain.identity,
         signer=chain.address,
         details={"what": "test batch"},
@@ -138,13 +140,17 @@ def test_a_batch_whose_nonce_was_used_is_sent_again_member_by_member(
         sign=sign,
     )
     assert batch is not None and batch.nonce == used_nonce and sorted(claimed) == sorted(members)
-    with pytest.raises(AlchemyUnavailable, match="sends it alone"):
-        chain.mint(token, wallet(200), 5, key="dropped-batch-0")
+    if first == "mint":  # the leader finds the nonce used while sending: every member hears it
+        with pytest.raises(AlchemyUnavailable, match="sends it alone"):
+            chain.mint(token, wallet(base), 5, key=f"dropped-{first}-0")
+    # the reconciler asks first: the batch can never mine, so nothing under the key is on its way
+    assert chain.outcome(f"dropped-{first}-1").state == "unknown"
     assert intents.get(batch.key).status == "dropped"  # type: ignore[union-attr]
-    assert chain.outcome("dropped-batch-1").state == "unknown"  # safe to compensate: it can never mine
-    receipt = chain.mint(token, wallet(200), 5, key="dropped-batch-0")  # alone now, under its own key
-    assert receipt.status == 1 and chain.balance_of(token, wallet(200)) == 5
-    assert chain.mint(token, wallet(200), 5, key="dropped-batch-0").tx_hash == receipt.tx_hash
+    assert all(intents.get(key).status == "batched" for key in members)  # type: ignore[union-attr]
+    receipt = chain.mint(token, wallet(base), 5, key=f"dropped-{first}-0")  # alone now, under its own key
+    assert receipt.status == 1 and chain.balance_of(token, wallet(base)) == 5
+    assert chain.mint(token, wallet(base), 5, key=f"dropped-{first}-0").tx_hash == receipt.tx_hash
+    assert chain.outcome(f"dropped-{first}-0").state == "mined"
     # the members nobody retried are never minted by another's retry
-    assert chain.balance_of(token, wallet(201)) == chain.balance_of(token, wallet(202)) == 0
+    assert chain.balance_of(token, wallet(base + 1)) == chain.balance_of(token, wallet(base + 2)) == 0
     assert chain.total_supply(token) == supply + 5
