@@ -130,6 +130,9 @@ class AlchemyChain(EvmTokenChain):
         """The local stand-in for Base: the anvil node's chain, anvil's first dev key, `mode="local"`."""
         options.setdefault("poll_interval", 0.05)
         options.setdefault("log_block_range", None)
+        # anvil mines each send as it arrives: one not mined within seconds is stuck (see `_unstall`)
+        options.setdefault("gap_check", 1.0)
+        options.setdefault("stuck_after", 3.0)
         return cls(
             rpc_url=node.url,
             private_key=DEV_PRIVATE_KEY,

@@ -597,7 +597,10 @@ class EvmChain:
     def _dead(self, intent: Intent) -> bool:
         """The intent's nonce was used by a transaction that is none of its own: it can never mine."""
         assert intent.nonce is not None
-        return self._count("latest") > intent.nonce and self._receipt_of(intent) is None
+        if self._count("latest") <= intent.nonce:
+            return False
+        # as stored now: a replacement sent by another waiter or process counts as its own
+        return self._receipt_of(self._signer().intents.get(intent.key) or intent) is None
 
     def _wait(self, intent: Intent, what: str) -> TxReceipt | Intent:
         """The receipt, or the intent marked dropped; looks for gaps and stuck sends while waiting."""
@@ -611,8 +614,10 @@ class EvmChain:
             now = time.monotonic()
             if now - checked >= self._gap_check:
                 checked = now
-                assert intent.nonce is not None
                 latest = self._count("latest")
+                # as stored now: a replacement sent elsewhere (`_unstall`, another process) is ours too
+                intent = self._signer().intents.get(intent.key) or intent
+                assert intent.nonce is not None
                 receipt = self._receipt_of(intent)
                 if receipt is not None:
                     return receipt
@@ -678,12 +683,35 @@ class EvmChain:
                     )
             top = max([latest, *((i.nonce or 0) + 1 for i in tail)])
             sent += self._fill_holes(sorted({i.nonce for i in tail if i.nonce is not None}), latest)
+            if not sent:
+                sent += self._unstall(tail, latest)
             if stored is not None and stored > top:
                 log.warning("%s: stored next nonce %d is above the chain's %d: resynced", self.name, stored, top)
                 state.intents.resync_nonce(self.identity, self.address, top, expected=stored)
         if sent:
             log.warning("%s: re-sent %d transaction(s) the node did not have", self.name, sent)
         return sent
+
+    def _unstall(self, tail: list[Intent], latest: int) -> int:
+        """The send at the account's next nonce is held by the node, yet nothing mines: the queue behind
+        it waits for it (anvil's auto-mining pool can keep a transaction that arrived before the one
+        below it "queued" for ever, foundry-rs/foundry#10122; a live node, one priced too low). Once
+        that lasts `stuck_after`, it is replaced (same nonce, fees +12.5 %), as its own waiter would;
+        a waiter that gave up would otherwise leave every later send waiting behind it."""
+        state = self._signer()
+        lowest = next((i for i in tail if i.nonce == latest and i.raw_tx and i.tx_hash), None)
+        if lowest is None or not self._known(lowest.tx_hash or "") or self._receipt_of(lowest) is not None:
+            state.stalled = None
+            return 0
+        now = time.monotonic()
+        if state.stalled is None or state.stalled[0] != lowest.key:
+            state.stalled = (lowest.key, now)
+            return 0
+        if now - state.stalled[1] < self._stuck_after:
+            return 0
+        state.stalled = None
+        self._replace(lowest, str(lowest.details.get("what", "a stalled send")))
+        return 1
 
     def _fill_holes(self, held: list[int], latest: int) -> int:
         """Nonces below a stored intent that no intent holds (a send refused because another transaction
@@ -721,7 +749,8 @@ class EvmChain:
         if receipt is not None:
             mined = receipt.status == 1
             if intent.status != ("mined" if mined else "reverted"):
-                self._signer().intents.set_status(intent.key, "mined" if mined else "reverted", receipt=_summary(receipt))
+                status: IntentStatus = "mined" if mined else "reverted"
+                self._signer().intents.set_status(intent.key, status, receipt=_summary(receipt))
             return SendOutcome("mined" if mined else "reverted", receipt)
         if self._dead(intent):
             self._signer().intents.set_status(intent.key, "dropped")

@@ -44,6 +44,7 @@ class SignerState:
     fees: tuple[int, int] | None = None  # (maxFeePerGas, maxPriorityFeePerGas)
     fees_at: float = 0.0
     recovered_at: float = float("-inf")  # the last `EvmChain.recover` of this key in this process
+    stalled: tuple[str, float] | None = None  # (key, since) of the held but unmined send at the next nonce
     _turn: threading.Condition = field(default_factory=threading.Condition)
     _queue: list[_Request] = field(default_factory=list)
     _leading: bool = False
