@@ -70,6 +70,7 @@ _REDACTED_LOGGERS = (
     "urllib3.connectionpool",
 )
 _ALREADY_SENT = ("already known", "known transaction", "already imported", "nonce too low")
+_UNDERPRICED = ("less than block base fee", "max fee per gas less than", "fee cap less than block base fee")
 _NONCE_TAKEN = ("nonce too low", "underpriced", "already known", "known transaction", "nonce has already been used")
 
 
@@ -678,6 +679,11 @@ class EvmChain:
                     self._send_raw(bytes.fromhex(intent.raw_tx.removeprefix("0x")), intent.tx_hash)
                     sent += 1
                 except EvmError as error:
+                    if any(marker in str(error).lower() for marker in _UNDERPRICED):
+                        # fees rose past what it offers (it was evicted for that): the same nonce, fees raised
+                        self._replace(intent, str(intent.details.get("what", "a send the node lost")))
+                        sent += 1
+                        continue
                     log.warning(
                         "%s: re-sending %s (nonce %s) failed: %s", self.name, intent.tx_hash, intent.nonce, error
                     )

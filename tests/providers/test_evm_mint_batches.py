@@ -6,6 +6,7 @@ transaction used is never sent again as a whole (each member's retry sends it al
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -154,3 +155,33 @@ def test_a_batch_whose_nonce_was_used_is_sent_again_member_by_member(
     # the members nobody retried are never minted by another's retry
     assert chain.balance_of(token, wallet(base + 1)) == chain.balance_of(token, wallet(base + 2)) == 0
     assert chain.total_supply(token) == supply + 5
+
+
+def test_a_send_evicted_by_a_fee_spike_is_replaced_by_the_next_waiter(
+    anvil: AnvilNode, chain: AlchemyChain, token: str, intents: StoreIntents, evm_build_dir: Path
+) -> None:
+    """A send priced under the base fee after a fee spike is dropped by the node, and its bytes can never
+    be sent again: it would block every later send. Its own caller gave up waiting; the next send's
+    waiter replaces it (same nonce, fees raised), and both mine, the first key exactly once."""
+    first, second = wallet(400), wallet(401)
+    impatient = AlchemyChain.local(anvil, intents=intents, cache_dir=evm_build_dir, receipt_timeout=0.5)
+
+    def rpc(method: str, *params: Any) -> Any:
+        return chain.w3.provider.make_request(method, list(params))  # type: ignore[arg-type]
+
+    rpc("evm_setAutomine", False)
+    try:
+        with pytest.raises(AlchemyUnavailable, match="may still be mined"):
+            impatient.mint(token, first, 7, key="unstall-held")  # held in the pool at today's fees
+    finally:
+        rpc("anvil_setNextBlockBaseFeePerGas", hex(100 * 10**9))  # then fees spike: it can never mine
+        rpc("evm_setAutomine", True)
+    held = intents.get("unstall-held")
+    assert held is not None and held.status == "signed" and not held.replaced_hashes
+    time.sleep(1.1)  # the next send prices itself at the new base fee
+    receipt = chain.mint(token, second, 2, key="unstall-next")  # waits behind it, then unblocks it
+    assert receipt.status == 1 and chain.balance_of(token, second) == 2
+    replaced = intents.get("unstall-held")
+    assert replaced is not None and held.tx_hash in replaced.replaced_hashes
+    outcome = chain.outcome("unstall-held")
+    assert outcome.state == "mined" and chain.balance_of(token, first) == 7  # once, whichever hash mined
