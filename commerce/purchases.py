@@ -138,6 +138,8 @@ class TokenPurchases:
         self._chains: ChainRouter = chains.__getitem__ if isinstance(chains, Mapping) else chains
         self._max_attempts = max_attempts
         self._on_step = on_step
+        # token -> (blockchain, contract) as last read: `start` has the database confirm it with the insert
+        self._deployed: dict[uuid.UUID, tuple[str, str]] = {}
 
     # -- requests ------------------------------------------------------------------------------
 
@@ -209,6 +211,26 @@ class TokenPurchases:
             raise InvalidInput("a purchase needs the id of the message or command that asked for it")
         if method == "crypto" and not payment_ref:
             raise InvalidInput("a crypto purchase needs the fan's confirmed payment (payment_ref)")
+        # a crypto payment buys once, whatever request mentions it: the payment is the key
+        key = (
+            payment_key(str(payment_ref)) if method == "crypto" else purchase_key(fan_id, token_id, amount, request_id)
+        )
+        request: dict[str, Any] = {
+            "key": key,
+            "creator_id": creator_id,
+            "fan_id": fan_id,
+            "token_id": token_id,
+            "method": method,
+            "amount": amount,
+            "price": price,
+            "currency": currency.lower(),
+            "payment_method": payment_method,
+            "payment_ref": payment_ref,
+            "state": "charged" if method == "crypto" else "started",
+        }
+        fresh = self._start_fresh(recipient, request)
+        if fresh is not None:
+            return fresh
         with self._store.unit_of_work() as uow:
             found = uow.entities.get_many([token_id, fan_id])
             token, fan = found.get(token_id), found.get(fan_id)
@@ -219,34 +241,29 @@ class TokenPurchases:
             blockchain = str(token.properties.get("blockchain") or "")
             if not blockchain or not token.properties.get("contractAddress"):
                 raise InvalidInput(f"token {token.name} is not deployed on a chain yet")
-            chain = self._chains(blockchain)
-            address = chain.check_address(recipient)
-            # a crypto payment buys once, whatever request mentions it: the payment is the key
-            key = (
-                payment_key(str(payment_ref))
-                if method == "crypto"
-                else purchase_key(fan_id, token_id, amount, request_id)
-            )
-            purchase, created = uow.purchases.start(
-                key=key,
-                creator_id=creator_id,
-                fan_id=fan_id,
-                token_id=token_id,
-                chain=blockchain,
-                contract=str(token.properties["contractAddress"]),
-                method=method,
-                amount=amount,
-                recipient=address,
-                price=price,
-                currency=currency.lower(),
-                payment_method=payment_method,
-                payment_ref=payment_ref,
-                state="charged" if method == "crypto" else "started",
-            )
+            contract = str(token.properties["contractAddress"])
+            address = self._chains(blockchain).check_address(recipient)
+            purchase, created = uow.purchases.start(chain=blockchain, contract=contract, recipient=address, **request)
             if not created and (purchase.fan_id, purchase.token_id, purchase.amount) != (fan_id, token_id, amount):
                 raise InvalidInput(f"payment {payment_ref} already paid for another token purchase ({purchase.id})")
             uow.commit()
+        self._deployed[token_id] = (blockchain, contract)
         return purchase
+
+    def _start_fresh(self, recipient: str, request: dict[str, Any]) -> TokenPurchase | None:
+        """The new purchase in one autocommitted statement when the token's chain and contract are known
+        here and the database confirms them, the token active and the fan a fan; None when any of
+        that is not so, or the request was made before (`start` then checks and says which)."""
+        deployed = self._deployed.get(request["token_id"])
+        if deployed is None:
+            return None
+        blockchain, contract = deployed
+        try:
+            address = self._chains(blockchain).check_address(recipient)
+        except (ProviderError, KeyError):  # the slow path raises it, after the checks that come first
+            return None
+        with self._store.single_statement() as uow:
+            return uow.purchases.start_checked(chain=blockchain, contract=contract, recipient=address, **request)
 
     def chain(self, blockchain: str) -> TokenLedgerChain:
         """The provider serving `blockchain`."""
@@ -392,42 +409,35 @@ class TokenPurchases:
         """The facts of a delivered purchase, all in one unit of work."""
         try:
             with self._store.unit_of_work() as uow:
-                done = uow.purchases.move(purchase.id, ("charged", "minted"), "completed", tx_hash=receipt.tx_hash)
-                if done is None:
+                moved = uow.purchases.complete(purchase.id, receipt.tx_hash)
+                if moved is None:  # another driver moved it first
                     return uow.purchases.get(purchase.id)
-                found = uow.entities.get_many([done.fan_id, done.token_id])
-                ends = (found[done.fan_id], found[done.token_id]) if len(found) == 2 else None
-                uow.purchases.credit_holding(done.fan_id, done.token_id, done.amount, ends=ends)
-                price, currency = int(done.price or 0), (done.currency or "usd").upper()
-                uow.connections.insert(
-                    done.fan_id,
-                    done.token_id,
-                    "transacted",
-                    {
+                done, fan, token = moved
+                if fan is None or token is None:
+                    raise NotFound(f"no entity with id {done.fan_id if fan is None else done.token_id}")
+                uow.purchases.record_completion(
+                    done,
+                    fan,
+                    token,
+                    transacted={
                         "transactionType": "payment",
-                        "amount": price,
-                        "currency": currency,
+                        "amount": int(done.price or 0),
+                        "currency": (done.currency or "usd").upper(),
                         "paymentMethod": "card" if done.method == "fiat" else "crypto",
                         "blockchain": done.chain,
                     },
-                    ends=ends,
+                    token_event={"action": "purchased", "amount": str(done.amount)},
+                    payment_event=self._payment_metadata(done, "completed"),
                 )
-                uow.events.insert(
-                    "token_transacted",
-                    actor_id=done.fan_id,
-                    target_id=done.token_id,
-                    metadata={"action": "purchased", "amount": str(done.amount)},
+                # the fan hears it once, with the facts (no chat: nothing queued)
+                notify_fan(
+                    uow,
+                    fan,
+                    f"Your purchase is complete: {done.amount} base units of {token.name} are in your "
+                    f"wallet {done.recipient} on {done.chain} (transaction {receipt.tx_hash}).",
+                    key=f"token-purchase:{done.id}:completed",
+                    creator_id=done.creator_id,
                 )
-                self._payment_event(uow, done, "completed")
-                if ends is not None:  # the fan hears it once, with the facts (no chat: nothing queued)
-                    notify_fan(
-                        uow,
-                        ends[0],
-                        f"Your purchase is complete: {done.amount} base units of {ends[1].name} are in your "
-                        f"wallet {done.recipient} on {done.chain} (transaction {receipt.tx_hash}).",
-                        key=f"token-purchase:{done.id}:completed",
-                        creator_id=done.creator_id,
-                    )
                 uow.commit()
                 return done
         except OntologyError as error:
@@ -477,8 +487,9 @@ class TokenPurchases:
             uow.commit()
             return moved
 
-    @staticmethod
+    @classmethod
     def _payment_event(
+        cls,
         uow: UnitOfWork,
         purchase: TokenPurchase,
         status: str,
@@ -486,6 +497,13 @@ class TokenPurchases:
         refund_id: str | None = None,
         reason: str | None = None,
     ) -> None:
+        metadata = cls._payment_metadata(purchase, status, refund_id=refund_id, reason=reason)
+        uow.events.insert("payment_processed", actor_id=purchase.fan_id, target_id=purchase.token_id, metadata=metadata)
+
+    @staticmethod
+    def _payment_metadata(
+        purchase: TokenPurchase, status: str, *, refund_id: str | None = None, reason: str | None = None
+    ) -> dict[str, Any]:
         metadata: dict[str, Any] = {
             "amount": int(purchase.price or 0),
             "currency": (purchase.currency or "usd").upper(),
@@ -497,7 +515,7 @@ class TokenPurchases:
             metadata["refundId"] = refund_id
         if reason:
             metadata["reason"] = reason[:500]
-        uow.events.insert("payment_processed", actor_id=purchase.fan_id, target_id=purchase.token_id, metadata=metadata)
+        return metadata
 
     # -- checks ----------------------------------------------------------------------------------
 

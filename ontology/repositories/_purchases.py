@@ -9,6 +9,11 @@ purchase (the worker and a reconciler), exactly one moves it on; the other sees 
 The holder balance (`credit_holding`) is serialised per (fan, token) by a transaction advisory lock,
 so concurrent purchases of one fan add up instead of overwriting each other or making two
 `holds_tokens` connections.
+
+The hot path of a purchase has statements of its own, each one round trip: `start_checked` (the
+request's checks and its row in one autocommitted insert), `complete` (the move to completed, the
+holding's lock and the fan and token, read together) and `record_completion` (the holding, the
+`transacted` connection and both events in one statement, after that lock).
 """
 
 from __future__ import annotations
@@ -20,20 +25,97 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Numeric, bindparam, func, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
 
 from ontology import tables as t
 from ontology.errors import InvalidInput, NotFound
 from ontology.records import Entity
 from ontology.repositories._base import Repository, parse_id
-from ontology.validation import clean_limit, clean_text
+from ontology.validation import clean_limit, clean_payload, clean_text
 
 __all__ = ["OPEN_STATES", "PURCHASE_STATES", "PurchaseRepository", "TokenPurchase"]
 
 PURCHASE_STATES = ("started", "charged", "minted", "refunding", "completed", "refunded", "failed")
 OPEN_STATES = ("started", "charged", "minted", "refunding")
 _FIELDS = ("payment_ref", "refund_ref", "tx_key", "tx_hash", "error")
+_COLUMNS = tuple(column.name for column in t.token_purchases.columns)
+_ENTITY_COLUMNS = tuple(column.name for column in t.entities.columns)
+_INSERT_COLUMNS = (
+    "key", "creator_id", "fan_id", "token_id", "chain", "contract", "method", "amount", "price", "currency",
+    "recipient", "payment_method", "payment_ref", "state",
+)  # fmt: skip
+
+# A new purchase whose token is live, active and deployed where the caller believes (`chain`,
+# `contract`), bought by a live fan: one autocommitted statement. No row: the caller checks slowly.
+_START_CHECKED = text(
+    f"""
+    INSERT INTO token_purchases ({", ".join(_INSERT_COLUMNS)})
+    SELECT {", ".join(":" + name for name in _INSERT_COLUMNS)}
+    FROM entities k, entities f
+    WHERE k.id = :token_id AND k.type = 'token' AND k.status = 'active' AND k.deleted_at IS NULL
+      AND k.properties ->> 'blockchain' = :chain AND k.properties ->> 'contractAddress' = :contract
+      AND f.id = :fan_id AND f.type = 'audience_member' AND f.deleted_at IS NULL
+    ON CONFLICT (key) DO NOTHING
+    RETURNING *
+    """
+).bindparams(bindparam("amount", type_=Numeric(78, 0)))
+
+# Completed, then the (fan, token) holding's lock (as `credit_holding` takes it), and both live ends.
+_COMPLETE = text(
+    f"""
+    WITH moved AS (
+        UPDATE token_purchases SET state = 'completed', tx_hash = :tx_hash, updated_at = now()
+        WHERE id = :id AND state IN ('charged', 'minted')
+        RETURNING *
+    )
+    SELECT moved.*,
+        pg_advisory_xact_lock(hashtextextended('holds_tokens:' || moved.fan_id || ':' || moved.token_id, 0)),
+        {", ".join(f"f.{name} AS fan__{name}" for name in _ENTITY_COLUMNS)},
+        {", ".join(f"k.{name} AS token__{name}" for name in _ENTITY_COLUMNS)}
+    FROM moved
+    LEFT JOIN entities f ON f.id = moved.fan_id AND f.deleted_at IS NULL
+    LEFT JOIN entities k ON k.id = moved.token_id AND k.deleted_at IS NULL
+    """
+)
+
+# The facts of a completed purchase after `_COMPLETE` took the holding's lock (a statement of its own,
+# so that it sees every holding committed before the lock): the balance (the fan's first holding of
+# the token is created), the `transacted` connection, `token_transacted` and `payment_processed`.
+_RECORD_COMPLETION = text(
+    """
+    WITH held AS (
+        UPDATE connections
+        SET metadata = metadata || jsonb_build_object(
+            'balance', (COALESCE(metadata ->> 'balance', '0')::numeric + :amount)::text)
+        WHERE id = (
+            SELECT id FROM connections
+            WHERE from_entity = :fan_id AND to_entity = :token_id AND relationship_type = 'holds_tokens'
+            ORDER BY id LIMIT 1)
+        RETURNING metadata ->> 'balance' AS balance
+    ), opened AS (
+        INSERT INTO connections (from_entity, to_entity, from_type, to_type, relationship_type, metadata)
+        SELECT :fan_id, :token_id, :fan_type, :token_type, 'holds_tokens', :holding
+        WHERE NOT EXISTS (SELECT 1 FROM held)
+        RETURNING metadata ->> 'balance' AS balance
+    ), paid AS (
+        INSERT INTO connections (from_entity, to_entity, from_type, to_type, relationship_type, metadata)
+        VALUES (:fan_id, :token_id, :fan_type, :token_type, 'transacted', :transacted)
+        RETURNING id
+    ), logged AS (
+        INSERT INTO events (type, actor_id, target_id, metadata)
+        VALUES ('token_transacted', :fan_id, :token_id, :moved), ('payment_processed', :fan_id, :token_id, :paid)
+        RETURNING id
+    )
+    SELECT balance FROM held UNION ALL SELECT balance FROM opened
+    """
+).bindparams(
+    bindparam("amount", type_=Numeric(78, 0)),
+    bindparam("holding", type_=JSONB),
+    bindparam("transacted", type_=JSONB),
+    bindparam("moved", type_=JSONB),
+    bindparam("paid", type_=JSONB),
+)
 
 
 @dataclass(frozen=True)
@@ -77,6 +159,53 @@ class TokenPurchase:
         return self.state in OPEN_STATES
 
 
+def _start_values(
+    *,
+    key: str,
+    creator_id: uuid.UUID,
+    fan_id: uuid.UUID,
+    token_id: uuid.UUID,
+    chain: str,
+    contract: str,
+    method: str,
+    amount: int,
+    recipient: str,
+    price: int | None,
+    currency: str | None,
+    payment_method: str | None,
+    payment_ref: str | None,
+    state: str,
+) -> dict[str, Any]:
+    """A new purchase's row, checked."""
+    if state not in ("started", "charged"):
+        raise InvalidInput(f"a purchase starts as started or charged, not {state!r}")
+    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount < 2**256:
+        raise InvalidInput(f"amount must be a positive int of base units, got {amount!r}")
+    return {
+        "key": clean_text(key, "key", max_chars=255),
+        "creator_id": parse_id(creator_id, "creator_id"),
+        "fan_id": parse_id(fan_id, "fan_id"),
+        "token_id": parse_id(token_id, "token_id"),
+        "chain": clean_text(chain, "chain", max_chars=64),
+        "contract": clean_text(contract, "contract", max_chars=200),
+        "method": clean_text(method, "method", max_chars=16),
+        "amount": amount,
+        "price": price,
+        "currency": currency,
+        "recipient": clean_text(recipient, "recipient", max_chars=200),
+        "payment_method": payment_method,
+        "payment_ref": payment_ref,
+        "state": state,
+    }
+
+
+class _Mapped:
+    """A row-like view of a mapping (for `TokenPurchase.from_row`)."""
+
+    def __init__(self, mapping: dict[str, Any]) -> None:
+        self._mapping = mapping
+
+
 class PurchaseRepository(Repository):
     """Token purchases in flight; see the module docstring for the states."""
 
@@ -99,26 +228,22 @@ class PurchaseRepository(Repository):
         state: str = "started",
     ) -> tuple[TokenPurchase, bool]:
         """The purchase under `key`: a new one (True), or the one a former request with that key made (False)."""
-        if state not in ("started", "charged"):
-            raise InvalidInput(f"a purchase starts as started or charged, not {state!r}")
-        if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount < 2**256:
-            raise InvalidInput(f"amount must be a positive int of base units, got {amount!r}")
-        values = {
-            "key": clean_text(key, "key", max_chars=255),
-            "creator_id": parse_id(creator_id, "creator_id"),
-            "fan_id": parse_id(fan_id, "fan_id"),
-            "token_id": parse_id(token_id, "token_id"),
-            "chain": clean_text(chain, "chain", max_chars=64),
-            "contract": clean_text(contract, "contract", max_chars=200),
-            "method": clean_text(method, "method", max_chars=16),
-            "amount": amount,
-            "price": price,
-            "currency": currency,
-            "recipient": clean_text(recipient, "recipient", max_chars=200),
-            "payment_method": payment_method,
-            "payment_ref": payment_ref,
-            "state": state,
-        }
+        values = _start_values(
+            key=key,
+            creator_id=creator_id,
+            fan_id=fan_id,
+            token_id=token_id,
+            chain=chain,
+            contract=contract,
+            method=method,
+            amount=amount,
+            recipient=recipient,
+            price=price,
+            currency=currency,
+            payment_method=payment_method,
+            payment_ref=payment_ref,
+            state=state,
+        )
         row = self._uow.execute(
             insert(t.token_purchases)
             .values(**values)
@@ -128,6 +253,48 @@ class PurchaseRepository(Repository):
         if row is not None:
             return TokenPurchase.from_row(row), True
         return self.by_key(key), False
+
+    def start_checked(
+        self,
+        *,
+        key: str,
+        creator_id: uuid.UUID,
+        fan_id: uuid.UUID,
+        token_id: uuid.UUID,
+        chain: str,
+        contract: str,
+        method: str,
+        amount: int,
+        recipient: str,
+        price: int | None = None,
+        currency: str | None = None,
+        payment_method: str | None = None,
+        payment_ref: str | None = None,
+        state: str = "started",
+    ) -> TokenPurchase | None:
+        """A new purchase under `key` in one statement (use it in `single_statement()`), made only if the
+        token is live, active and deployed on `chain` at `contract`, the fan a live audience member and
+        the key new; None otherwise (the caller finds out which with `start` and the entities)."""
+        row = self._uow.execute(
+            _START_CHECKED,
+            _start_values(
+                key=key,
+                creator_id=creator_id,
+                fan_id=fan_id,
+                token_id=token_id,
+                chain=chain,
+                contract=contract,
+                method=method,
+                amount=amount,
+                recipient=recipient,
+                price=price,
+                currency=currency,
+                payment_method=payment_method,
+                payment_ref=payment_ref,
+                state=state,
+            ),
+        ).first()
+        return TokenPurchase.from_row(row) if row is not None else None
 
     def get(self, id: uuid.UUID | str, *, for_update: bool = False) -> TokenPurchase:
         """The purchase, or NotFound."""
@@ -237,6 +404,62 @@ class PurchaseRepository(Repository):
             fan_id, token_id, "holds_tokens", {"balance": str(amount), "staked": "0"}, ends=ends
         )
         return amount
+
+    def complete(self, id: uuid.UUID, tx_hash: str) -> tuple[TokenPurchase, Entity | None, Entity | None] | None:
+        """Move a charged or minted purchase to completed (delivered in `tx_hash`) and take its holding's
+        lock for the rest of the unit of work (as `credit_holding` does), in one statement: the
+        purchase with its live fan and token (None if either was deleted), or None if it was not in
+        those states (another driver moved it)."""
+        row = self._uow.execute(_COMPLETE, {"id": parse_id(id), "tx_hash": tx_hash}).first()
+        if row is None:
+            return None
+        data = row._mapping
+        purchase = TokenPurchase.from_row(_Mapped({name: data[name] for name in _COLUMNS}))
+        ends = [
+            Entity(**{name: data[f"{side}__{name}"] for name in _ENTITY_COLUMNS})
+            if data[f"{side}__id"] is not None
+            else None
+            for side in ("fan", "token")
+        ]
+        return purchase, ends[0], ends[1]
+
+    def record_completion(
+        self,
+        purchase: TokenPurchase,
+        fan: Entity,
+        token: Entity,
+        *,
+        transacted: dict[str, Any],
+        token_event: dict[str, Any],
+        payment_event: dict[str, Any],
+    ) -> int:
+        """The facts of a purchase `complete` just moved (in the same unit of work, after its lock), in
+        one statement: `amount` added to the fan's `holds_tokens` balance (created at 0), a `transacted`
+        connection with `transacted`, the events `token_transacted` (`token_event`) and
+        `payment_processed` (`payment_event`), each checked as the connection and event repositories
+        check them. Returns the new balance."""
+        registry = self._uow.registry
+        if (fan.id, token.id) != (purchase.fan_id, purchase.token_id):
+            raise InvalidInput(f"the ends of purchase {purchase.id} are its fan and its token")
+        holding = registry.check_connection_ends("holds_tokens", fan.type, token.type)
+        paid = registry.check_connection_ends("transacted", fan.type, token.type)
+        row = self._uow.execute(
+            _RECORD_COMPLETION,
+            {
+                "fan_id": fan.id,
+                "token_id": token.id,
+                "fan_type": fan.type,
+                "token_type": token.type,
+                "amount": purchase.amount,
+                "holding": clean_payload(
+                    holding.validate({"balance": str(purchase.amount), "staked": "0"}), "metadata"
+                ),
+                "transacted": clean_payload(paid.validate(transacted), "metadata"),
+                "moved": clean_payload(registry.get("event", "token_transacted").validate(token_event), "metadata"),
+                "paid": clean_payload(registry.get("event", "payment_processed").validate(payment_event), "metadata"),
+            },
+        ).one()
+        return int(row[0])
 
     def holdings(self, token_id: uuid.UUID) -> dict[uuid.UUID, int]:
         """Every holder's `holds_tokens` balance of the token (summed if a fan had several connections)."""
