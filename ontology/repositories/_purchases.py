@@ -23,9 +23,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Numeric, bindparam, func, select, text, update
+from sqlalchemy import Numeric, TextClause, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 
 from ontology import tables as t
@@ -199,6 +200,16 @@ def _start_values(
     }
 
 
+@cache
+def _move_statement(fields: tuple[str, ...]) -> TextClause:
+    """The conditional move setting `fields` (names of _FIELDS), built once per set of fields."""
+    sets = "".join(f", {name} = :{name}" for name in fields)
+    return text(
+        f"UPDATE token_purchases SET state = :to, updated_at = now(){sets} "
+        "WHERE id = :id AND state = ANY(:from_states) RETURNING *"
+    )
+
+
 class _Mapped:
     """A row-like view of a mapping (for `TokenPurchase.from_row`)."""
 
@@ -318,15 +329,10 @@ class PurchaseRepository(Repository):
         unknown = set(fields) - set(_FIELDS)
         if unknown:
             raise InvalidInput(f"purchase fields that cannot be set: {sorted(unknown)}")
-        values: dict[str, Any] = {"state": to, "updated_at": func.now(), **fields}
-        if "error" in fields and fields["error"] is not None:
+        values: dict[str, Any] = {**fields, "id": parse_id(id), "to": to, "from_states": list(from_states)}
+        if fields.get("error") is not None:
             values["error"] = str(fields["error"])[:1000]
-        row = self._uow.execute(
-            update(t.token_purchases)
-            .where(t.token_purchases.c.id == id, t.token_purchases.c.state.in_(list(from_states)))
-            .values(**values)
-            .returning(t.token_purchases)
-        ).first()
+        row = self._uow.execute(_move_statement(tuple(sorted(fields))), values).first()
         return TokenPurchase.from_row(row) if row is not None else None
 
     def note_attempt(self, id: uuid.UUID, error: str) -> TokenPurchase:
