@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -41,9 +42,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from commerce.notify import notify_fan
-from ontology import Store, UnitOfWork
+from ontology import Entity, Store, UnitOfWork
 from ontology.errors import InvalidInput, NotFound, OntologyError
-from ontology.repositories._purchases import TokenPurchase
+from ontology.repositories._purchases import Completion, TokenPurchase
 from providers.errors import ProviderError, ProviderRejected
 from providers.stripe import StripeCardDeclined, StripeProvider, StripeRejected
 from providers.token_chain import TokenLedgerChain, TxReceipt
@@ -117,6 +118,80 @@ class ReconcileReport:
         self.states[state] = self.states.get(state, 0) + 1
 
 
+@dataclass
+class _Completion:
+    """One thread's delivered purchase waiting for its facts to be written."""
+
+    purchase: TokenPurchase
+    receipt: TxReceipt
+    done: bool = False
+    result: TokenPurchase | None = None
+    error: BaseException | None = None
+
+    def outcome(self) -> TokenPurchase:
+        """The purchase as its completion left it, or the error that completion raised."""
+        if self.error is not None:
+            raise self.error
+        if self.result is None:
+            raise RuntimeError(f"the completion of token purchase {self.purchase.id} was dropped")
+        return self.result
+
+
+class _Completions:
+    """Group commit of completions (the pattern of providers.evm.signers `SignerState.reserve`).
+
+    Threads that have a delivered purchase queue it; one of them, the leader, takes every queued one
+    and writes them in ONE unit of work (`many`), then hands leadership on, so N purchases mined
+    together cost one transaction, not N. A purchase alone is written as before (`one`); a batch that
+    fails (one purchase's fan deleted, the database failing) is written again one purchase at a time,
+    so one bad purchase never fails the others, and each gets its own outcome and error handling.
+    """
+
+    def __init__(
+        self,
+        one: Callable[[TokenPurchase, TxReceipt], TokenPurchase],
+        many: Callable[[list[_Completion]], None],
+        *,
+        limit: int = 64,
+    ) -> None:
+        self._one, self._many, self._limit = one, many, limit
+        self._turn = threading.Condition()
+        self._queue: list[_Completion] = []
+        self._leading = False
+
+    def complete(self, purchase: TokenPurchase, receipt: TxReceipt) -> TokenPurchase:
+        """Write the facts of the delivered `purchase` (with whatever other threads queued meanwhile)."""
+        request = _Completion(purchase, receipt)
+        with self._turn:
+            self._queue.append(request)
+            while not request.done and self._leading:
+                self._turn.wait()
+            if request.done:
+                return request.outcome()
+            self._leading = True
+            batch, self._queue = self._queue[: self._limit], self._queue[self._limit :]
+        try:
+            alone = batch
+            if len(batch) > 1:
+                try:
+                    self._many(batch)
+                    alone = []
+                except Exception as error:  # nothing was written: each purchase alone, below
+                    log.warning("%d token purchase completions together failed (%s); one at a time", len(batch), error)
+            for one in alone:
+                try:
+                    one.result = self._one(one.purchase, one.receipt)
+                except BaseException as error:  # its owner raises it
+                    one.error = error
+        finally:
+            with self._turn:
+                for one in batch:
+                    one.done = True
+                self._leading = False
+                self._turn.notify_all()
+        return request.outcome()
+
+
 class TokenPurchases:
     """Buys creator tokens for fans: see the module docstring.
 
@@ -140,6 +215,7 @@ class TokenPurchases:
         self._on_step = on_step
         # token -> (blockchain, contract) as last read: `start` has the database confirm it with the insert
         self._deployed: dict[uuid.UUID, tuple[str, str]] = {}
+        self._completions = _Completions(self._complete_one, self._complete_many)
 
     # -- requests ------------------------------------------------------------------------------
 
@@ -406,7 +482,12 @@ class TokenPurchases:
         return self._move(purchase, "refunding", error=reason)
 
     def _complete(self, purchase: TokenPurchase, receipt: TxReceipt) -> TokenPurchase:
-        """The facts of a delivered purchase, all in one unit of work."""
+        """The facts of a delivered purchase, all in one unit of work, shared with the completions other
+        threads have ready at the same time (see `_Completions`)."""
+        return self._completions.complete(purchase, receipt)
+
+    def _complete_one(self, purchase: TokenPurchase, receipt: TxReceipt) -> TokenPurchase:
+        """The facts of one delivered purchase in a unit of work of its own."""
         try:
             with self._store.unit_of_work() as uow:
                 moved = uow.purchases.complete(purchase.id, receipt.tx_hash)
@@ -415,29 +496,11 @@ class TokenPurchases:
                 done, fan, token = moved
                 if fan is None or token is None:
                     raise NotFound(f"no entity with id {done.fan_id if fan is None else done.token_id}")
+                _, _, _, transacted, token_event, payment_event = self._facts(done, fan, token)
                 uow.purchases.record_completion(
-                    done,
-                    fan,
-                    token,
-                    transacted={
-                        "transactionType": "payment",
-                        "amount": int(done.price or 0),
-                        "currency": (done.currency or "usd").upper(),
-                        "paymentMethod": "card" if done.method == "fiat" else "crypto",
-                        "blockchain": done.chain,
-                    },
-                    token_event={"action": "purchased", "amount": str(done.amount)},
-                    payment_event=self._payment_metadata(done, "completed"),
+                    done, fan, token, transacted=transacted, token_event=token_event, payment_event=payment_event
                 )
-                # the fan hears it once, with the facts (no chat: nothing queued)
-                notify_fan(
-                    uow,
-                    fan,
-                    f"Your purchase is complete: {done.amount} base units of {token.name} are in your "
-                    f"wallet {done.recipient} on {done.chain} (transaction {receipt.tx_hash}).",
-                    key=f"token-purchase:{done.id}:completed",
-                    creator_id=done.creator_id,
-                )
+                self._notify_completed(uow, done, fan, token)
                 uow.commit()
                 return done
         except OntologyError as error:
@@ -451,6 +514,49 @@ class TokenPurchases:
                     return minted or uow.purchases.get(purchase.id)
             except OntologyError:
                 raise error from None
+
+    def _complete_many(self, batch: list[_Completion]) -> None:
+        """The facts of several delivered purchases in ONE unit of work (multi-row statements); raises
+        if any of them cannot be written, and then nothing was."""
+        with self._store.unit_of_work() as uow:
+            moved = uow.purchases.complete_many([(r.purchase.id, r.receipt.tx_hash) for r in batch])
+            facts = []
+            for done, fan, token in moved:
+                if fan is None or token is None:
+                    raise NotFound(f"no entity with id {done.fan_id if fan is None else done.token_id}")
+                facts.append(self._facts(done, fan, token))
+            uow.purchases.record_completions(facts)
+            for done, fan, token, *_ in facts:
+                self._notify_completed(uow, done, fan, token)
+            uow.commit()
+        completed = {done.id: done for done, _, _ in moved}
+        for request in batch:  # not moved: another driver moved it first
+            request.result = completed.get(request.purchase.id) or self.get(request.purchase.id)
+
+    def _facts(self, done: TokenPurchase, fan: Entity, token: Entity) -> Completion:
+        """What a completed purchase records besides its holding: the `transacted` connection's
+        metadata, `token_transacted`'s and `payment_processed`'s."""
+        transacted = {
+            "transactionType": "payment",
+            "amount": int(done.price or 0),
+            "currency": (done.currency or "usd").upper(),
+            "paymentMethod": "card" if done.method == "fiat" else "crypto",
+            "blockchain": done.chain,
+        }
+        token_event = {"action": "purchased", "amount": str(done.amount)}
+        return done, fan, token, transacted, token_event, self._payment_metadata(done, "completed")
+
+    @staticmethod
+    def _notify_completed(uow: UnitOfWork, done: TokenPurchase, fan: Entity, token: Entity) -> None:
+        """The fan hears it once, with the facts (no chat: nothing queued)."""
+        notify_fan(
+            uow,
+            fan,
+            f"Your purchase is complete: {done.amount} base units of {token.name} are in your "
+            f"wallet {done.recipient} on {done.chain} (transaction {done.tx_hash}).",
+            key=f"token-purchase:{done.id}:completed",
+            creator_id=done.creator_id,
+        )
 
     def _refund(self, purchase: TokenPurchase) -> TokenPurchase | None:
         _, _, refund_key = _keys(purchase)

@@ -19,7 +19,7 @@ holding's lock and the fan and token, read together) and `record_completion` (th
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -30,12 +30,12 @@ from sqlalchemy import Numeric, TextClause, bindparam, func, select, text, updat
 from sqlalchemy.dialects.postgresql import JSONB, insert
 
 from ontology import tables as t
-from ontology.errors import InvalidInput, NotFound
+from ontology.errors import InvalidInput, NotFound, TransactionFailed
 from ontology.records import Entity
 from ontology.repositories._base import Repository, parse_id
 from ontology.validation import clean_limit, clean_payload, clean_text
 
-__all__ = ["OPEN_STATES", "PURCHASE_STATES", "PurchaseRepository", "TokenPurchase"]
+__all__ = ["OPEN_STATES", "PURCHASE_STATES", "Completed", "Completion", "PurchaseRepository", "TokenPurchase"]
 
 PURCHASE_STATES = ("started", "charged", "minted", "refunding", "completed", "refunded", "failed")
 OPEN_STATES = ("started", "charged", "minted", "refunding")
@@ -160,6 +160,13 @@ class TokenPurchase:
         return self.state in OPEN_STATES
 
 
+Completed = tuple[TokenPurchase, Entity | None, Entity | None]
+"""A purchase just moved to completed, with its live fan and token (None when deleted)."""
+Completion = tuple[TokenPurchase, Entity, Entity, dict[str, Any], dict[str, Any], dict[str, Any]]
+"""What `record_completions` writes for one purchase: (purchase, fan, token, transacted metadata,
+token_transacted metadata, payment_processed metadata)."""
+
+
 def _start_values(
     *,
     key: str,
@@ -200,6 +207,76 @@ def _start_values(
     }
 
 
+# `_COMPLETE` for several purchases: every (fan, token) holding's lock taken in one order (no deadlock
+# between two such batches), the purchases with their live ends.
+_COMPLETE_MANY = text(
+    f"""
+    WITH moved AS (
+        UPDATE token_purchases p SET state = 'completed', tx_hash = v.tx_hash, updated_at = now()
+        FROM unnest(CAST(:ids AS uuid[]), CAST(:tx_hashes AS text[])) AS v(id, tx_hash)
+        WHERE p.id = v.id AND p.state IN ('charged', 'minted')
+        RETURNING p.*
+    ), locked AS (
+        SELECT count(pg_advisory_xact_lock(l.h)) AS locks FROM (
+            SELECT DISTINCT hashtextextended('holds_tokens:' || fan_id || ':' || token_id, 0) AS h
+            FROM moved ORDER BY 1) l
+    )
+    SELECT moved.*, locked.locks,
+        {", ".join(f"f.{name} AS fan__{name}" for name in _ENTITY_COLUMNS)},
+        {", ".join(f"k.{name} AS token__{name}" for name in _ENTITY_COLUMNS)}
+    FROM moved CROSS JOIN locked
+    LEFT JOIN entities f ON f.id = moved.fan_id AND f.deleted_at IS NULL
+    LEFT JOIN entities k ON k.id = moved.token_id AND k.deleted_at IS NULL
+    """
+)
+
+# `_RECORD_COMPLETION` for several purchases: `pairs` one per (fan, token) with the amounts summed,
+# `items` one per purchase (n: its place, the order its rows are written in).
+_RECORD_COMPLETIONS = text(
+    """
+    WITH pairs AS (
+        SELECT * FROM jsonb_to_recordset(:pairs)
+            AS p(fan_id uuid, token_id uuid, fan_type text, token_type text, amount numeric, holding jsonb)
+    ), items AS (
+        SELECT * FROM jsonb_to_recordset(:items) AS i(
+            n int, fan_id uuid, token_id uuid, fan_type text, token_type text,
+            transacted jsonb, moved jsonb, paid jsonb)
+    ), current AS (
+        SELECT DISTINCT ON (c.from_entity, c.to_entity) c.id, p.amount
+        FROM pairs p JOIN connections c
+            ON c.from_entity = p.fan_id AND c.to_entity = p.token_id AND c.relationship_type = 'holds_tokens'
+        ORDER BY c.from_entity, c.to_entity, c.id
+    ), held AS (
+        UPDATE connections c
+        SET metadata = c.metadata || jsonb_build_object(
+            'balance', (COALESCE(c.metadata ->> 'balance', '0')::numeric + cur.amount)::text)
+        FROM current cur WHERE c.id = cur.id
+        RETURNING c.id
+    ), opened AS (
+        INSERT INTO connections (from_entity, to_entity, from_type, to_type, relationship_type, metadata)
+        SELECT p.fan_id, p.token_id, p.fan_type, p.token_type, 'holds_tokens', p.holding FROM pairs p
+        WHERE NOT EXISTS (
+            SELECT 1 FROM connections c
+            WHERE c.from_entity = p.fan_id AND c.to_entity = p.token_id AND c.relationship_type = 'holds_tokens')
+        RETURNING id
+    ), paid AS (
+        INSERT INTO connections (from_entity, to_entity, from_type, to_type, relationship_type, metadata)
+        SELECT i.fan_id, i.token_id, i.fan_type, i.token_type, 'transacted', i.transacted FROM items i ORDER BY i.n
+        RETURNING id
+    ), logged AS (
+        INSERT INTO events (type, actor_id, target_id, metadata)
+        SELECT e.type, i.fan_id, i.token_id, e.metadata
+        FROM items i CROSS JOIN LATERAL (VALUES (1, 'token_transacted', i.moved), (2, 'payment_processed', i.paid))
+            AS e(k, type, metadata)
+        ORDER BY i.n, e.k
+        RETURNING id
+    )
+    SELECT (SELECT count(*) FROM held) + (SELECT count(*) FROM opened),
+        (SELECT count(*) FROM paid), (SELECT count(*) FROM logged)
+    """
+).bindparams(bindparam("pairs", type_=JSONB), bindparam("items", type_=JSONB))
+
+
 @cache
 def _move_statement(fields: tuple[str, ...]) -> TextClause:
     """The conditional move setting `fields` (names of _FIELDS), built once per set of fields."""
@@ -208,6 +285,18 @@ def _move_statement(fields: tuple[str, ...]) -> TextClause:
         f"UPDATE token_purchases SET state = :to, updated_at = now(){sets} "
         "WHERE id = :id AND state = ANY(:from_states) RETURNING *"
     )
+
+
+def _completed(data: Any) -> Completed:
+    """(purchase, fan, token) from a row of `_COMPLETE` or `_COMPLETE_MANY`."""
+    purchase = TokenPurchase.from_row(_Mapped({name: data[name] for name in _COLUMNS}))
+    ends = [
+        Entity(**{name: data[f"{side}__{name}"] for name in _ENTITY_COLUMNS})
+        if data[f"{side}__id"] is not None
+        else None
+        for side in ("fan", "token")
+    ]
+    return purchase, ends[0], ends[1]
 
 
 class _Mapped:
@@ -411,23 +500,13 @@ class PurchaseRepository(Repository):
         )
         return amount
 
-    def complete(self, id: uuid.UUID, tx_hash: str) -> tuple[TokenPurchase, Entity | None, Entity | None] | None:
+    def complete(self, id: uuid.UUID, tx_hash: str) -> Completed | None:
         """Move a charged or minted purchase to completed (delivered in `tx_hash`) and take its holding's
         lock for the rest of the unit of work (as `credit_holding` does), in one statement: the
         purchase with its live fan and token (None if either was deleted), or None if it was not in
         those states (another driver moved it)."""
         row = self._uow.execute(_COMPLETE, {"id": parse_id(id), "tx_hash": tx_hash}).first()
-        if row is None:
-            return None
-        data = row._mapping
-        purchase = TokenPurchase.from_row(_Mapped({name: data[name] for name in _COLUMNS}))
-        ends = [
-            Entity(**{name: data[f"{side}__{name}"] for name in _ENTITY_COLUMNS})
-            if data[f"{side}__id"] is not None
-            else None
-            for side in ("fan", "token")
-        ]
-        return purchase, ends[0], ends[1]
+        return _completed(row._mapping) if row is not None else None
 
     def record_completion(
         self,
@@ -466,6 +545,64 @@ class PurchaseRepository(Repository):
             },
         ).one()
         return int(row[0])
+
+    def complete_many(self, completions: Sequence[tuple[uuid.UUID, str]]) -> list[Completed]:
+        """`complete` for several (purchase, tx_hash) in one statement, every holding's lock taken in one
+        order: the purchases it moved, each with its live fan and token (None if deleted)."""
+        rows = self._uow.execute(
+            _COMPLETE_MANY,
+            {"ids": [parse_id(id) for id, _ in completions], "tx_hashes": [tx_hash for _, tx_hash in completions]},
+        )
+        return [_completed(row._mapping) for row in rows]
+
+    def record_completions(self, completions: Sequence[Completion]) -> None:
+        """`record_completion` for several purchases `complete_many` just moved (same unit of work), in one
+        statement; a fan's purchases of one token add up in their holding."""
+        registry = self._uow.registry
+        pairs: dict[tuple[uuid.UUID, uuid.UUID], dict[str, Any]] = {}
+        items = []
+        for n, (purchase, fan, token, transacted, token_event, payment_event) in enumerate(completions):
+            if (fan.id, token.id) != (purchase.fan_id, purchase.token_id):
+                raise InvalidInput(f"the ends of purchase {purchase.id} are its fan and its token")
+            registry.check_connection_ends("holds_tokens", fan.type, token.type)
+            paid = registry.check_connection_ends("transacted", fan.type, token.type)
+            pair = pairs.setdefault(
+                (fan.id, token.id),
+                {
+                    "fan_id": str(fan.id),
+                    "token_id": str(token.id),
+                    "fan_type": fan.type,
+                    "token_type": token.type,
+                    "sum": 0,
+                },
+            )
+            pair["sum"] += purchase.amount
+            items.append(
+                {
+                    "n": n,
+                    "fan_id": str(fan.id),
+                    "token_id": str(token.id),
+                    "fan_type": fan.type,
+                    "token_type": token.type,
+                    "transacted": clean_payload(paid.validate(transacted), "metadata"),
+                    "moved": clean_payload(registry.get("event", "token_transacted").validate(token_event), "metadata"),
+                    "paid": clean_payload(
+                        registry.get("event", "payment_processed").validate(payment_event), "metadata"
+                    ),
+                }
+            )
+        holding = registry.get("connection", "holds_tokens")
+        for pair in pairs.values():
+            total = pair.pop("sum")
+            pair["amount"] = str(total)
+            pair["holding"] = clean_payload(holding.validate({"balance": str(total), "staked": "0"}), "metadata")
+        counts = self._uow.execute(_RECORD_COMPLETIONS, {"pairs": list(pairs.values()), "items": items}).one()
+        held, paid_rows, logged = (int(count) for count in counts)
+        if (held, paid_rows, logged) != (len(pairs), len(items), 2 * len(items)):
+            raise TransactionFailed(
+                f"recording {len(items)} completed purchases wrote {held} holdings, {paid_rows} payments, "
+                f"{logged} events"
+            )
 
     def holdings(self, token_id: uuid.UUID) -> dict[uuid.UUID, int]:
         """Every holder's `holds_tokens` balance of the token (summed if a fan had several connections)."""
