@@ -169,7 +169,8 @@ class _Completions:
             if request.done:
                 return request.outcome()
             self._leading = True
-            batch, self._queue = self._queue[: self._limit], self._queue[self._limit :]
+            others = [queued for queued in self._queue if queued is not request]
+            batch, self._queue = [request, *others[: self._limit - 1]], others[self._limit - 1 :]
         try:
             alone = batch
             if len(batch) > 1:
