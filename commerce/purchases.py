@@ -14,7 +14,9 @@ charge, one mint, one refund, whatever happens in between. The purchase *request
 its row is keyed by (fan, token, amount, the message or command that asked).
 
 Completion writes, in ONE unit of work: the fan's `holds_tokens` balance, `transacted`,
-`token_transacted` (purchased), `payment_processed` (completed) and the state `completed`. A mint
+`token_transacted` (purchased), `payment_processed` (completed) and the state `completed`; the
+completions that threads have ready at the same moment share that unit of work (group commit, see
+`_Completions`: multi-row statements, and one purchase alone again if the batch fails). A mint
 that fails after the charge (reverted, rejected by the chain) refunds the charge and logs
 `payment_processed` refunded: never money kept without tokens; a mint whose fate is unknown (timeout,
 node down, database down after the mint) stays `charged`/`minted` until the reconciler reads the
