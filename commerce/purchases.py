@@ -71,6 +71,7 @@ Method = Literal["fiat", "crypto"]
 StepHook = Callable[[str, TokenPurchase], None]
 
 _MAX_STEPS = 6
+_ADDRESSES_KEPT = 10_000
 CHECKOUT_EXPIRY = timedelta(hours=25)  # a Checkout session lives 24 hours at most
 
 
@@ -219,6 +220,9 @@ class TokenPurchases:
         # token -> (blockchain, contract) as last read: `start` has the database confirm it with the insert
         self._deployed: dict[uuid.UUID, tuple[str, str]] = {}
         self._completions = _Completions(self._complete_one, self._complete_many)
+        # (blockchain, recipient) -> the chain's form of the address (checking it is pure: an EVM
+        # checksum costs a keccak per purchase otherwise)
+        self._addresses: dict[tuple[str, str], str] = {}
 
     # -- requests ------------------------------------------------------------------------------
 
@@ -337,10 +341,15 @@ class TokenPurchases:
         if deployed is None:
             return None
         blockchain, contract = deployed
-        try:
-            address = self._chains(blockchain).check_address(recipient)
-        except (ProviderError, KeyError):  # the slow path raises it, after the checks that come first
-            return None
+        address = self._addresses.get((blockchain, recipient))
+        if address is None:
+            try:
+                address = self._chains(blockchain).check_address(recipient)
+            except (ProviderError, KeyError):  # the slow path raises it, after the checks that come first
+                return None
+            if len(self._addresses) >= _ADDRESSES_KEPT:
+                self._addresses.clear()
+            self._addresses[(blockchain, recipient)] = address
         with self._store.single_statement() as uow:
             return uow.purchases.start_checked(chain=blockchain, contract=contract, recipient=address, **request)
 
