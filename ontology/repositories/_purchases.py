@@ -13,7 +13,9 @@ so concurrent purchases of one fan add up instead of overwriting each other or m
 The hot path of a purchase has statements of its own, each one round trip: `start_checked` (the
 request's checks and its row in one autocommitted insert), `complete` (the move to completed, the
 holding's lock and the fan and token, read together) and `record_completion` (the holding, the
-`transacted` connection and both events in one statement, after that lock).
+`transacted` connection and both events in one statement, after that lock). `complete_many` and
+`record_completions` do the same for several purchases in one unit of work (a group commit): the
+holdings' locks are taken in one order, and a fan's purchases of one token add up in one holding.
 """
 
 from __future__ import annotations
