@@ -14,7 +14,9 @@ charge, one mint, one refund, whatever happens in between. The purchase *request
 its row is keyed by (fan, token, amount, the message or command that asked).
 
 Completion writes, in ONE unit of work: the fan's `holds_tokens` balance, `transacted`,
-`token_transacted` (purchased), `payment_processed` (completed) and the state `completed`. A mint
+`token_transacted` (purchased), `payment_processed` (completed) and the state `completed`; the
+completions that threads have ready at the same moment share that unit of work (group commit, see
+`_Completions`: multi-row statements, and one purchase alone again if the batch fails). A mint
 that fails after the charge (reverted, rejected by the chain) refunds the charge and logs
 `payment_processed` refunded: never money kept without tokens; a mint whose fate is unknown (timeout,
 node down, database down after the mint) stays `charged`/`minted` until the reconciler reads the
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -41,9 +44,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from commerce.notify import notify_fan
-from ontology import Store, UnitOfWork
+from ontology import Entity, Store, UnitOfWork
 from ontology.errors import InvalidInput, NotFound, OntologyError
-from ontology.repositories._purchases import TokenPurchase
+from ontology.repositories._purchases import Completion, TokenPurchase
 from providers.errors import ProviderError, ProviderRejected
 from providers.stripe import StripeCardDeclined, StripeProvider, StripeRejected
 from providers.token_chain import TokenLedgerChain, TxReceipt
@@ -68,6 +71,7 @@ Method = Literal["fiat", "crypto"]
 StepHook = Callable[[str, TokenPurchase], None]
 
 _MAX_STEPS = 6
+_ADDRESSES_KEPT = 10_000
 CHECKOUT_EXPIRY = timedelta(hours=25)  # a Checkout session lives 24 hours at most
 
 
@@ -117,6 +121,81 @@ class ReconcileReport:
         self.states[state] = self.states.get(state, 0) + 1
 
 
+@dataclass
+class _Completion:
+    """One thread's delivered purchase waiting for its facts to be written."""
+
+    purchase: TokenPurchase
+    receipt: TxReceipt
+    done: bool = False
+    result: TokenPurchase | None = None
+    error: BaseException | None = None
+
+    def outcome(self) -> TokenPurchase:
+        """The purchase as its completion left it, or the error that completion raised."""
+        if self.error is not None:
+            raise self.error
+        if self.result is None:
+            raise RuntimeError(f"the completion of token purchase {self.purchase.id} was dropped")
+        return self.result
+
+
+class _Completions:
+    """Group commit of completions (the pattern of providers.evm.signers `SignerState.reserve`).
+
+    Threads that have a delivered purchase queue it; one of them, the leader, takes every queued one
+    and writes them in ONE unit of work (`many`), then hands leadership on, so N purchases mined
+    together cost one transaction, not N. A purchase alone is written as before (`one`); a batch that
+    fails (one purchase's fan deleted, the database failing) is written again one purchase at a time,
+    so one bad purchase never fails the others, and each gets its own outcome and error handling.
+    """
+
+    def __init__(
+        self,
+        one: Callable[[TokenPurchase, TxReceipt], TokenPurchase],
+        many: Callable[[list[_Completion]], None],
+        *,
+        limit: int = 64,
+    ) -> None:
+        self._one, self._many, self._limit = one, many, limit
+        self._turn = threading.Condition()
+        self._queue: list[_Completion] = []
+        self._leading = False
+
+    def complete(self, purchase: TokenPurchase, receipt: TxReceipt) -> TokenPurchase:
+        """Write the facts of the delivered `purchase` (with whatever other threads queued meanwhile)."""
+        request = _Completion(purchase, receipt)
+        with self._turn:
+            self._queue.append(request)
+            while not request.done and self._leading:
+                self._turn.wait()
+            if request.done:
+                return request.outcome()
+            self._leading = True
+            others = [queued for queued in self._queue if queued is not request]
+            batch, self._queue = [request, *others[: self._limit - 1]], others[self._limit - 1 :]
+        try:
+            alone = batch
+            if len(batch) > 1:
+                try:
+                    self._many(batch)
+                    alone = []
+                except Exception as error:  # nothing was written: each purchase alone, below
+                    log.warning("%d token purchase completions together failed (%s); one at a time", len(batch), error)
+            for one in alone:
+                try:
+                    one.result = self._one(one.purchase, one.receipt)
+                except BaseException as error:  # its owner raises it
+                    one.error = error
+        finally:
+            with self._turn:
+                for one in batch:
+                    one.done = True
+                self._leading = False
+                self._turn.notify_all()
+        return request.outcome()
+
+
 class TokenPurchases:
     """Buys creator tokens for fans: see the module docstring.
 
@@ -138,6 +217,12 @@ class TokenPurchases:
         self._chains: ChainRouter = chains.__getitem__ if isinstance(chains, Mapping) else chains
         self._max_attempts = max_attempts
         self._on_step = on_step
+        # token -> (blockchain, contract) as last read: `start` has the database confirm it with the insert
+        self._deployed: dict[uuid.UUID, tuple[str, str]] = {}
+        self._completions = _Completions(self._complete_one, self._complete_many)
+        # (blockchain, recipient) -> the chain's form of the address (checking it is pure: an EVM
+        # checksum costs a keccak per purchase otherwise)
+        self._addresses: dict[tuple[str, str], str] = {}
 
     # -- requests ------------------------------------------------------------------------------
 
@@ -209,6 +294,26 @@ class TokenPurchases:
             raise InvalidInput("a purchase needs the id of the message or command that asked for it")
         if method == "crypto" and not payment_ref:
             raise InvalidInput("a crypto purchase needs the fan's confirmed payment (payment_ref)")
+        # a crypto payment buys once, whatever request mentions it: the payment is the key
+        key = (
+            payment_key(str(payment_ref)) if method == "crypto" else purchase_key(fan_id, token_id, amount, request_id)
+        )
+        request: dict[str, Any] = {
+            "key": key,
+            "creator_id": creator_id,
+            "fan_id": fan_id,
+            "token_id": token_id,
+            "method": method,
+            "amount": amount,
+            "price": price,
+            "currency": currency.lower(),
+            "payment_method": payment_method,
+            "payment_ref": payment_ref,
+            "state": "charged" if method == "crypto" else "started",
+        }
+        fresh = self._start_fresh(recipient, request)
+        if fresh is not None:
+            return fresh
         with self._store.unit_of_work() as uow:
             found = uow.entities.get_many([token_id, fan_id])
             token, fan = found.get(token_id), found.get(fan_id)
@@ -219,34 +324,34 @@ class TokenPurchases:
             blockchain = str(token.properties.get("blockchain") or "")
             if not blockchain or not token.properties.get("contractAddress"):
                 raise InvalidInput(f"token {token.name} is not deployed on a chain yet")
-            chain = self._chains(blockchain)
-            address = chain.check_address(recipient)
-            # a crypto payment buys once, whatever request mentions it: the payment is the key
-            key = (
-                payment_key(str(payment_ref))
-                if method == "crypto"
-                else purchase_key(fan_id, token_id, amount, request_id)
-            )
-            purchase, created = uow.purchases.start(
-                key=key,
-                creator_id=creator_id,
-                fan_id=fan_id,
-                token_id=token_id,
-                chain=blockchain,
-                contract=str(token.properties["contractAddress"]),
-                method=method,
-                amount=amount,
-                recipient=address,
-                price=price,
-                currency=currency.lower(),
-                payment_method=payment_method,
-                payment_ref=payment_ref,
-                state="charged" if method == "crypto" else "started",
-            )
+            contract = str(token.properties["contractAddress"])
+            address = self._chains(blockchain).check_address(recipient)
+            purchase, created = uow.purchases.start(chain=blockchain, contract=contract, recipient=address, **request)
             if not created and (purchase.fan_id, purchase.token_id, purchase.amount) != (fan_id, token_id, amount):
                 raise InvalidInput(f"payment {payment_ref} already paid for another token purchase ({purchase.id})")
             uow.commit()
+        self._deployed[token_id] = (blockchain, contract)
         return purchase
+
+    def _start_fresh(self, recipient: str, request: dict[str, Any]) -> TokenPurchase | None:
+        """The new purchase in one autocommitted statement when the token's chain and contract are known
+        here and the database confirms them, the token active and the fan a fan; None when any of
+        that is not so, or the request was made before (`start` then checks and says which)."""
+        deployed = self._deployed.get(request["token_id"])
+        if deployed is None:
+            return None
+        blockchain, contract = deployed
+        address = self._addresses.get((blockchain, recipient))
+        if address is None:
+            try:
+                address = self._chains(blockchain).check_address(recipient)
+            except (ProviderError, KeyError):  # the slow path raises it, after the checks that come first
+                return None
+            if len(self._addresses) >= _ADDRESSES_KEPT:
+                self._addresses.clear()
+            self._addresses[(blockchain, recipient)] = address
+        with self._store.single_statement() as uow:
+            return uow.purchases.start_checked(chain=blockchain, contract=contract, recipient=address, **request)
 
     def chain(self, blockchain: str) -> TokenLedgerChain:
         """The provider serving `blockchain`."""
@@ -389,45 +494,25 @@ class TokenPurchases:
         return self._move(purchase, "refunding", error=reason)
 
     def _complete(self, purchase: TokenPurchase, receipt: TxReceipt) -> TokenPurchase:
-        """The facts of a delivered purchase, all in one unit of work."""
+        """The facts of a delivered purchase, all in one unit of work, shared with the completions other
+        threads have ready at the same time (see `_Completions`)."""
+        return self._completions.complete(purchase, receipt)
+
+    def _complete_one(self, purchase: TokenPurchase, receipt: TxReceipt) -> TokenPurchase:
+        """The facts of one delivered purchase in a unit of work of its own."""
         try:
             with self._store.unit_of_work() as uow:
-                done = uow.purchases.move(purchase.id, ("charged", "minted"), "completed", tx_hash=receipt.tx_hash)
-                if done is None:
+                moved = uow.purchases.complete(purchase.id, receipt.tx_hash)
+                if moved is None:  # another driver moved it first
                     return uow.purchases.get(purchase.id)
-                found = uow.entities.get_many([done.fan_id, done.token_id])
-                ends = (found[done.fan_id], found[done.token_id]) if len(found) == 2 else None
-                uow.purchases.credit_holding(done.fan_id, done.token_id, done.amount, ends=ends)
-                price, currency = int(done.price or 0), (done.currency or "usd").upper()
-                uow.connections.insert(
-                    done.fan_id,
-                    done.token_id,
-                    "transacted",
-                    {
-                        "transactionType": "payment",
-                        "amount": price,
-                        "currency": currency,
-                        "paymentMethod": "card" if done.method == "fiat" else "crypto",
-                        "blockchain": done.chain,
-                    },
-                    ends=ends,
+                done, fan, token = moved
+                if fan is None or token is None:
+                    raise NotFound(f"no entity with id {done.fan_id if fan is None else done.token_id}")
+                _, _, _, transacted, token_event, payment_event = self._facts(done, fan, token)
+                uow.purchases.record_completion(
+                    done, fan, token, transacted=transacted, token_event=token_event, payment_event=payment_event
                 )
-                uow.events.insert(
-                    "token_transacted",
-                    actor_id=done.fan_id,
-                    target_id=done.token_id,
-                    metadata={"action": "purchased", "amount": str(done.amount)},
-                )
-                self._payment_event(uow, done, "completed")
-                if ends is not None:  # the fan hears it once, with the facts (no chat: nothing queued)
-                    notify_fan(
-                        uow,
-                        ends[0],
-                        f"Your purchase is complete: {done.amount} base units of {ends[1].name} are in your "
-                        f"wallet {done.recipient} on {done.chain} (transaction {receipt.tx_hash}).",
-                        key=f"token-purchase:{done.id}:completed",
-                        creator_id=done.creator_id,
-                    )
+                self._notify_completed(uow, done, fan, token)
                 uow.commit()
                 return done
         except OntologyError as error:
@@ -441,6 +526,49 @@ class TokenPurchases:
                     return minted or uow.purchases.get(purchase.id)
             except OntologyError:
                 raise error from None
+
+    def _complete_many(self, batch: list[_Completion]) -> None:
+        """The facts of several delivered purchases in ONE unit of work (multi-row statements); raises
+        if any of them cannot be written, and then nothing was."""
+        with self._store.unit_of_work() as uow:
+            moved = uow.purchases.complete_many([(r.purchase.id, r.receipt.tx_hash) for r in batch])
+            facts = []
+            for done, fan, token in moved:
+                if fan is None or token is None:
+                    raise NotFound(f"no entity with id {done.fan_id if fan is None else done.token_id}")
+                facts.append(self._facts(done, fan, token))
+            uow.purchases.record_completions(facts)
+            for done, fan, token, *_ in facts:
+                self._notify_completed(uow, done, fan, token)
+            uow.commit()
+        completed = {done.id: done for done, _, _ in moved}
+        for request in batch:  # not moved: another driver moved it first
+            request.result = completed.get(request.purchase.id) or self.get(request.purchase.id)
+
+    def _facts(self, done: TokenPurchase, fan: Entity, token: Entity) -> Completion:
+        """What a completed purchase records besides its holding: the `transacted` connection's
+        metadata, `token_transacted`'s and `payment_processed`'s."""
+        transacted = {
+            "transactionType": "payment",
+            "amount": int(done.price or 0),
+            "currency": (done.currency or "usd").upper(),
+            "paymentMethod": "card" if done.method == "fiat" else "crypto",
+            "blockchain": done.chain,
+        }
+        token_event = {"action": "purchased", "amount": str(done.amount)}
+        return done, fan, token, transacted, token_event, self._payment_metadata(done, "completed")
+
+    @staticmethod
+    def _notify_completed(uow: UnitOfWork, done: TokenPurchase, fan: Entity, token: Entity) -> None:
+        """The fan hears it once, with the facts (no chat: nothing queued)."""
+        notify_fan(
+            uow,
+            fan,
+            f"Your purchase is complete: {done.amount} base units of {token.name} are in your "
+            f"wallet {done.recipient} on {done.chain} (transaction {done.tx_hash}).",
+            key=f"token-purchase:{done.id}:completed",
+            creator_id=done.creator_id,
+        )
 
     def _refund(self, purchase: TokenPurchase) -> TokenPurchase | None:
         _, _, refund_key = _keys(purchase)
@@ -477,8 +605,9 @@ class TokenPurchases:
             uow.commit()
             return moved
 
-    @staticmethod
+    @classmethod
     def _payment_event(
+        cls,
         uow: UnitOfWork,
         purchase: TokenPurchase,
         status: str,
@@ -486,6 +615,13 @@ class TokenPurchases:
         refund_id: str | None = None,
         reason: str | None = None,
     ) -> None:
+        metadata = cls._payment_metadata(purchase, status, refund_id=refund_id, reason=reason)
+        uow.events.insert("payment_processed", actor_id=purchase.fan_id, target_id=purchase.token_id, metadata=metadata)
+
+    @staticmethod
+    def _payment_metadata(
+        purchase: TokenPurchase, status: str, *, refund_id: str | None = None, reason: str | None = None
+    ) -> dict[str, Any]:
         metadata: dict[str, Any] = {
             "amount": int(purchase.price or 0),
             "currency": (purchase.currency or "usd").upper(),
@@ -497,7 +633,7 @@ class TokenPurchases:
             metadata["refundId"] = refund_id
         if reason:
             metadata["reason"] = reason[:500]
-        uow.events.insert("payment_processed", actor_id=purchase.fan_id, target_id=purchase.token_id, metadata=metadata)
+        return metadata
 
     # -- checks ----------------------------------------------------------------------------------
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB
 
 from ontology import tables as t
 from ontology.errors import NotFound
@@ -18,6 +20,22 @@ from ontology.validation import (
 )
 
 _INSERT = insert(t.provider_records).returning(t.provider_records)
+# A guard record and the records it guards, all or none (the guard's key is new): one statement.
+_PUT_ONCE = text(
+    """
+    WITH guard AS (
+        INSERT INTO provider_records (provider, kind, key, data) VALUES (:provider, :kind, :key, :data)
+        ON CONFLICT DO NOTHING
+        RETURNING 1
+    ), guarded AS (
+        INSERT INTO provider_records (provider, kind, key, data)
+        SELECT :provider, r.kind, r.key, r.data FROM jsonb_to_recordset(:rows) AS r(kind text, key text, data jsonb)
+        WHERE EXISTS (SELECT 1 FROM guard)
+        RETURNING 1
+    )
+    SELECT EXISTS (SELECT 1 FROM guard)
+    """
+).bindparams(bindparam("data", type_=JSONB), bindparam("rows", type_=JSONB))
 
 
 class ProviderRecordRepository(Repository):
@@ -35,6 +53,38 @@ class ProviderRecordRepository(Repository):
             },
         ).one()
         return ProviderRecord(**row._mapping)
+
+    def put_once(
+        self,
+        provider: str,
+        kind: str,
+        key: str,
+        data: dict[str, Any],
+        guarded: Sequence[tuple[str, str, dict[str, Any]]],
+    ) -> bool:
+        """Store the record (provider, kind, key) and, with it, the `guarded` records (kind, key, data) of
+        the same provider, in one statement (one round trip in `single_statement()`): True; or store
+        nothing when a record with that key exists (an idempotency key used before): False. A guarded
+        key that exists already is ConstraintViolation, as `put`, and stores nothing either."""
+        rows = [
+            {
+                "kind": row_kind,
+                "key": clean_text(row_key, "key", max_chars=MAX_NAME_CHARS),
+                "data": clean_payload(row_data, "data"),
+            }
+            for row_kind, row_key, row_data in guarded
+        ]
+        created = self._uow.execute(
+            _PUT_ONCE,
+            {
+                "provider": provider,
+                "kind": kind,
+                "key": clean_text(key, "key", max_chars=MAX_NAME_CHARS),
+                "data": clean_payload(data, "data"),
+                "rows": rows,
+            },
+        ).scalar()
+        return bool(created)
 
     def get(self, provider: str, kind: str, key: str, *, for_update: bool = False) -> ProviderRecord:
         """The record, or NotFound; `for_update` locks it until the unit of work ends."""

@@ -23,11 +23,12 @@ from providers.stripe._errors import StripeCardDeclined, StripeIdempotencyError,
 from providers.stripe._models import SignedEvent, check_idempotency_key
 from providers.stripe._webhooks import sign_payload, verify_webhook
 
-__all__ = ["DECLINING_PAYMENT_METHODS", "Json", "StripeLedger", "missing", "new_id"]
+__all__ = ["DECLINING_PAYMENT_METHODS", "Json", "Stored", "StripeLedger", "missing", "new_id"]
 
 P = "stripe"
 API_VERSION: str = stripe.api_version  # the version this SDK speaks, as Stripe stamps on events
 Json = dict[str, Any]
+Stored = tuple[str, str, Json]  # (kind, key, data) of a provider record to store
 
 _DECLINED = "Your card was declined."
 # Stripe's test payment methods that fail, as (code, decline_code, message).
@@ -74,10 +75,11 @@ class StripeLedger:
         return int(self._clock())
 
     @contextmanager
-    def unit_of_work(self) -> Iterator[UnitOfWork]:
-        """A unit of work whose input errors read as Stripe rejections."""
+    def unit_of_work(self, *, single_statement: bool = False) -> Iterator[UnitOfWork]:
+        """A unit of work whose input errors read as Stripe rejections (`single_statement`: one
+        autocommitted statement, see `Store.single_statement`)."""
         try:
-            with self._store.unit_of_work() as uow:
+            with self._store.single_statement() if single_statement else self._store.unit_of_work() as uow:
                 yield uow
         except InvalidInput as error:  # e.g. a NUL byte or an oversized metadata value
             raise StripeRejected(f"Stripe (local) cannot store this request: {error}") from error
@@ -122,6 +124,12 @@ class StripeLedger:
 
     def emit(self, uow: UnitOfWork, type_: str, obj: Json, idempotency_key: str | None = None) -> str:
         """Store a Stripe event about `obj` and return its body (exact text, as it will be signed)."""
+        _, key, data = self.event(type_, obj, idempotency_key)
+        uow.records.put(P, "event", key, data)
+        return str(data["payload"])
+
+    def event(self, type_: str, obj: Json, idempotency_key: str | None = None) -> Stored:
+        """A Stripe event about `obj` as the record `emit` stores (its body is the exact text signed)."""
         event = {
             "id": new_id("evt"),
             "object": "event",
@@ -134,8 +142,7 @@ class StripeLedger:
             "type": type_,
         }
         payload = json.dumps(event, separators=(",", ":"))
-        uow.records.put(P, "event", str(event["id"]), {"type": type_, "payload": payload})
-        return payload
+        return "event", str(event["id"]), {"type": type_, "payload": payload}
 
     def signed(self, payload: str) -> SignedEvent:
         """An event body with the Stripe-Signature header a delivery made now would carry."""
@@ -157,7 +164,7 @@ class StripeLedger:
         nothing, as on Stripe, where only requests that started executing keep their result.
         """
         key = check_idempotency_key(key)
-        fingerprint = hashlib.sha256(json.dumps([endpoint, request], sort_keys=True).encode()).hexdigest()
+        fingerprint = _fingerprint(endpoint, request)
         for _ in range(2):
             try:
                 with self.unit_of_work() as uow:
@@ -170,14 +177,46 @@ class StripeLedger:
                         return self._replay(response)
             except ConstraintViolation:
                 continue  # a concurrent request with this key committed first: replay its response
-            if saved["fingerprint"] != fingerprint:
-                raise StripeIdempotencyError(
-                    "Keys for idempotent requests can only be used with the same parameters they were first "
-                    f"used with (key {key!r}).",
-                    "idempotency_key_in_use",
-                )
-            return self._replay(saved["response"])
+            return self._replay_saved(key, fingerprint, saved)
         raise StripeUnavailable(f"Stripe (local) could not settle idempotency key {key!r}; retry")
+
+    def idempotent_stores(
+        self, key: str, endpoint: str, request: Json, create: Callable[[], tuple[list[Stored], Json]]
+    ) -> Json:
+        """`idempotent` for a create that only stores new objects and cannot be rejected: `create` returns
+        the records to store and the response, and one autocommitted statement stores them with the
+        key's record, or nothing when the key was used before (then its first response is replayed, or
+        StripeIdempotencyError for another request, as `idempotent`)."""
+        key = check_idempotency_key(key)
+        fingerprint = _fingerprint(endpoint, request)
+        stored, response = create()
+        try:
+            with self.unit_of_work(single_statement=True) as uow:
+                saved_now = uow.records.put_once(
+                    P, "idempotency", key, {"fingerprint": fingerprint, "response": response}, stored
+                )
+        except ConstraintViolation:  # an object id taken (never, in practice): the general path decides
+            return self.idempotent(key, endpoint, request, lambda uow: self.store(uow, stored) or response)
+        if saved_now:
+            return self._replay(response)
+        with self.unit_of_work() as uow:  # the key's first request committed before this one
+            saved = uow.records.get(P, "idempotency", key).data
+        return self._replay_saved(key, fingerprint, saved)
+
+    @staticmethod
+    def store(uow: UnitOfWork, stored: list[Stored]) -> None:
+        """Store new records (kind, key, data)."""
+        for kind, key, data in stored:
+            uow.records.put(P, kind, key, data)
+
+    def _replay_saved(self, key: str, fingerprint: str, saved: dict[str, Any]) -> Json:
+        if saved["fingerprint"] != fingerprint:
+            raise StripeIdempotencyError(
+                "Keys for idempotent requests can only be used with the same parameters they were first "
+                f"used with (key {key!r}).",
+                "idempotency_key_in_use",
+            )
+        return self._replay(saved["response"])
 
     @staticmethod
     def _replay(response: Json) -> Json:
@@ -185,3 +224,8 @@ class StripeLedger:
         if isinstance(error, dict):
             raise StripeCardDeclined(str(error["message"]), error.get("code"), error.get("decline_code"))
         return response
+
+
+def _fingerprint(endpoint: str, request: Json) -> str:
+    """What an idempotency key's request is compared by."""
+    return hashlib.sha256(json.dumps([endpoint, request], sort_keys=True).encode()).hexdigest()

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from ontology import Store, UnitOfWork
 from providers.stripe._errors import StripeCardDeclined, StripeRejected
-from providers.stripe._ledger import DECLINING_PAYMENT_METHODS, Json, StripeLedger, missing
+from providers.stripe._ledger import DECLINING_PAYMENT_METHODS, Json, Stored, StripeLedger, missing
 from providers.stripe._models import (
     CheckoutMode,
     CheckoutSession,
@@ -172,6 +172,27 @@ class LocalStripe:
             "metadata": dict(metadata or {}),
         }
 
+        def intent() -> Json:
+            return payment_intent_object(
+                amount,
+                currency,
+                customer=customer,
+                payment_method=payment_method,
+                metadata=metadata,
+                now=self._ledger.now(),
+            )
+
+        def stores() -> tuple[list[Stored], Json]:
+            if confirm and payment_method:
+                return self._confirmed(intent(), idempotency_key)
+            created = intent()
+            return [("payment_intent", created["id"], created)], created
+
+        if customer is None and (not confirm if payment_method is None else payment_method.startswith("pm_")):
+            # nothing to look up and nothing to reject: the objects and the key in one statement
+            stored = self._ledger.idempotent_stores(idempotency_key, "payment_intents", request, stores)
+            return PaymentIntent.from_stripe(stored)
+
         def create(uow: UnitOfWork) -> Json:
             self._check_customer(uow, customer)
             if payment_method is not None and not payment_method.startswith("pm_"):
@@ -198,20 +219,24 @@ class LocalStripe:
 
     def _confirm(self, uow: UnitOfWork, intent: Json, idempotency_key: str | None) -> Json:
         """Charge `intent` with its payment method: stores it and returns it, or a saved card error."""
+        stored, response = self._confirmed(intent, idempotency_key)
+        self._ledger.store(uow, stored)
+        return response
+
+    def _confirmed(self, intent: Json, idempotency_key: str | None) -> tuple[list[Stored], Json]:
+        """Charging `intent` with its payment method: what to store (the intent, its charge, the event)
+        and the response, the intent or a card error."""
         decline = DECLINING_PAYMENT_METHODS.get(str(intent["payment_method"]))
         if decline:
             code, decline_code, message = decline
             error = {"type": "card_error", "code": code, "decline_code": decline_code, "message": message}
             intent |= {"status": "requires_payment_method", "last_payment_error": error}
-            self._ledger.put(uow, "payment_intent", intent)
-            self._ledger.emit(uow, "payment_intent.payment_failed", intent, idempotency_key)
-            return {"error": {**error, "payment_intent": intent}}
+            failed = self._ledger.event("payment_intent.payment_failed", intent, idempotency_key)
+            return [("payment_intent", intent["id"], intent), failed], {"error": {**error, "payment_intent": intent}}
         charge = charge_object(intent, now=self._ledger.now())
         intent |= {"status": "succeeded", "amount_received": intent["amount"], "latest_charge": charge["id"]}
-        self._ledger.put(uow, "charge", charge)
-        self._ledger.put(uow, "payment_intent", intent)
-        self._ledger.emit(uow, "payment_intent.succeeded", intent, idempotency_key)
-        return intent
+        succeeded = self._ledger.event("payment_intent.succeeded", intent, idempotency_key)
+        return [("charge", charge["id"], charge), ("payment_intent", intent["id"], intent), succeeded], intent
 
     def refund(self, payment_intent: str, *, idempotency_key: str, amount: int | None = None) -> Refund:
         """Refund part or all of what is left of a succeeded payment; more than that is StripeRejected."""

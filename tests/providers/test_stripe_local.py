@@ -277,6 +277,28 @@ def test_concurrent_requests_with_one_key_create_one_object(local: LocalStripe) 
     assert len(ids) == 1
 
 
+def test_a_payment_key_replays_its_objects_once_and_refuses_another_payment(local: LocalStripe, store: Store) -> None:
+    first = local.create_payment_intent(
+        700, "usd", payment_method="pm_card_visa", confirm=True, idempotency_key="charge:reuse"
+    )
+    again = local.create_payment_intent(
+        700, "usd", payment_method="pm_card_visa", confirm=True, idempotency_key="charge:reuse"
+    )
+    assert again == first
+    with pytest.raises(StripeIdempotencyError):
+        local.create_payment_intent(
+            800, "usd", payment_method="pm_card_visa", confirm=True, idempotency_key="charge:reuse"
+        )
+    with store.unit_of_work() as uow:  # one intent, one charge, one event: the replays stored nothing
+        charges = [r for r in uow.records.list("stripe", "charge", limit=1000) if r.data["payment_intent"] == first.id]
+        events = [
+            r for r in uow.records.list("stripe", "event", limit=1000) if f'"id":"{first.id}"' in r.data["payload"]
+        ]
+        assert uow.records.get("stripe", "payment_intent", first.id).data["status"] == "succeeded"
+    assert [c.data["id"] for c in charges] == [first.latest_charge]
+    assert [e.data["type"] for e in events] == ["payment_intent.succeeded"]
+
+
 def test_without_a_secret_the_ledger_keeps_one_of_its_own(store: Store) -> None:
     first = LocalStripe(store)
     session = checkout(first, "order:own-secret")
