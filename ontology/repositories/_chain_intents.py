@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import RowMapping, bindparam, case, func, literal, select, update
+from sqlalchemy import RowMapping, bindparam, case, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 
 from ontology import tables as t
@@ -14,6 +15,17 @@ from ontology.repositories._base import Repository
 from ontology.validation import clean_payload
 
 _I, _N = t.chain_intents, t.chain_nonces
+
+# one statement whatever the batch's size (a multi-row VALUES would be compiled again per size)
+_INSERT_MEMBERS = text(
+    """
+    INSERT INTO chain_intents (key, chain, signer, status, details, attempts)
+    SELECT m.key, :chain, :signer, 'batched', m.details::jsonb, 0
+    FROM unnest(CAST(:keys AS text[]), CAST(:details AS text[])) AS m(key, details)
+    ON CONFLICT (key) DO NOTHING
+    RETURNING key
+    """
+)
 
 
 class ChainIntentRepository(Repository):
@@ -68,20 +80,10 @@ class ChainIntentRepository(Repository):
         """Claim each member key (key -> details) for the batch send under `batch`: a `batched` row with
         no nonce pointing at it. Returns the keys claimed; a key already stored (sent alone, or in
         another batch) is left out."""
-        values = [
-            {
-                "key": key,
-                "chain": chain,
-                "signer": signer,
-                "nonce": None,
-                "details": clean_payload({**details, "batch": batch}, "details"),
-                "status": "batched",
-                "attempts": 0,
-            }
-            for key, details in members.items()
-        ]
+        keys = list(members)
+        details = [json.dumps(clean_payload({**members[key], "batch": batch}, "details")) for key in keys]
         result = self._uow.execute(
-            insert(_I).values(values).on_conflict_do_nothing(index_elements=["key"]).returning(_I.c.key)
+            _INSERT_MEMBERS, {"keys": keys, "details": details, "chain": chain, "signer": signer}
         )
         return [str(key) for key in result.scalars()]
 

@@ -42,9 +42,9 @@ if TYPE_CHECKING:
 __all__ = ["MAX_BATCH", "MINT_BATCH_SELECTOR", "MintBatcher", "batch_calldata", "mint_calldata"]
 
 MAX_BATCH = 64  # the contract's DynArray bound
-LINGER = 0.004  # s a leader waits for more mints when busy and few are queued...
-LINGER_FILL = 8  # ...fewer than this many
-LINGER_BUSY = 0.05  # ...and the previous batch left less than this long ago (s)
+LINGER = 0.015  # s a leader waits for more mints when busy and few are queued...
+LINGER_FILL = 16  # ...fewer than this many
+LINGER_BUSY = 0.1  # ...and the previous batch left less than this long ago (s)
 MINT_SELECTOR = function_signature_to_4byte_selector("mint(address,uint256)")
 MINT_BATCH_SELECTOR = function_signature_to_4byte_selector("mint_batch(address[],uint256[])")
 
@@ -199,7 +199,7 @@ class MintBatcher:
             chain=state.chain,
             signer=state.address,
             details={"what": what[:200]},
-            members={m.key: {"to": self._contract, "data": m.data, "what": m.what[:200]} for m in group},
+            members={m.key: {"to": self._contract, "data": m.data} for m in group},
             nonce_floor=chain._count("pending"),
             sign=sign,
         )
