@@ -10,8 +10,8 @@ members are the callers' own keys (`IntentStore.reserve_batch`: every member cla
 database transaction as the batch's nonce and signed bytes), sends it and hands leadership on; it
 then waits for the receipt and gives each caller its result. A mint arriving while nothing has
 been sent for a while goes at once, alone; mints arriving while the leader is busy go together
-next, and under load (a batch left less than `LINGER_BUSY` ago) a leader with few mints queued
-waits `LINGER` for more.
+next, and under load (a batch left less than `LINGER_BUSY` ago) a leader waits up to `LINGER` until
+`LINGER_FILL` mints are queued: a little latency for far fewer transactions.
 
 Every guarantee of a keyed send holds per caller: a retry under a member's key finds its batch and
 re-sends the same bytes (or returns its receipt); `outcome(key)` reads the batch's receipt; a batch
@@ -42,9 +42,9 @@ if TYPE_CHECKING:
 __all__ = ["MAX_BATCH", "MINT_BATCH_SELECTOR", "MintBatcher", "batch_calldata", "mint_calldata"]
 
 MAX_BATCH = 64  # the contract's DynArray bound
-LINGER = 0.015  # s a leader waits for more mints when busy and few are queued...
-LINGER_FILL = 16  # ...fewer than this many
-LINGER_BUSY = 0.1  # ...and the previous batch left less than this long ago (s)
+LINGER = 0.05  # s a leader waits at most for more mints when busy...
+LINGER_FILL = 16  # ...until this many are queued...
+LINGER_BUSY = 0.2  # ...busy: the previous batch left less than this long ago (s)
 MINT_SELECTOR = function_signature_to_4byte_selector("mint(address,uint256)")
 MINT_BATCH_SELECTOR = function_signature_to_4byte_selector("mint_batch(address[],uint256[])")
 
@@ -91,7 +91,9 @@ class MintBatcher:
 
     def __init__(self, chain: EvmTokenChain, contract: str) -> None:
         self._chain, self._contract = chain, contract
-        self._turn = threading.Condition()
+        lock = threading.Lock()
+        self._turn = threading.Condition(lock)  # leadership handed on
+        self._filled = threading.Condition(lock)  # a lingering leader's queue reached LINGER_FILL
         self._queue: list[_Mint] = []
         self._leading = False
         self._last_batch = float("-inf")
@@ -101,22 +103,21 @@ class MintBatcher:
         request = _Mint(key, to, amount, data, what)
         with self._turn:
             self._queue.append(request)
+            if len(self._queue) >= LINGER_FILL:
+                self._filled.notify()  # a lingering leader need not wait longer
             while not request.taken and self._leading:
                 self._turn.wait()
             leading = not request.taken
             if leading:
                 self._leading = True
                 now = time.monotonic()
-                # busy (a batch went out just now) and few queued: a moment's wait fills the batch
-                linger = len(self._queue) < LINGER_FILL and now - self._last_batch < LINGER_BUSY
+                if now - self._last_batch < LINGER_BUSY:  # busy: a moment's wait fills the batch
+                    self._filled.wait_for(lambda: len(self._queue) >= LINGER_FILL, timeout=LINGER)
                 self._last_batch = now
-        if leading:
-            if linger:
-                time.sleep(LINGER)
-            with self._turn:
                 batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
                 for queued in batch:
                     queued.taken = True
+        if leading:
             self._lead(batch)
         request.done.wait()
         if request.alone:
