@@ -207,16 +207,13 @@ class StripeEventApplier:
         obj = event.data_object
         created = datetime.fromtimestamp(event.created, UTC) if event.created else None
         try:
-            # A re-delivery of a settled event costs one indexed lookup (autocommit, no transaction):
-            # those statuses are final for a delivery (`waiting` changes only inside the unit of work
-            # that applies the event it waits for). Anything else, or no row, takes the locked path below.
-            with self.store.single_statement() as lookup:
-                settled = lookup.webhooks.status_of(SOURCE, event.id)
-            if settled in _SETTLED:
-                return Outcome(event.id, event.type, "duplicate", settled)
             with self.store.unit_of_work() as uow:
-                # recorded as applied at once (saving a round trip): a failure rolls the row back too
-                row, new = uow.webhooks.record(
+                # One round trip records the delivery (as applied at once: a failure rolls the row back
+                # too) or finds it recorded before. A settled one (those statuses are final for a delivery:
+                # `waiting` changes only inside the unit of work that applies the event it waits for) is a
+                # duplicate; any other recorded one is read row-locked, so a concurrent delivery of the same
+                # event waits here for the first one to commit, then finds it applied.
+                new, status = uow.webhooks.claim(
                     SOURCE,
                     event.id,
                     event.type,
@@ -224,8 +221,8 @@ class StripeEventApplier:
                     vendor_created_at=created,
                     status="applied",
                 )
-                if not new and row.status in _SETTLED:
-                    return Outcome(event.id, event.type, "duplicate", row.status)
+                if not new and status in _SETTLED:
+                    return Outcome(event.id, event.type, "duplicate", status)
                 outcome = self._apply_recorded(uow, event, mark_applied=not new)
                 uow.commit()
             return outcome

@@ -42,6 +42,12 @@ Side = Literal["out", "in"]
 _SIDES: dict[str, tuple[Side, ...]] = {"out": ("out",), "in": ("in",), "both": ("out", "in")}
 # Neighbour rows are the connection's columns then the entity's, in the records' field order.
 _CONNECTION_COLUMNS = len(t.connections.columns)
+# Statements of the hot paths, built once: compiled once, no construction or coercion per call.
+_E = t.entities
+_INSERT = insert(_E).returning(_E)  # its columns come from each call's parameters
+_LIVE = select(_E).where(_E.c.id == bindparam("id"), _E.c.deleted_at.is_(None))
+_LIVE_FOR_UPDATE = _LIVE.with_for_update(key_share=True)
+_LIVE_MANY = select(_E).where(_E.c.id.in_(bindparam("ids", expanding=True)), _E.c.deleted_at.is_(None))
 
 
 @cache
@@ -84,26 +90,20 @@ class EntityRepository(Repository):
         a retry finds it instead of creating a second one (ConstraintViolation when it exists)."""
         spec = self._uow.registry.get("entity", type)
         props = clean_payload(spec.validate(properties), "properties")
-        extra: dict[str, Any] = {"id": parse_id(id)} if id is not None else {}
-        row = self._uow.execute(
-            insert(t.entities)
-            .values(
-                **extra,
-                type=type,
-                name=clean_text(name, "name", max_chars=MAX_NAME_CHARS),
-                properties=props,
-                status=parse_status(status or ("draft" if spec.category == "content" else "active")),
-            )
-            .returning(t.entities)
-        ).one()
+        values: dict[str, Any] = {"id": parse_id(id)} if id is not None else {}
+        values |= {
+            "type": type,
+            "name": clean_text(name, "name", max_chars=MAX_NAME_CHARS),
+            "properties": props,
+            "status": parse_status(status or ("draft" if spec.category == "content" else "active")),
+        }
+        row = self._uow.execute(_INSERT, values).one()
         return Entity(**row._mapping)
 
     def get(self, id: uuid.UUID | str) -> Entity:
         """The live entity with this id, or NotFound."""
         entity_id = parse_id(id)
-        row = self._uow.execute(
-            select(t.entities).where(t.entities.c.id == entity_id, t.entities.c.deleted_at.is_(None))
-        ).first()
+        row = self._uow.execute(_LIVE, {"id": entity_id}).first()
         if row is None:
             raise NotFound(f"no entity with id {entity_id}")
         return Entity(**row._mapping)
@@ -114,18 +114,16 @@ class EntityRepository(Repository):
         FOR NO KEY UPDATE, the lock an UPDATE takes: rows referencing the entity (events, connections)
         can still be inserted meanwhile, whose key-share locks FOR UPDATE would deadlock with."""
         entity_id = parse_id(id)
-        row = self._uow.execute(
-            select(t.entities)
-            .where(t.entities.c.id == entity_id, t.entities.c.deleted_at.is_(None))
-            .with_for_update(key_share=True)
-        ).first()
+        row = self._uow.execute(_LIVE_FOR_UPDATE, {"id": entity_id}).first()
         if row is None:
             raise NotFound(f"no entity with id {entity_id}")
         return Entity(**row._mapping)
 
     def get_many(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, Entity]:
         """Live entities by id (missing ids are simply absent)."""
-        rows = self._uow.execute(select(t.entities).where(t.entities.c.id.in_(ids), t.entities.c.deleted_at.is_(None)))
+        if not ids:
+            return {}
+        rows = self._uow.execute(_LIVE_MANY, {"ids": list(ids)})
         return {row.id: Entity(**row._mapping) for row in rows}
 
     def by_unique_key(self, type: str, key: str, value: str) -> Entity:
