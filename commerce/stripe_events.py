@@ -348,10 +348,12 @@ class _Apply:
         amount: int,
         currency: str | None,
         state: str = "initiated",
+        tagged: str | None = None,
         **props: Any,
     ) -> Entity:
         """The payment, created from the metadata when the checkout's own write has not happened yet
-        (the fan paid before the link's writer committed, or it crashed after Stripe answered)."""
+        (the fan paid before the link's writer committed, or it crashed after Stripe answered); one
+        created now carries its connections and, with `tagged`, that payment intent's tag (one round trip)."""
         ids = [_uuid(meta.get(k)) for k in ("creator_id", "product_id", "buyer_id")]
         self.load(payment_id, *ids)
         found = self.entity(payment_id)
@@ -371,14 +373,20 @@ class _Apply:
             **{k: v for k, v in props.items() if v is not None},
         }
         status = {"initiated": "pending", "completed": "active"}.get(state, "inactive")
-        payment = self.uow.entities.insert(
-            "payment", f"{product.name} checkout", properties, status=status, id=payment_id
-        )
-        self.uow.connections.insert_between(
-            [(creator, payment, "owns", {"revenueShare": 1.0}), (payment, product, "references", None)]
+        payment = self.uow.entities.insert_linked(
+            "payment",
+            f"{product.name} checkout",
+            properties,
+            status=status,
+            id=payment_id,
+            links=[(creator, None, "owns", {"revenueShare": 1.0}), (None, product, "references", None)],
+            tags=[intent_tag(tagged)] if tagged else [],
         )
         self._cache[payment.id] = payment
         self._fresh.add(payment.id)
+        if tagged:
+            self._tagged.add((payment.id, tagged))
+            self._known.add(tagged)
         return payment
 
     def subscription(
@@ -589,6 +597,7 @@ class _Apply:
             amount=amount,
             currency=currency,
             state="completed" if is_paid and not subscription_id else "initiated",
+            tagged=intent if is_paid else None,
             providerRef=_s(session, "id"),
             mode="subscription" if subscription_id else "payment",
             subscriptionId=subscription_id,
@@ -631,7 +640,12 @@ class _Apply:
         if payment_id is not None:
             self.lock(f"3:payment:{payment_id}")
             payment = self.payment(
-                payment_id, meta, amount=_i(charge, "amount"), currency=_s(charge, "currency"), paymentIntent=intent
+                payment_id,
+                meta,
+                amount=_i(charge, "amount"),
+                currency=_s(charge, "currency"),
+                tagged=intent,
+                paymentIntent=intent,
             )
         elif intent:
             key, value = intent_tag(intent)
@@ -678,6 +692,7 @@ class _Apply:
             base,
             amount=amount,
             currency=currency,
+            tagged=intent,
             providerRef=_s(invoice, "id"),
             mode="subscription",
             subscriptionId=subscription_id,
