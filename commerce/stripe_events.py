@@ -462,18 +462,30 @@ class _Apply:
         product = self.entity(_uuid(props.get("productId")))
         creator_id = _uuid(props.get("creatorId")) or self.owner_of(payment)
         code = currency.upper()
-        self.uow.events.insert(
-            "payment_processed",
-            actor_id=buyer.id if buyer else None,
-            target_id=payment.id,
-            metadata={
-                "amount": amount,
-                "currency": code,
-                "providerRef": reference,
-                "status": "completed",
-                "productId": str(product.id) if product else None,
-            },
-        )
+        completed = {
+            "amount": amount,
+            "currency": code,
+            "providerRef": reference,
+            "status": "completed",
+            "productId": str(product.id) if product else None,
+        }
+        if buyer is None or product is None:
+            self.uow.events.insert(
+                "payment_processed", actor_id=buyer.id if buyer else None, target_id=payment.id, metadata=completed
+            )
+        else:  # the event and the buyer's `transacted` in one round trip
+            self.uow.events.insert_with_connection(
+                "payment_processed",
+                actor_id=buyer.id,
+                target_id=payment.id,
+                metadata=completed,
+                connection=(
+                    buyer,
+                    product,
+                    "transacted",
+                    {"transactionType": transaction, "amount": amount, "currency": code, "paymentMethod": "card"},
+                ),
+            )
         refunded = props.get("state") == "refunded"
         changes: dict[str, Any] = {"amount": props.get("amount") or amount, "currency": code}
         if intent:
@@ -484,13 +496,6 @@ class _Apply:
             self.uow.entities.update(payment.id, properties=changes, status=None if refunded else "active")
         if buyer is None or product is None:
             return True
-        self.uow.connections.insert(
-            buyer.id,
-            product.id,
-            "transacted",
-            {"transactionType": transaction, "amount": amount, "currency": code, "paymentMethod": "card"},
-            ends=(buyer, product),
-        )
         if refunded or not grant or creator_id is None:
             return True
         self.grant(creator_id, buyer, product)
