@@ -20,8 +20,6 @@ from ontology.validation import (
 )
 
 _INSERT = insert(t.connections).returning(t.connections)  # its columns come from each call's parameters
-# several rows in one statement (insertmanyvalues), compiled once, rows back in the order given
-_INSERT_MANY = insert(t.connections).returning(t.connections, sort_by_parameter_order=True)
 
 
 @cache
@@ -105,7 +103,7 @@ class ConnectionRepository(Repository):
             )
         if not values:
             return []
-        rows = self._uow.execute(_INSERT_MANY, values)  # one statement object: compiled once
+        rows = self._uow.execute(insert(t.connections).values(values).returning(t.connections))
         return [Connection(**row._mapping) for row in rows]
 
     def get(self, id: uuid.UUID | str) -> Connection:
