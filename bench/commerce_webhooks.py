@@ -1,8 +1,12 @@
 """Benchmark of Stripe webhook deliveries through `one run`'s real ASGI app: `count` signed
 checkout.session.completed deliveries for distinct sessions, `duplicate_share` of them re-deliveries of
-one already in the batch, shuffled and posted with some concurrency to POST /stripe/webhook (httpx's
-ASGITransport: the whole app, signature check included, minus the socket). Afterwards the database
-must hold exactly one completed payment, one `transacted` and one confirmation per session.
+one already in the batch, shuffled and posted with some concurrency to POST /stripe/webhook (the
+whole app, signature check included, minus the socket). Afterwards the database must hold exactly one
+completed payment, one `transacted` and one confirmation per session.
+
+In process, each delivery is one ASGI call (scope, the body, the response collected): what an ASGI
+server hands the app, without a client library's own work on the same GIL (httpx's ASGITransport
+took about a quarter of the process's CPU; `--asgi-client httpx` measures through it as before).
 
 Prints progress, then one JSON line: {"webhook_events_per_s", "duplicates_applied", "deliveries", ...}.
 
@@ -11,6 +15,7 @@ serves it, and this process posts to it over a local TCP socket (keep-alive, `co
 connections): the production shape, where the client's work is not on the server's GIL.
 
     python bench/commerce_webhooks.py [--count 10000] [--duplicates 0.3] [--concurrency 16] [--mode asgi|http|both]
+                                      [--asgi-client direct|httpx]
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +137,66 @@ def _count(store: Store) -> dict[str, int]:
         }
 
 
-async def _post_all(app: Any, bodies: list[bytes], concurrency: int, progress: int) -> dict[int, int]:
+class _DirectASGI:
+    """Posts to an ASGI app the way an ASGI server does: one call with a scope, the body in one
+    `http.request` message, the response's status collected from `http.response.start`."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+
+    async def __aenter__(self) -> _DirectASGI:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def post(self, path: str, *, content: bytes, headers: dict[str, str]) -> Any:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"one.local"), (b"content-length", str(len(content)).encode())]
+            + [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+            "server": ("one.local", 80),
+            "client": ("127.0.0.1", 12345),
+        }
+        sent = False
+        answered = asyncio.Event()
+        status = 500
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                await answered.wait()
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": content, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                answered.set()
+
+        await self._app(scope, receive, send)
+        return _Answered(status)
+
+
+@dataclass(frozen=True)
+class _Answered:
+    status_code: int
+
+
+async def _post_all(
+    app: Any, bodies: list[bytes], concurrency: int, progress: int, *, asgi_client: str = "direct"
+) -> dict[int, int]:
     """Post every body; `app` is the ASGI app (in process) or the base URL of a server (over HTTP)."""
     import httpx
 
@@ -141,11 +206,14 @@ async def _post_all(app: Any, bodies: list[bytes], concurrency: int, progress: i
     gate = asyncio.Semaphore(concurrency)
     done = 0
     started = time.perf_counter()
+    opened: Any
     if isinstance(app, str):
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         opened = httpx.AsyncClient(base_url=app, limits=limits, timeout=60.0)
-    else:
+    elif asgi_client == "httpx":
         opened = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://one.local")
+    else:
+        opened = _DirectASGI(app)
     async with opened as client:
 
         async def deliver(body: bytes) -> None:
@@ -225,13 +293,15 @@ def run_webhooks(
     database_url: str | None = None,
     fans: int = 200,
     http: bool = False,
+    asgi_client: str = "direct",
 ) -> dict[str, Any]:
     """Post `count` signed deliveries (`duplicate_share` of them repeats) to the real ASGI app and check
     that each session was applied exactly once. Returns the figures (see the module docstring).
 
     `http`: post over HTTP from this process to the app served by uvicorn in a server process of its
-    own (`one run`'s shape: client and server no longer share one interpreter); otherwise in process
-    through httpx's ASGITransport (client, app and applier threads share one GIL)."""
+    own (`one run`'s shape: client and server no longer share one interpreter); otherwise in process,
+    one ASGI call per delivery (`asgi_client` "direct"), or through httpx's ASGITransport ("httpx"):
+    client, app and applier threads share one GIL."""
     url = database_url or _database()
     engine = make_engine(url, pool_size=concurrency + 4)
     store = Store(engine)
@@ -250,13 +320,16 @@ def run_webhooks(
             app = _app(store)
             store.warm(concurrency)
         print(
-            f"ONE Stripe webhook benchmark ({'HTTP to a uvicorn process' if http else 'in process, ASGI'}): "
+            f"ONE Stripe webhook benchmark "
+            f"({'HTTP to a uvicorn process' if http else f'in process, ASGI, client {asgi_client}'}): "
             f"{count:,} deliveries ({unique:,} sessions, {count - unique:,} re-deliveries), concurrency {concurrency}",
             flush=True,
         )
         cpu = _server_cpu(server)
         started = time.perf_counter()
-        statuses = asyncio.run(_post_all(app, deliveries, concurrency, progress=max(1, count // 10)))
+        statuses = asyncio.run(
+            _post_all(app, deliveries, concurrency, progress=max(1, count // 10), asgi_client=asgi_client)
+        )
         elapsed = time.perf_counter() - started
         cpu = _server_cpu(server) - cpu
         seen = _count(store)
@@ -267,6 +340,7 @@ def run_webhooks(
         store.dispose()
     return {
         "mode": "http" if http else "asgi",
+        "asgi_client": None if http else asgi_client,
         "webhook_events_per_s": round(count / elapsed, 1),
         "duplicates_applied": max(0, seen["completed"] - unique),
         "deliveries": count,
@@ -289,13 +363,21 @@ def main() -> None:
     parser.add_argument(
         "--mode", choices=("asgi", "http", "both"), default="asgi", help="in process, over HTTP to uvicorn, or both"
     )
+    parser.add_argument(
+        "--asgi-client",
+        choices=("direct", "httpx"),
+        default="direct",
+        help="in process: one ASGI call per delivery, or through httpx's ASGITransport",
+    )
     parser.add_argument("--serve", nargs=3, metavar=("URL", "PORT", "CONNECTIONS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         _serve(args.serve[0], int(args.serve[1]), int(args.serve[2]))
         return
     for http in {"asgi": (False,), "http": (True,), "both": (False, True)}[args.mode]:
-        figures = run_webhooks(args.count, args.duplicates, concurrency=args.concurrency, http=http)
+        figures = run_webhooks(
+            args.count, args.duplicates, concurrency=args.concurrency, http=http, asgi_client=args.asgi_client
+        )
         print(
             f"  {figures['webhook_events_per_s']:,.0f} deliveries/s ({figures['mode']}); exactly once: "
             f"{figures['exactly_once']}; duplicates applied {figures['duplicates_applied']}, "

@@ -207,16 +207,13 @@ class StripeEventApplier:
         obj = event.data_object
         created = datetime.fromtimestamp(event.created, UTC) if event.created else None
         try:
-            # A re-delivery of a settled event costs one indexed lookup (autocommit, no transaction):
-            # those statuses are final for a delivery (`waiting` changes only inside the unit of work
-            # that applies the event it waits for). Anything else, or no row, takes the locked path below.
-            with self.store.single_statement() as lookup:
-                settled = lookup.webhooks.status_of(SOURCE, event.id)
-            if settled in _SETTLED:
-                return Outcome(event.id, event.type, "duplicate", settled)
             with self.store.unit_of_work() as uow:
-                # recorded as applied at once (saving a round trip): a failure rolls the row back too
-                row, new = uow.webhooks.record(
+                # One round trip records the delivery (as applied at once: a failure rolls the row back
+                # too) or finds it recorded before. A settled one (those statuses are final for a delivery:
+                # `waiting` changes only inside the unit of work that applies the event it waits for) is a
+                # duplicate; any other recorded one is read row-locked, so a concurrent delivery of the same
+                # event waits here for the first one to commit, then finds it applied.
+                new, status = uow.webhooks.claim(
                     SOURCE,
                     event.id,
                     event.type,
@@ -224,8 +221,8 @@ class StripeEventApplier:
                     vendor_created_at=created,
                     status="applied",
                 )
-                if not new and row.status in _SETTLED:
-                    return Outcome(event.id, event.type, "duplicate", row.status)
+                if not new and status in _SETTLED:
+                    return Outcome(event.id, event.type, "duplicate", status)
                 outcome = self._apply_recorded(uow, event, mark_applied=not new)
                 uow.commit()
             return outcome
@@ -351,10 +348,12 @@ class _Apply:
         amount: int,
         currency: str | None,
         state: str = "initiated",
+        tagged: str | None = None,
         **props: Any,
     ) -> Entity:
         """The payment, created from the metadata when the checkout's own write has not happened yet
-        (the fan paid before the link's writer committed, or it crashed after Stripe answered)."""
+        (the fan paid before the link's writer committed, or it crashed after Stripe answered); one
+        created now carries its connections and, with `tagged`, that payment intent's tag (one round trip)."""
         ids = [_uuid(meta.get(k)) for k in ("creator_id", "product_id", "buyer_id")]
         self.load(payment_id, *ids)
         found = self.entity(payment_id)
@@ -374,14 +373,20 @@ class _Apply:
             **{k: v for k, v in props.items() if v is not None},
         }
         status = {"initiated": "pending", "completed": "active"}.get(state, "inactive")
-        payment = self.uow.entities.insert(
-            "payment", f"{product.name} checkout", properties, status=status, id=payment_id
-        )
-        self.uow.connections.insert_between(
-            [(creator, payment, "owns", {"revenueShare": 1.0}), (payment, product, "references", None)]
+        payment = self.uow.entities.insert_linked(
+            "payment",
+            f"{product.name} checkout",
+            properties,
+            status=status,
+            id=payment_id,
+            links=[(creator, None, "owns", {"revenueShare": 1.0}), (None, product, "references", None)],
+            tags=[intent_tag(tagged)] if tagged else [],
         )
         self._cache[payment.id] = payment
         self._fresh.add(payment.id)
+        if tagged:
+            self._tagged.add((payment.id, tagged))
+            self._known.add(tagged)
         return payment
 
     def subscription(
@@ -457,18 +462,30 @@ class _Apply:
         product = self.entity(_uuid(props.get("productId")))
         creator_id = _uuid(props.get("creatorId")) or self.owner_of(payment)
         code = currency.upper()
-        self.uow.events.insert(
-            "payment_processed",
-            actor_id=buyer.id if buyer else None,
-            target_id=payment.id,
-            metadata={
-                "amount": amount,
-                "currency": code,
-                "providerRef": reference,
-                "status": "completed",
-                "productId": str(product.id) if product else None,
-            },
-        )
+        completed = {
+            "amount": amount,
+            "currency": code,
+            "providerRef": reference,
+            "status": "completed",
+            "productId": str(product.id) if product else None,
+        }
+        if buyer is None or product is None:
+            self.uow.events.insert(
+                "payment_processed", actor_id=buyer.id if buyer else None, target_id=payment.id, metadata=completed
+            )
+        else:  # the event and the buyer's `transacted` in one round trip
+            self.uow.events.insert_with_connection(
+                "payment_processed",
+                actor_id=buyer.id,
+                target_id=payment.id,
+                metadata=completed,
+                connection=(
+                    buyer,
+                    product,
+                    "transacted",
+                    {"transactionType": transaction, "amount": amount, "currency": code, "paymentMethod": "card"},
+                ),
+            )
         refunded = props.get("state") == "refunded"
         changes: dict[str, Any] = {"amount": props.get("amount") or amount, "currency": code}
         if intent:
@@ -479,13 +496,6 @@ class _Apply:
             self.uow.entities.update(payment.id, properties=changes, status=None if refunded else "active")
         if buyer is None or product is None:
             return True
-        self.uow.connections.insert(
-            buyer.id,
-            product.id,
-            "transacted",
-            {"transactionType": transaction, "amount": amount, "currency": code, "paymentMethod": "card"},
-            ends=(buyer, product),
-        )
         if refunded or not grant or creator_id is None:
             return True
         self.grant(creator_id, buyer, product)
@@ -592,6 +602,7 @@ class _Apply:
             amount=amount,
             currency=currency,
             state="completed" if is_paid and not subscription_id else "initiated",
+            tagged=intent if is_paid else None,
             providerRef=_s(session, "id"),
             mode="subscription" if subscription_id else "payment",
             subscriptionId=subscription_id,
@@ -634,7 +645,12 @@ class _Apply:
         if payment_id is not None:
             self.lock(f"3:payment:{payment_id}")
             payment = self.payment(
-                payment_id, meta, amount=_i(charge, "amount"), currency=_s(charge, "currency"), paymentIntent=intent
+                payment_id,
+                meta,
+                amount=_i(charge, "amount"),
+                currency=_s(charge, "currency"),
+                tagged=intent,
+                paymentIntent=intent,
             )
         elif intent:
             key, value = intent_tag(intent)
@@ -681,6 +697,7 @@ class _Apply:
             base,
             amount=amount,
             currency=currency,
+            tagged=intent,
             providerRef=_s(invoice, "id"),
             mode="subscription",
             subscriptionId=subscription_id,

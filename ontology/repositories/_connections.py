@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Select, bindparam, delete, insert, select, update
 
 from ontology import tables as t
 from ontology.errors import InvalidInput, NotFound
@@ -19,6 +20,21 @@ from ontology.validation import (
 )
 
 _INSERT = insert(t.connections).returning(t.connections)  # its columns come from each call's parameters
+
+
+@cache
+def _query(by_from: bool, by_to: bool, by_type: bool) -> Select[Any]:
+    """`query`'s statement for one shape of filters, with bound parameters (from_id, to_id, type,
+    limit): built once per shape, not per call."""
+    c = t.connections
+    conditions = []
+    if by_from:
+        conditions.append(c.c.from_entity == bindparam("from_id"))
+    if by_to:
+        conditions.append(c.c.to_entity == bindparam("to_id"))
+    if by_type:
+        conditions.append(c.c.relationship_type == bindparam("type"))
+    return select(c).where(*conditions).order_by(c.c.id).limit(bindparam("limit"))
 
 
 class ConnectionRepository(Repository):
@@ -141,15 +157,14 @@ class ConnectionRepository(Repository):
         """Connections by either end and/or relationship type (at least one end is required)."""
         if from_id is None and to_id is None:
             raise InvalidInput("give from_id or to_id (connections are queried by an end)")
-        conditions = []
+        params: dict[str, Any] = {"limit": clean_limit(limit)}
         if from_id is not None:
-            conditions.append(t.connections.c.from_entity == parse_id(from_id, "from"))
+            params["from_id"] = parse_id(from_id, "from")
         if to_id is not None:
-            conditions.append(t.connections.c.to_entity == parse_id(to_id, "to"))
+            params["to_id"] = parse_id(to_id, "to")
         if type is not None:
             self._uow.registry.get("connection", type)
-            conditions.append(t.connections.c.relationship_type == type)
-        rows = self._uow.execute(
-            select(t.connections).where(*conditions).order_by(t.connections.c.id).limit(clean_limit(limit))
-        )
+            params["type"] = type
+        statement = _query(from_id is not None, to_id is not None, type is not None)
+        rows = self._uow.execute(statement, params)
         return [Connection(**row._mapping) for row in rows]

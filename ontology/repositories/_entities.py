@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any, Literal
@@ -20,8 +20,10 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    text,
     update,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 from ontology import tables as t
 from ontology.errors import InvalidInput, NotFound
@@ -42,6 +44,36 @@ Side = Literal["out", "in"]
 _SIDES: dict[str, tuple[Side, ...]] = {"out": ("out",), "in": ("in",), "both": ("out", "in")}
 # Neighbour rows are the connection's columns then the entity's, in the records' field order.
 _CONNECTION_COLUMNS = len(t.connections.columns)
+# Statements of the hot paths, built once: compiled once, no construction or coercion per call.
+_E = t.entities
+_INSERT = insert(_E).returning(_E)  # its columns come from each call's parameters
+_LIVE = select(_E).where(_E.c.id == bindparam("id"), _E.c.deleted_at.is_(None))
+_LIVE_FOR_UPDATE = _LIVE.with_for_update(key_share=True)
+_LIVE_MANY = select(_E).where(_E.c.id.in_(bindparam("ids", expanding=True)), _E.c.deleted_at.is_(None))
+# insert_linked: the entity, its connections and its tags in one statement. The connections' foreign
+# keys are checked at the end of the statement, when the entity row is there.
+_INSERT_LINKED = text(
+    """
+    WITH made AS (
+        INSERT INTO entities (id, type, name, properties, status)
+        VALUES (:id, :type, :name, :properties, :status)
+        RETURNING *
+    ), links AS (
+        INSERT INTO connections (from_entity, to_entity, from_type, to_type, relationship_type, metadata, strength)
+        SELECT (x->>'from')::uuid, (x->>'to')::uuid, x->>'from_type', x->>'to_type', x->>'type', x->'metadata', 1.0
+        FROM jsonb_array_elements(:links) AS x
+    ), labels AS (
+        INSERT INTO tags (entity_id, key, value)
+        SELECT :id, x->>0, x->>1 FROM jsonb_array_elements(:tags) AS x
+    )
+    SELECT * FROM made
+    """
+).bindparams(
+    bindparam("id", type_=_E.c.id.type),
+    bindparam("properties", type_=JSONB),
+    bindparam("links", type_=JSONB),
+    bindparam("tags", type_=JSONB),
+)
 
 
 @cache
@@ -84,26 +116,69 @@ class EntityRepository(Repository):
         a retry finds it instead of creating a second one (ConstraintViolation when it exists)."""
         spec = self._uow.registry.get("entity", type)
         props = clean_payload(spec.validate(properties), "properties")
-        extra: dict[str, Any] = {"id": parse_id(id)} if id is not None else {}
-        row = self._uow.execute(
-            insert(t.entities)
-            .values(
-                **extra,
-                type=type,
-                name=clean_text(name, "name", max_chars=MAX_NAME_CHARS),
-                properties=props,
-                status=parse_status(status or ("draft" if spec.category == "content" else "active")),
+        values: dict[str, Any] = {"id": parse_id(id)} if id is not None else {}
+        values |= {
+            "type": type,
+            "name": clean_text(name, "name", max_chars=MAX_NAME_CHARS),
+            "properties": props,
+            "status": parse_status(status or ("draft" if spec.category == "content" else "active")),
+        }
+        row = self._uow.execute(_INSERT, values).one()
+        return Entity(**row._mapping)
+
+    def insert_linked(
+        self,
+        type: str,
+        name: str,
+        properties: dict[str, Any] | None = None,
+        status: str | None = None,
+        *,
+        id: uuid.UUID,
+        links: Sequence[tuple[Entity | None, Entity | None, str, dict[str, Any] | None]] = (),
+        tags: Sequence[tuple[str, str]] = (),
+    ) -> Entity:
+        """`insert` an entity with a derived `id`, together with its connections to live entities (read or
+        written in this unit of work) and its tags, in one round trip. Each link is (from, to,
+        relationship type, metadata) with None for the new entity, checked as `connections.insert` checks
+        it; each tag a (key, value) pair. Only the entity is read back."""
+        spec = self._uow.registry.get("entity", type)
+        entity_id = parse_id(id)
+        rows = []
+        for source, target, relationship, metadata in links:
+            self._uow.registry.get("connection", relationship)
+            from_id, from_type = (entity_id, type) if source is None else (source.id, source.type)
+            to_id, to_type = (entity_id, type) if target is None else (target.id, target.type)
+            link = self._uow.registry.check_connection_ends(relationship, from_type, to_type)
+            rows.append(
+                {
+                    "from": str(from_id),
+                    "to": str(to_id),
+                    "from_type": from_type,
+                    "to_type": to_type,
+                    "type": relationship,
+                    "metadata": clean_payload(link.validate(metadata), "metadata"),
+                }
             )
-            .returning(t.entities)
-        ).one()
+        labels = [
+            [clean_text(k, "tag key", max_chars=MAX_TAG_CHARS), clean_text(v, "tag value", max_chars=MAX_TAG_CHARS)]
+            for k, v in tags
+        ]
+        values = {
+            "id": entity_id,
+            "type": type,
+            "name": clean_text(name, "name", max_chars=MAX_NAME_CHARS),
+            "properties": clean_payload(spec.validate(properties), "properties"),
+            "status": parse_status(status or ("draft" if spec.category == "content" else "active")),
+            "links": rows,
+            "tags": labels,
+        }
+        row = self._uow.execute(_INSERT_LINKED, values).one()
         return Entity(**row._mapping)
 
     def get(self, id: uuid.UUID | str) -> Entity:
         """The live entity with this id, or NotFound."""
         entity_id = parse_id(id)
-        row = self._uow.execute(
-            select(t.entities).where(t.entities.c.id == entity_id, t.entities.c.deleted_at.is_(None))
-        ).first()
+        row = self._uow.execute(_LIVE, {"id": entity_id}).first()
         if row is None:
             raise NotFound(f"no entity with id {entity_id}")
         return Entity(**row._mapping)
@@ -114,18 +189,16 @@ class EntityRepository(Repository):
         FOR NO KEY UPDATE, the lock an UPDATE takes: rows referencing the entity (events, connections)
         can still be inserted meanwhile, whose key-share locks FOR UPDATE would deadlock with."""
         entity_id = parse_id(id)
-        row = self._uow.execute(
-            select(t.entities)
-            .where(t.entities.c.id == entity_id, t.entities.c.deleted_at.is_(None))
-            .with_for_update(key_share=True)
-        ).first()
+        row = self._uow.execute(_LIVE_FOR_UPDATE, {"id": entity_id}).first()
         if row is None:
             raise NotFound(f"no entity with id {entity_id}")
         return Entity(**row._mapping)
 
     def get_many(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, Entity]:
         """Live entities by id (missing ids are simply absent)."""
-        rows = self._uow.execute(select(t.entities).where(t.entities.c.id.in_(ids), t.entities.c.deleted_at.is_(None)))
+        if not ids:
+            return {}
+        rows = self._uow.execute(_LIVE_MANY, {"ids": list(ids)})
         return {row.id: Entity(**row._mapping) for row in rows}
 
     def by_unique_key(self, type: str, key: str, value: str) -> Entity:

@@ -39,6 +39,9 @@ _CLAIM = text(
     """
 )
 
+# its columns come from each call's parameters; built once (compiled once, no construction per call)
+_ADD = insert(t.outbox).on_conflict_do_nothing(index_elements=["key"]).returning(t.outbox)
+
 
 class OutboxRepository(Repository):
     """Outgoing messages: added once per key, claimed under a lease, marked when delivered."""
@@ -79,9 +82,7 @@ class OutboxRepository(Repository):
         }
         if not_before is not None:
             values["not_before"] = not_before
-        row = self._uow.execute(
-            insert(t.outbox).values(**values).on_conflict_do_nothing(index_elements=["key"]).returning(t.outbox)
-        ).first()
+        row = self._uow.execute(_ADD, values).first()
         return OutboxMessage(**row._mapping) if row is not None else None
 
     def claim(self, platform: str, *, limit: int = 100, lease_seconds: float = 30.0) -> list[OutboxMessage]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import TextClause, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from ontology import tables as t
@@ -26,6 +26,48 @@ __all__ = ["WEBHOOK_STATUSES", "WebhookDelivery", "WebhookEventRepository"]
 
 WEBHOOK_STATUSES = ("received", "applied", "waiting", "ignored", "failed")
 MAX_ERROR_CHARS = 1000
+
+_W = t.webhook_events
+# Statements built once (compiled once, no construction per call): a delivery is on the hot path.
+# claim: insert-if-absent and, when the row was there, its status, in one round trip. The second
+# branch reads the statement's snapshot: a row a concurrent delivery committed while this insert waited
+# on its key is not in it (no row back: the caller then reads it row-locked).
+_CLAIM = text(
+    """
+    WITH fresh AS (
+        INSERT INTO webhook_events
+            (source, event_id, type, object_id, vendor_created_at, status, attempts, applied_at)
+        VALUES (:source, :event_id, :type, :object_id, :vendor_created_at, :status, :attempts,
+                CASE WHEN :status = 'applied' THEN now() END)
+        ON CONFLICT DO NOTHING
+        RETURNING status
+    )
+    SELECT true AS new, status FROM fresh
+    UNION ALL
+    SELECT false AS new, status FROM webhook_events WHERE source = :source AND event_id = :event_id
+    """
+)
+_STATUS_FOR_UPDATE = (
+    select(_W.c.status)
+    .where(_W.c.source == bindparam("source"), _W.c.event_id == bindparam("event_id"))
+    .with_for_update()
+)
+_STATUS_OF = select(_W.c.status).where(_W.c.source == bindparam("source"), _W.c.event_id == bindparam("event_id"))
+_WAITING_FOR = (
+    select(_W)
+    .where(
+        _W.c.source == bindparam("source"),
+        _W.c.object_id.in_(bindparam("ids", expanding=True)),
+        _W.c.status == "waiting",
+    )
+    .order_by(_W.c.vendor_created_at, _W.c.received_at)
+    .with_for_update()
+)
+_MARK_APPLIED = text(
+    "UPDATE webhook_events SET status = 'applied', attempts = attempts + 1, applied_at = now(), error = NULL "
+    "WHERE source = :source AND event_id = :event_id"
+)
+_LOCKS: dict[int, TextClause] = {}  # advisory-lock statements by how many keys they take
 
 
 @dataclass(frozen=True)
@@ -43,6 +85,9 @@ class WebhookDelivery:
     error: str | None
     received_at: datetime
     applied_at: datetime | None
+
+
+_FINAL = frozenset({"applied", "ignored", "waiting"})  # claim: statuses read without the row lock
 
 
 def _status(value: str) -> str:
@@ -128,14 +173,40 @@ class WebhookEventRepository(Repository):
         ).one()
         return WebhookDelivery(**row._mapping), False
 
+    def claim(
+        self,
+        source: str,
+        event_id: str,
+        type: str,
+        *,
+        object_id: str | None = None,
+        vendor_created_at: datetime | None = None,
+        status: str = "received",
+    ) -> tuple[bool, str]:
+        """`record` in one round trip when it can: (whether the row was inserted now, its status). A new
+        row is inserted with `status` and no payload. An existing row is returned with its status as it
+        was, not locked, when that status is final for a delivery (`settled`: nothing to apply); any other
+        existing row (received, failed, or one a concurrent delivery is inserting right now) is read again
+        row-locked, waiting for that delivery's unit of work to end, as `record` does."""
+        values = {
+            "source": clean_text(source, "source", max_chars=64),
+            "event_id": clean_text(event_id, "event_id", max_chars=MAX_NAME_CHARS),
+            "type": clean_text(type, "type", max_chars=MAX_NAME_CHARS),
+            "object_id": clean_text(object_id, "object_id", max_chars=MAX_NAME_CHARS) if object_id else None,
+            "vendor_created_at": vendor_created_at,
+            "status": _status(status),
+            "attempts": 1 if status == "applied" else 0,
+        }
+        row = self._uow.execute(_CLAIM, values).first()
+        if row is not None and (row.new or row.status in _FINAL):
+            return bool(row.new), str(row.status)
+        key = {"source": values["source"], "event_id": values["event_id"]}
+        return False, str(self._uow.execute(_STATUS_FOR_UPDATE, key).scalar_one())
+
     def status_of(self, source: str, event_id: str) -> str | None:
         """The recorded status of (source, event_id), or None when that event never arrived: one indexed
         lookup of one column (a re-delivery of a settled event costs nothing more; see the Stripe applier)."""
-        return self._uow.execute(
-            select(t.webhook_events.c.status).where(
-                t.webhook_events.c.source == source, t.webhook_events.c.event_id == event_id
-            )
-        ).scalar()
+        return self._uow.execute(_STATUS_OF, {"source": source, "event_id": event_id}).scalar()
 
     def get(self, source: str, event_id: str) -> WebhookDelivery | None:
         """The delivery row, or None when that event never arrived."""
@@ -156,6 +227,9 @@ class WebhookEventRepository(Repository):
     ) -> None:
         """Set a recorded delivery's status (applied stamps applied_at; waiting may name the awaited object
         and keep the `payload` to apply later)."""
+        if status == "applied" and object_id is None and error is None and payload is None:
+            self._uow.execute(_MARK_APPLIED, {"source": source, "event_id": event_id})
+            return
         values: dict[str, Any] = {"status": _status(status), "attempts": t.webhook_events.c.attempts + 1}
         if payload is not None:
             values["payload"] = clean_payload(dict(payload), "payload")
@@ -195,16 +269,7 @@ class WebhookEventRepository(Repository):
         ids = [i for i in object_ids if i]
         if not ids:
             return []
-        rows = self._uow.execute(
-            select(t.webhook_events)
-            .where(
-                t.webhook_events.c.source == source,
-                t.webhook_events.c.object_id.in_(ids),
-                t.webhook_events.c.status == "waiting",
-            )
-            .order_by(t.webhook_events.c.vendor_created_at, t.webhook_events.c.received_at)
-            .with_for_update()
-        )
+        rows = self._uow.execute(_WAITING_FOR, {"source": source, "ids": ids})
         return [WebhookDelivery(**row._mapping) for row in rows]
 
     def counts(self, source: str) -> dict[str, int]:
@@ -236,8 +301,11 @@ class WebhookEventRepository(Repository):
         if not object_keys:
             return
         names = {f"n{i}": f"webhook:{source}:{key}" for i, key in enumerate(object_keys)}
-        calls = ", ".join(f"pg_advisory_xact_lock(hashtextextended(:{name}, 0))" for name in names)
-        self._uow.execute(text(f"SELECT {calls}"), names)  # one round trip; evaluated left to right
+        statement = _LOCKS.get(len(names))
+        if statement is None:
+            calls = ", ".join(f"pg_advisory_xact_lock(hashtextextended(:{name}, 0))" for name in names)
+            statement = _LOCKS.setdefault(len(names), text(f"SELECT {calls}"))
+        self._uow.execute(statement, names)  # one round trip; evaluated left to right
 
     def lock_object(self, source: str, object_key: str) -> None:
         """`lock_objects` for one object."""

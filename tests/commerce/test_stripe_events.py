@@ -61,12 +61,14 @@ def test_a_completed_checkout_delivered_twice_applies_once(
     assert seen["payment"].properties["state"] == "completed" and seen["payment"].status == "active"
 
 
-def test_a_redelivery_of_an_applied_event_costs_one_lookup_and_a_failed_one_is_applied_again(
+def test_a_redelivery_of_an_applied_event_costs_one_statement_and_a_failed_one_is_applied_again(
     store: Store, stripe: LocalStripe, applier: StripeEventApplier, shop: Shop
 ) -> None:
     first = checkout(store, stripe, shop, "lifetime")
     completed, _ = paid(stripe, first.session_id)
     assert deliver(applier, completed) == "applied"
+    with store.unit_of_work() as uow:
+        recorded = uow.webhooks.get("stripe", completed.event.id)
     statements: list[str] = []
 
     def seen(conn: object, cursor: object, statement: str, *rest: object) -> None:
@@ -77,7 +79,10 @@ def test_a_redelivery_of_an_applied_event_costs_one_lookup_and_a_failed_one_is_a
         assert deliver(applier, completed) == "duplicate"
     finally:
         event.remove(store.engine, "before_cursor_execute", seen)
-    assert len(statements) == 1 and statements[0].lstrip().upper().startswith("SELECT")
+    # one statement (the insert-if-absent that also reads the status), and it wrote nothing
+    assert len(statements) == 1 and "INSERT INTO webhook_events" in statements[0]
+    with store.unit_of_work() as uow:
+        assert uow.webhooks.get("stripe", completed.event.id) == recorded
 
     # a delivery whose last application failed is no duplicate: Stripe's retry applies it, once
     again = checkout(store, stripe, shop, "course", fan=new_fan(store, shop.creator.id))
