@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -46,6 +45,7 @@ from typing import Any, Literal
 from commerce.notify import notify_fan
 from ontology import Entity, Store, UnitOfWork
 from ontology.errors import InvalidInput, NotFound, OntologyError
+from ontology.group_commit import GroupCommit
 from ontology.repositories._purchases import Completion, TokenPurchase
 from providers.errors import ProviderError, ProviderRejected
 from providers.stripe import StripeCardDeclined, StripeProvider, StripeRejected
@@ -121,81 +121,6 @@ class ReconcileReport:
         self.states[state] = self.states.get(state, 0) + 1
 
 
-@dataclass
-class _Completion:
-    """One thread's delivered purchase waiting for its facts to be written."""
-
-    purchase: TokenPurchase
-    receipt: TxReceipt
-    done: bool = False
-    result: TokenPurchase | None = None
-    error: BaseException | None = None
-
-    def outcome(self) -> TokenPurchase:
-        """The purchase as its completion left it, or the error that completion raised."""
-        if self.error is not None:
-            raise self.error
-        if self.result is None:
-            raise RuntimeError(f"the completion of token purchase {self.purchase.id} was dropped")
-        return self.result
-
-
-class _Completions:
-    """Group commit of completions (the pattern of providers.evm.signers `SignerState.reserve`).
-
-    Threads that have a delivered purchase queue it; one of them, the leader, takes every queued one
-    and writes them in ONE unit of work (`many`), then hands leadership on, so N purchases mined
-    together cost one transaction, not N. A purchase alone is written as before (`one`); a batch that
-    fails (one purchase's fan deleted, the database failing) is written again one purchase at a time,
-    so one bad purchase never fails the others, and each gets its own outcome and error handling.
-    """
-
-    def __init__(
-        self,
-        one: Callable[[TokenPurchase, TxReceipt], TokenPurchase],
-        many: Callable[[list[_Completion]], None],
-        *,
-        limit: int = 64,
-    ) -> None:
-        self._one, self._many, self._limit = one, many, limit
-        self._turn = threading.Condition()
-        self._queue: list[_Completion] = []
-        self._leading = False
-
-    def complete(self, purchase: TokenPurchase, receipt: TxReceipt) -> TokenPurchase:
-        """Write the facts of the delivered `purchase` (with whatever other threads queued meanwhile)."""
-        request = _Completion(purchase, receipt)
-        with self._turn:
-            self._queue.append(request)
-            while not request.done and self._leading:
-                self._turn.wait()
-            if request.done:
-                return request.outcome()
-            self._leading = True
-            others = [queued for queued in self._queue if queued is not request]
-            batch, self._queue = [request, *others[: self._limit - 1]], others[self._limit - 1 :]
-        try:
-            alone = batch
-            if len(batch) > 1:
-                try:
-                    self._many(batch)
-                    alone = []
-                except Exception as error:  # nothing was written: each purchase alone, below
-                    log.warning("%d token purchase completions together failed (%s); one at a time", len(batch), error)
-            for one in alone:
-                try:
-                    one.result = self._one(one.purchase, one.receipt)
-                except BaseException as error:  # its owner raises it
-                    one.error = error
-        finally:
-            with self._turn:
-                for one in batch:
-                    one.done = True
-                self._leading = False
-                self._turn.notify_all()
-        return request.outcome()
-
-
 class TokenPurchases:
     """Buys creator tokens for fans: see the module docstring.
 
@@ -219,7 +144,11 @@ class TokenPurchases:
         self._on_step = on_step
         # token -> (blockchain, contract) as last read: `start` has the database confirm it with the insert
         self._deployed: dict[uuid.UUID, tuple[str, str]] = {}
-        self._completions = _Completions(self._complete_one, self._complete_many)
+        # group commit (ontology.group_commit): what threads have ready together goes in one transaction
+        self._completions: GroupCommit[tuple[TokenPurchase, TxReceipt], TokenPurchase] = GroupCommit(
+            self._complete_batch
+        )
+        self._charges: GroupCommit[tuple[TokenPurchase, str, str], TokenPurchase] = GroupCommit(self._charged_batch)
         # (blockchain, recipient) -> the chain's form of the address (checking it is pure: an EVM
         # checksum costs a keccak per purchase otherwise)
         self._addresses: dict[tuple[str, str], str] = {}
@@ -407,6 +336,18 @@ class TokenPurchases:
             uow.commit()
             return moved
 
+    def _charged_batch(self, batch: list[tuple[TokenPurchase, str, str]]) -> list[TokenPurchase | BaseException]:
+        """Charged purchases moved on in ONE statement (payment and send key recorded), or each alone if
+        that fails; one moved first by another driver carries on from where it is."""
+        if len(batch) > 1:
+            try:
+                with self._store.single_statement() as uow:
+                    moved = uow.purchases.mark_charged([(p.id, ref, key) for p, ref, key in batch])
+                return [moved.get(p.id) or self.get(p.id) for p, _, _ in batch]
+            except OntologyError as error:
+                log.warning("%d token purchases charged together not recorded (%s); one at a time", len(batch), error)
+        return GroupCommit.each(batch, lambda item: self._move(item[0], "charged", payment_ref=item[1], tx_key=item[2]))
+
     def _attempt(self, purchase: TokenPurchase, error: BaseException) -> None:
         log.warning("token purchase %s (%s): %s", purchase.id, purchase.state, error)
         with self._store.unit_of_work() as uow:
@@ -436,7 +377,7 @@ class TokenPurchases:
             self._attempt(purchase, error)
             return None
         if intent.status == "succeeded":
-            return self._move(purchase, "charged", payment_ref=intent.id, tx_key=send_key)
+            return self._charges.submit((purchase, intent.id, send_key))
         if intent.status in ("requires_payment_method", "canceled"):
             return self._move(purchase, "failed", error=f"payment {intent.id} {intent.status}")
         self._attempt(purchase, RuntimeError(f"payment {intent.id} is {intent.status}"))
@@ -495,8 +436,19 @@ class TokenPurchases:
 
     def _complete(self, purchase: TokenPurchase, receipt: TxReceipt) -> TokenPurchase:
         """The facts of a delivered purchase, all in one unit of work, shared with the completions other
-        threads have ready at the same time (see `_Completions`)."""
-        return self._completions.complete(purchase, receipt)
+        threads have ready at the same time (group commit)."""
+        return self._completions.submit((purchase, receipt))
+
+    def _complete_batch(self, batch: list[tuple[TokenPurchase, TxReceipt]]) -> list[TokenPurchase | BaseException]:
+        """Several completions in ONE unit of work; if that fails (one purchase's fan deleted, the
+        database failing), nothing was written and each is completed alone, so one bad purchase never
+        fails the others. One completion alone takes its own unit of work."""
+        if len(batch) > 1:
+            try:
+                return list(self._complete_many(batch))
+            except Exception as error:  # nothing was written: each purchase alone, below
+                log.warning("%d token purchase completions together failed (%s); one at a time", len(batch), error)
+        return GroupCommit.each(batch, lambda item: self._complete_one(*item))
 
     def _complete_one(self, purchase: TokenPurchase, receipt: TxReceipt) -> TokenPurchase:
         """The facts of one delivered purchase in a unit of work of its own."""
@@ -527,11 +479,11 @@ class TokenPurchases:
             except OntologyError:
                 raise error from None
 
-    def _complete_many(self, batch: list[_Completion]) -> None:
+    def _complete_many(self, batch: list[tuple[TokenPurchase, TxReceipt]]) -> list[TokenPurchase]:
         """The facts of several delivered purchases in ONE unit of work (multi-row statements); raises
         if any of them cannot be written, and then nothing was."""
         with self._store.unit_of_work() as uow:
-            moved = uow.purchases.complete_many([(r.purchase.id, r.receipt.tx_hash) for r in batch])
+            moved = uow.purchases.complete_many([(purchase.id, receipt.tx_hash) for purchase, receipt in batch])
             facts = []
             for done, fan, token in moved:
                 if fan is None or token is None:
@@ -542,8 +494,8 @@ class TokenPurchases:
                 self._notify_completed(uow, done, fan, token)
             uow.commit()
         completed = {done.id: done for done, _, _ in moved}
-        for request in batch:  # not moved: another driver moved it first
-            request.result = completed.get(request.purchase.id) or self.get(request.purchase.id)
+        # not moved: another driver moved it first
+        return [completed.get(purchase.id) or self.get(purchase.id) for purchase, _ in batch]
 
     def _facts(self, done: TokenPurchase, fan: Entity, token: Entity) -> Completion:
         """What a completed purchase records besides its holding: the `transacted` connection's

@@ -52,7 +52,9 @@ class GroupCommit(Generic[T, R]):
             batch: list[_Waiting[T, R]] | None = None
             if not waiting.taken:
                 self._leading = True
-                batch, self._queue = self._queue[: self._max], self._queue[self._max :]
+                # the leader's own item always goes (the queue may hold more than a batch)
+                others = [queued for queued in self._queue if queued is not waiting]
+                batch, self._queue = [waiting, *others[: self._max - 1]], others[self._max - 1 :]
                 for queued in batch:
                     queued.taken = True
         if batch is not None:

@@ -18,6 +18,7 @@ from contextlib import ExitStack, contextmanager
 from types import TracebackType
 from typing import Any
 
+import psycopg
 import psycopg.errors as pg
 from sqlalchemy import Connection as SAConnection
 from sqlalchemy import Engine, Executable, Result, create_engine, text
@@ -222,15 +223,24 @@ class Store:
         """Hold the advisory lock `name` for the block if nobody else does; yields whether it is held
         (leader election: one Telegram poller, one scheduler across processes)."""
         with translate_database_errors(), self.lock_engine.connect() as conn:
-            statement = text("SELECT pg_try_advisory_lock(hashtextextended(:n, 0))")
-            held = bool(conn.execute(statement, {"n": name}).scalar())
-            conn.commit()
+            # straight to the driver (autocommit): a lock and its release are on every purchase's path
+            driver = conn.connection.driver_connection
+            assert driver is not None
+
+            def run(sql: str) -> bool:
+                try:
+                    row = driver.execute(sql, (name,)).fetchone()
+                except psycopg.Error as error:  # the session (and any lock on it) is gone with it
+                    conn.invalidate()
+                    raise TransactionFailed(f"the database failed the lock {name!r}: {error}") from error
+                return bool(row and row[0])
+
+            held = run("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))")
             try:
                 yield held
             finally:
                 if held:
-                    conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:n, 0))"), {"n": name})
-                    conn.commit()
+                    run("SELECT pg_advisory_unlock(hashtextextended(%s, 0))")
 
     @contextmanager
     def lock(self, name: str) -> Iterator[None]:

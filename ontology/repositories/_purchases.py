@@ -279,6 +279,18 @@ _RECORD_COMPLETIONS = text(
 ).bindparams(bindparam("pairs", type_=JSONB), bindparam("items", type_=JSONB))
 
 
+# charged purchases moved on together (group commit); prebuilt, whatever the batch's size
+_MARK_CHARGED = text(
+    """
+    UPDATE token_purchases AS p
+    SET state = 'charged', payment_ref = u.payment_ref, tx_key = u.tx_key, updated_at = now()
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:refs AS text[]), CAST(:keys AS text[])) AS u(id, payment_ref, tx_key)
+    WHERE p.id = u.id AND p.state = 'started'
+    RETURNING p.*
+    """
+)
+
+
 @cache
 def _move_statement(fields: tuple[str, ...]) -> TextClause:
     """The conditional move setting `fields` (names of _FIELDS), built once per set of fields."""
@@ -425,6 +437,23 @@ class PurchaseRepository(Repository):
             values["error"] = str(fields["error"])[:1000]
         row = self._uow.execute(_move_statement(tuple(sorted(fields))), values).first()
         return TokenPurchase.from_row(row) if row is not None else None
+
+    def mark_charged(self, charged: Sequence[tuple[uuid.UUID, str, str]]) -> dict[uuid.UUID, TokenPurchase]:
+        """Move every (purchase, payment, send key) still `started` to `charged`, recording its payment and
+        the key its send will carry, in one statement; the ones moved, by id (one that another driver
+        moved first is left out)."""
+        if not charged:
+            return {}
+        rows = self._uow.execute(
+            _MARK_CHARGED,
+            {
+                "ids": [parse_id(id) for id, _, _ in charged],
+                "refs": [ref for _, ref, _ in charged],
+                "keys": [key for _, _, key in charged],
+            },
+        )
+        moved = [TokenPurchase.from_row(row) for row in rows]
+        return {purchase.id: purchase for purchase in moved}
 
     def note_attempt(self, id: uuid.UUID, error: str) -> TokenPurchase:
         """Count a try that left the purchase where it was (the reconciler tries again later)."""

@@ -114,7 +114,9 @@ class MintBatcher:
                 if now - self._last_batch < LINGER_BUSY:  # busy: a moment's wait fills the batch
                     self._filled.wait_for(lambda: len(self._queue) >= LINGER_FILL, timeout=LINGER)
                 self._last_batch = now
-                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                # the leader's own mint always goes (the queue may hold more than a batch)
+                others = [queued for queued in self._queue if queued is not request]
+                batch, self._queue = [request, *others[: MAX_BATCH - 1]], others[MAX_BATCH - 1 :]
                 for queued in batch:
                     queued.taken = True
         if leading:

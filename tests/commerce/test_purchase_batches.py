@@ -8,7 +8,6 @@ import uuid
 
 import pytest
 
-from commerce.purchases import _Completion
 from ontology import NotFound, Store
 from ontology.repositories._purchases import TokenPurchase
 from providers.evm.types import TxReceipt
@@ -67,20 +66,45 @@ def test_one_purchase_that_cannot_be_recorded_does_not_fail_the_others(world: Wo
     with world.store.unit_of_work() as uow:
         uow.entities.delete(fans[2])  # its facts cannot be written any more
         uow.commit()
-    batch = [_Completion(p, _receipt(i + 1)) for i, p in enumerate(purchases)]
+    batch = [(p, _receipt(i + 1)) for i, p in enumerate(purchases)]
     with pytest.raises(NotFound):  # together: nothing is written
         world.purchases._complete_many(batch)
     with world.store.unit_of_work() as uow:
         assert {uow.purchases.get(p.id).state for p in purchases} == {"charged"}
         assert uow.connections.query(from_id=fans[0], type="holds_tokens") == []
 
-    completions = world.purchases._completions  # the others were queued while this thread leads
-    completions._queue.extend(batch[:-1])
-    last = completions.complete(batch[-1].purchase, batch[-1].receipt)
-    outcomes = [request.outcome() for request in batch[:-1]] + [last]
-    assert [p.state for p in outcomes] == ["completed", "completed", "minted", "completed"]
+    # what the group commit's leader does with the batch: together fails, so each alone
+    outcomes = world.purchases._complete_batch(batch)
+    assert [getattr(p, "state", p) for p in outcomes] == ["completed", "completed", "minted", "completed"]
     with world.store.unit_of_work() as uow:
         held = uow.connections.query(from_id=fans[0], to_id=world.token_id, type="holds_tokens")
         assert [c.metadata["balance"] for c in held] == ["10"]
         assert len(uow.connections.query(from_id=fans[1], to_id=world.token_id, type="holds_tokens")) == 1
         assert uow.connections.query(from_id=fans[2], type="transacted") == []
+
+
+def test_charged_purchases_move_on_together_and_one_moved_first_keeps_its_payment(world: World) -> None:
+    fans = [world.fan(wallet("sui", 400 + i)) for i in range(3)]
+    started = [
+        world.purchases.start(
+            creator_id=world.creator_id,
+            fan_id=fan,
+            token_id=world.token_id,
+            amount=2,
+            recipient=world.fans[fan],
+            request_id=uuid.uuid4().hex,
+            price=PRICE,
+        )
+        for fan in fans
+    ]
+    with world.store.unit_of_work() as uow:  # another driver recorded the last one's payment first
+        first = uow.purchases.move(started[2].id, ("started",), "charged", payment_ref="pi_first", tx_key="k-first")
+        uow.commit()
+    assert first is not None
+    batch = [(p, f"pi_batch_{i}", f"k-batch-{i}") for i, p in enumerate(started)]
+    moved = world.purchases._charged_batch(batch)
+    assert [(m.state, m.payment_ref, m.tx_key) for m in moved] == [  # type: ignore[union-attr]
+        ("charged", "pi_batch_0", "k-batch-0"),
+        ("charged", "pi_batch_1", "k-batch-1"),
+        ("charged", "pi_first", "k-first"),  # not overwritten
+    ]

@@ -82,3 +82,30 @@ def test_each_isolates_a_bad_item() -> None:
 
     results = GroupCommit.each([1, 2, 3], one)
     assert results[0] == 1 and isinstance(results[1], KeyError) and results[2] == 3
+
+
+def test_a_leader_always_handles_its_own_item_when_more_are_queued_than_a_batch_takes() -> None:
+    started, release = threading.Event(), threading.Event()
+    batches: list[list[int]] = []
+
+    def handle(items: list[int]) -> list[int | BaseException]:
+        batches.append(items)
+        if len(batches) == 1:
+            started.set()
+            release.wait(5)
+        return items
+
+    group: GroupCommit[int, int] = GroupCommit(handle, max_items=3)
+    threads = [threading.Thread(target=group.submit, args=(0,))]
+    threads[0].start()
+    started.wait(5)
+    threads += [threading.Thread(target=group.submit, args=(i,)) for i in range(1, 10)]
+    for thread in threads[1:]:
+        thread.start()
+    time.sleep(0.2)
+    release.set()
+    for thread in threads:
+        thread.join(5)
+    assert not any(thread.is_alive() for thread in threads)  # nobody left waiting for ever
+    assert sorted(i for batch in batches for i in batch) == list(range(10))
+    assert all(len(batch) <= 3 for batch in batches)
