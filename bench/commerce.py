@@ -1,11 +1,13 @@
 """Benchmark of token purchases on the local EVM chain (anvil) and of Stripe webhook deliveries.
 
 1. anvil's raw ceiling, in this run: signed ERC-20 transfers per second with web3 and eth-account
-   only (no ONE code), from one signing key, the best of 4, 8, 16 and `--workers` threads (a nonce
-   counter under a lock, each thread sends and waits for its receipt); with `--processes` > 1, that
-   many processes of `--workers` threads.
-2. Token purchases arriving at a steady rate (`--rate-share` of the ceiling) for `--seconds`, each a
-   fiat purchase through the local Stripe ledger and a keyed mint on anvil, 5% injected failures
+   only (no ONE code), from one signing key, the best of one process with 4, 8 or 16 threads and
+   (with `--processes` > 1) that many processes of 8 threads (a nonce counter under a lock, each
+   thread sends and waits for its receipt).
+2. Token purchases arriving at a steady rate (`--rate-share` of the ceiling) for `--seconds`, shared
+   by `--processes` purchase processes of `--workers` threads (ONE runs as several processes; they
+   share the database and the signing key's nonces), each a fiat purchase through the local Stripe
+   ledger and a keyed mint on anvil (concurrent mints go out together, `providers.evm.minting`), 5% injected failures
    (half declined cards, half mints that revert), each purchase's latency measured from its
    scheduled arrival (queueing included). Then the same at 80% of the measured purchase capacity,
    for the latency a purchase has when arrivals do not outrun the workers.
@@ -13,15 +15,16 @@
    reconciler, then the checks: no purchase open, Stripe charges - refunds == completed purchases'
    value (money lost), the token's supply grew by exactly the completed amounts (double spends),
    every fan's `holds_tokens` balance == the chain's balance_of.
-4. Where the CPU goes: this process's and anvil's CPU per raw transfer and per purchase, and, one at a
-   time, a purchase's keyed mint and Stripe charge alone (ONE's bookkeeping is the rest).
+4. Where the CPU goes: the purchase processes', anvil's and Postgres's CPU per raw transfer and per
+   purchase, and, one at a time, a purchase's keyed mint and Stripe charge alone (ONE's bookkeeping
+   is the rest).
 5. Webhooks: the stripe helper's `bench/commerce_webhooks.run_webhooks(count=10_000, duplicate_share=0.3)`.
 
 Prints progress, then one JSON line: {"purchases", "chain_tx_per_s", "purchase_rate_ratio",
 "failures_injected", "ledger_matches_chain", "double_spends", "purchase_p95_ms", "webhook_events_per_s",
 "duplicates_applied", ...}.
 
-    python bench/commerce.py [--workers 32] [--seconds 20] [--rate-share 0.75] [--correctness 1000]
+    python bench/commerce.py [--processes 2] [--workers 16] [--seconds 20] [--rate-share 0.75] [--correctness 1000]
 """
 
 from __future__ import annotations
@@ -640,13 +643,18 @@ def run_webhook_half(server: str) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workers", type=int, default=32, help="purchase threads (concurrent fans' requests)")
+    parser.add_argument(
+        "--workers", type=int, default=16, help="purchase threads per process (concurrent fans' requests)"
+    )
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rate-share", type=float, default=0.75, help="offered purchase rate / chain ceiling")
     parser.add_argument("--correctness", type=int, default=1000)
     parser.add_argument("--no-webhooks", action="store_true")
     parser.add_argument(
-        "--processes", type=int, default=1, help="purchase (and raw ceiling) processes, --workers threads each"
+        "--processes",
+        type=int,
+        default=2,
+        help="purchase processes, --workers threads each (ONE serves from several processes: app and worker)",
     )
     args = parser.parse_args()
 
