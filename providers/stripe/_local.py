@@ -202,18 +202,11 @@ class LocalStripe:
                     "You cannot confirm this PaymentIntent because it's missing a payment method.",
                     "payment_intent_unexpected_state",
                 )
-            intent = payment_intent_object(
-                amount,
-                currency,
-                customer=customer,
-                payment_method=payment_method,
-                metadata=metadata,
-                now=self._ledger.now(),
-            )
+            created = intent()
             if confirm and payment_method:
-                return self._confirm(uow, intent, idempotency_key)
-            self._ledger.put(uow, "payment_intent", intent)
-            return intent
+                return self._confirm(uow, created, idempotency_key)
+            self._ledger.put(uow, "payment_intent", created)
+            return created
 
         return PaymentIntent.from_stripe(self._ledger.idempotent(idempotency_key, "payment_intents", request, create))
 
