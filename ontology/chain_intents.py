@@ -82,6 +82,14 @@ class StoreIntents:
         with self._store.single_statement() as uow:
             return _intent(uow.chain_intents.get(key))
 
+    def get_many(self, keys: Sequence[str]) -> dict[str, ChainIntent]:
+        """The intents stored under `keys` that exist, by key."""
+        if not keys:
+            return {}
+        with self._store.single_statement() as uow:
+            rows = uow.chain_intents.get_many(keys)
+        return {key: _required(_intent(row), key) for key, row in rows.items()}
+
     def reserve(
         self, key: str, *, chain: str, signer: str, details: Mapping[str, Any], nonce_floor: int | None
     ) -> ChainIntent:

@@ -30,6 +30,10 @@ class IntentStore(Protocol):
         """The intent stored under `key`, or None."""
         ...
 
+    def get_many(self, keys: Sequence[str]) -> dict[str, Intent]:
+        """The intents stored under `keys` that exist, by key."""
+        ...
+
     def reserve(
         self, key: str, *, chain: str, signer: str, details: Mapping[str, Any], nonce_floor: int | None
     ) -> Intent:
@@ -125,6 +129,10 @@ class MemoryIntents:
     def get(self, key: str) -> Intent | None:
         """The intent stored under `key`, or None."""
         return self._intents.get(key)
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, Intent]:
+        """See `IntentStore.get_many`."""
+        return {key: self._intents[key] for key in keys if key in self._intents}
 
     def _allocate(self, chain: str, signer: str, floor: int) -> int:
         nonce = max(self._nonces.get((chain, signer), 0), floor)

@@ -156,9 +156,12 @@ class MintBatcher:
     def _send(self, batch: list[_Mint], sends: list[_Sent]) -> None:
         """Each viable group stored and sent (appended to `sends`); a group that fails before it is
         stored fails its own members only."""
+        stored = self._chain._signer().intents.get_many([member.key for member in batch])
         unique: dict[str, _Mint] = {}
         for member in batch:
-            if member.key in unique:  # the same key twice at once: the second follows the first's intent
+            # a key sent before (a retry) is driven as any retry is, never estimated or batched again;
+            # the same key twice at once: the second follows the first's intent
+            if member.key in stored or member.key in unique:
                 member.alone = True
                 member.settle()
             else:

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eth_abi.abi import encode as abi_encode
+from eth_utils.abi import function_signature_to_4byte_selector
 from web3 import Web3
 
 from ontology import Store
@@ -185,3 +187,20 @@ def test_a_send_evicted_by_a_fee_spike_is_replaced_by_the_next_waiter(
     assert replaced is not None and held.tx_hash in replaced.replaced_hashes
     outcome = chain.outcome("unstall-held")
     assert outcome.state == "mined" and chain.balance_of(token, first) == 7  # once, whichever hash mined
+
+
+def test_a_retry_of_a_mined_key_returns_its_receipt_even_when_a_new_mint_would_revert(
+    chain: AlchemyChain, intents: StoreIntents
+) -> None:
+    retired = chain.deploy_token("Retired", "RET", 0, 0, chain.address, key="retired-token").contract_address
+    first = chain.mint(retired, wallet(500), 4, key="retired-mint")
+    set_minter = (
+        "0x"
+        + (function_signature_to_4byte_selector("set_minter(address)") + abi_encode(["address"], [wallet(501)])).hex()
+    )
+    chain.send_call(retired, set_minter, "hand the minter role on", key="retired-minter")
+    with pytest.raises(AlchemyReverted, match="only the minter"):
+        chain.mint(retired, wallet(500), 4, key="retired-new")  # we may not mint any more
+    again = at_once([lambda: chain.mint(retired, wallet(500), 4, key="retired-mint")] * 3)
+    assert [r.tx_hash for r in again] == [first.tx_hash] * 3  # the retries: the stored receipt, no estimate
+    assert chain.balance_of(retired, wallet(500)) == 4
