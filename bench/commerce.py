@@ -481,6 +481,7 @@ def run_purchases(
     from providers.stripe import LocalStripe
 
     store = Store(make_engine(url, pool_size=workers + 4), lock_pool_size=workers + 2)
+    pool: Workers | None = None
     with tempfile.TemporaryDirectory(prefix="one-bench-anvil-") as state:
         node = AnvilNode(Path(state))
         node.start()
@@ -494,7 +495,6 @@ def run_purchases(
             # `family`/`mode` literals (attributes, so invariant): the router takes it as a callable
             shop = Shop(store, stripe, chain, TokenPurchases(store, stripe, lambda _: chain))  # type: ignore[arg-type,return-value]
             shop.add_fans(500)
-            pool = None
             if processes > 1:
                 pool = Workers(
                     processes,
@@ -579,6 +579,7 @@ def run_purchases(
             )
             if pool is not None:
                 pool.close()
+                pool = None
             print(
                 f"  {calm['per_second']:.0f}/s, p50 {calm['p50_ms']:.0f} ms, p95 {calm['p95_ms']:.0f} ms, "
                 f"{calm['states']}",
@@ -590,6 +591,8 @@ def run_purchases(
             books = audit(shop)
             print(f"  audit: {books}", flush=True)
         finally:
+            if pool is not None:  # a failure above: the worker processes must not wait for ever
+                pool.close()
             node.stop()
             store.dispose()
     return {
