@@ -24,7 +24,7 @@ Prints progress, then one JSON line: {"purchases", "chain_tx_per_s", "purchase_r
 "failures_injected", "ledger_matches_chain", "double_spends", "purchase_p95_ms", "webhook_events_per_s",
 "duplicates_applied", ...}.
 
-    python bench/commerce.py [--processes 2] [--workers 16] [--seconds 20] [--rate-share 0.72] [--correctness 1000]
+    python bench/commerce.py [--processes 2] [--workers 16] [--seconds 20] [--rate-share 0.73] [--correctness 1000]
 """
 
 from __future__ import annotations
@@ -653,7 +653,7 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument(
-        "--rate-share", type=float, default=0.72, help="offered purchase rate / chain ceiling (the target is 0.7)"
+        "--rate-share", type=float, default=0.73, help="offered purchase rate / chain ceiling (the target is 0.7)"
     )
     parser.add_argument("--correctness", type=int, default=1000)
     parser.add_argument("--no-webhooks", action="store_true")
