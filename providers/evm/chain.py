@@ -368,12 +368,14 @@ class EvmChain:
         to = tx.get("to")
         return (str(to) if to else None), _hex(tx["data"])
 
-    def _estimate(self, to: str | None, data: str, what: str) -> int:
+    def _estimate(self, to: str | None, data: str, what: str, *, method: str = "eth_estimateGas") -> int:
         """eth_estimateGas as a bare JSON-RPC call (web3's formatting is most of its CPU); a revert is
-        the family's `reverted` with the node's reason, before anything is stored or sent."""
+        the family's `reverted` with the node's reason, before anything is stored or sent. With
+        `method="eth_call"`: the same check by one execution (a node searches for the gas with many),
+        returning 0."""
         call = {"from": self.address, "data": data, **({"to": to} if to else {})}
         response: Any = self.read(
-            lambda: self.w3.provider.make_request("eth_estimateGas", [call, "latest"]),  # type: ignore[arg-type]
+            lambda: self.w3.provider.make_request(method, [call, "latest"]),  # type: ignore[arg-type]
             f"{what} (estimate)",
         )
         error = response.get("error") if isinstance(response, dict) else None
@@ -387,7 +389,7 @@ class EvmChain:
                 raise self.errors.reverted(f"{self.name}: {prefix}{message[:300]}")
             raise self.errors.rejected(f"{self.name}: the node refused {what}: {message[:300]}")
         try:
-            return int(response["result"], 16)
+            return 0 if method == "eth_call" and "result" in response else int(response["result"], 16)
         except (KeyError, TypeError, ValueError):
             raise self.errors.unavailable(f"{self.name}: unreadable estimate from {self.endpoint}") from None
 
