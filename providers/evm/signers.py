@@ -3,8 +3,9 @@
 `signer_for(intents, chain, address)` returns the process-wide `SignerState` of one (intent store,
 chain identity, address). Its `reserve` is the only serial section of a send: concurrent senders queue
 their (key, details, sign) and one of them, the leader, takes every queued request to the intent
-store in ONE transaction (consecutive nonces, bytes signed and stored atomically; Postgres serialises
-leaders of different processes on the signer's counter row), then hands leadership on. Sending and
+store in ONE transaction (`ontology.group_commit`; consecutive nonces, bytes signed and stored
+atomically; Postgres serialises leaders of different processes on the signer's counter row), then
+hands leadership on. Sending and
 waiting for receipts happen outside it, so many sends are in flight at once.
 """
 
@@ -16,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ontology.group_commit import GroupCommit
 from providers.intents import Intent, IntentStatus, IntentStore, Signer
 
 __all__ = ["SignerState", "signer_for"]
@@ -23,14 +25,7 @@ __all__ = ["SignerState", "signer_for"]
 log = logging.getLogger("one.providers.evm")
 
 
-@dataclass
-class _Request:
-    key: str
-    details: Mapping[str, Any]
-    sign: Signer
-    done: bool = False
-    result: tuple[Intent, bool] | None = None
-    error: BaseException | None = None
+_Reservation = tuple[str, Mapping[str, Any], Signer, Callable[[], int]]  # key, details, sign, pending
 
 
 @dataclass
@@ -45,49 +40,36 @@ class SignerState:
     fees_at: float = 0.0
     recovered_at: float = float("-inf")  # the last `EvmChain.recover` of this key in this process
     stalled: tuple[str, float] | None = None  # (key, since) of the held but unmined send at the next nonce
-    _turn: threading.Condition = field(default_factory=threading.Condition)
-    _queue: list[_Request] = field(default_factory=list)
-    _leading: bool = False
+    _turn: threading.Condition = field(default_factory=threading.Condition)  # the marks
+    _reservations: GroupCommit[_Reservation, tuple[Intent, bool]] = field(init=False)
     _marks: list[tuple[str, IntentStatus, Mapping[str, Any] | None]] = field(default_factory=list)
     _marking: bool = False
+
+    def __post_init__(self) -> None:
+        self._reservations = GroupCommit(self._reserve_many, max_items=256)
 
     def reserve(
         self, key: str, details: Mapping[str, Any], sign: Signer, pending: Callable[[], int]
     ) -> tuple[Intent, bool]:
-        """(the intent under `key`, whether it is new), batched with the other threads' reservations.
-        The nonce is max(stored next nonce, the chain's pending count): `pending()` is read once per
-        batch, by its leader."""
-        request = _Request(key, details, sign)
-        with self._turn:
-            self._queue.append(request)
-            while not request.done and self._leading:
-                self._turn.wait()
-            if request.done:
-                return self._result(request)
-            self._leading = True
-            batch, self._queue = self._queue, []
-        try:
-            # read for every batch: a transaction signed elsewhere with this key and still pending must
-            # not be replaced by ours (same nonce, higher fee), so the floor is never older than the batch
-            floor = pending()
-            results = self.intents.reserve_signed_many(
+        """(the intent under `key`, whether it is new), batched with the other threads' reservations
+        (group commit). The nonce is max(stored next nonce, the chain's pending count): `pending()` is
+        read once per batch, by its leader."""
+        return self._reservations.submit((key, details, sign, pending))
+
+    def _reserve_many(self, batch: list[_Reservation]) -> list[tuple[Intent, bool] | BaseException]:
+        """One batch in ONE intent-store transaction; if it fails, none was stored and every request of
+        the batch fails alike."""
+        # read for every batch: a transaction signed elsewhere with this key and still pending must
+        # not be replaced by ours (same nonce, higher fee), so the floor is never older than the batch
+        floor = batch[0][3]()
+        return list(
+            self.intents.reserve_signed_many(
                 chain=self.chain,
                 signer=self.address,
                 nonce_floor=floor,
-                requests=[(r.key, r.details, r.sign) for r in batch],
+                requests=[(key, details, sign) for key, details, sign, _ in batch],
             )
-            for r, result in zip(batch, results, strict=True):
-                r.result = result
-        except BaseException as error:  # every request of the batch fails alike; none was stored
-            for r in batch:
-                r.error = error
-        finally:
-            with self._turn:
-                for r in batch:
-                    r.done = True
-                self._leading = False
-                self._turn.notify_all()
-        return self._result(request)
+        )
 
     def mark(self, key: str, status: IntentStatus, receipt: Mapping[str, Any] | None) -> None:
         """Record that an intent was mined or reverted. Batched and not waited for by the other threads:
@@ -111,13 +93,6 @@ class SignerState:
         finally:
             with self._turn:
                 self._marking = False
-
-    @staticmethod
-    def _result(request: _Request) -> tuple[Intent, bool]:
-        if request.error is not None:
-            raise request.error
-        assert request.result is not None
-        return request.result
 
 
 _REGISTRY: dict[tuple[int, str, str], SignerState] = {}
